@@ -1,0 +1,85 @@
+"""Competition endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from shared.auth.deps import AdminOrOrganiser, CurrentPrincipal
+from shared.db import SessionDep
+from shared.errors import error_responses
+from shared.idempotency import IdempotencyKeyHeader, idempotent_create
+from shared.models.competitions import CompetitionStatus
+from shared.pagination import CursorQuery, LimitQuery, Page
+from services.competitions.competitions import schemas, service
+
+router = APIRouter(prefix="/v1/competitions", tags=["competitions"])
+
+
+@router.post(
+    "",
+    response_model=schemas.Competition,
+    status_code=201,
+    summary="Create a competition",
+    responses=error_responses(401, 403, 409, 422, 502, 503, 504),
+)
+async def create_competition(
+    request: Request,
+    session: SessionDep,
+    principal: AdminOrOrganiser,
+    data: schemas.CompetitionCreate,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    """Create a competition in `draft`. The organising locality is checked with the registry; an
+    organiser may only create competitions of their own locality (a city organiser also covers
+    its counties). Send an `Idempotency-Key` to make retries safe."""
+
+    async def create() -> schemas.Competition:
+        competition = await service.create_competition(
+            session, request.app.state.clients.registry, data, principal
+        )
+        return schemas.Competition.model_validate(competition)
+
+    return await idempotent_create(
+        session, request, principal, idempotency_key, data, create,
+        location=lambda c: f"/v1/competitions/{c.id}",
+    )
+
+
+@router.get(
+    "",
+    response_model=Page[schemas.Competition],
+    summary="List competitions",
+    responses=error_responses(401, 422),
+)
+async def list_competitions(
+    session: SessionDep,
+    _: CurrentPrincipal,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    status: Annotated[CompetitionStatus | None, Query()] = None,
+    locality_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[schemas.Competition]:
+    """Competitions in creation order, filtered by year, status or organising locality."""
+    return await service.list_competitions(
+        session, year=year, status=status, locality_code=locality_code, limit=limit, cursor=cursor
+    )
+
+
+@router.get(
+    "/{competition_id}",
+    response_model=schemas.Competition,
+    summary="Get a competition",
+    responses=error_responses(401, 404, 422),
+)
+async def get_competition(
+    session: SessionDep, _: CurrentPrincipal, competition_id: uuid.UUID
+) -> schemas.Competition:
+    """One competition by id."""
+    return schemas.Competition.model_validate(
+        await service.get_competition(session, competition_id)
+    )

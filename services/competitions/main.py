@@ -1,0 +1,36 @@
+"""Competitions service: competitions, events, stages, entries, scheduling.
+
+Run: `uvicorn --factory services.competitions.main:create_app --port 8002`.
+"""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+
+from shared.app import create_service_app
+from shared.config import Settings, get_settings
+from services.competitions.competitions.router import router as competitions_router
+
+DESCRIPTION = """
+Labour-skill competitions at every level: enterprise, county, city and provincial rounds of post
+training, technical contests, skill and innovation competitions.
+
+**Sign in** with **Authorize**: tokens come from the registry's `/v1/auth/token`.
+"""
+
+TAGS = [{"name": "competitions", "description": "Competitions and their lifecycle."}]
+
+
+def create_app(
+    settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    return create_service_app(
+        service="competitions",
+        title="Shandong Skills · Competitions",
+        description=DESCRIPTION,
+        settings=settings or get_settings(),
+        routers=[competitions_router],
+        openapi_tags=TAGS,
+        transport=transport,
+    )

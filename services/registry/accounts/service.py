@@ -1,0 +1,190 @@
+"""Accounts (people) and machine clients (other systems)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared import audit
+from shared.auth.passwords import hash_password, validate_password_policy
+from shared.auth.principal import Principal, Role
+from shared.errors import Conflict, FieldError, InvalidInput, NotFound, RuleViolation
+from shared.models.registry import Account, Locality, MachineClient
+from shared.pagination import Page, paginate
+from services.registry.accounts import schemas
+
+
+def _check_password(password: str) -> None:
+    reason = validate_password_policy(password)
+    if reason:
+        raise InvalidInput(
+            f"The password {reason}.", errors=[FieldError(field="password", message=reason)]
+        )
+
+
+def _snapshot(account: Account) -> dict[str, object]:
+    return schemas.Account.model_validate(account).model_dump(mode="json")
+
+
+async def create_account(
+    session: AsyncSession, data: schemas.AccountCreate, principal: Principal | None
+) -> Account:
+    _check_password(data.password)
+    username = data.username.lower()
+    if await session.scalar(select(Account.id).where(Account.username == username)):
+        raise Conflict(f"The username {username!r} is taken.")
+    if data.locality_code and await session.get(Locality, data.locality_code) is None:
+        raise RuleViolation(
+            f"No locality with code {data.locality_code}.",
+            errors=[FieldError(field="locality_code", message="unknown locality")],
+        )
+    account = Account(
+        username=username,
+        display_name=data.display_name,
+        password_hash=await hash_password(data.password),
+        role=data.role,
+        locality_code=data.locality_code,
+        enterprise_id=data.enterprise_id,
+        worker_id=data.worker_id,
+    )
+    session.add(account)
+    await session.flush()
+    await session.refresh(account)
+    audit.record(
+        session,
+        service="registry",
+        principal=principal,
+        action="account.create",
+        entity_type="account",
+        entity_id=account.id,
+        after=_snapshot(account),
+    )
+    return account
+
+
+async def get_account(session: AsyncSession, account_id: uuid.UUID) -> Account:
+    account = await session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"No account with id {account_id}.")
+    return account
+
+
+async def list_accounts(
+    session: AsyncSession, *, role: Role | None, limit: int, cursor: str | None
+) -> Page[schemas.Account]:
+    stmt = select(Account)
+    if role:
+        stmt = stmt.where(Account.role == role)
+    return await paginate(
+        session,
+        stmt,
+        order_by=[Account.created_at, Account.id],
+        limit=limit,
+        cursor=cursor,
+        transform=schemas.Account.model_validate,
+    )
+
+
+async def update_account(
+    session: AsyncSession, account_id: uuid.UUID, data: schemas.AccountUpdate, principal: Principal
+) -> Account:
+    account = await get_account(session, account_id)
+    before = _snapshot(account)
+    if data.password is not None:
+        _check_password(data.password)
+        account.password_hash = await hash_password(data.password)
+        account.failed_logins = 0
+        account.locked_until = None
+    if data.display_name is not None:
+        account.display_name = data.display_name
+    if data.is_active is not None:
+        if not data.is_active and str(account.id) == principal.sub:
+            raise RuleViolation("You cannot disable your own account.")
+        account.is_active = data.is_active
+    await session.flush()
+    await session.refresh(account)
+    audit.record(
+        session,
+        service="registry",
+        principal=principal,
+        action="account.update",
+        entity_type="account",
+        entity_id=account.id,
+        before=before,
+        after={**_snapshot(account), **({"password": "changed"} if data.password else {})},
+    )
+    return account
+
+
+def _client_id(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:24] or "client"
+    return f"{slug}-{secrets.token_hex(4)}"
+
+
+async def create_client(
+    session: AsyncSession, data: schemas.MachineClientCreate, principal: Principal | None
+) -> schemas.MachineClientWithSecret:
+    secret = "cs_" + secrets.token_urlsafe(32)
+    client = MachineClient(
+        client_id=_client_id(data.name),
+        name=data.name,
+        secret_hash=await hash_password(secret),
+        scopes=sorted(set(data.scopes)),
+        created_by=principal.sub if principal else None,
+    )
+    session.add(client)
+    await session.flush()
+    await session.refresh(client)
+    out = schemas.MachineClientWithSecret.model_validate(
+        {**schemas.MachineClient.model_validate(client).model_dump(), "client_secret": secret}
+    )
+    audit.record(
+        session,
+        service="registry",
+        principal=principal,
+        action="machine_client.create",
+        entity_type="machine_client",
+        entity_id=client.id,
+        after=schemas.MachineClient.model_validate(client).model_dump(mode="json"),
+    )
+    return out
+
+
+async def list_clients(
+    session: AsyncSession, *, limit: int, cursor: str | None
+) -> Page[schemas.MachineClient]:
+    return await paginate(
+        session,
+        select(MachineClient),
+        order_by=[MachineClient.created_at, MachineClient.id],
+        limit=limit,
+        cursor=cursor,
+        transform=schemas.MachineClient.model_validate,
+    )
+
+
+async def revoke_client(
+    session: AsyncSession, client_pk: uuid.UUID, principal: Principal
+) -> MachineClient:
+    client = await session.get(MachineClient, client_pk)
+    if client is None:
+        raise NotFound(f"No machine client with id {client_pk}.")
+    if client.revoked_at is None:
+        client.revoked_at = datetime.now(UTC)
+        client.is_active = False
+        await session.flush()
+        audit.record(
+            session,
+            service="registry",
+            principal=principal,
+            action="machine_client.revoke",
+            entity_type="machine_client",
+            entity_id=client.id,
+            after={"revoked_at": client.revoked_at.isoformat()},
+        )
+    return client

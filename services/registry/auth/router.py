@@ -1,0 +1,100 @@
+"""Token issuing and the public key set."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Header, Request
+
+from shared.auth.tokens import issue_access_token
+from shared.db import SessionDep
+from shared.errors import DomainError, FieldError, InvalidInput, error_responses
+from services.registry.auth import schemas, service
+
+router = APIRouter(tags=["auth"])
+
+
+def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
+    if not authorization or not authorization.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, sep, secret = decoded.partition(":")
+    return (client_id, secret) if sep else None
+
+
+def _missing(*names: str) -> InvalidInput:
+    return InvalidInput(
+        f"Missing {', '.join(names)} for this grant type.",
+        errors=[FieldError(field=n, message="Field required") for n in names],
+    )
+
+
+@router.post(
+    "/v1/auth/token",
+    response_model=schemas.TokenResponse,
+    summary="Get an access token",
+    responses=error_responses(400, 401, 422),
+)
+async def token(
+    request: Request,
+    session: SessionDep,
+    grant_type: Annotated[str, Form(description="`password` or `client_credentials`.")],
+    username: Annotated[str | None, Form()] = None,
+    password: Annotated[str | None, Form()] = None,
+    scope: Annotated[str, Form(description="Requested scopes, space-separated.")] = "",
+    client_id: Annotated[str | None, Form()] = None,
+    client_secret: Annotated[str | None, Form()] = None,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> schemas.TokenResponse:
+    """OAuth2 token endpoint (RFC 6749), form-encoded.
+
+    - People: `grant_type=password` with `username` and `password` (this is what the
+      **Authorize** button of every service's Swagger UI does).
+    - Machine clients: `grant_type=client_credentials` with `client_id` and `client_secret`
+      (form fields or HTTP Basic).
+
+    Tokens are RS256 JWTs; verify them with `/.well-known/jwks.json`. Five wrong passwords lock
+    the account for 15 minutes.
+    """
+    settings = request.app.state.settings
+    if grant_type == "password":
+        if not username or not password:
+            raise _missing(*[n for n, v in (("username", username), ("password", password)) if not v])
+        principal = await service.authenticate_password(session, username, password)
+    elif grant_type == "client_credentials":
+        basic = _basic_credentials(authorization)
+        if basic:
+            client_id, client_secret = basic
+        if not client_id or not client_secret:
+            raise _missing(
+                *[n for n, v in (("client_id", client_id), ("client_secret", client_secret)) if not v]
+            )
+        principal = await service.authenticate_client(
+            session, client_id, client_secret, set(scope.split())
+        )
+    else:
+        raise DomainError(
+            f"grant_type {grant_type!r} is not supported; use password or client_credentials.",
+            error="unsupported_grant_type",
+            errors=[FieldError(field="grant_type", message="unsupported grant type")],
+        )
+    access_token, ttl = issue_access_token(settings, request.app.state.signing_key, principal)
+    return schemas.TokenResponse(
+        access_token=access_token, expires_in=ttl, scope=" ".join(sorted(principal.scopes))
+    )
+
+
+@router.get(
+    "/.well-known/jwks.json",
+    response_model=schemas.Jwks,
+    summary="Public signing keys (JWKS)",
+)
+async def jwks(request: Request) -> schemas.Jwks:
+    """The registry's RS256 public keys. The other services fetch and cache these to verify
+    tokens; outside systems may do the same."""
+    return schemas.Jwks(keys=[k.public_jwk for k in request.app.state.published_keys])

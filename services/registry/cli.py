@@ -1,0 +1,92 @@
+"""Registry administration from the command line.
+
+    python -m services.registry.cli create-admin --username admin       # asks for the password
+    echo "$PASSWORD" | python -m services.registry.cli create-admin --username admin --password-stdin
+    python -m services.registry.cli create-client --name "省人社厅" --scope registry:read
+    python -m services.registry.cli rotate-key
+
+No default password exists anywhere: the first admin is created here, with a password you choose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+
+from shared.auth.keys import rotate_key
+from shared.config import get_settings
+from shared.db import make_engine, make_sessionmaker
+from shared.errors import DomainError
+from services.registry.accounts import schemas, service
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat: ") != first:
+        raise SystemExit("The passwords differ.")
+    return first
+
+
+async def _create_admin(username: str, display_name: str, password: str) -> str:
+    engine = make_engine(get_settings(), pool_size=1, max_overflow=0)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            data = schemas.AccountCreate(
+                username=username, display_name=display_name, password=password, role="admin"
+            )
+            account = await service.create_account(session, data, None)
+            return str(account.id)
+    finally:
+        await engine.dispose()
+
+
+async def _create_client(name: str, scopes: list[str]) -> schemas.MachineClientWithSecret:
+    engine = make_engine(get_settings(), pool_size=1, max_overflow=0)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            data = schemas.MachineClientCreate(name=name, scopes=scopes)
+            return await service.create_client(session, data, None)
+    finally:
+        await engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.registry.cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    admin = sub.add_parser("create-admin", help="create an admin account")
+    admin.add_argument("--username", required=True)
+    admin.add_argument("--display-name", default="Provincial administrator")
+    admin.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    client = sub.add_parser("create-client", help="register a machine client; prints its secret")
+    client.add_argument("--name", required=True)
+    client.add_argument("--scope", action="append", required=True, dest="scopes")
+    sub.add_parser("rotate-key", help="retire the signing key and make a new one")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "create-admin":
+            password = _read_password(args.password_stdin)
+            account_id = asyncio.run(_create_admin(args.username, args.display_name, password))
+            print(f"admin {args.username} created (id {account_id})")
+        elif args.command == "create-client":
+            created = asyncio.run(_create_client(args.name, args.scopes))
+            print(f"client_id={created.client_id}")
+            print(f"client_secret={created.client_secret}")
+        else:
+            key = rotate_key(get_settings().key_dir)
+            print(f"new signing key {key.kid}; restart the registry to sign with it")
+    except DomainError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # pydantic validation of the arguments
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,53 @@
+"""Registry service: the province's record of workers, enterprises and accounts; issues tokens.
+
+Run: `uvicorn --factory services.registry.main:create_app --port 8001`.
+"""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+
+from shared.app import create_service_app
+from shared.auth.keys import load_or_create_keys
+from shared.auth.tokens import LocalKeyVerifier
+from shared.config import Settings, get_settings
+from services.registry.accounts.router import router as accounts_router
+from services.registry.auth.router import router as auth_router
+from services.registry.localities.router import router as localities_router
+
+DESCRIPTION = """
+The registry of Shandong's industrial workers and the system's identity provider.
+
+**Sign in**: press **Authorize**, enter your username and password (password flow) or, for a
+machine client, its client id and secret (client credentials flow). Tokens from here are
+accepted by the competitions and judging services too.
+
+Errors are `application/problem+json` (RFC 9457); lists use cursor pagination
+(`?limit=50&cursor=...` returning `next_cursor`).
+"""
+
+TAGS = [
+    {"name": "localities", "description": "Shandong, its 16 cities and counties (GB/T 2260)."},
+    {"name": "accounts", "description": "People's accounts and machine clients (admins)."},
+]
+
+
+def create_app(
+    settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    settings = settings or get_settings()
+    current, published = load_or_create_keys(settings.key_dir)
+    app = create_service_app(
+        service="registry",
+        title="Shandong Skills · Registry",
+        description=DESCRIPTION,
+        settings=settings,
+        routers=[auth_router, localities_router, accounts_router],
+        openapi_tags=TAGS,
+        token_verifier=lambda _http: LocalKeyVerifier(settings, published),
+        transport=transport,
+    )
+    app.state.signing_key = current
+    app.state.published_keys = published
+    return app

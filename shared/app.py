@@ -1,0 +1,214 @@
+"""The app factory all three services share: docs, health, errors, auth, clients, database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, Field
+
+from shared.auth.deps import CurrentPrincipal
+from shared.auth.tokens import JwksVerifier, TokenVerifier
+from shared.clients import CompetitionsClient, JudgingClient, RegistryClient
+from shared.clients.base import make_http_client
+from shared.config import ServiceName, Settings
+from shared.db import make_engine, make_sessionmaker, ping
+from shared.docs import install_docs
+from shared.errors import ProblemResponse, error_responses, install_error_handlers, problem
+from shared.logging import configure_logging
+from shared.middleware import RequestContextMiddleware
+from shared.migrate import current_revision, head_revision
+
+
+@dataclass
+class Clients:
+    registry: RegistryClient
+    competitions: CompetitionsClient
+    judging: JudgingClient
+
+
+class Health(BaseModel):
+    status: str = Field(examples=["ok"])
+    service: str = Field(examples=["registry"])
+
+
+class Readiness(Health):
+    database: str = Field(examples=["ok"])
+    migration: str | None = Field(None, examples=["0001"])
+
+
+class Me(BaseModel):
+    sub: str = Field(description="Account or machine-client id.")
+    kind: str = Field(examples=["account"])
+    role: str = Field(examples=["organiser"])
+    name: str = Field(examples=["济南市总工会 赛事组"])
+    scopes: list[str] = Field(default_factory=list)
+    locality_code: str | None = Field(None, examples=["370100"])
+    enterprise_id: str | None = None
+    worker_id: str | None = None
+
+
+def _me_router() -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["auth"])
+
+    @router.get(
+        "/me",
+        response_model=Me,
+        summary="Who am I",
+        responses=error_responses(401, 503),
+    )
+    async def me(principal: CurrentPrincipal) -> Me:
+        """The identity this service reads from your bearer token: use it to check a token works
+        here (every service verifies the registry's tokens with its published keys)."""
+        return Me(
+            sub=principal.sub,
+            kind=principal.kind.value,
+            role=principal.role.value,
+            name=principal.name,
+            scopes=sorted(principal.scopes),
+            locality_code=principal.locality_code,
+            enterprise_id=str(principal.enterprise_id) if principal.enterprise_id else None,
+            worker_id=str(principal.worker_id) if principal.worker_id else None,
+        )
+
+    return router
+
+
+def _health_router(service: str) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", response_model=Health, summary="Liveness")
+    async def healthz() -> Health:
+        """The process is up and serving requests. Does not touch the database."""
+        return Health(status="ok", service=service)
+
+    @router.get(
+        "/readyz",
+        response_model=Readiness,
+        summary="Readiness",
+        responses=error_responses(503),
+    )
+    async def readyz(request: Request) -> Readiness | ProblemResponse:
+        """Ready to take traffic: the database answers and its schema is at the migration head."""
+        try:
+            await ping(request.app.state.engine)
+            revision = await current_revision(request.app.state.engine)
+        except Exception:  # any database failure means "not ready", never a 500
+            return problem(503, "The database is unreachable.", slug="not-ready", request=request)
+        expected = request.app.state.migration_head
+        if revision != expected:
+            return problem(
+                503,
+                f"The database schema is at {revision or 'nothing'}, expected {expected}: run "
+                "`alembic upgrade head`.",
+                slug="not-ready",
+                request=request,
+            )
+        return Readiness(status="ok", service=service, database="ok", migration=revision)
+
+    return router
+
+
+def create_service_app(
+    *,
+    service: ServiceName,
+    title: str,
+    description: str,
+    settings: Settings,
+    routers: Sequence[APIRouter],
+    openapi_tags: list[dict[str, Any]],
+    token_verifier: Callable[[httpx.AsyncClient], TokenVerifier] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    webhooks: APIRouter | None = None,
+) -> FastAPI:
+    """Build a service. `transport` lets tests route outbound calls to in-process apps."""
+    configure_logging(service, settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings)
+        http = make_http_client(settings, transport)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.http = http
+        app.state.clients = Clients(
+            registry=RegistryClient(http, settings.registry_url, retries=settings.http_retries),
+            competitions=CompetitionsClient(
+                http, settings.competitions_url, retries=settings.http_retries
+            ),
+            judging=JudgingClient(http, settings.judging_url, retries=settings.http_retries),
+        )
+        app.state.token_verifier = (
+            token_verifier(http) if token_verifier else JwksVerifier(settings, http)
+        )
+        try:
+            yield
+        finally:
+            await http.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        openapi_tags=[*openapi_tags, {"name": "auth", "description": "Tokens and identity."},
+                      {"name": "health", "description": "Liveness and readiness probes."}],
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url="/docs/oauth2-redirect",
+        separate_input_output_schemas=False,
+    )
+    app.state.settings = settings
+    app.state.service = service
+    app.state.migration_head = head_revision()
+
+    install_error_handlers(app)
+    install_docs(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["ETag", "Location", "X-Request-ID"],
+        allow_credentials=False,
+    )
+    # Outermost: the request id exists before anything logs, and nothing escapes as a bare 500.
+    app.add_middleware(RequestContextMiddleware)
+
+    app.include_router(_health_router(service))
+    for router in routers:
+        app.include_router(router)
+    app.include_router(_me_router())
+    if webhooks is not None:
+        app.webhooks.routes.extend(webhooks.routes)
+
+    def custom_openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+            webhooks=app.webhooks.routes,
+            separate_input_output_schemas=False,
+        )
+        # The Authorize button must reach the registry's token endpoint from any service's docs.
+        token_url = settings.browser_registry_url + "/v1/auth/token"
+        for scheme in schema.get("components", {}).get("securitySchemes", {}).values():
+            for flow in scheme.get("flows", {}).values():
+                if "tokenUrl" in flow:
+                    flow["tokenUrl"] = token_url
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = custom_openapi  # type: ignore[method-assign]  # FastAPI's documented override
+    return app

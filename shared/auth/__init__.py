@@ -1,0 +1,1 @@
+"""Authentication and authorisation shared by the services (DESIGN.md section 5)."""

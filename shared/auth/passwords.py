@@ -1,0 +1,40 @@
+"""Password hashing with Argon2id (pwdlib), run off the event loop because it is CPU-bound."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+from pwdlib import PasswordHash
+
+_hasher = PasswordHash.recommended()
+# Verified against when the user does not exist, so a wrong username costs as much as a wrong
+# password and response times do not reveal which usernames exist.
+_DUMMY_HASH = _hasher.hash("not-a-real-password-0")
+
+
+async def hash_password(password: str) -> str:
+    return await anyio.to_thread.run_sync(_hasher.hash, password)
+
+
+async def verify_password(password: str, password_hash: str | None) -> bool:
+    return await anyio.to_thread.run_sync(
+        _hasher.verify, password, password_hash or _DUMMY_HASH
+    ) and password_hash is not None
+
+
+def validate_password_policy(password: str) -> str | None:
+    """Return why a password is refused, or None when it is acceptable."""
+    if len(password) < 10:
+        return "must be at least 10 characters long"
+    if len(password) > 256:
+        return "must be at most 256 characters long"
+    classes = sum(
+        [
+            any(c.islower() for c in password),
+            any(c.isupper() for c in password),
+            any(c.isdigit() for c in password),
+            any(not c.isalnum() for c in password),
+        ]
+    )
+    if classes < 3:
+        return "must mix at least three of: lower case, upper case, digits, symbols"
+    return None

@@ -1,0 +1,116 @@
+"""Settings for every service and tool, read from the environment (and an optional `.env`).
+
+One `Settings` class serves all three services so that docker-compose, the run command and the
+tests set the same names. Every field is documented in the README's configuration table; a test
+checks that the compose file only uses names defined here.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: The port each service listens on by default (DESIGN.md section 2).
+SERVICE_PORTS: dict[str, int] = {"registry": 8001, "competitions": 8002, "judging": 8003}
+ServiceName = Literal["registry", "competitions", "judging"]
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual `postgresql://` / `postgres://` forms and use the asyncpg driver."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ValueError("DATABASE_URL must be a postgresql:// URL")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production", "test"] = Field(
+        "development", description="Deployment environment; production hides nothing extra but "
+        "turns on stricter defaults such as no auto-generated signing key in a temp folder."
+    )
+    database_url: str | None = Field(
+        None,
+        description="Postgres URL (postgresql://user:pass@host:port/db). Unset: `make run` starts "
+        "an embedded Postgres with pgserver.",
+    )
+    db_pool_size: int = Field(10, ge=1, description="SQLAlchemy pool size per process.")
+    db_max_overflow: int = Field(10, ge=0, description="Extra connections above the pool size.")
+    db_statement_timeout_ms: int = Field(
+        15000, ge=0, description="Server-side statement timeout for every connection (0 = none)."
+    )
+
+    registry_url: str = Field("http://127.0.0.1:8001", description="Internal URL of registry.")
+    competitions_url: str = Field(
+        "http://127.0.0.1:8002", description="Internal URL of the competitions service."
+    )
+    judging_url: str = Field("http://127.0.0.1:8003", description="Internal URL of judging.")
+    public_registry_url: str | None = Field(
+        None,
+        description="Registry URL as a browser sees it, for the Swagger UI Authorize button of "
+        "the other services (default: REGISTRY_URL).",
+    )
+
+    jwt_issuer: str = Field("shandong-skills-registry", description="`iss` of issued tokens.")
+    jwt_audience: str = Field("shandong-skills", description="`aud` of issued tokens.")
+    access_token_ttl_seconds: int = Field(
+        1800, ge=60, le=86400, description="Lifetime of an access token."
+    )
+    key_dir: Path = Field(
+        PROJECT_ROOT / "var" / "keys",
+        description="Folder holding the registry's RS256 signing key (generated on first run; "
+        "keep it out of the repository and share it between registry replicas).",
+    )
+    jwks_cache_seconds: int = Field(
+        300, ge=0, description="How long the other services cache the registry's JWKS."
+    )
+
+    http_connect_timeout: float = Field(2.0, gt=0, description="Service-to-service connect "
+                                        "timeout, seconds.")
+    http_read_timeout: float = Field(10.0, gt=0, description="Service-to-service read timeout.")
+    http_retries: int = Field(
+        2, ge=0, le=5, description="Retries (with backoff) for idempotent service-to-service calls."
+    )
+
+    log_level: str = Field("INFO", description="Python log level.")
+    log_json: bool = Field(True, description="Structured JSON logs (false: plain text).")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [
+            f"http://{host}:{port}"
+            for host in ("localhost", "127.0.0.1")
+            for port in SERVICE_PORTS.values()
+        ],
+        description="Origins allowed by CORS, comma-separated.",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_db(cls, value: str | None) -> str | None:
+        return normalise_database_url(value) if value else value
+
+    @property
+    def browser_registry_url(self) -> str:
+        return (self.public_registry_url or self.registry_url).rstrip("/")
+
+    def service_url(self, name: ServiceName) -> str:
+        url: str = getattr(self, f"{name}_url")
+        return url.rstrip("/")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

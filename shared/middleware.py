@@ -1,0 +1,95 @@
+"""ASGI middleware: request ids, access logs, the last-resort 500 problem, security headers.
+
+Written as plain ASGI (not `BaseHTTPMiddleware`) so streaming responses (SSE) pass through and
+the request id is set in a context variable before anything else runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from contextvars import ContextVar
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_ID_HEADER = "x-request-id"
+_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+_VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+access_log = logging.getLogger("shared.access")
+error_log = logging.getLogger("shared.errors")
+
+SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-resource-policy", b"same-site"),
+]
+
+
+def current_request_id() -> str | None:
+    return _request_id.get()
+
+
+class RequestContextMiddleware:
+    """Takes or makes the request id, logs one JSON line per request, never leaks a traceback."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(REQUEST_ID_HEADER.encode())
+        rid = incoming.decode("latin-1") if incoming else ""
+        if not _VALID_ID.match(rid):
+            rid = uuid.uuid4().hex
+        token = _request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((REQUEST_ID_HEADER.encode(), rid.encode()))
+                present = {k.lower() for k, _ in headers}
+                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            # Logged with the traceback; the client gets a problem document without one.
+            error_log.exception("unhandled error", extra={"path": scope.get("path")})
+            if not response_started:
+                from shared.errors import problem
+
+                response = problem(
+                    500,
+                    "An unexpected error occurred; it has been logged. Quote the request id "
+                    "when reporting it.",
+                    slug="internal-error",
+                    title="Internal server error",
+                    instance=scope.get("path"),
+                )
+                await response(scope, receive, send_wrapper)
+        finally:
+            # The path only: query strings may carry personal data and are never logged.
+            access_log.info(
+                "request",
+                extra={
+                    "method": scope.get("method"),
+                    "path": scope.get("path"),
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+            _request_id.reset(token)

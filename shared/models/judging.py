@@ -1,0 +1,1 @@
+"""Tables owned by the judging service (judges, marking schemes, scores): see issue 5."""
