@@ -1,0 +1,41 @@
+# The two commands: `make run` (the whole system) and `make test` (the whole suite).
+# Both create .venv from pyproject.toml on first use; nothing else needs installing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run demo test lint typecheck pytest admin migrate clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m shared.run
+
+demo: $(STAMP)
+	$(BIN)/python -m shared.run --demo
+
+admin: $(STAMP)
+	$(BIN)/python -m services.registry.cli create-admin --username $${ADMIN_USERNAME:-admin}
+
+migrate: $(STAMP)
+	$(BIN)/alembic upgrade head
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

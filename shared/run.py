@@ -1,0 +1,165 @@
+"""The one command that runs the whole system: `make run` (or `python -m shared.run`).
+
+- no DATABASE_URL: starts an embedded Postgres (pgserver) with its data in `var/pgdata`;
+- applies the migrations;
+- starts registry (8001), competitions (8002) and judging (8003) as uvicorn processes;
+- `--demo` loads a small realistic data set and prints the sign-ins it created;
+- Ctrl-C (or SIGTERM) stops everything; children also die if this process is killed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from shared.config import PROJECT_ROOT, SERVICE_PORTS, Settings
+from shared.migrate import upgrade_head
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def service_command(service: str, host: str, port: int, workers: int = 1) -> list[str]:
+    cmd = [
+        sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.main:create_app",
+        "--host", host, "--port", str(port), "--no-access-log", "--timeout-graceful-shutdown", "5",
+    ]
+    if workers > 1:
+        cmd += ["--workers", str(workers)]
+    return cmd
+
+
+def start_services(
+    env: dict[str, str], host: str, ports: dict[str, int], workers: int = 1
+) -> dict[str, subprocess.Popen[bytes]]:
+    procs = {}
+    for service, port in ports.items():
+        procs[service] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            service_command(service, host, port, workers),
+            env=env,
+            cwd=PROJECT_ROOT,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+        )
+    return procs
+
+
+def wait_ready(urls: dict[str, str], procs: dict[str, subprocess.Popen[bytes]], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    pending = dict(urls)
+    while pending:
+        for service, url in list(pending.items()):
+            if procs[service].poll() is not None:
+                raise RuntimeError(f"{service} exited with code {procs[service].returncode}")
+            try:
+                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                    del pending[service]
+            except httpx.HTTPError:
+                pass
+        if pending and time.monotonic() > deadline:
+            raise RuntimeError(f"not ready after {timeout:.0f}s: {', '.join(pending)}")
+        time.sleep(0.2)
+
+
+def stop_services(procs: dict[str, subprocess.Popen[bytes]]) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + 10
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--demo", action="store_true", help="load the demo data set")
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "1")))
+    parser.add_argument("--base-port", type=int, default=SERVICE_PORTS["registry"],
+                        help="registry's port; competitions and judging take the next two")
+    parser.add_argument("--data-dir", default=str(PROJECT_ROOT / "var" / "pgdata"),
+                        help="embedded Postgres data folder (when DATABASE_URL is unset)")
+    args = parser.parse_args(argv)
+
+    env = dict(os.environ)
+    pg: Any = None
+    settings = Settings()
+    if settings.database_url:
+        database_url = settings.database_url
+        print("Using DATABASE_URL from the environment.")
+    else:
+        from shared.embedded_pg import start
+
+        database_url, pg = start(Path(args.data_dir))
+        print(f"Embedded Postgres running (data in {args.data_dir}).")
+    env["DATABASE_URL"] = database_url
+    print("Applying migrations...")
+    upgrade_head(database_url)
+
+    ports = {s: args.base_port + i for i, s in enumerate(SERVICE_PORTS)}
+    shown_host = "127.0.0.1" if args.host == "0.0.0.0" else args.host  # noqa: S104
+    urls = {s: f"http://{shown_host}:{p}" for s, p in ports.items()}
+    for service, url in urls.items():
+        env[f"{service.upper()}_URL"] = url
+
+    stopping = False
+
+    def _stop(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    procs = start_services(env, args.host, ports, args.workers)
+    code = 0
+    try:
+        wait_ready(urls, procs)
+        print("\nAll services are up:")
+        for service, url in urls.items():
+            print(f"  {service:<13} {url}/docs")
+        if args.demo:
+            from shared.demo import load_demo
+
+            asyncio.run(load_demo(database_url, urls))
+        else:
+            print("\nNo account yet? Create the first admin with `make admin`, or try `make demo`.")
+        print("\nPress Ctrl-C to stop.")
+        while not stopping:
+            for service, proc in procs.items():
+                if proc.poll() is not None:
+                    print(f"{service} exited with code {proc.returncode}; stopping.", file=sys.stderr)
+                    stopping, code = True, 1
+            time.sleep(0.3)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = 1
+    finally:
+        print("Stopping services...")
+        stop_services(procs)
+        if pg is not None:
+            pg.cleanup()
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

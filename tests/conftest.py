@@ -1,0 +1,163 @@
+"""Fixtures: a real Postgres (never SQLite), a migrated template, and the three apps in-process.
+
+In-process tests route every service-to-service call through `ServiceRouter`, an httpx
+transport that hands each request to the real ASGI app of the target service: the apps talk
+HTTP to each other exactly as deployed, only without sockets. End-to-end tests with real
+processes live in tests/e2e/.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from shared.config import Settings
+from shared.migrate import upgrade_head
+from services.competitions.main import create_app as create_competitions
+from services.judging.main import create_app as create_judging
+from services.registry.accounts import schemas as account_schemas
+from services.registry.accounts import service as account_service
+from services.registry.main import create_app as create_registry
+from tests.dbutil import PgServer, choose_server
+
+ADMIN_PASSWORD = "Admin-Passw0rd!"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    server = choose_server()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+async def template_db(pg_server: PgServer) -> AsyncIterator[str]:
+    """Migrated once per run with Alembic (the migration path is what is tested)."""
+    name = await pg_server.create_database()
+    upgrade_head(pg_server.url_for(name))
+    yield name
+    await pg_server.drop_database(name)
+
+
+@pytest.fixture
+async def database_url(pg_server: PgServer, template_db: str) -> AsyncIterator[str]:
+    """A fresh copy of the migrated template for each test (milliseconds, full isolation)."""
+    name = await pg_server.create_database(template=template_db)
+    yield pg_server.url_for(name)
+    await pg_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("keys")
+
+
+@pytest.fixture
+def settings(database_url: str, key_dir: Path) -> Settings:
+    return Settings(
+        environment="test",
+        database_url=database_url,
+        key_dir=key_dir,
+        registry_url="http://registry",
+        competitions_url="http://competitions",
+        judging_url="http://judging",
+        public_registry_url="http://localhost:8001",
+        http_retries=0,
+        db_pool_size=5,
+    )
+
+
+class ServiceRouter(httpx.AsyncBaseTransport):
+    """Sends each request to the in-process app registered for its host."""
+
+    def __init__(self) -> None:
+        self.apps: dict[str, httpx.ASGITransport] = {}
+
+    def register(self, host: str, app: FastAPI) -> None:
+        self.apps[host] = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        transport = self.apps.get(request.url.host)
+        if transport is None:
+            raise httpx.ConnectError(f"no service at {request.url.host}", request=request)
+        return await transport.handle_async_request(request)
+
+
+@dataclass
+class Services:
+    registry: httpx.AsyncClient
+    competitions: httpx.AsyncClient
+    judging: httpx.AsyncClient
+    apps: dict[str, FastAPI]
+    router: ServiceRouter
+
+    def client(self, name: str) -> httpx.AsyncClient:
+        client: httpx.AsyncClient = getattr(self, name)
+        return client
+
+
+@pytest.fixture
+async def services(settings: Settings) -> AsyncIterator[Services]:
+    router = ServiceRouter()
+    apps = {
+        "registry": create_registry(settings, transport=router),
+        "competitions": create_competitions(settings, transport=router),
+        "judging": create_judging(settings, transport=router),
+    }
+    async with AsyncExitStack() as stack:
+        clients = {}
+        for name, app in apps.items():
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            router.register(name, app)
+            clients[name] = await stack.enter_async_context(
+                httpx.AsyncClient(transport=router, base_url=f"http://{name}")
+            )
+        yield Services(**clients, apps=apps, router=router)
+
+
+async def create_account(
+    services: Services, username: str, role: str, password: str = ADMIN_PASSWORD, **extra: object
+) -> uuid.UUID:
+    """Create an account straight through the registry's service layer (as the CLI does)."""
+    app = services.apps["registry"]
+    async with app.state.sessionmaker() as session, session.begin():
+        data = account_schemas.AccountCreate(
+            username=username, display_name=username, password=password, role=role, **extra
+        )
+        account = await account_service.create_account(session, data, None)
+        return account.id
+
+
+async def get_token(services: Services, username: str, password: str = ADMIN_PASSWORD) -> str:
+    response = await services.registry.post(
+        "/v1/auth/token", data={"grant_type": "password", "username": username, "password": password}
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def admin_headers(services: Services) -> dict[str, str]:
+    await create_account(services, "admin", "admin")
+    return bearer(await get_token(services, "admin"))
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, object] = response.json()
+    assert body["status"] == status
+    assert body["type"] and body["title"] and body["detail"]
+    return body
