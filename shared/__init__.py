@@ -1,1 +1,1 @@
-"""Shared kit of the three services: settings, database, errors, auth, clients, pagination, models."""
+"""Shared kit of the three services: settings, db, errors, auth, clients, pagination, models."""

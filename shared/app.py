@@ -128,7 +128,7 @@ def create_service_app(
     webhooks: APIRouter | None = None,
 ) -> FastAPI:
     """Build a service. `transport` lets tests route outbound calls to in-process apps."""
-    configure_logging(service, settings.log_level, settings.log_json)
+    configure_logging(service, settings.log_level, settings.log_json, settings.environment)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -158,8 +158,11 @@ def create_service_app(
         description=description,
         version="1.0.0",
         lifespan=lifespan,
-        openapi_tags=[*openapi_tags, {"name": "auth", "description": "Tokens and identity."},
-                      {"name": "health", "description": "Liveness and readiness probes."}],
+        openapi_tags=[
+            *openapi_tags,
+            {"name": "auth", "description": "Tokens and identity."},
+            {"name": "health", "description": "Liveness and readiness probes."},
+        ],
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url="/docs/oauth2-redirect",

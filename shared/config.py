@@ -33,8 +33,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     environment: Literal["development", "production", "test"] = Field(
-        "development", description="Deployment environment; production hides nothing extra but "
-        "turns on stricter defaults such as no auto-generated signing key in a temp folder."
+        "development",
+        description="Deployment label, written into every log line.",
     )
     database_url: str | None = Field(
         None,
@@ -72,8 +72,9 @@ class Settings(BaseSettings):
         300, ge=0, description="How long the other services cache the registry's JWKS."
     )
 
-    http_connect_timeout: float = Field(2.0, gt=0, description="Service-to-service connect "
-                                        "timeout, seconds.")
+    http_connect_timeout: float = Field(
+        2.0, gt=0, description="Service-to-service connect timeout, seconds."
+    )
     http_read_timeout: float = Field(10.0, gt=0, description="Service-to-service read timeout.")
     http_retries: int = Field(
         2, ge=0, le=5, description="Retries (with backoff) for idempotent service-to-service calls."

@@ -23,22 +23,50 @@ from shared.models.registry import Account
 DEMO_ADMIN = "demo.admin"
 
 ACCOUNTS: list[dict[str, Any]] = [
-    {"username": "jinan.organiser", "display_name": "济南市总工会 劳动和经济工作部", "role": "organiser",
-     "locality_code": "370100"},
-    {"username": "qingdao.organiser", "display_name": "青岛市总工会 技能竞赛办公室", "role": "organiser",
-     "locality_code": "370200"},
+    {
+        "username": "jinan.organiser",
+        "display_name": "济南市总工会 劳动和经济工作部",
+        "role": "organiser",
+        "locality_code": "370100",
+    },
+    {
+        "username": "qingdao.organiser",
+        "display_name": "青岛市总工会 技能竞赛办公室",
+        "role": "organiser",
+        "locality_code": "370200",
+    },
     {"username": "judge.wang", "display_name": "王建国（高级技师）", "role": "judge"},
 ]
 
 COMPETITIONS: list[dict[str, Any]] = [
-    {"name": "2026年山东省“十大产业”职工创新创效竞赛", "kind": "innovation_competition",
-     "level": "provincial", "year": 2026, "organiser_locality_code": "370000"},
-    {"name": "2026年山东省数字化转型创新大赛", "kind": "innovation_competition",
-     "level": "provincial", "year": 2026, "organiser_locality_code": "370000"},
-    {"name": "2026年济南市数控车工职业技能竞赛", "kind": "skill_competition", "level": "city",
-     "year": 2026, "organiser_locality_code": "370100"},
-    {"name": "2026年青岛市焊工技术比武", "kind": "technical_contest", "level": "city", "year": 2026,
-     "organiser_locality_code": "370200"},
+    {
+        "name": "2026年山东省“十大产业”职工创新创效竞赛",
+        "kind": "innovation_competition",
+        "level": "provincial",
+        "year": 2026,
+        "organiser_locality_code": "370000",
+    },
+    {
+        "name": "2026年山东省数字化转型创新大赛",
+        "kind": "innovation_competition",
+        "level": "provincial",
+        "year": 2026,
+        "organiser_locality_code": "370000",
+    },
+    {
+        "name": "2026年济南市数控车工职业技能竞赛",
+        "kind": "skill_competition",
+        "level": "city",
+        "year": 2026,
+        "organiser_locality_code": "370100",
+    },
+    {
+        "name": "2026年青岛市焊工技术比武",
+        "kind": "technical_contest",
+        "level": "city",
+        "year": 2026,
+        "organiser_locality_code": "370200",
+    },
 ]
 
 
@@ -54,8 +82,14 @@ async def _ensure_admin(database_url: str) -> str:
         async with make_sessionmaker(engine)() as session, session.begin():
             admin = await session.scalar(select(Account).where(Account.username == DEMO_ADMIN))
             if admin is None:
-                session.add(Account(username=DEMO_ADMIN, display_name="山东省总工会 演示管理员",
-                                    password_hash=await hash_password(password), role=Role.admin))
+                session.add(
+                    Account(
+                        username=DEMO_ADMIN,
+                        display_name="山东省总工会 演示管理员",
+                        password_hash=await hash_password(password),
+                        role=Role.admin,
+                    )
+                )
             else:
                 admin.password_hash = await hash_password(password)
                 admin.failed_logins, admin.locked_until, admin.is_active = 0, None, True
@@ -68,34 +102,53 @@ async def load_demo(database_url: str, urls: dict[str, str]) -> dict[str, str]:
     """Load the demo data; return the usernames and passwords created."""
     sign_ins = {DEMO_ADMIN: await _ensure_admin(database_url)}
     async with httpx.AsyncClient(timeout=30) as http:
-        token = (await http.post(
-            urls["registry"] + "/v1/auth/token",
-            data={"grant_type": "password", "username": DEMO_ADMIN, "password": sign_ins[DEMO_ADMIN]},
-        )).json()["access_token"]
+        token = (
+            await http.post(
+                urls["registry"] + "/v1/auth/token",
+                data={
+                    "grant_type": "password",
+                    "username": DEMO_ADMIN,
+                    "password": sign_ins[DEMO_ADMIN],
+                },
+            )
+        ).json()["access_token"]
         auth = {"authorization": f"Bearer {token}"}
-        existing = await http.get(urls["registry"] + "/v1/accounts", params={"limit": 200}, headers=auth)
+        existing = await http.get(
+            urls["registry"] + "/v1/accounts", params={"limit": 200}, headers=auth
+        )
         by_name = {a["username"]: a for a in existing.json()["items"]}
         for account in ACCOUNTS:
             password = _password()
             if account["username"] in by_name:
                 response = await http.patch(
                     f"{urls['registry']}/v1/accounts/{by_name[account['username']]['id']}",
-                    json={"password": password}, headers=auth,
+                    json={"password": password},
+                    headers=auth,
                 )
             else:
-                response = await http.post(urls["registry"] + "/v1/accounts",
-                                           json={**account, "password": password}, headers=auth)
+                response = await http.post(
+                    urls["registry"] + "/v1/accounts",
+                    json={**account, "password": password},
+                    headers=auth,
+                )
             response.raise_for_status()
             sign_ins[account["username"]] = password
-        await http.post(urls["registry"] + "/v1/localities", headers=auth,
-                        json={"code": "370102", "name": "历下区", "name_en": "Lixia", "parent_code": "370100"})
-        listed = await http.get(urls["competitions"] + "/v1/competitions", params={"limit": 200},
-                                headers=auth)
+        await http.post(
+            urls["registry"] + "/v1/localities",
+            headers=auth,
+            json={"code": "370102", "name": "历下区", "name_en": "Lixia", "parent_code": "370100"},
+        )
+        listed = await http.get(
+            urls["competitions"] + "/v1/competitions", params={"limit": 200}, headers=auth
+        )
         have = {c["name"] for c in listed.json()["items"]}
         for competition in COMPETITIONS:
             if competition["name"] not in have:
-                (await http.post(urls["competitions"] + "/v1/competitions", json=competition,
-                                 headers=auth)).raise_for_status()
+                (
+                    await http.post(
+                        urls["competitions"] + "/v1/competitions", json=competition, headers=auth
+                    )
+                ).raise_for_status()
     print("\nDemo data loaded. Sign in with Authorize in any /docs page:")
     for username, password in sign_ins.items():
         print(f"  {username:<20} {password}")

@@ -169,7 +169,11 @@ def problem(
 
 def _field_path(loc: Sequence[int | str]) -> tuple[str, str]:
     location = str(loc[0]) if loc else "body"
-    parts = list(loc[1:]) if loc and loc[0] in ("body", "query", "path", "header", "cookie") else list(loc)
+    parts = (
+        list(loc[1:])
+        if loc and loc[0] in ("body", "query", "path", "header", "cookie")
+        else list(loc)
+    )
     if location not in ("body", "query", "path", "header", "cookie"):
         location = "body"
     out = ""

@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Header, Request
-from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,7 +68,7 @@ async def idempotent_create(
                 headers={"Idempotent-Replayed": "true"},
             )
     result = await create()
-    body = jsonable_encoder(result)
+    body = result.model_dump(mode="json")
     headers = {"Location": location(result)} if location else {}
     if key:
         session.add(

@@ -18,15 +18,17 @@ _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
 
 
 class JsonFormatter(logging.Formatter):
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, environment: str = "development") -> None:
         super().__init__()
         self.service = service
+        self.environment = environment
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "service": self.service,
+            "env": self.environment,
             "logger": record.name,
             "msg": record.getMessage(),
         }
@@ -41,10 +43,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def configure_logging(service: str, level: str = "INFO", as_json: bool = True) -> None:
+def configure_logging(
+    service: str, level: str = "INFO", as_json: bool = True, environment: str = "development"
+) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if as_json:
-        handler.setFormatter(JsonFormatter(service))
+        handler.setFormatter(JsonFormatter(service, environment))
     else:
         handler.setFormatter(
             logging.Formatter(f"%(asctime)s %(levelname)s {service} %(name)s: %(message)s")
@@ -54,6 +58,8 @@ def configure_logging(service: str, level: str = "INFO", as_json: bool = True) -
     root.setLevel(level.upper())
     # Our middleware writes the access log (without query strings); uvicorn's would duplicate it.
     logging.getLogger("uvicorn.access").disabled = True
+    # One line per outbound call at INFO is noise; failures are logged by shared.clients.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

@@ -23,9 +23,7 @@ from shared.errors import FieldError, InvalidInput
 
 T = TypeVar("T")
 
-LimitQuery = Annotated[
-    int, Query(ge=1, le=200, description="Page size (1-200).", examples=[50])
-]
+LimitQuery = Annotated[int, Query(ge=1, le=200, description="Page size (1-200).", examples=[50])]
 CursorQuery = Annotated[
     str | None,
     Query(description="`next_cursor` of the previous page; omit for the first page."),
@@ -40,7 +38,10 @@ class Page(BaseModel, Generic[T]):
 
 
 def _encode(values: Sequence[Any]) -> str:
-    plain = [v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, uuid.UUID) else v for v in values]
+    plain = [
+        v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, uuid.UUID) else v
+        for v in values
+    ]
     raw = json.dumps(plain, separators=(",", ":"), ensure_ascii=False).encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
@@ -87,7 +88,8 @@ async def paginate(
     if cursor:
         values = _decode(cursor, order_by)
         stmt = stmt.where(
-            tuple_(*order_by) > tuple_(*[literal(v, c.type) for c, v in zip(order_by, values, strict=True)])
+            tuple_(*order_by)
+            > tuple_(*[literal(v, c.type) for c, v in zip(order_by, values, strict=True)])
         )
     rows = (await session.scalars(stmt.order_by(*order_by).limit(limit + 1))).all()
     next_cursor = None

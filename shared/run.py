@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ctypes
 import os
 import signal
@@ -29,16 +30,24 @@ PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 def service_command(service: str, host: str, port: int, workers: int = 1) -> list[str]:
     cmd = [
-        sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.main:create_app",
-        "--host", host, "--port", str(port), "--no-access-log", "--timeout-graceful-shutdown", "5",
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        f"services.{service}.main:create_app",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "5",
     ]
     if workers > 1:
         cmd += ["--workers", str(workers)]
@@ -46,20 +55,32 @@ def service_command(service: str, host: str, port: int, workers: int = 1) -> lis
 
 
 def start_services(
-    env: dict[str, str], host: str, ports: dict[str, int], workers: int = 1
+    env: dict[str, str],
+    host: str,
+    ports: dict[str, int],
+    workers: int = 1,
+    log_dir: Path | None = None,
 ) -> dict[str, subprocess.Popen[bytes]]:
+    """Start one uvicorn process per service; with `log_dir`, each logs to `<service>.log`."""
     procs = {}
     for service, port in ports.items():
+        output = open(log_dir / f"{service}.log", "ab") if log_dir else None  # noqa: SIM115
         procs[service] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             service_command(service, host, port, workers),
             env=env,
             cwd=PROJECT_ROOT,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
+        if output:
+            output.close()  # the child holds its own descriptor
     return procs
 
 
-def wait_ready(urls: dict[str, str], procs: dict[str, subprocess.Popen[bytes]], timeout: float = 60) -> None:
+def wait_ready(
+    urls: dict[str, str], procs: dict[str, subprocess.Popen[bytes]], timeout: float = 60
+) -> None:
     deadline = time.monotonic() + timeout
     pending = dict(urls)
     while pending:
@@ -90,15 +111,25 @@ def stop_services(procs: dict[str, subprocess.Popen[bytes]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--demo", action="store_true", help="load the demo data set")
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "1")))
-    parser.add_argument("--base-port", type=int, default=SERVICE_PORTS["registry"],
-                        help="registry's port; competitions and judging take the next two")
-    parser.add_argument("--data-dir", default=str(PROJECT_ROOT / "var" / "pgdata"),
-                        help="embedded Postgres data folder (when DATABASE_URL is unset)")
+    parser.add_argument(
+        "--base-port",
+        type=int,
+        default=SERVICE_PORTS["registry"],
+        help="registry's port; competitions and judging take the next two",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=str(PROJECT_ROOT / "var" / "pgdata"),
+        help="embedded Postgres data folder (when DATABASE_URL is unset)",
+    )
     args = parser.parse_args(argv)
 
     env = dict(os.environ)
@@ -147,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         while not stopping:
             for service, proc in procs.items():
                 if proc.poll() is not None:
-                    print(f"{service} exited with code {proc.returncode}; stopping.", file=sys.stderr)
+                    print(
+                        f"{service} exited with code {proc.returncode}; stopping.", file=sys.stderr
+                    )
                     stopping, code = True, 1
             time.sleep(0.3)
     except RuntimeError as exc:

@@ -18,13 +18,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from shared.config import Settings
-from shared.migrate import upgrade_head
 from services.competitions.main import create_app as create_competitions
 from services.judging.main import create_app as create_judging
 from services.registry.accounts import schemas as account_schemas
 from services.registry.accounts import service as account_service
 from services.registry.main import create_app as create_registry
+from shared.config import Settings
+from shared.migrate import upgrade_head
 from tests.dbutil import PgServer, choose_server
 
 ADMIN_PASSWORD = "Admin-Passw0rd!"
@@ -137,7 +137,8 @@ async def create_account(
 
 async def get_token(services: Services, username: str, password: str = ADMIN_PASSWORD) -> str:
     response = await services.registry.post(
-        "/v1/auth/token", data={"grant_type": "password", "username": username, "password": password}
+        "/v1/auth/token",
+        data={"grant_type": "password", "username": username, "password": password},
     )
     assert response.status_code == 200, response.text
     token: str = response.json()["access_token"]
@@ -159,5 +160,7 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
     assert response.headers["content-type"].startswith("application/problem+json")
     body: dict[str, object] = response.json()
     assert body["status"] == status
-    assert body["type"] and body["title"] and body["detail"]
+    assert body["type"]
+    assert body["title"]
+    assert body["detail"]
     return body

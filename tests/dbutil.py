@@ -34,7 +34,7 @@ def _port_open(host: str, port: int) -> bool:
 async def _can_connect(url: str) -> bool:
     try:
         conn = await asyncpg.connect(asyncpg_dsn(url), timeout=3)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+    except (TimeoutError, OSError, asyncpg.PostgresError):
         return False
     await conn.close()
     return True

@@ -8,9 +8,9 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
+from services.competitions.competitions.router import router as competitions_router
 from shared.app import create_service_app
 from shared.config import Settings, get_settings
-from services.competitions.competitions.router import router as competitions_router
 
 DESCRIPTION = """
 Labour-skill competitions at every level: enterprise, county, city and provincial rounds of post

@@ -1,7 +1,7 @@
 """Registry administration from the command line.
 
     python -m services.registry.cli create-admin --username admin       # asks for the password
-    echo "$PASSWORD" | python -m services.registry.cli create-admin --username admin --password-stdin
+    python -m services.registry.cli create-admin --username admin --password-stdin < pw.txt
     python -m services.registry.cli create-client --name "省人社厅" --scope registry:read
     python -m services.registry.cli rotate-key
 
@@ -15,11 +15,11 @@ import asyncio
 import getpass
 import sys
 
+from services.registry.accounts import schemas, service
 from shared.auth.keys import rotate_key
 from shared.config import get_settings
 from shared.db import make_engine, make_sessionmaker
 from shared.errors import DomainError
-from services.registry.accounts import schemas, service
 
 
 def _read_password(from_stdin: bool) -> str:

@@ -8,13 +8,13 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
+from services.registry.accounts.router import router as accounts_router
+from services.registry.auth.router import router as auth_router
+from services.registry.localities.router import router as localities_router
 from shared.app import create_service_app
 from shared.auth.keys import load_or_create_keys
 from shared.auth.tokens import LocalKeyVerifier
 from shared.config import Settings, get_settings
-from services.registry.accounts.router import router as accounts_router
-from services.registry.auth.router import router as auth_router
-from services.registry.localities.router import router as localities_router
 
 DESCRIPTION = """
 The registry of Shandong's industrial workers and the system's identity provider.

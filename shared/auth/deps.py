@@ -12,7 +12,7 @@ from fastapi.security import OAuth2
 from shared.auth.principal import Principal, Role
 from shared.errors import Forbidden, Unauthorized
 
-TOKEN_PATH = "/v1/auth/token"
+TOKEN_PATH = "/v1/auth/token"  # noqa: S105 - a URL path, not a secret
 
 # Both flows point at the registry; `shared.app` rewrites tokenUrl to the registry's absolute URL
 # in the other services' OpenAPI so their Authorize buttons work too.

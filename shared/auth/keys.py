@@ -45,7 +45,9 @@ def thumbprint(key: rsa.RSAPrivateKey) -> str:
     canonical = json.dumps(
         {"e": _b64(numbers.e), "kty": "RSA", "n": _b64(numbers.n)}, separators=(",", ":")
     )
-    return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
+    return (
+        base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
+    )
 
 
 def _load(path: Path) -> SigningKey:

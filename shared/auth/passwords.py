@@ -16,9 +16,10 @@ async def hash_password(password: str) -> str:
 
 
 async def verify_password(password: str, password_hash: str | None) -> bool:
-    return await anyio.to_thread.run_sync(
-        _hasher.verify, password, password_hash or _DUMMY_HASH
-    ) and password_hash is not None
+    return (
+        await anyio.to_thread.run_sync(_hasher.verify, password, password_hash or _DUMMY_HASH)
+        and password_hash is not None
+    )
 
 
 def validate_password_policy(password: str) -> str | None:

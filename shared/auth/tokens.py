@@ -55,7 +55,9 @@ def principal_from_claims(claims: dict[str, Any], token: str) -> Principal:
             name=str(claims.get("name", "")),
             scopes=frozenset(str(claims.get("scope", "")).split()),
             locality_code=claims.get("locality_code"),
-            enterprise_id=uuid.UUID(claims["enterprise_id"]) if claims.get("enterprise_id") else None,
+            enterprise_id=uuid.UUID(claims["enterprise_id"])
+            if claims.get("enterprise_id")
+            else None,
             worker_id=uuid.UUID(claims["worker_id"]) if claims.get("worker_id") else None,
             token=token,
         )

@@ -96,7 +96,9 @@ class ServiceClient:
                     status=503 if response.status_code == 503 else 502,
                     service=self.service,
                 )
-                cause = httpx.HTTPStatusError("downstream", request=response.request, response=response)
+                cause = httpx.HTTPStatusError(
+                    "downstream", request=response.request, response=response
+                )
             log.warning(
                 "downstream call failed",
                 extra={

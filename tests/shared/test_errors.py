@@ -19,10 +19,17 @@ async def test_malformed_json_is_400(services: Services, admin_headers: dict[str
     assert "not valid JSON" in str(body["detail"])
 
 
-async def test_missing_field_is_422_naming_it(services: Services, admin_headers: dict[str, str]) -> None:
+async def test_missing_field_is_422_naming_it(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
     response = await services.competitions.post(
         "/v1/competitions",
-        json={"name": "2026年济南市钳工竞赛", "kind": "skill_competition", "level": "city", "year": 2026},
+        json={
+            "name": "2026年济南市钳工竞赛",
+            "kind": "skill_competition",
+            "level": "city",
+            "year": 2026,
+        },
         headers=admin_headers,
     )
     body = assert_problem(response, 422)

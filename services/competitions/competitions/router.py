@@ -8,13 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from services.competitions.competitions import schemas, service
 from shared.auth.deps import AdminOrOrganiser, CurrentPrincipal
 from shared.db import SessionDep
 from shared.errors import error_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent_create
 from shared.models.competitions import CompetitionStatus
 from shared.pagination import CursorQuery, LimitQuery, Page
-from services.competitions.competitions import schemas, service
 
 router = APIRouter(prefix="/v1/competitions", tags=["competitions"])
 
@@ -44,7 +44,12 @@ async def create_competition(
         return schemas.Competition.model_validate(competition)
 
     return await idempotent_create(
-        session, request, principal, idempotency_key, data, create,
+        session,
+        request,
+        principal,
+        idempotency_key,
+        data,
+        create,
         location=lambda c: f"/v1/competitions/{c.id}",
     )
 

@@ -31,7 +31,8 @@ class CompetitionCreate(BaseModel):
     level: CompetitionLevel
     year: int = Field(ge=2000, le=2100)
     organiser_locality_code: str = Field(
-        pattern=r"^\d{6}$", description="The organising locality (GB/T 2260), known to the registry."
+        pattern=r"^\d{6}$",
+        description="The organising locality (GB/T 2260), known to the registry.",
     )
     organiser_enterprise_id: uuid.UUID | None = Field(
         None, description="For enterprise-level competitions: the organising enterprise."

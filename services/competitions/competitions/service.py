@@ -7,13 +7,13 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.competitions.competitions import schemas
 from shared import audit
 from shared.auth.principal import Principal, Role
 from shared.clients import RegistryClient
 from shared.errors import FieldError, Forbidden, NotFound, RuleViolation
 from shared.models.competitions import Competition, CompetitionStatus
 from shared.pagination import Page, paginate
-from services.competitions.competitions import schemas
 
 
 def _check_organiser_scope(principal: Principal, locality_code: str) -> None:

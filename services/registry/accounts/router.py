@@ -8,13 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from services.registry.accounts import schemas, service
 from shared.auth.deps import Admin
 from shared.auth.principal import Role
 from shared.db import SessionDep
 from shared.errors import error_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent_create
 from shared.pagination import CursorQuery, LimitQuery, Page
-from services.registry.accounts import schemas, service
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
 
@@ -38,10 +38,17 @@ async def create_account(
     `/v1/machine-clients`."""
 
     async def create() -> schemas.Account:
-        return schemas.Account.model_validate(await service.create_account(session, data, principal))
+        return schemas.Account.model_validate(
+            await service.create_account(session, data, principal)
+        )
 
     return await idempotent_create(
-        session, request, principal, idempotency_key, data, create,
+        session,
+        request,
+        principal,
+        idempotency_key,
+        data,
+        create,
         location=lambda a: f"/v1/accounts/{a.id}",
     )
 

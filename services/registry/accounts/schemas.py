@@ -28,8 +28,12 @@ class AccountCreate(BaseModel):
 
     username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
     display_name: str = Field(min_length=1, max_length=128)
-    password: str = Field(min_length=1, max_length=256, description="At least 10 characters, "
-                          "mixing three of: lower case, upper case, digits, symbols.")
+    password: str = Field(
+        min_length=1,
+        max_length=256,
+        description="At least 10 characters, "
+        "mixing three of: lower case, upper case, digits, symbols.",
+    )
     role: Role
     locality_code: str | None = Field(
         None, pattern=r"^\d{6}$", description="Organiser scope: a locality (GB/T 2260)."
@@ -40,7 +44,9 @@ class AccountCreate(BaseModel):
     @model_validator(mode="after")
     def _role_rules(self) -> AccountCreate:
         if self.role is Role.integration:
-            raise ValueError("integration is for machine clients: create one at /v1/machine-clients")
+            raise ValueError(
+                "integration is for machine clients: create one at /v1/machine-clients"
+            )
         if self.role is Role.organiser and not (self.locality_code or self.enterprise_id):
             raise ValueError("an organiser needs a locality_code or an enterprise_id as scope")
         return self
@@ -76,14 +82,20 @@ class MachineClientCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"name": "山东省人社厅 职业技能鉴定系统", "scopes": ["registry:read", "results:read"]}]
+            "examples": [
+                {
+                    "name": "山东省人社厅 职业技能鉴定系统",
+                    "scopes": ["registry:read", "results:read"],
+                }
+            ]
         },
     )
 
     name: str = Field(min_length=1, max_length=128, description="The system and its owner.")
     scopes: list[str] = Field(
         min_length=1,
-        description="Granted scopes: " + "; ".join(f"`{k}` {v}" for k, v in INTEGRATION_SCOPES.items()),
+        description="Granted scopes: "
+        + "; ".join(f"`{k}` {v}" for k, v in INTEGRATION_SCOPES.items()),
     )
 
     @model_validator(mode="after")
@@ -107,5 +119,7 @@ class MachineClient(BaseModel):
 
 
 class MachineClientWithSecret(MachineClient):
-    client_secret: str = Field(description="Shown once, now: store it safely; it cannot be read "
-                               "back, only replaced by a new client.")
+    client_secret: str = Field(
+        description="Shown once, now: store it safely; it cannot be read "
+        "back, only replaced by a new client."
+    )

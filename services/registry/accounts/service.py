@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.registry.accounts import schemas
 from shared import audit
 from shared.auth.passwords import hash_password, validate_password_policy
 from shared.auth.principal import Principal, Role
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound, RuleViolation
 from shared.models.registry import Account, Locality, MachineClient
 from shared.pagination import Page, paginate
-from services.registry.accounts import schemas
 
 
 def _check_password(password: str) -> None:

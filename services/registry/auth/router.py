@@ -8,10 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Header, Request
 
+from services.registry.auth import schemas, service
 from shared.auth.tokens import issue_access_token
 from shared.db import SessionDep
 from shared.errors import DomainError, FieldError, InvalidInput, error_responses
-from services.registry.auth import schemas, service
 
 router = APIRouter(tags=["auth"])
 
@@ -64,7 +64,9 @@ async def token(
     settings = request.app.state.settings
     if grant_type == "password":
         if not username or not password:
-            raise _missing(*[n for n, v in (("username", username), ("password", password)) if not v])
+            raise _missing(
+                *[n for n, v in (("username", username), ("password", password)) if not v]
+            )
         principal = await service.authenticate_password(session, username, password)
     elif grant_type == "client_credentials":
         basic = _basic_credentials(authorization)
@@ -72,7 +74,11 @@ async def token(
             client_id, client_secret = basic
         if not client_id or not client_secret:
             raise _missing(
-                *[n for n, v in (("client_id", client_id), ("client_secret", client_secret)) if not v]
+                *[
+                    n
+                    for n, v in (("client_id", client_id), ("client_secret", client_secret))
+                    if not v
+                ]
             )
         principal = await service.authenticate_client(
             session, client_id, client_secret, set(scope.split())

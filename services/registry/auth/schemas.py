@@ -11,7 +11,9 @@ class TokenResponse(BaseModel):
     access_token: str
     token_type: str = Field("bearer", examples=["bearer"])
     expires_in: int = Field(description="Seconds until the token expires.", examples=[1800])
-    scope: str = Field("", description="Granted scopes, space-separated.", examples=["registry:read"])
+    scope: str = Field(
+        "", description="Granted scopes, space-separated.", examples=["registry:read"]
+    )
 
 
 class Jwks(BaseModel):

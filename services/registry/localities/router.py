@@ -6,16 +6,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from services.registry.localities import schemas, service
 from shared.auth.deps import Admin, CurrentPrincipal
 from shared.db import SessionDep
 from shared.errors import error_responses
 from shared.models.registry import LocalityLevel
 from shared.pagination import CursorQuery, LimitQuery, Page
-from services.registry.localities import schemas, service
 
 router = APIRouter(prefix="/v1/localities", tags=["localities"])
 
-CodePath = Annotated[str, Path(pattern=r"^\d{6}$", description="GB/T 2260 code.", examples=["370100"])]
+CodePath = Annotated[
+    str, Path(pattern=r"^\d{6}$", description="GB/T 2260 code.", examples=["370100"])
+]
 
 
 @router.get(
@@ -47,7 +49,9 @@ async def list_localities(
     summary="Get a locality",
     responses=error_responses(401, 404, 422),
 )
-async def get_locality(session: SessionDep, _: CurrentPrincipal, code: CodePath) -> schemas.Locality:
+async def get_locality(
+    session: SessionDep, _: CurrentPrincipal, code: CodePath
+) -> schemas.Locality:
     """One locality by its six-digit GB/T 2260 code."""
     return schemas.Locality.model_validate(await service.get(session, code))
 

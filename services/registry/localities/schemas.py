@@ -24,7 +24,9 @@ class CountyCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"code": "370102", "name": "历下区", "name_en": "Lixia", "parent_code": "370100"}]
+            "examples": [
+                {"code": "370102", "name": "历下区", "name_en": "Lixia", "parent_code": "370100"}
+            ]
         },
     )
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.registry.localities import schemas
 from shared import audit
 from shared.auth.principal import Principal
 from shared.errors import Conflict, FieldError, NotFound, RuleViolation
 from shared.models.registry import Locality, LocalityLevel
 from shared.pagination import Page, paginate
-from services.registry.localities import schemas
 
 
 async def get(session: AsyncSession, code: str) -> Locality:

@@ -1,0 +1,130 @@
+"""`python -m shared.run --demo` (what `make demo` runs) on the embedded Postgres, end to end.
+
+No DATABASE_URL: the command must start pgserver itself, migrate, start the three services,
+load the demo data, and stop everything on Ctrl-C leaving no process behind.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from shared.config import PROJECT_ROOT
+
+
+def _free_base_port() -> int:
+    for base in range(23001, 40000, 10):
+        ports = [base, base + 1, base + 2]
+        if all(_free(p) for p in ports):
+            return base
+    raise RuntimeError("no three consecutive free ports")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> str:
+    """Collect the command's output until `marker` appears (a reader thread: no buffering traps)."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    output = ""
+    deadline = time.monotonic() + timeout
+    while marker not in output:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{marker!r} not printed; output so far:\n{output}")
+        try:
+            output += lines.get(timeout=0.5)
+        except queue.Empty:
+            if proc.poll() is not None:
+                raise AssertionError(f"exited before {marker!r}:\n{output}") from None
+    return output
+
+
+def test_run_demo_on_embedded_postgres_then_ctrl_c(tmp_path: Path) -> None:
+    base = _free_base_port()
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(KEY_DIR=str(tmp_path / "keys"), LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "shared.run",
+            "--demo",
+            "--base-port",
+            str(base),
+            "--data-dir",
+            str(tmp_path / "pgdata"),
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        output = _read_until(proc, "Press Ctrl-C", timeout=180)
+        assert "Embedded Postgres running" in output
+        urls = {
+            s: f"http://127.0.0.1:{base + i}"
+            for i, s in enumerate(("registry", "competitions", "judging"))
+        }
+        for url in urls.values():
+            assert f"{url}/docs" in output
+            assert httpx.get(url + "/docs", timeout=5).status_code == 200
+        password = re.search(r"demo\.admin\s+(\S+)", output)
+        assert password, output
+        token = httpx.post(
+            urls["registry"] + "/v1/auth/token",
+            data={
+                "grant_type": "password",
+                "username": "demo.admin",
+                "password": password.group(1),
+            },
+            timeout=10,
+        ).json()["access_token"]
+        listed = httpx.get(
+            urls["competitions"] + "/v1/competitions",
+            headers={"authorization": f"Bearer {token}"},
+            timeout=10,
+        ).json()
+        assert any("数字化转型" in c["name"] for c in listed["items"])
+        organiser = re.search(r"jinan\.organiser\s+(\S+)", output)
+        assert organiser, output
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    assert proc.returncode == 0
+    for port in (base, base + 1, base + 2):
+        assert not _listening(port), (
+            f"port {port} still answers after Ctrl-C: a service was orphaned"
+        )
