@@ -20,7 +20,13 @@ from shared.clients.base import make_http_client
 from shared.config import ServiceName, Settings
 from shared.db import make_engine, make_sessionmaker, ping
 from shared.docs import install_docs
-from shared.errors import ProblemResponse, error_responses, install_error_handlers, problem
+from shared.errors import (
+    ProblemResponse,
+    document_problems,
+    error_responses,
+    install_error_handlers,
+    problem,
+)
 from shared.logging import configure_logging
 from shared.middleware import RequestContextMiddleware
 from shared.migrate import current_revision, head_revision
@@ -210,6 +216,7 @@ def create_service_app(
             for flow in scheme.get("flows", {}).values():
                 if "tokenUrl" in flow:
                     flow["tokenUrl"] = token_url
+        document_problems(schema)
         app.openapi_schema = schema
         return schema
 

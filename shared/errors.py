@@ -37,7 +37,7 @@ class Problem(BaseModel):
     type: str = Field(examples=[PROBLEM_BASE + "not-found"])
     title: str = Field(examples=["Not found"])
     status: int = Field(examples=[404])
-    detail: str = Field(examples=["No worker with id 0f8e...".replace("...", "")])
+    detail: str = Field(examples=["No competition with id 6b1f0c2e-4d7a-4a51-9a43-1f2d3c4b5a69."])
     instance: str | None = Field(None, description="The request path.")
     request_id: str | None = Field(None, description="Quote it when reporting a problem.")
     errors: list[FieldError] | None = Field(None, description="Field errors, for 422.")
@@ -260,9 +260,26 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
     return {
         s: {
-            "model": Problem,
             "description": descriptions.get(s, HTTPStatus(s).phrase),
-            "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": PROBLEM_REF}}},
         }
         for s in statuses
     }
+
+
+PROBLEM_REF = "#/components/schemas/Problem"
+
+
+def document_problems(schema: dict[str, Any]) -> None:
+    """Put `Problem` in the OpenAPI components and make FastAPI's default 422 use it too."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(problem_schema.pop("$defs", {}))
+    components["Problem"] = problem_schema
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            response = operation.get("responses", {}).get("422")
+            if response and "application/json" in response.get("content", {}):
+                operation["responses"]["422"] = error_responses(422)[422]
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
