@@ -68,6 +68,12 @@ class Settings(BaseSettings):
         description="Folder holding the registry's RS256 signing key (generated on first run; "
         "keep it out of the repository and share it between registry replicas).",
     )
+    data_key: str | None = Field(
+        None,
+        description="Base64 of 32 random bytes: the key protecting identity and phone numbers "
+        "at rest. Unset: generated on first run into KEY_DIR/data.key.",
+        repr=False,
+    )
     jwks_cache_seconds: int = Field(
         300, ge=0, description="How long the other services cache the registry's JWKS."
     )

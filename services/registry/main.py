@@ -15,6 +15,7 @@ from shared.app import create_service_app
 from shared.auth.keys import load_or_create_keys
 from shared.auth.tokens import LocalKeyVerifier
 from shared.config import Settings, get_settings
+from shared.crypto import load_cipher
 
 DESCRIPTION = """
 The registry of Shandong's industrial workers and the system's identity provider.
@@ -48,6 +49,7 @@ def create_app(
         token_verifier=lambda _http: LocalKeyVerifier(settings, published),
         transport=transport,
     )
+    app.state.cipher = load_cipher(settings.data_key, settings.key_dir)
     app.state.signing_key = current
     app.state.published_keys = published
     return app

@@ -36,14 +36,17 @@ def updated_at() -> Mapped[datetime]:
     )
 
 
-def str_enum(enum_cls: type[enum.StrEnum]) -> Enum:
-    """A StrEnum stored as text with a CHECK constraint (no native Postgres enum to migrate)."""
+def str_enum(enum_cls: type[enum.StrEnum], name: str | None = None) -> Enum:
+    """A StrEnum stored as text with a CHECK constraint (no native Postgres enum to migrate).
+
+    `name` names the constraint; give one when a table has two columns of the same enum.
+    """
     return Enum(
         enum_cls,
         native_enum=False,
         create_constraint=True,
         length=32,
-        name=enum_cls.__name__.lower(),
+        name=name or enum_cls.__name__.lower(),
         values_callable=lambda e: [m.value for m in e],
         validate_strings=True,
     )

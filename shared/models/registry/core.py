@@ -1,4 +1,4 @@
-"""Tables owned by the registry service: localities, accounts, machine clients."""
+"""Registry tables for identity and places: localities, accounts, machine clients."""
 
 from __future__ import annotations
 

@@ -1,0 +1,80 @@
+"""Personal data at rest: AES-GCM encryption and a keyed hash for exact lookup.
+
+One 32-byte master key (DATA_KEY, base64; else generated on first run into KEY_DIR/data.key)
+is split with HKDF into an encryption key and a lookup (HMAC) key, so the hash of an identity
+number cannot be recomputed by someone holding only the database.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+DATA_KEY_FILE = "data.key"
+
+
+def _derive(master: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master)
+
+
+@dataclass(frozen=True)
+class PersonalDataCipher:
+    enc_key: bytes
+    lookup_key: bytes
+
+    @classmethod
+    def from_master(cls, master: bytes) -> PersonalDataCipher:
+        if len(master) != 32:
+            raise ValueError("DATA_KEY must be 32 bytes, base64-encoded")
+        return cls(_derive(master, b"skills/pii/encrypt"), _derive(master, b"skills/pii/lookup"))
+
+    def encrypt(self, value: str) -> bytes:
+        nonce = secrets.token_bytes(12)
+        return nonce + AESGCM(self.enc_key).encrypt(nonce, value.encode(), None)
+
+    def decrypt(self, blob: bytes) -> str:
+        return AESGCM(self.enc_key).decrypt(blob[:12], blob[12:], None).decode()
+
+    def lookup_hash(self, value: str) -> bytes:
+        return hmac.new(self.lookup_key, value.encode(), hashlib.sha256).digest()
+
+
+def load_cipher(data_key: str | None, key_dir: Path) -> PersonalDataCipher:
+    if data_key:
+        return PersonalDataCipher.from_master(base64.b64decode(data_key))
+    path = key_dir / DATA_KEY_FILE
+    if not path.exists():
+        key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(base64.b64encode(secrets.token_bytes(32)))
+        try:
+            os.link(tmp, path)  # first writer wins when several workers start at once
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    return PersonalDataCipher.from_master(base64.b64decode(path.read_bytes()))
+
+
+def mask_id_number(id_number: str) -> str:
+    """`370102199001011234` -> `3701**********1234` (region prefix and last four kept)."""
+    return id_number[:4] + "*" * (len(id_number) - 8) + id_number[-4:]
+
+
+def mask_phone(phone: str) -> str:
+    return (
+        phone[:3] + "*" * max(0, len(phone) - 7) + phone[-4:]
+        if len(phone) >= 7
+        else "*" * len(phone)
+    )

@@ -1,0 +1,40 @@
+"""Tables owned by the registry service, one module per domain area."""
+
+from shared.models.registry.core import Account, Locality, LocalityLevel, MachineClient
+from shared.models.registry.enums import (
+    EnterpriseSize,
+    FileStatus,
+    FileType,
+    GradeSource,
+    Industry,
+    Sex,
+    SkillGrade,
+    TimelineKind,
+)
+from shared.models.registry.people import (
+    Employment,
+    Enterprise,
+    GradeChange,
+    TimelineEntry,
+    Worker,
+)
+
+__all__ = [
+    "Account",
+    "Employment",
+    "Enterprise",
+    "EnterpriseSize",
+    "FileStatus",
+    "FileType",
+    "GradeChange",
+    "GradeSource",
+    "Industry",
+    "Locality",
+    "LocalityLevel",
+    "MachineClient",
+    "Sex",
+    "SkillGrade",
+    "TimelineEntry",
+    "TimelineKind",
+    "Worker",
+]
