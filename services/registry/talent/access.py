@@ -1,0 +1,65 @@
+"""Loading workers and checking who may see or manage them (organiser, worker scopes)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.auth.principal import Principal, Role
+from shared.errors import Forbidden, NotFound
+from shared.models.registry import Worker
+
+
+async def load_worker(
+    session: AsyncSession, worker_id: uuid.UUID, *, for_update: bool = False
+) -> Worker:
+    """The worker, or a 404. `for_update` locks the row until the transaction ends (use it
+    before checking a limit that concurrent requests could both pass)."""
+    stmt = select(Worker).where(Worker.id == worker_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    worker = await session.scalar(stmt)
+    if worker is None:
+        raise NotFound(f"No worker with id {worker_id}.")
+    return worker
+
+
+def locality_covers(scope: str | None, locality_code: str | None) -> bool:
+    """A locality scope covers itself; a city (xxxx00) covers its counties; the province all."""
+    if not scope or not locality_code:
+        return False
+    if scope == locality_code or scope == "370000":
+        return True
+    return scope.endswith("00") and locality_code[:4] == scope[:4]
+
+
+def can_manage(principal: Principal, worker: Worker) -> bool:
+    if principal.role is Role.admin:
+        return True
+    if principal.role is Role.organiser:
+        if principal.enterprise_id is not None:
+            return worker.enterprise_id == principal.enterprise_id
+        return locality_covers(principal.locality_code, worker.locality_code)
+    return False
+
+
+def can_view(principal: Principal, worker: Worker) -> bool:
+    if can_manage(principal, worker):
+        return True
+    if principal.role is Role.worker:
+        return principal.worker_id == worker.id
+    if principal.role is Role.integration:
+        return principal.has_scope("registry:read") or principal.has_scope("internal")
+    return False
+
+
+def ensure_can_manage(principal: Principal, worker: Worker) -> None:
+    if not can_manage(principal, worker):
+        raise Forbidden("This worker is outside your organiser scope.")
+
+
+def ensure_can_view(principal: Principal, worker: Worker) -> None:
+    if not can_view(principal, worker):
+        raise Forbidden("You may not see this worker's file.")
