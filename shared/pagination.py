@@ -37,7 +37,7 @@ class Page(BaseModel, Generic[T]):
     )
 
 
-def _encode(values: Sequence[Any]) -> str:
+def encode_cursor(values: Sequence[Any]) -> str:
     plain = [
         v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, uuid.UUID) else v
         for v in values
@@ -53,7 +53,8 @@ def _bad_cursor() -> InvalidInput:
     )
 
 
-def _decode(cursor: str, columns: Sequence[InstrumentedAttribute[Any]]) -> list[Any]:
+def decode_cursor(cursor: str, columns: Sequence[Any]) -> list[Any]:
+    """Decode a cursor; `columns` (ORM attributes or typed SQL expressions) give the types."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = json.loads(raw)
@@ -86,7 +87,7 @@ async def paginate(
 ) -> Page[T]:
     """Page through `stmt` ordered ascending by `order_by` (the last column must be unique)."""
     if cursor:
-        values = _decode(cursor, order_by)
+        values = decode_cursor(cursor, order_by)
         stmt = stmt.where(
             tuple_(*order_by)
             > tuple_(*[literal(v, c.type) for c, v in zip(order_by, values, strict=True)])
@@ -96,5 +97,31 @@ async def paginate(
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = _encode([getattr(last, c.key) for c in order_by])
+        next_cursor = encode_cursor([getattr(last, c.key) for c in order_by])
+    return Page[T](items=[transform(r) for r in rows], next_cursor=next_cursor)
+
+
+async def paginate_rows(
+    session: AsyncSession,
+    stmt: Select[*tuple[Any, ...]],
+    *,
+    order_by: Sequence[Any],
+    limit: int,
+    cursor: str | None,
+    key: Callable[[Any], Sequence[Any]],
+    transform: Callable[[Any], T],
+) -> Page[T]:
+    """Like `paginate`, for statements returning rows (an entity plus computed columns such as
+    a search rank); `key(row)` gives the row's values of `order_by`."""
+    if cursor:
+        values = decode_cursor(cursor, order_by)
+        stmt = stmt.where(
+            tuple_(*order_by)
+            > tuple_(*[literal(v, c.type) for c, v in zip(order_by, values, strict=True)])
+        )
+    rows = (await session.execute(stmt.order_by(*order_by).limit(limit + 1))).all()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(list(key(rows[-1])))
     return Page[T](items=[transform(r) for r in rows], next_cursor=next_cursor)

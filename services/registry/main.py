@@ -10,7 +10,9 @@ from fastapi import FastAPI
 
 from services.registry.accounts.router import router as accounts_router
 from services.registry.auth.router import router as auth_router
+from services.registry.enterprises.router import router as enterprises_router
 from services.registry.localities.router import router as localities_router
+from services.registry.workers.router import router as workers_router
 from shared.app import create_service_app
 from shared.auth.keys import load_or_create_keys
 from shared.auth.tokens import LocalKeyVerifier
@@ -30,7 +32,10 @@ Errors are `application/problem+json` (RFC 9457); lists use cursor pagination
 
 TAGS = [
     {"name": "localities", "description": "Shandong, its 16 cities and counties (GB/T 2260)."},
+    {"name": "enterprises", "description": "Employers, by unified social credit code."},
+    {"name": "workers", "description": "Workers and their talent files: grades, moves, timeline."},
     {"name": "accounts", "description": "People's accounts and machine clients (admins)."},
+    {"name": "internal", "description": "Called by our other services (machine clients)."},
 ]
 
 
@@ -44,7 +49,13 @@ def create_app(
         title="Shandong Skills · Registry",
         description=DESCRIPTION,
         settings=settings,
-        routers=[auth_router, localities_router, accounts_router],
+        routers=[
+            auth_router,
+            localities_router,
+            enterprises_router,
+            workers_router,
+            accounts_router,
+        ],
         openapi_tags=TAGS,
         token_verifier=lambda _http: LocalKeyVerifier(settings, published),
         transport=transport,

@@ -1,0 +1,291 @@
+"""Worker and talent-file endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from services.registry.workers import schemas, service
+from shared.auth.deps import AdminOrOrganiser, CurrentPrincipal, require
+from shared.auth.principal import Principal, Role
+from shared.concurrency import IfMatchHeader, etag
+from shared.crypto import PersonalDataCipher
+from shared.db import SessionDep
+from shared.errors import error_responses
+from shared.idempotency import IdempotencyKeyHeader, idempotent_create
+from shared.models.registry import FileStatus, SkillGrade
+from shared.pagination import CursorQuery, LimitQuery, Page
+
+router = APIRouter(prefix="/v1", tags=["workers"])
+
+# Judging (machine client with scope `internal`), HR systems (`registry:write`) or an admin.
+Promoter = Annotated[Principal, Depends(require(Role.admin, scopes=("internal", "registry:write")))]
+
+
+def _cipher(request: Request) -> PersonalDataCipher:
+    cipher: PersonalDataCipher = request.app.state.cipher
+    return cipher
+
+
+@router.post(
+    "/workers",
+    response_model=schemas.Worker,
+    status_code=201,
+    summary="Register a worker",
+    responses=error_responses(401, 403, 409, 422),
+)
+async def create_worker(
+    request: Request,
+    session: SessionDep,
+    principal: AdminOrOrganiser,
+    data: schemas.WorkerCreate,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    """Register a worker and open their talent file (apprentice or technician file, by grade).
+
+    The identity number is checked (GB 11643 check digit, real birth date); birth date and sex
+    are taken from it, and any given must agree. One worker per identity number: a second
+    registration is a 409 naming the existing worker's id. Identity and phone numbers are
+    stored encrypted and shown masked except to admins and the worker."""
+    cipher = _cipher(request)
+
+    async def create() -> schemas.Worker:
+        worker = await service.create(session, cipher, data, principal)
+        return service.present(worker, cipher, principal)
+
+    return await idempotent_create(
+        session,
+        request,
+        principal,
+        idempotency_key,
+        data,
+        create,
+        location=lambda w: f"/v1/workers/{w.id}",
+    )
+
+
+@router.get(
+    "/workers",
+    response_model=Page[schemas.Worker],
+    summary="List and search workers",
+    responses=error_responses(401, 403, 422),
+)
+async def list_workers(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    q: Annotated[
+        str | None,
+        Query(min_length=1, max_length=30, description="Part of the name, e.g. `建国` or `王`."),
+    ] = None,
+    enterprise_id: uuid.UUID | None = None,
+    locality_code: Annotated[
+        str | None, Query(pattern=r"^\d{6}$", description="A city code includes its counties.")
+    ] = None,
+    grade: SkillGrade | None = None,
+    min_grade: Annotated[SkillGrade | None, Query(description="This grade or higher.")] = None,
+    occupation: Annotated[str | None, Query(max_length=100)] = None,
+    file_status: FileStatus | None = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[schemas.Worker]:
+    """Workers in your scope (organisers: their locality or enterprise), in registration order;
+    with `q`, exact name matches first, then names starting with it, then the rest."""
+    return await service.list_workers(
+        session,
+        _cipher(request),
+        principal,
+        q=q,
+        enterprise_id=enterprise_id,
+        locality_code=locality_code,
+        grade=grade,
+        min_grade=min_grade,
+        occupation=occupation,
+        file_status=file_status,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.post(
+    "/workers:batch-get",
+    response_model=schemas.BatchGetResult,
+    summary="Get many workers at once",
+    responses=error_responses(401, 403, 422),
+)
+async def batch_get(
+    session: SessionDep, principal: CurrentPrincipal, data: schemas.BatchGet
+) -> schemas.BatchGetResult:
+    """Up to 1,000 workers by id in one call, with what eligibility checks need (grade, birth
+    date, locality, enterprise, file status) and no personal numbers. For the competitions and
+    judging services: never call once per worker."""
+    return await service.batch_get(session, data.ids, principal)
+
+
+@router.get(
+    "/workers/{worker_id}",
+    response_model=schemas.Worker,
+    summary="Get a worker",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def get_worker(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    worker_id: uuid.UUID,
+    response: Response,
+) -> schemas.Worker:
+    """One worker. The `ETag` header is the version to send as `If-Match` when updating."""
+    worker = await service.get_visible(session, worker_id, principal)
+    response.headers["ETag"] = etag(worker.version)
+    return service.present(worker, _cipher(request), principal)
+
+
+@router.patch(
+    "/workers/{worker_id}",
+    response_model=schemas.Worker,
+    summary="Update a worker",
+    responses=error_responses(401, 403, 404, 412, 422),
+)
+async def update_worker(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    worker_id: uuid.UUID,
+    data: schemas.WorkerUpdate,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> schemas.Worker:
+    """Correct the name, phone or occupation (organisers in scope, or the worker themselves).
+    Grades, employers and file status change through their own endpoints, which keep history."""
+    cipher = _cipher(request)
+    worker = await service.update(session, cipher, worker_id, data, principal, if_match)
+    response.headers["ETag"] = etag(worker.version)
+    return service.present(worker, cipher, principal)
+
+
+@router.post(
+    "/workers/{worker_id}/grade-changes",
+    response_model=schemas.GradeChange,
+    status_code=201,
+    summary="Record a grade change",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def change_grade(
+    session: SessionDep,
+    principal: AdminOrOrganiser,
+    worker_id: uuid.UUID,
+    data: schemas.GradeChangeCreate,
+) -> schemas.GradeChange:
+    """A certification moves the worker **one** level up the ladder (certificate number and
+    issuing body required); skipping a level is refused and the answer names the next one. An
+    admin `correction` may set any grade, with a reason. The file type follows the grade."""
+    change = await service.change_grade(session, worker_id, data, principal)
+    return schemas.GradeChange.model_validate(change)
+
+
+@router.get(
+    "/workers/{worker_id}/grade-changes",
+    response_model=list[schemas.GradeChange],
+    summary="Grade history",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def grade_history(
+    session: SessionDep, principal: CurrentPrincipal, worker_id: uuid.UUID
+) -> list[schemas.GradeChange]:
+    """Every grade the worker has held, oldest first, with certificates and sources."""
+    changes = await service.grade_history(session, worker_id, principal)
+    return [schemas.GradeChange.model_validate(c) for c in changes]
+
+
+@router.post(
+    "/workers/{worker_id}/transfers",
+    response_model=schemas.Worker,
+    summary="Move to another enterprise",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def transfer(
+    request: Request,
+    session: SessionDep,
+    principal: AdminOrOrganiser,
+    worker_id: uuid.UUID,
+    data: schemas.Transfer,
+) -> schemas.Worker:
+    """Close the current employment and start one at the new enterprise; the worker's locality
+    becomes the enterprise's. The file records the move."""
+    worker = await service.transfer(session, worker_id, data, principal)
+    return service.present(worker, _cipher(request), principal)
+
+
+@router.post(
+    "/workers/{worker_id}/file-status",
+    response_model=schemas.Worker,
+    summary="Change the file status",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def set_file_status(
+    request: Request,
+    session: SessionDep,
+    principal: AdminOrOrganiser,
+    worker_id: uuid.UUID,
+    data: schemas.FileStatusChange,
+) -> schemas.Worker:
+    """Mark the talent file active, transferred (out of the province), left or retired."""
+    worker = await service.set_file_status(session, worker_id, data, principal)
+    return service.present(worker, _cipher(request), principal)
+
+
+@router.get(
+    "/workers/{worker_id}/timeline",
+    response_model=Page[schemas.TimelineEntry],
+    summary="Talent-file timeline",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def timeline(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    worker_id: uuid.UUID,
+    kind: Annotated[str | None, Query(max_length=48, description="Only this kind.")] = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[schemas.TimelineEntry]:
+    """The file's history in order: registration, grade changes, moves, training, competition
+    results, honours, mentoring. Append-only."""
+    return await service.list_timeline(
+        session, worker_id, principal, kind=kind, limit=limit, cursor=cursor
+    )
+
+
+@router.put(
+    "/internal/grade-promotions/{source_ref}",
+    response_model=schemas.GradeChange,
+    summary="Promote for a competition result (idempotent)",
+    responses={
+        **error_responses(401, 403, 404, 409, 422),
+        201: {"description": "Promotion recorded.", "model": schemas.GradeChange},
+    },
+    tags=["internal"],
+)
+async def promote_for_competition(
+    session: SessionDep,
+    principal: Promoter,
+    source_ref: Annotated[
+        str,
+        Path(
+            min_length=3,
+            max_length=128,
+            pattern=r"^[A-Za-z0-9._:-]+$",
+            description="The result's stable id (e.g. `result:<uuid>`).",
+        ),
+    ],
+    data: schemas.CompetitionPromotion,
+) -> Response:
+    """Called by the judging service when a result earns a grade promotion (one level above
+    the current grade). Repeating the call with the same `source_ref` returns the promotion
+    already made (200) instead of promoting twice."""
+    change, created = await service.promote_for_competition(session, source_ref, data, principal)
+    body = schemas.GradeChange.model_validate(change).model_dump(mode="json")
+    return JSONResponse(body, status_code=201 if created else 200)

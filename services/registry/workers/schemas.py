@@ -1,0 +1,210 @@
+"""Worker and talent-file schemas."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.models.registry import FileStatus, FileType, GradeSource, Sex, SkillGrade
+
+PHONE_PATTERN = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
+
+
+class WorkerCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "王建国",
+                    "id_number": "370102198506150031",
+                    "phone": "13805310001",
+                    "occupation": "数控车工",
+                    "enterprise_id": "6b1f0c2e-4d7a-4a51-9a43-1f2d3c4b5a69",
+                    "locality_code": "370100",
+                    "grade": "senior",
+                }
+            ]
+        },
+    )
+
+    name: str = Field(min_length=1, max_length=64, description="Name as on the identity card.")
+    id_number: str = Field(
+        min_length=1, max_length=32, description="Resident identity number (GB 11643)."
+    )
+    sex: Sex | None = Field(None, description="Optional; must match the identity number.")
+    birth_date: date | None = Field(None, description="Optional; must match the identity number.")
+    phone: str | None = Field(None, pattern=PHONE_PATTERN, description="Mobile or landline.")
+    occupation: str = Field(min_length=1, max_length=100, examples=["数控车工"])
+    enterprise_id: uuid.UUID | None = Field(None, description="Current employer.")
+    locality_code: str | None = Field(
+        None, pattern=r"^\d{6}$", description="Default: the enterprise's locality."
+    )
+    grade: SkillGrade = Field(description="Current grade on the eight-level ladder.")
+
+
+class WorkerUpdate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"phone": "13905320002"}]}
+    )
+
+    name: str | None = Field(None, min_length=1, max_length=64)
+    phone: str | None = Field(None, pattern=PHONE_PATTERN)
+    occupation: str | None = Field(None, min_length=1, max_length=100)
+
+
+class Worker(BaseModel):
+    id: uuid.UUID
+    name: str = Field(examples=["王建国"])
+    id_number: str = Field(
+        description="Masked (`3701**********0031`) unless you are an admin or this worker.",
+        examples=["3701**********0031"],
+    )
+    sex: Sex
+    birth_date: date
+    phone: str | None = Field(None, description="Masked unless admin or this worker.")
+    occupation: str
+    enterprise_id: uuid.UUID | None
+    locality_code: str
+    grade: SkillGrade
+    file_type: FileType
+    file_status: FileStatus
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class WorkerEligibility(BaseModel):
+    """What other services need to check eligibility, in one batch (no personal numbers)."""
+
+    id: uuid.UUID
+    name: str
+    sex: Sex
+    birth_date: date
+    occupation: str
+    enterprise_id: uuid.UUID | None
+    locality_code: str
+    grade: SkillGrade
+    file_status: FileStatus
+
+
+class BatchGet(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"ids": ["6b1f0c2e-4d7a-4a51-9a43-1f2d3c4b5a69"]}]},
+    )
+
+    ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
+
+
+class BatchGetResult(BaseModel):
+    items: list[WorkerEligibility]
+    missing: list[uuid.UUID] = Field(description="Requested ids that do not exist.")
+
+
+class GradeChangeCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "to_grade": "technician",
+                    "effective_date": "2026-10-15",
+                    "source": "certification",
+                    "certificate_no": "S000037010002264000123",
+                    "issuing_body": "济南市职业技能鉴定指导中心",
+                }
+            ]
+        },
+    )
+
+    to_grade: SkillGrade
+    effective_date: date
+    source: GradeSource = Field(
+        description="`certification` (one level up, certificate required) or `correction` "
+        "(admin only, any level, reason required). Competition promotions use the internal "
+        "endpoint."
+    )
+    certificate_no: str | None = Field(None, max_length=64)
+    issuing_body: str | None = Field(None, max_length=200)
+    reason: str | None = Field(None, max_length=1000)
+
+
+class CompetitionPromotion(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "worker_id": "6b1f0c2e-4d7a-4a51-9a43-1f2d3c4b5a69",
+                    "to_grade": "technician",
+                    "effective_date": "2026-11-20",
+                    "competition_id": "0a5e8f3c-2b1d-4c6e-8f7a-9b0c1d2e3f4a",
+                    "reason": "2026年山东省数控车工职业技能竞赛 一等奖",
+                }
+            ]
+        },
+    )
+
+    worker_id: uuid.UUID
+    to_grade: SkillGrade
+    effective_date: date
+    competition_id: uuid.UUID
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class GradeChange(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    worker_id: uuid.UUID
+    from_grade: SkillGrade | None
+    to_grade: SkillGrade
+    effective_date: date
+    certificate_no: str | None
+    issuing_body: str | None
+    source: GradeSource
+    source_ref: str | None
+    reason: str | None
+    created_at: datetime
+
+
+class Transfer(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"to_enterprise_id": "0a5e8f3c-2b1d-4c6e-8f7a-9b0c1d2e3f4a", "date": "2026-09-01"}
+            ]
+        },
+    )
+
+    to_enterprise_id: uuid.UUID
+    date: date
+    reason: str | None = Field(None, max_length=1000)
+
+
+class FileStatusChange(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"status": "retired", "reason": "到龄退休"}]},
+    )
+
+    status: FileStatus
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class TimelineEntry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    occurred_at: datetime
+    kind: str = Field(examples=["grade_changed"])
+    summary: str = Field(examples=["晋升为技师（二级）"])
+    data: dict[str, Any]
+    source_type: str | None
+    source_id: str | None
+    recorded_at: datetime

@@ -1,0 +1,714 @@
+"""Workers and their talent files: registration, search, grades, moves, status, timeline.
+
+Rules kept here:
+- identity numbers validated (GB 11643 check digit, real birth date); birth date and sex are
+  derived from them and any given value must agree; one worker per identity number;
+- workers are at least 16 (the legal working age) when registered;
+- grades climb the eight-level ladder one level at a time by certification; competitions may
+  promote one level above the current grade (judging reports it, idempotently); only an
+  admin's correction may move a grade down or by several levels;
+- the file type follows the grade (apprentice file below junior, technician file above).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, literal, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.registry.identifiers import id_number_facts, validate_id_number
+from services.registry.search import name_matches, name_rank
+from services.registry.talent import timeline
+from services.registry.talent.access import (
+    can_view,
+    ensure_can_manage,
+    ensure_can_view,
+    load_worker,
+)
+from services.registry.workers import schemas
+from shared import audit, outbox
+from shared.auth.principal import Principal, Role
+from shared.concurrency import check_if_match
+from shared.crypto import PersonalDataCipher, mask_id_number, mask_phone
+from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, RuleViolation
+from shared.models.registry import (
+    Employment,
+    Enterprise,
+    FileStatus,
+    FileType,
+    GradeChange,
+    GradeSource,
+    Locality,
+    SkillGrade,
+    TimelineEntry,
+    TimelineKind,
+    Worker,
+)
+from shared.pagination import Page, paginate, paginate_rows
+
+MIN_WORKING_AGE = 16
+
+GRADE_NAMES = {
+    SkillGrade.apprentice: "学徒",
+    SkillGrade.junior: "初级工（五级）",
+    SkillGrade.intermediate: "中级工（四级）",
+    SkillGrade.senior: "高级工（三级）",
+    SkillGrade.technician: "技师（二级）",
+    SkillGrade.senior_technician: "高级技师（一级）",
+    SkillGrade.principal_technician: "特级技师",
+    SkillGrade.chief_technician: "首席技师",
+}
+
+
+def may_see_personal_data(principal: Principal, worker: Worker) -> bool:
+    return principal.role is Role.admin or (
+        principal.role is Role.worker and principal.worker_id == worker.id
+    )
+
+
+def present(worker: Worker, cipher: PersonalDataCipher, principal: Principal) -> schemas.Worker:
+    clear = may_see_personal_data(principal, worker)
+    phone = None
+    if worker.phone_enc is not None:
+        phone = cipher.decrypt(worker.phone_enc) if clear else worker.phone_masked
+    return schemas.Worker(
+        id=worker.id,
+        name=worker.name,
+        id_number=cipher.decrypt(worker.id_number_enc) if clear else worker.id_number_masked,
+        sex=worker.sex,
+        birth_date=worker.birth_date,
+        phone=phone,
+        occupation=worker.occupation,
+        enterprise_id=worker.enterprise_id,
+        locality_code=worker.locality_code,
+        grade=worker.grade,
+        file_type=worker.file_type,
+        file_status=worker.file_status,
+        version=worker.version,
+        created_at=worker.created_at,
+        updated_at=worker.updated_at,
+    )
+
+
+def _audit_view(worker: Worker) -> dict[str, object]:
+    """What the audit log keeps of a worker: masked personal numbers only."""
+    return {
+        "name": worker.name,
+        "id_number": worker.id_number_masked,
+        "phone": worker.phone_masked,
+        "occupation": worker.occupation,
+        "enterprise_id": str(worker.enterprise_id) if worker.enterprise_id else None,
+        "locality_code": worker.locality_code,
+        "grade": worker.grade.value,
+        "file_type": worker.file_type.value,
+        "file_status": worker.file_status.value,
+    }
+
+
+def _age_on(birth: date, day: date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+async def _enterprise(session: AsyncSession, enterprise_id: uuid.UUID, field: str) -> Enterprise:
+    enterprise = await session.get(Enterprise, enterprise_id)
+    if enterprise is None:
+        raise RuleViolation(
+            f"No enterprise with id {enterprise_id}.",
+            errors=[FieldError(field=field, message="unknown enterprise")],
+        )
+    return enterprise
+
+
+async def create(
+    session: AsyncSession,
+    cipher: PersonalDataCipher,
+    data: schemas.WorkerCreate,
+    principal: Principal,
+) -> Worker:
+    number = validate_id_number(data.id_number)
+    birth, sex = id_number_facts(number)
+    mismatches = []
+    if data.birth_date is not None and data.birth_date != birth:
+        mismatches.append(
+            FieldError(field="birth_date", message="differs from the identity number")
+        )
+    if data.sex is not None and data.sex != sex:
+        mismatches.append(FieldError(field="sex", message="differs from the identity number"))
+    if mismatches:
+        raise InvalidInput(
+            "The birth date or sex given does not match the identity number.", errors=mismatches
+        )
+    if _age_on(birth, date.today()) < MIN_WORKING_AGE:
+        raise RuleViolation(
+            f"Workers must be at least {MIN_WORKING_AGE} years old.",
+            errors=[FieldError(field="id_number", message="under the legal working age")],
+        )
+    enterprise = (
+        await _enterprise(session, data.enterprise_id, "enterprise_id")
+        if data.enterprise_id
+        else None
+    )
+    locality_code = data.locality_code or (enterprise.locality_code if enterprise else None)
+    if locality_code is None:
+        raise InvalidInput(
+            "Give locality_code, or an enterprise_id to take its locality.",
+            errors=[
+                FieldError(field="locality_code", message="Field required without enterprise_id")
+            ],
+        )
+    if await session.get(Locality, locality_code) is None:
+        raise RuleViolation(
+            f"No locality with code {locality_code}.",
+            errors=[FieldError(field="locality_code", message="unknown locality")],
+        )
+    lookup = cipher.lookup_hash(number)
+    existing = await session.scalar(select(Worker.id).where(Worker.id_number_hash == lookup))
+    if existing:
+        raise Conflict(
+            f"A worker with this identity number is already registered (id {existing}).",
+            existing_worker_id=str(existing),
+        )
+    worker = Worker(
+        name=data.name.strip(),
+        id_number_hash=lookup,
+        id_number_enc=cipher.encrypt(number),
+        id_number_masked=mask_id_number(number),
+        sex=sex,
+        birth_date=birth,
+        phone_enc=cipher.encrypt(data.phone) if data.phone else None,
+        phone_masked=mask_phone(data.phone) if data.phone else None,
+        occupation=data.occupation.strip(),
+        enterprise_id=enterprise.id if enterprise else None,
+        locality_code=locality_code,
+        grade=data.grade,
+        file_type=FileType.for_grade(data.grade),
+    )
+    ensure_can_manage(principal, worker)
+    session.add(worker)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(
+            "A worker with this identity number was registered at the same moment; look it up."
+        ) from exc
+    await session.refresh(worker)
+    today = date.today()
+    session.add(
+        GradeChange(
+            worker_id=worker.id,
+            from_grade=None,
+            to_grade=data.grade,
+            effective_date=today,
+            source=GradeSource.initial,
+            recorded_by=principal.sub,
+        )
+    )
+    if enterprise:
+        session.add(Employment(worker_id=worker.id, enterprise_id=enterprise.id, started_on=today))
+    timeline.record(
+        session,
+        worker_id=worker.id,
+        kind=TimelineKind.registered,
+        summary=f"建立{'学徒' if worker.file_type is FileType.apprentice else '技术工人'}档案，"
+        f"等级：{GRADE_NAMES[worker.grade]}",
+        data={
+            "grade": worker.grade.value,
+            "file_type": worker.file_type.value,
+            "enterprise_id": str(worker.enterprise_id) if worker.enterprise_id else None,
+        },
+        source_type="worker",
+        source_id=worker.id,
+        principal=principal,
+    )
+    audit.record(
+        session,
+        service="registry",
+        principal=principal,
+        action="worker.create",
+        entity_type="worker",
+        entity_id=worker.id,
+        after=_audit_view(worker),
+    )
+    outbox.emit(
+        session,
+        service="registry",
+        type="worker.created",
+        subject=f"worker:{worker.id}",
+        data={
+            "worker_id": str(worker.id),
+            "grade": worker.grade.value,
+            "enterprise_id": str(worker.enterprise_id) if worker.enterprise_id else None,
+            "locality_code": worker.locality_code,
+        },
+    )
+    return worker
+
+
+async def get_visible(session: AsyncSession, worker_id: uuid.UUID, principal: Principal) -> Worker:
+    worker = await load_worker(session, worker_id)
+    ensure_can_view(principal, worker)
+    return worker
+
+
+def _scope_filter(principal: Principal) -> ColumnElement[bool] | None:
+    """Organisers list workers of their scope; workers only themselves."""
+    if principal.role is Role.admin or principal.role is Role.integration:
+        return None
+    if principal.role is Role.organiser:
+        if principal.enterprise_id is not None:
+            return Worker.enterprise_id == principal.enterprise_id
+        scope = principal.locality_code or ""
+        if scope == "370000":
+            return None
+        if scope.endswith("00"):
+            return Worker.locality_code.startswith(scope[:4])
+        return Worker.locality_code == scope
+    if principal.role is Role.worker and principal.worker_id:
+        return Worker.id == principal.worker_id
+    raise Forbidden(f"Role {principal.role.value} may not list workers.")
+
+
+async def list_workers(
+    session: AsyncSession,
+    cipher: PersonalDataCipher,
+    principal: Principal,
+    *,
+    q: str | None,
+    enterprise_id: uuid.UUID | None,
+    locality_code: str | None,
+    grade: SkillGrade | None,
+    min_grade: SkillGrade | None,
+    occupation: str | None,
+    file_status: FileStatus | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[schemas.Worker]:
+    rank = name_rank(Worker.name, q) if q else None
+    stmt = select(Worker, (rank if rank is not None else literal(0)).label("rank"))
+    scope = _scope_filter(principal)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    if q:
+        stmt = stmt.where(name_matches(Worker.name, Worker.name_tokens, q))
+    if enterprise_id:
+        stmt = stmt.where(Worker.enterprise_id == enterprise_id)
+    if locality_code and locality_code != "370000":
+        if locality_code.endswith("00"):
+            stmt = stmt.where(Worker.locality_code.startswith(locality_code[:4]))
+        else:
+            stmt = stmt.where(Worker.locality_code == locality_code)
+    if grade:
+        stmt = stmt.where(Worker.grade == grade)
+    if min_grade:
+        stmt = stmt.where(Worker.grade.in_([g for g in SkillGrade if g.rank >= min_grade.rank]))
+    if occupation:
+        stmt = stmt.where(Worker.occupation == occupation)
+    if file_status:
+        stmt = stmt.where(Worker.file_status == file_status)
+    order_by: list[Any] = [Worker.created_at, Worker.id]
+    if rank is not None:
+        order_by.insert(0, rank)
+    return await paginate_rows(
+        session,
+        stmt,
+        order_by=order_by,
+        limit=limit,
+        cursor=cursor,
+        key=lambda r: ((r.rank,) if rank is not None else ()) + (r[0].created_at, r[0].id),
+        transform=lambda r: present(r[0], cipher, principal),
+    )
+
+
+async def update(
+    session: AsyncSession,
+    cipher: PersonalDataCipher,
+    worker_id: uuid.UUID,
+    data: schemas.WorkerUpdate,
+    principal: Principal,
+    if_match: str | None,
+) -> Worker:
+    worker = await load_worker(session, worker_id, for_update=True)
+    if not (may_see_personal_data(principal, worker) and principal.role is Role.worker):
+        ensure_can_manage(principal, worker)
+    check_if_match(if_match, worker.version)
+    before = _audit_view(worker)
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("name"):
+        worker.name = changes["name"].strip()
+    if changes.get("occupation"):
+        worker.occupation = changes["occupation"].strip()
+    if "phone" in changes:
+        phone = changes["phone"]
+        worker.phone_enc = cipher.encrypt(phone) if phone else None
+        worker.phone_masked = mask_phone(phone) if phone else None
+    worker.version += 1
+    await session.flush()
+    await session.refresh(worker)
+    audit.record(
+        session,
+        service="registry",
+        principal=principal,
+        action="worker.update",
+        entity_type="worker",
+        entity_id=worker.id,
+        before=before,
+        after=_audit_view(worker),
+    )
+    return worker
+
+
+async def _apply_grade(
+    session: AsyncSession,
+    worker: Worker,
+    *,
+    to_grade: SkillGrade,
+    effective_date: date,
+    source: GradeSource,
+    principal: Principal,
+    certificate_no: str | None = None,
+    issuing_body: str | None = None,
+    source_ref: str | None = None,
+    reason: str | None = None,
+) -> GradeChange:
+    change = GradeChange(
+        worker_id=worker.id,
+        from_grade=worker.grade,
+        to_grade=to_grade,
+        effective_date=effective_date,
+        certificate_no=certificate_no,
+        issuing_body=issuing_body,
+        source=source,
+        source_ref=source_ref,
+        reason=reason,
+        recorded_by=principal.sub,
+    )
+    session.add(change)
+    before = _audit_view(worker)
+    old = worker.grade
+    worker.grade = to_grade
+    worker.file_type = FileType.for_grade(to_grade)
+    worker.version += 1
+    await session.flush()
+    await session.refresh(change)
+    verb = "晋升为" if to_grade.rank > old.rank else "等级更正为"
+    timeline.record(
+        session,
+        worker_id=worker.id,
+        kind=TimelineKind.grade_changed,
+        summary=f"{verb}{GRADE_NAMES[to_grade]}",
+        data={
+            "from_grade": old.value,
+            "to_grade": to_grade.value,
+            "source": source.value,
+            "certificate_no": certificate_no,
+            "issuing_body": issuing_body,
+            "source_ref": source_ref,
+        },
+        occurred_at=None,
+        source_type="grade_change",
+        source_id=change.id,
+        principal=principal,
+    )
+    audit.record(
+        session,
+        service="registry",
+        principal=principal,
+        action="worker.grade_change",
+        entity_type="worker",
+        entity_id=worker.id,
+        before=before,
+        after=_audit_view(worker),
+    )
+    outbox.emit(
+        session,
+        service="registry",
+        type="worker.grade_changed",
+        subject=f"worker:{worker.id}",
+        data={
+            "worker_id": str(worker.id),
+            "from_grade": old.value,
+            "to_grade": to_grade.value,
+            "source": source.value,
+            "effective_date": effective_date.isoformat(),
+            "grade_change_id": str(change.id),
+        },
+    )
+    return change
+
+
+async def change_grade(
+    session: AsyncSession,
+    worker_id: uuid.UUID,
+    data: schemas.GradeChangeCreate,
+    principal: Principal,
+) -> GradeChange:
+    worker = await load_worker(session, worker_id, for_update=True)
+    ensure_can_manage(principal, worker)
+    if data.effective_date > date.today():
+        raise InvalidInput(
+            "A grade change cannot take effect in the future.",
+            errors=[FieldError(field="effective_date", message="in the future")],
+        )
+    if data.to_grade == worker.grade:
+        raise Conflict(f"The worker already holds grade {worker.grade.value}.")
+    if data.source is GradeSource.certification:
+        missing = [f for f in ("certificate_no", "issuing_body") if not getattr(data, f)]
+        if missing:
+            raise InvalidInput(
+                "A certification needs the certificate number and the issuing body.",
+                errors=[
+                    FieldError(field=f, message="required for a certification") for f in missing
+                ],
+            )
+        step = data.to_grade.rank - worker.grade.rank
+        if step < 0:
+            raise RuleViolation(
+                f"A certification cannot lower a grade ({worker.grade.value} to "
+                f"{data.to_grade.value}); an admin correction can.",
+                errors=[FieldError(field="to_grade", message="lower than the current grade")],
+            )
+        if step > 1:
+            expected = list(SkillGrade)[worker.grade.rank + 1]
+            raise RuleViolation(
+                f"Grades are certified one level at a time: from {worker.grade.value} the next "
+                f"is {expected.value}, not {data.to_grade.value}.",
+                errors=[
+                    FieldError(field="to_grade", message=f"skips levels; next is {expected.value}")
+                ],
+                allowed=[expected.value],
+            )
+    elif data.source is GradeSource.correction:
+        if principal.role is not Role.admin:
+            raise Forbidden("Only an admin may correct a grade.")
+        if not data.reason:
+            raise InvalidInput(
+                "A correction needs a reason.",
+                errors=[FieldError(field="reason", message="required for a correction")],
+            )
+    else:
+        raise InvalidInput(
+            f"Source {data.source.value} cannot be used here; competition promotions come "
+            "through the internal endpoint.",
+            errors=[FieldError(field="source", message="use certification or correction")],
+        )
+    return await _apply_grade(
+        session,
+        worker,
+        to_grade=data.to_grade,
+        effective_date=data.effective_date,
+        source=data.source,
+        principal=principal,
+        certificate_no=data.certificate_no,
+        issuing_body=data.issuing_body,
+        reason=data.reason,
+    )
+
+
+async def promote_for_competition(
+    session: AsyncSession, source_ref: str, data: schemas.CompetitionPromotion, principal: Principal
+) -> tuple[GradeChange, bool]:
+    """Idempotent: the same `source_ref` returns the promotion already made (created False)."""
+    existing = await session.scalar(
+        select(GradeChange).where(
+            GradeChange.source == GradeSource.competition, GradeChange.source_ref == source_ref
+        )
+    )
+    if existing is not None:
+        if existing.worker_id != data.worker_id or existing.to_grade != data.to_grade:
+            raise Conflict(
+                f"Promotion {source_ref} was already recorded for another worker or grade "
+                f"(grade change {existing.id})."
+            )
+        return existing, False
+    worker = await load_worker(session, data.worker_id, for_update=True)
+    if data.to_grade.rank <= worker.grade.rank:
+        raise Conflict(
+            f"The worker already holds {worker.grade.value}, at or above {data.to_grade.value}.",
+            current_grade=worker.grade.value,
+        )
+    if data.to_grade.rank - worker.grade.rank > 1:
+        expected = list(SkillGrade)[worker.grade.rank + 1]
+        raise RuleViolation(
+            f"A competition result promotes one level: from {worker.grade.value} to "
+            f"{expected.value}, not {data.to_grade.value}.",
+            errors=[
+                FieldError(field="to_grade", message=f"skips levels; next is {expected.value}")
+            ],
+        )
+    change = await _apply_grade(
+        session,
+        worker,
+        to_grade=data.to_grade,
+        effective_date=data.effective_date,
+        source=GradeSource.competition,
+        principal=principal,
+        source_ref=source_ref,
+        reason=data.reason,
+        issuing_body="竞赛主办单位",
+    )
+    return change, True
+
+
+async def grade_history(
+    session: AsyncSession, worker_id: uuid.UUID, principal: Principal
+) -> list[GradeChange]:
+    await get_visible(session, worker_id, principal)
+    rows = await session.scalars(
+        select(GradeChange)
+        .where(GradeChange.worker_id == worker_id)
+        .order_by(GradeChange.created_at, GradeChange.id)
+    )
+    return list(rows)
+
+
+async def transfer(
+    session: AsyncSession, worker_id: uuid.UUID, data: schemas.Transfer, principal: Principal
+) -> Worker:
+    worker = await load_worker(session, worker_id, for_update=True)
+    ensure_can_manage(principal, worker)
+    target = await _enterprise(session, data.to_enterprise_id, "to_enterprise_id")
+    if worker.enterprise_id == target.id:
+        raise Conflict("The worker already works for this enterprise.")
+    if worker.file_status is not FileStatus.active:
+        raise RuleViolation(f"The file is {worker.file_status.value}; only active files move.")
+    current = await session.scalar(
+        select(Employment).where(Employment.worker_id == worker.id, Employment.ended_on.is_(None))
+    )
+    if current is not None:
+        if data.date < current.started_on:
+            raise InvalidInput(
+                f"The move cannot be before the current employment began ({current.started_on}).",
+                errors=[FieldError(field="date", message="before the current employment")],
+            )
+        current.ended_on = data.date
+    before = _audit_view(worker)
+    old_enterprise = worker.enterprise_id
+    session.add(Employment(worker_id=worker.id, enterprise_id=target.id, started_on=data.date))
+    worker.enterprise_id = target.id
+    worker.locality_code = target.locality_code
+    worker.version += 1
+    await session.flush()
+    await session.refresh(worker)
+    timeline.record(
+        session,
+        worker_id=worker.id,
+        kind=TimelineKind.transferred,
+        summary=f"调入 {target.name}",
+        data={
+            "from_enterprise_id": str(old_enterprise) if old_enterprise else None,
+            "to_enterprise_id": str(target.id),
+            "date": data.date.isoformat(),
+            "reason": data.reason,
+        },
+        source_type="enterprise",
+        source_id=target.id,
+        principal=principal,
+    )
+    audit.record(
+        session,
+        service="registry",
+        principal=principal,
+        action="worker.transfer",
+        entity_type="worker",
+        entity_id=worker.id,
+        before=before,
+        after=_audit_view(worker),
+    )
+    outbox.emit(
+        session,
+        service="registry",
+        type="worker.transferred",
+        subject=f"worker:{worker.id}",
+        data={
+            "worker_id": str(worker.id),
+            "from_enterprise_id": str(old_enterprise) if old_enterprise else None,
+            "to_enterprise_id": str(target.id),
+            "date": data.date.isoformat(),
+            "locality_code": worker.locality_code,
+        },
+    )
+    return worker
+
+
+async def set_file_status(
+    session: AsyncSession,
+    worker_id: uuid.UUID,
+    data: schemas.FileStatusChange,
+    principal: Principal,
+) -> Worker:
+    worker = await load_worker(session, worker_id, for_update=True)
+    ensure_can_manage(principal, worker)
+    if worker.file_status == data.status:
+        raise Conflict(f"The file is already {data.status.value}.")
+    before = _audit_view(worker)
+    old = worker.file_status
+    worker.file_status = data.status
+    worker.version += 1
+    await session.flush()
+    await session.refresh(worker)
+    timeline.record(
+        session,
+        worker_id=worker.id,
+        kind=TimelineKind.status_changed,
+        summary=f"档案状态：{old.value} → {data.status.value}（{data.reason}）",
+        data={"from": old.value, "to": data.status.value, "reason": data.reason},
+        principal=principal,
+    )
+    audit.record(
+        session,
+        service="registry",
+        principal=principal,
+        action="worker.file_status",
+        entity_type="worker",
+        entity_id=worker.id,
+        before=before,
+        after=_audit_view(worker),
+    )
+    return worker
+
+
+async def list_timeline(
+    session: AsyncSession,
+    worker_id: uuid.UUID,
+    principal: Principal,
+    *,
+    kind: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[schemas.TimelineEntry]:
+    await get_visible(session, worker_id, principal)
+    stmt = select(TimelineEntry).where(TimelineEntry.worker_id == worker_id)
+    if kind:
+        stmt = stmt.where(TimelineEntry.kind == kind)
+    return await paginate(
+        session,
+        stmt,
+        order_by=[TimelineEntry.occurred_at, TimelineEntry.id],
+        limit=limit,
+        cursor=cursor,
+        transform=schemas.TimelineEntry.model_validate,
+    )
+
+
+async def batch_get(
+    session: AsyncSession, ids: list[uuid.UUID], principal: Principal
+) -> schemas.BatchGetResult:
+    unique = list(dict.fromkeys(ids))
+    rows = (await session.scalars(select(Worker).where(Worker.id.in_(unique)))).all()
+    visible = [w for w in rows if can_view(principal, w)]
+    if len(visible) < len(rows):
+        raise Forbidden(f"{len(rows) - len(visible)} of these workers are outside your scope.")
+    found = {w.id for w in rows}
+    by_id = {w.id: w for w in rows}
+    return schemas.BatchGetResult(
+        items=[
+            schemas.WorkerEligibility.model_validate(by_id[i], from_attributes=True)
+            for i in unique
+            if i in by_id
+        ],
+        missing=[i for i in unique if i not in found],
+    )
