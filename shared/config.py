@@ -78,6 +78,13 @@ class Settings(BaseSettings):
         300, ge=0, description="How long the other services cache the registry's JWKS."
     )
 
+    argon2_time_cost: int = Field(
+        3, ge=1, le=20, description="Argon2id passes for new password and client-secret hashes."
+    )
+    argon2_memory_kib: int = Field(
+        65536, ge=1024, description="Argon2id memory for new hashes, KiB (64 MiB by default)."
+    )
+
     http_connect_timeout: float = Field(
         2.0, gt=0, description="Service-to-service connect timeout, seconds."
     )

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from shared.auth import passwords
 from shared.auth.passwords import hash_password
 from shared.auth.principal import Role
 from shared.config import Settings
@@ -77,7 +78,9 @@ def _password() -> str:
 
 async def _ensure_admin(database_url: str) -> str:
     password = _password()
-    engine = make_engine(Settings(database_url=database_url), pool_size=1, max_overflow=0)
+    settings = Settings(database_url=database_url)
+    passwords.configure(settings.argon2_time_cost, settings.argon2_memory_kib)
+    engine = make_engine(settings, pool_size=1, max_overflow=0)
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
             admin = await session.scalar(select(Account).where(Account.username == DEMO_ADMIN))

@@ -71,6 +71,9 @@ def settings(database_url: str, key_dir: Path) -> Settings:
         public_registry_url="http://localhost:8001",
         http_retries=0,
         db_pool_size=5,
+        # Cheap hashes keep the suite fast; production keeps the secure defaults.
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
     )
 
 

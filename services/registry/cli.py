@@ -16,6 +16,7 @@ import getpass
 import sys
 
 from services.registry.accounts import schemas, service
+from shared.auth import passwords
 from shared.auth.keys import rotate_key
 from shared.config import get_settings
 from shared.db import make_engine, make_sessionmaker
@@ -66,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     client.add_argument("--scope", action="append", required=True, dest="scopes")
     sub.add_parser("rotate-key", help="retire the signing key and make a new one")
     args = parser.parse_args(argv)
+    settings = get_settings()
+    passwords.configure(settings.argon2_time_cost, settings.argon2_memory_kib)
 
     try:
         if args.command == "create-admin":

@@ -14,6 +14,7 @@ from services.registry.enterprises.router import router as enterprises_router
 from services.registry.localities.router import router as localities_router
 from services.registry.workers.router import router as workers_router
 from shared.app import create_service_app
+from shared.auth import passwords
 from shared.auth.keys import load_or_create_keys
 from shared.auth.tokens import LocalKeyVerifier
 from shared.config import Settings, get_settings
@@ -43,6 +44,7 @@ def create_app(
     settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None
 ) -> FastAPI:
     settings = settings or get_settings()
+    passwords.configure(settings.argon2_time_cost, settings.argon2_memory_kib)
     current, published = load_or_create_keys(settings.key_dir)
     app = create_service_app(
         service="registry",

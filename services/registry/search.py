@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal
+from sqlalchemy import Boolean, ColumnElement, and_, case, func, literal
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import Text
 
@@ -28,9 +28,8 @@ def _escape_like(q: str) -> str:
 def name_matches(name_col: Any, tokens_col: Any, q: str) -> ColumnElement[bool]:
     tokens = query_tokens(q)
     pattern = f"%{_escape_like(q.strip().lower())}%"
-    return tokens_col.op("@>")(literal(tokens, ARRAY(Text))) & func.lower(name_col).like(
-        pattern, escape="\\"
-    )
+    contains = tokens_col.op("@>", return_type=Boolean)(literal(tokens, ARRAY(Text)))
+    return and_(contains, func.lower(name_col).like(pattern, escape="\\"))
 
 
 def name_rank(name_col: Any, q: str) -> ColumnElement[int]:

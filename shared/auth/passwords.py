@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import anyio.to_thread
 from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 
 _hasher = PasswordHash.recommended()
 # Verified against when the user does not exist, so a wrong username costs as much as a wrong
 # password and response times do not reveal which usernames exist.
 _DUMMY_HASH = _hasher.hash("not-a-real-password-0")
+
+
+def configure(time_cost: int, memory_kib: int) -> None:
+    """Set Argon2id's cost for new hashes (existing hashes carry their own parameters)."""
+    global _hasher, _DUMMY_HASH
+    _hasher = PasswordHash((Argon2Hasher(time_cost=time_cost, memory_cost=memory_kib),))
+    _DUMMY_HASH = _hasher.hash("not-a-real-password-0")
 
 
 async def hash_password(password: str) -> str:

@@ -62,6 +62,8 @@ def service_env(
         HTTP_READ_TIMEOUT="2",
         HTTP_CONNECT_TIMEOUT="1",
         HTTP_RETRIES="1",
+        ARGON2_TIME_COST="1",
+        ARGON2_MEMORY_KIB="1024",
         PYTHONPATH=str(PROJECT_ROOT),
     )
     env.update(extra)

@@ -1,0 +1,451 @@
+"""Workers and talent files through HTTP: identity checks, privacy, search, grades, moves."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from stdnum.cn import ric
+
+from shared.models.infra import AuditLog, OutboxEvent
+from shared.models.registry import Sex, Worker
+from tests.conftest import Services, assert_problem, bearer, create_account, get_token
+from tests.factories import credit_code, identity_number
+
+
+@pytest.fixture
+async def enterprise_id(services: Services, admin_headers: dict[str, str]) -> str:
+    response = await services.registry.post(
+        "/v1/enterprises",
+        json={
+            "credit_code": credit_code(),
+            "name": "济南二机床集团有限公司",
+            "locality_code": "370100",
+            "industry": "high_end_equipment",
+            "size": "large",
+        },
+        headers=admin_headers,
+    )
+    assert response.status_code == 201
+    value: str = response.json()["id"]
+    return value
+
+
+def worker_body(enterprise_id: str | None = None, **overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "name": "王建国",
+        "id_number": identity_number(date(1985, 6, 15), Sex.male),
+        "phone": "13805310001",
+        "occupation": "数控车工",
+        "grade": "senior",
+    }
+    if enterprise_id:
+        body["enterprise_id"] = enterprise_id
+    else:
+        body["locality_code"] = "370100"
+    body.update(overrides)
+    return body
+
+
+async def worker_count(services: Services) -> int:
+    async with services.apps["registry"].state.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(Worker)) or 0)
+
+
+async def test_register_derives_facts_and_masks_for_organisers(
+    services: Services, admin_headers: dict[str, str], enterprise_id: str
+) -> None:
+    # Linyi Lanshan (371302): missing from python-stdnum's county table, yet a real region.
+    number = identity_number(date(1990, 3, 8), Sex.female, region="371302")
+    created = await services.registry.post(
+        "/v1/workers",
+        json=worker_body(enterprise_id, id_number=number, name="李秀英"),
+        headers=admin_headers,
+    )
+    assert created.status_code == 201, created.text
+    worker = created.json()
+    assert worker["birth_date"] == "1990-03-08"
+    assert worker["sex"] == "female"
+    assert worker["locality_code"] == "370100"  # taken from the enterprise
+    assert worker["file_type"] == "technician"
+    assert worker["id_number"] == number  # admins see it in clear
+    await create_account(services, "jinan.org", "organiser", locality_code="370100")
+    organiser = bearer(await get_token(services, "jinan.org"))
+    seen = (await services.registry.get(f"/v1/workers/{worker['id']}", headers=organiser)).json()
+    assert seen["id_number"] == number[:4] + "*" * 10 + number[-4:]
+    assert seen["phone"] == "138****0001"
+    # The worker sees their own numbers.
+    await create_account(services, "li.xiuying", "worker", worker_id=worker["id"])
+    own = bearer(await get_token(services, "li.xiuying"))
+    mine = (await services.registry.get(f"/v1/workers/{worker['id']}", headers=own)).json()
+    assert mine["id_number"] == number
+    # Personal numbers are stored encrypted and never appear in the audit log.
+    async with services.apps["registry"].state.sessionmaker() as session:
+        row = await session.get(Worker, uuid.UUID(worker["id"]))
+        assert row is not None
+        assert number.encode() not in row.id_number_enc
+        audit_rows = (await session.scalars(select(AuditLog.after))).all()
+        assert number not in str(audit_rows)
+        event = await session.scalar(
+            select(OutboxEvent).where(OutboxEvent.type == "worker.created")
+        )
+        assert event is not None
+        assert number not in str(event.payload)
+        assert event.payload["data"]["worker_id"] == worker["id"]
+
+
+async def test_identity_number_errors(services: Services, admin_headers: dict[str, str]) -> None:
+    good = identity_number(date(1985, 6, 15), Sex.male)
+    bad_check = good[:-1] + ("0" if good[-1] != "0" else "1")
+    bad_date = good[:10] + "13" + good[12:17]
+    bad_date += ric.calc_check_digit(bad_date + "0")
+    cases = [
+        ({"id_number": bad_check}, "id_number", "check digit"),
+        ({"id_number": bad_date}, "id_number", "does not exist"),
+        (
+            {"id_number": "99" + good[2:17] + ric.calc_check_digit("99" + good[2:])},
+            "id_number",
+            "region code",
+        ),
+        ({"id_number": good[:17]}, "id_number", "18 characters"),
+        ({"id_number": good, "birth_date": "1985-06-16"}, "birth_date", "differs"),
+        ({"id_number": good, "sex": "female"}, "sex", "differs"),
+        (
+            {"id_number": identity_number(date.today() - timedelta(days=365 * 15))},
+            "id_number",
+            "working age",
+        ),
+        ({"id_number": good, "phone": "12345"}, "phone", "pattern"),
+    ]
+    for overrides, field, message in cases:
+        response = await services.registry.post(
+            "/v1/workers", json=worker_body(**overrides), headers=admin_headers
+        )
+        problem = assert_problem(response, 422)
+        fields = {e["field"]: e["message"] for e in problem["errors"]}  # type: ignore[attr-defined]
+        assert field in fields, (overrides, problem)
+        assert message in fields[field], (overrides, fields)
+    assert await worker_count(services) == 0
+
+
+async def test_unknown_enterprise_and_duplicate_person(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    unknown = await services.registry.post(
+        "/v1/workers", json=worker_body(str(uuid.uuid4())), headers=admin_headers
+    )
+    assert assert_problem(unknown, 422)["errors"][0]["field"] == "enterprise_id"  # type: ignore[index]
+    body = worker_body()
+    first = await services.registry.post("/v1/workers", json=body, headers=admin_headers)
+    assert first.status_code == 201
+    second = await services.registry.post(
+        "/v1/workers", json={**body, "name": "王建军"}, headers=admin_headers
+    )
+    problem = assert_problem(second, 409)
+    assert problem["existing_worker_id"] == first.json()["id"]
+    assert str(body["id_number"]) not in second.text
+    assert await worker_count(services) == 1
+
+
+async def test_search_by_chinese_name_and_filters(
+    services: Services, admin_headers: dict[str, str], enterprise_id: str
+) -> None:
+    for name, grade in (
+        ("王建国", "senior"),
+        ("王建", "technician"),
+        ("李建国", "junior"),
+        ("张伟", "technician"),
+    ):
+        response = await services.registry.post(
+            "/v1/workers",
+            json=worker_body(enterprise_id, name=name, grade=grade, id_number=identity_number()),
+            headers=admin_headers,
+        )
+        assert response.status_code == 201, response.text
+
+    async def names(**params: str) -> list[str]:
+        response = await services.registry.get("/v1/workers", params=params, headers=admin_headers)
+        assert response.status_code == 200, response.text
+        return [w["name"] for w in response.json()["items"]]
+
+    assert await names(q="王建") == ["王建", "王建国"]
+    assert await names(q="建国") == ["王建国", "李建国"] or await names(q="建国") == [
+        "李建国",
+        "王建国",
+    ]
+    assert await names(q="伟") == ["张伟"]
+    assert await names(q="赵") == []
+    assert await names(min_grade="technician") == ["王建", "张伟"]
+    assert await names(grade="junior") == ["李建国"]
+    assert await names(enterprise_id=enterprise_id, q="国") == ["王建国", "李建国"]
+    # An organiser of another city sees none of them.
+    await create_account(services, "qd.org", "organiser", locality_code="370200")
+    qd = bearer(await get_token(services, "qd.org"))
+    assert (await services.registry.get("/v1/workers", headers=qd)).json()["items"] == []
+
+
+async def test_grade_ladder_rules_and_history(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    worker = (
+        await services.registry.post(
+            "/v1/workers", json=worker_body(grade="apprentice"), headers=admin_headers
+        )
+    ).json()
+    assert worker["file_type"] == "apprentice"
+    url = f"/v1/workers/{worker['id']}/grade-changes"
+    cert = {
+        "effective_date": "2026-10-15",
+        "source": "certification",
+        "certificate_no": "S0000370100022640001",
+        "issuing_body": "济南市职业技能鉴定指导中心",
+    }
+    skip = await services.registry.post(
+        url, json={**cert, "to_grade": "intermediate"}, headers=admin_headers
+    )
+    problem = assert_problem(skip, 422)
+    assert problem["allowed"] == ["junior"]
+    no_cert = await services.registry.post(
+        url,
+        json={"to_grade": "junior", "effective_date": "2026-10-15", "source": "certification"},
+        headers=admin_headers,
+    )
+    assert {e["field"] for e in assert_problem(no_cert, 422)["errors"]} == {  # type: ignore[attr-defined]
+        "certificate_no",
+        "issuing_body",
+    }
+    future = await services.registry.post(
+        url,
+        json={**cert, "to_grade": "junior", "effective_date": "2099-01-01"},
+        headers=admin_headers,
+    )
+    assert_problem(future, 422)
+    up = await services.registry.post(
+        url, json={**cert, "to_grade": "junior"}, headers=admin_headers
+    )
+    assert up.status_code == 201, up.text
+    same = await services.registry.post(
+        url, json={**cert, "to_grade": "junior"}, headers=admin_headers
+    )
+    assert_problem(same, 409)
+    down = await services.registry.post(
+        url, json={**cert, "to_grade": "apprentice"}, headers=admin_headers
+    )
+    assert_problem(down, 422)
+    correction = await services.registry.post(
+        url,
+        json={
+            "to_grade": "senior",
+            "effective_date": "2026-10-16",
+            "source": "correction",
+            "reason": "鉴定机构补录证书",
+        },
+        headers=admin_headers,
+    )
+    assert correction.status_code == 201
+    current = (
+        await services.registry.get(f"/v1/workers/{worker['id']}", headers=admin_headers)
+    ).json()
+    assert current["grade"] == "senior"
+    assert current["file_type"] == "technician"
+    history = (await services.registry.get(url, headers=admin_headers)).json()
+    assert [(h["from_grade"], h["to_grade"], h["source"]) for h in history] == [
+        (None, "apprentice", "initial"),
+        ("apprentice", "junior", "certification"),
+        ("junior", "senior", "correction"),
+    ]
+    # Organisers certify but cannot correct.
+    await create_account(services, "jn.org", "organiser", locality_code="370100")
+    organiser = bearer(await get_token(services, "jn.org"))
+    refused = await services.registry.post(
+        url,
+        json={
+            "to_grade": "junior",
+            "effective_date": "2026-10-16",
+            "source": "correction",
+            "reason": "x",
+        },
+        headers=organiser,
+    )
+    assert_problem(refused, 403)
+
+
+async def test_competition_promotion_is_idempotent_and_needs_a_machine_scope(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    worker = (
+        await services.registry.post(
+            "/v1/workers", json=worker_body(grade="senior"), headers=admin_headers
+        )
+    ).json()
+    client = (
+        await services.registry.post(
+            "/v1/machine-clients",
+            json={"name": "judging service", "scopes": ["internal"]},
+            headers=admin_headers,
+        )
+    ).json()
+    token = (
+        await services.registry.post(
+            "/v1/auth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": client["client_id"],
+                "client_secret": client["client_secret"],
+            },
+        )
+    ).json()["access_token"]
+    body = {
+        "worker_id": worker["id"],
+        "to_grade": "technician",
+        "effective_date": "2026-11-20",
+        "competition_id": str(uuid.uuid4()),
+        "reason": "2026年山东省数控车工职业技能竞赛 一等奖",
+    }
+    url = "/v1/internal/grade-promotions/result:abc-123"
+    first = await services.registry.put(url, json=body, headers=bearer(token))
+    assert first.status_code == 201, first.text
+    again = await services.registry.put(url, json=body, headers=bearer(token))
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    other = await services.registry.put(
+        url, json={**body, "to_grade": "senior_technician"}, headers=bearer(token)
+    )
+    assert_problem(other, 409)
+    skip = await services.registry.put(
+        "/v1/internal/grade-promotions/result:def-456",
+        json={**body, "to_grade": "principal_technician"},
+        headers=bearer(token),
+    )
+    assert_problem(skip, 422)
+    await create_account(services, "jn.org", "organiser", locality_code="370100")
+    organiser = bearer(await get_token(services, "jn.org"))
+    assert_problem(
+        await services.registry.put(
+            "/v1/internal/grade-promotions/result:x-9", json=body, headers=organiser
+        ),
+        403,
+    )
+    timeline = (
+        await services.registry.get(
+            f"/v1/workers/{worker['id']}/timeline",
+            params={"kind": "grade_changed"},
+            headers=admin_headers,
+        )
+    ).json()["items"]
+    assert len(timeline) == 1
+    assert timeline[0]["data"]["source_ref"] == "result:abc-123"
+
+
+async def test_transfer_status_and_timeline_in_order(
+    services: Services, admin_headers: dict[str, str], enterprise_id: str
+) -> None:
+    worker = (
+        await services.registry.post(
+            "/v1/workers", json=worker_body(enterprise_id), headers=admin_headers
+        )
+    ).json()
+    other = (
+        await services.registry.post(
+            "/v1/enterprises",
+            json={
+                "credit_code": credit_code(),
+                "name": "青岛海尔集团",
+                "locality_code": "370200",
+                "industry": "new_generation_it",
+                "size": "large",
+            },
+            headers=admin_headers,
+        )
+    ).json()
+    url = f"/v1/workers/{worker['id']}"
+    bad_date = await services.registry.post(
+        url + "/transfers",
+        json={"to_enterprise_id": other["id"], "date": "2000-01-01"},
+        headers=admin_headers,
+    )
+    assert assert_problem(bad_date, 422)["errors"][0]["field"] == "date"  # type: ignore[index]
+    moved = await services.registry.post(
+        url + "/transfers",
+        json={"to_enterprise_id": other["id"], "date": date.today().isoformat()},
+        headers=admin_headers,
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["enterprise_id"] == other["id"]
+    assert moved.json()["locality_code"] == "370200"
+    same = await services.registry.post(
+        url + "/transfers",
+        json={"to_enterprise_id": other["id"], "date": date.today().isoformat()},
+        headers=admin_headers,
+    )
+    assert_problem(same, 409)
+    retired = await services.registry.post(
+        url + "/file-status",
+        json={"status": "retired", "reason": "到龄退休"},
+        headers=admin_headers,
+    )
+    assert retired.json()["file_status"] == "retired"
+    entries = (await services.registry.get(url + "/timeline", headers=admin_headers)).json()[
+        "items"
+    ]
+    assert [e["kind"] for e in entries] == ["registered", "transferred", "status_changed"]
+    assert "青岛海尔集团" in entries[1]["summary"]
+    # The Jinan organiser no longer manages a worker who moved to Qingdao.
+    await create_account(services, "jn.org", "organiser", locality_code="370100")
+    organiser = bearer(await get_token(services, "jn.org"))
+    assert_problem(await services.registry.get(url + "/timeline", headers=organiser), 403)
+
+
+async def test_update_with_if_match_and_worker_self_service(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    worker = (
+        await services.registry.post("/v1/workers", json=worker_body(), headers=admin_headers)
+    ).json()
+    url = f"/v1/workers/{worker['id']}"
+    tag = (await services.registry.get(url, headers=admin_headers)).headers["etag"]
+    await create_account(services, "wang", "worker", worker_id=worker["id"])
+    own = bearer(await get_token(services, "wang"))
+    changed = await services.registry.patch(
+        url, json={"phone": "13905320002"}, headers={**own, "if-match": tag}
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["phone"] == "13905320002"
+    stale = await services.registry.patch(
+        url, json={"occupation": "钳工"}, headers={**admin_headers, "if-match": tag}
+    )
+    assert_problem(stale, 412)
+    await create_account(services, "someone", "worker", worker_id=str(uuid.uuid4()))
+    stranger = bearer(await get_token(services, "someone"))
+    assert_problem(
+        await services.registry.patch(url, json={"occupation": "钳工"}, headers=stranger), 403
+    )
+    assert_problem(await services.registry.get(url, headers=stranger), 403)
+
+
+async def test_batch_get_for_other_services(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    ids = []
+    for _ in range(3):
+        response = await services.registry.post(
+            "/v1/workers", json=worker_body(id_number=identity_number()), headers=admin_headers
+        )
+        ids.append(response.json()["id"])
+    missing = str(uuid.uuid4())
+    result = await services.registry.post(
+        "/v1/workers:batch-get", json={"ids": [*ids, missing, ids[0]]}, headers=admin_headers
+    )
+    assert result.status_code == 200, result.text
+    body = result.json()
+    assert [w["id"] for w in body["items"]] == ids
+    assert body["missing"] == [missing]
+    assert "id_number" not in body["items"][0]
+    too_many = await services.registry.post(
+        "/v1/workers:batch-get",
+        json={"ids": [str(uuid.uuid4()) for _ in range(1001)]},
+        headers=admin_headers,
+    )
+    assert_problem(too_many, 422)
