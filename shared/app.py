@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -132,6 +133,7 @@ def create_service_app(
     token_verifier: Callable[[httpx.AsyncClient], TokenVerifier] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     webhooks: APIRouter | None = None,
+    background: Sequence[Callable[[FastAPI], Coroutine[Any, Any, None]]] = (),
 ) -> FastAPI:
     """Build a service. `transport` lets tests route outbound calls to in-process apps."""
     configure_logging(service, settings.log_level, settings.log_json, settings.environment)
@@ -153,9 +155,14 @@ def create_service_app(
         app.state.token_verifier = (
             token_verifier(http) if token_verifier else JwksVerifier(settings, http)
         )
+        # Long-running loops of the service (job runners); cancelled at shutdown.
+        tasks = [asyncio.create_task(loop(app)) for loop in background]
         try:
             yield
         finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await http.aclose()
             await engine.dispose()
 

@@ -85,6 +85,10 @@ class Settings(BaseSettings):
         65536, ge=1024, description="Argon2id memory for new hashes, KiB (64 MiB by default)."
     )
 
+    import_max_bytes: int = Field(
+        100 * 1024 * 1024, ge=1024, description="Largest accepted bulk-import upload, bytes."
+    )
+
     http_connect_timeout: float = Field(
         2.0, gt=0, description="Service-to-service connect timeout, seconds."
     )

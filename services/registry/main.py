@@ -5,12 +5,16 @@ Run: `uvicorn --factory services.registry.main:create_app --port 8001`.
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from fastapi import FastAPI
 
 from services.registry.accounts.router import router as accounts_router
 from services.registry.auth.router import router as auth_router
 from services.registry.enterprises.router import router as enterprises_router
+from services.registry.imports.router import router as imports_router
+from services.registry.imports.service import job_loop
 from services.registry.localities.router import router as localities_router
 from services.registry.workers.router import router as workers_router
 from shared.app import create_service_app
@@ -35,6 +39,7 @@ TAGS = [
     {"name": "localities", "description": "Shandong, its 16 cities and counties (GB/T 2260)."},
     {"name": "enterprises", "description": "Employers, by unified social credit code."},
     {"name": "workers", "description": "Workers and their talent files: grades, moves, timeline."},
+    {"name": "imports", "description": "Bulk import of workers and enterprises (CSV, XLSX)."},
     {"name": "accounts", "description": "People's accounts and machine clients (admins)."},
     {"name": "internal", "description": "Called by our other services (machine clients)."},
 ]
@@ -56,12 +61,15 @@ def create_app(
             localities_router,
             enterprises_router,
             workers_router,
+            imports_router,
             accounts_router,
         ],
         openapi_tags=TAGS,
         token_verifier=lambda _http: LocalKeyVerifier(settings, published),
         transport=transport,
+        background=[job_loop],
     )
+    app.state.import_wakeup = asyncio.Event()
     app.state.cipher = load_cipher(settings.data_key, settings.key_dir)
     app.state.signing_key = current
     app.state.published_keys = published

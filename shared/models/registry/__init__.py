@@ -11,6 +11,7 @@ from shared.models.registry.enums import (
     SkillGrade,
     TimelineKind,
 )
+from shared.models.registry.imports import ImportJob, ImportKind, ImportRowError, ImportStatus
 from shared.models.registry.people import (
     Employment,
     Enterprise,
@@ -28,6 +29,10 @@ __all__ = [
     "FileType",
     "GradeChange",
     "GradeSource",
+    "ImportJob",
+    "ImportKind",
+    "ImportRowError",
+    "ImportStatus",
     "Industry",
     "Locality",
     "LocalityLevel",

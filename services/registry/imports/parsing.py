@@ -1,0 +1,169 @@
+"""Reading import files: CSV (UTF-8 or GB18030, as Excel in China saves it) and XLSX.
+
+Headers may be English field names or the Chinese column titles organisers use. Files are read
+in batches from a worker thread so a large upload never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import islice
+
+import openpyxl
+
+from shared.models.registry import EnterpriseSize, ImportKind, Industry, SkillGrade
+
+COLUMNS: dict[ImportKind, dict[str, tuple[str, ...]]] = {
+    ImportKind.workers: {
+        "name": ("name", "姓名"),
+        "id_number": ("id_number", "身份证号", "身份证号码", "公民身份号码"),
+        "phone": ("phone", "手机号", "手机号码", "联系电话"),
+        "occupation": ("occupation", "职业", "工种", "职业（工种）", "职业(工种)"),
+        "enterprise_credit_code": ("enterprise_credit_code", "统一社会信用代码", "单位信用代码"),
+        "locality_code": ("locality_code", "行政区划代码", "地区代码"),
+        "grade": ("grade", "技能等级", "等级"),
+    },
+    ImportKind.enterprises: {
+        "credit_code": ("credit_code", "统一社会信用代码"),
+        "name": ("name", "企业名称", "单位名称"),
+        "locality_code": ("locality_code", "行政区划代码", "地区代码"),
+        "industry": ("industry", "产业", "所属产业"),
+        "size": ("size", "规模", "企业规模"),
+    },
+}
+REQUIRED: dict[ImportKind, tuple[str, ...]] = {
+    ImportKind.workers: ("name", "id_number", "occupation", "grade"),
+    ImportKind.enterprises: ("credit_code", "name", "locality_code", "industry", "size"),
+}
+
+GRADE_ALIASES: dict[str, SkillGrade] = {
+    **{g.value: g for g in SkillGrade},
+    "学徒": SkillGrade.apprentice,
+    "初级工": SkillGrade.junior,
+    "初级": SkillGrade.junior,
+    "五级": SkillGrade.junior,
+    "中级工": SkillGrade.intermediate,
+    "中级": SkillGrade.intermediate,
+    "四级": SkillGrade.intermediate,
+    "高级工": SkillGrade.senior,
+    "高级": SkillGrade.senior,
+    "三级": SkillGrade.senior,
+    "技师": SkillGrade.technician,
+    "二级": SkillGrade.technician,
+    "高级技师": SkillGrade.senior_technician,
+    "一级": SkillGrade.senior_technician,
+    "特级技师": SkillGrade.principal_technician,
+    "首席技师": SkillGrade.chief_technician,
+}
+INDUSTRY_ALIASES: dict[str, Industry] = {
+    **{i.value: i for i in Industry},
+    "新一代信息技术": Industry.new_generation_it,
+    "高端装备": Industry.high_end_equipment,
+    "新能源新材料": Industry.new_energy_materials,
+    "智慧海洋": Industry.smart_ocean,
+    "医养健康": Industry.health_care,
+    "高端化工": Industry.high_end_chemicals,
+    "现代高效农业": Industry.modern_agriculture,
+    "文化创意": Industry.cultural_creative,
+    "精品旅游": Industry.premium_tourism,
+    "现代金融": Industry.modern_finance,
+    "其他": Industry.other,
+}
+SIZE_ALIASES: dict[str, EnterpriseSize] = {
+    **{s.value: s for s in EnterpriseSize},
+    "大型": EnterpriseSize.large,
+    "中型": EnterpriseSize.medium,
+    "小型": EnterpriseSize.small,
+    "微型": EnterpriseSize.micro,
+}
+
+
+class FileProblem(ValueError):
+    """The file as a whole cannot be imported (format, missing columns)."""
+
+
+@dataclass
+class RowSource:
+    """A header-mapped row iterator over an upload, plus an estimate of its size."""
+
+    rows: Iterator[tuple[int, dict[str, str]]]
+    total: int | None
+
+    def next_batch(self, size: int) -> list[tuple[int, dict[str, str]]]:
+        return list(islice(self.rows, size))
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # numbers typed into Excel cells come back as floats
+    return str(value).strip()
+
+
+def _mapping(kind: ImportKind, header: list[str]) -> dict[int, str]:
+    aliases = {alias.lower(): field for field, names in COLUMNS[kind].items() for alias in names}
+    mapping = {
+        i: aliases[h.strip().lower()] for i, h in enumerate(header) if h.strip().lower() in aliases
+    }
+    missing = [f for f in REQUIRED[kind] if f not in mapping.values()]
+    if missing:
+        raise FileProblem(
+            "Missing column(s): "
+            + ", ".join(f"{f} ({'/'.join(COLUMNS[kind][f][1:2])})" for f in missing)
+        )
+    return mapping
+
+
+def _rows(
+    kind: ImportKind, raw: Iterator[Sequence[object]], first_row: int
+) -> Iterator[tuple[int, dict[str, str]]]:
+    try:
+        header = [_cell(h) for h in next(raw)]
+    except StopIteration:
+        raise FileProblem("The file is empty.") from None
+    mapping = _mapping(kind, header)
+    for number, values in enumerate(raw, start=first_row + 1):
+        cells = [_cell(v) for v in values]
+        if not any(cells):
+            continue
+        yield number, {field: cells[i] if i < len(cells) else "" for i, field in mapping.items()}
+
+
+def detect_format(filename: str, content: bytes) -> str:
+    if content[:4] == b"PK\x03\x04" or filename.lower().endswith(".xlsx"):
+        return "xlsx"
+    if filename.lower().endswith((".csv", ".txt")) or b"," in content[:4096]:
+        return "csv"
+    raise FileProblem("Upload a .csv or .xlsx file.")
+
+
+def open_rows(kind: ImportKind, content: bytes, file_format: str) -> RowSource:
+    if file_format == "xlsx":
+        try:
+            workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many kinds for a broken file
+            raise FileProblem(f"Not a readable XLSX file: {exc}") from exc
+        sheet = workbook.worksheets[0]
+        total = (sheet.max_row - 1) if sheet.max_row else None
+        raw = (list(r) for r in sheet.iter_rows(values_only=True))
+        return RowSource(_rows(kind, raw, 1), total)
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = content.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - gb18030 decodes any byte string
+        raise FileProblem("The CSV is neither UTF-8 nor GB18030.")
+    reader = csv.reader(io.StringIO(text))
+    total = max(0, text.count("\n") - 1 + (0 if text.endswith("\n") else 1))
+    return RowSource(_rows(kind, (list(r) for r in reader), 1), total)
+
+
+def csv_safe(value: str) -> str:
+    """Neutralise spreadsheet formulas in exported cells (CSV injection)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

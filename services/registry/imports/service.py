@@ -1,0 +1,157 @@
+"""Import jobs: accepting uploads, the background runner, reading progress and errors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import hashlib
+import io
+import logging
+import uuid
+
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.registry.imports import schemas
+from services.registry.imports.engine import ImportRunner, claim_next
+from services.registry.imports.parsing import COLUMNS, FileProblem, csv_safe, detect_format
+from shared.auth.principal import Principal, Role
+from shared.errors import FieldError, Forbidden, InvalidInput, NotFound
+from shared.models.registry import ImportJob, ImportKind, ImportRowError
+from shared.pagination import Page, paginate
+
+log = logging.getLogger("registry.imports")
+POLL_SECONDS = 2.0
+
+
+async def create_job(
+    session: AsyncSession, kind: ImportKind, filename: str, content: bytes, principal: Principal
+) -> ImportJob:
+    if not content:
+        raise InvalidInput("The file is empty.", errors=[FieldError(field="file", message="empty")])
+    try:
+        file_format = detect_format(filename, content)
+    except FileProblem as exc:
+        raise InvalidInput(str(exc), errors=[FieldError(field="file", message=str(exc))]) from exc
+    job = ImportJob(
+        kind=kind,
+        filename=filename[:255],
+        file_format=file_format,
+        sha256=hashlib.sha256(content).hexdigest(),
+        content=content,
+        created_by=principal.sub,
+        created_by_role=principal.role.value,
+        scope_locality_code=principal.locality_code,
+        scope_enterprise_id=principal.enterprise_id,
+    )
+    session.add(job)
+    await session.flush()
+    await session.refresh(job)
+    return job
+
+
+async def get_job(session: AsyncSession, job_id: uuid.UUID, principal: Principal) -> ImportJob:
+    job = await session.get(ImportJob, job_id)
+    if job is None:
+        raise NotFound(f"No import job with id {job_id}.")
+    if principal.role is not Role.admin and job.created_by != principal.sub:
+        raise Forbidden("Only the uploader and admins may see an import job.")
+    return job
+
+
+async def list_jobs(
+    session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None
+) -> Page[schemas.ImportJob]:
+    stmt = select(ImportJob)
+    if principal.role is not Role.admin:
+        stmt = stmt.where(ImportJob.created_by == principal.sub)
+    return await paginate(
+        session,
+        stmt,
+        order_by=[ImportJob.created_at, ImportJob.id],
+        limit=limit,
+        cursor=cursor,
+        transform=schemas.ImportJob.model_validate,
+    )
+
+
+async def list_errors(
+    session: AsyncSession,
+    job_id: uuid.UUID,
+    principal: Principal,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> Page[schemas.ImportRowError]:
+    await get_job(session, job_id, principal)
+    return await paginate(
+        session,
+        select(ImportRowError).where(ImportRowError.job_id == job_id),
+        order_by=[ImportRowError.row_number, ImportRowError.id],
+        limit=limit,
+        cursor=cursor,
+        transform=schemas.ImportRowError.model_validate,
+    )
+
+
+async def errors_csv(session: AsyncSession, job_id: uuid.UUID, principal: Principal) -> str:
+    await get_job(session, job_id, principal)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["row_number", "field", "reason"])
+    rows = await session.execute(
+        select(ImportRowError.row_number, ImportRowError.field, ImportRowError.reason)
+        .where(ImportRowError.job_id == job_id)
+        .order_by(ImportRowError.row_number, ImportRowError.id)
+    )
+    for number, field, reason in rows:
+        writer.writerow([number, csv_safe(field), csv_safe(reason)])
+    return out.getvalue()
+
+
+def template_csv(kind: ImportKind) -> str:
+    """Column titles (Chinese, as organisers' spreadsheets use) and one example row."""
+    examples = {
+        ImportKind.workers: [
+            "王建国",
+            "370102198506150031",
+            "13805310001",
+            "数控车工",
+            "91370100MA3C5X6L8Q",
+            "370100",
+            "高级工",
+        ],
+        ImportKind.enterprises: [
+            "91370100MA3C5X6L8Q",
+            "济南二机床集团有限公司",
+            "370100",
+            "高端装备",
+            "大型",
+        ],
+    }
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([names[1] for names in COLUMNS[kind].values()])
+    writer.writerow(examples[kind])
+    return "\ufeff" + out.getvalue()  # BOM: Excel opens UTF-8 Chinese correctly
+
+
+async def job_loop(app: FastAPI) -> None:
+    """Background runner in the registry: claims due jobs (SKIP LOCKED, so replicas share the
+    work) and runs them; a job whose runner died is taken over when its lease expires."""
+    wakeup: asyncio.Event = app.state.import_wakeup
+    while True:
+        try:
+            job_id = await claim_next(app.state.sessionmaker)
+            if job_id is not None:
+                await ImportRunner(app.state.sessionmaker, app.state.cipher).run(job_id)
+                continue
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("import job runner failed; retrying")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wakeup.wait(), timeout=POLL_SECONDS)
+        wakeup.clear()
