@@ -11,6 +11,12 @@ from shared.models.registry.enums import (
     SkillGrade,
     TimelineKind,
 )
+from shared.models.registry.mentoring import (
+    Mentorship,
+    MentorshipKind,
+    MentorshipRating,
+    MentorshipStatus,
+)
 from shared.models.registry.people import (
     Employment,
     Enterprise,
@@ -32,6 +38,10 @@ __all__ = [
     "Locality",
     "LocalityLevel",
     "MachineClient",
+    "Mentorship",
+    "MentorshipKind",
+    "MentorshipRating",
+    "MentorshipStatus",
     "Sex",
     "SkillGrade",
     "TimelineEntry",
