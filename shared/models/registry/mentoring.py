@@ -38,7 +38,7 @@ class MentorshipRating(enum.StrEnum):
 
     excellent = "excellent"  # 优秀
     good = "good"  # 良好
-    pass_ = "pass"  # 合格
+    pass_ = "pass"  # noqa: S105 - a rating (合格), not a password
     fail = "fail"  # 不合格
 
 
@@ -71,9 +71,7 @@ class Mentorship(Base):
     status: Mapped[MentorshipStatus] = mapped_column(
         str_enum(MentorshipStatus), server_default=text("'proposed'")
     )
-    evaluation_rating: Mapped[MentorshipRating | None] = mapped_column(
-        str_enum(MentorshipRating)
-    )
+    evaluation_rating: Mapped[MentorshipRating | None] = mapped_column(str_enum(MentorshipRating))
     evaluation_comment: Mapped[str | None] = mapped_column(Text)
     termination_reason: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str | None] = mapped_column(String(64))
