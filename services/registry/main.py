@@ -12,6 +12,7 @@ from services.registry.accounts.router import router as accounts_router
 from services.registry.auth.router import router as auth_router
 from services.registry.localities.router import router as localities_router
 from services.registry.mentorships.router import router as mentorships_router
+from services.registry.mentorships.router import webhooks as mentorship_webhooks
 from shared.app import create_service_app
 from shared.auth.keys import load_or_create_keys
 from shared.auth.tokens import LocalKeyVerifier
@@ -52,6 +53,7 @@ def create_app(
         settings=settings,
         routers=[auth_router, localities_router, accounts_router, mentorships_router],
         openapi_tags=TAGS,
+        webhooks=mentorship_webhooks,
         token_verifier=lambda _http: LocalKeyVerifier(settings, published),
         transport=transport,
     )

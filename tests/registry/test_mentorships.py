@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from services.registry.mentorships.schemas import MentorshipEvent
 from services.registry.mentorships.service import PROGRAMME_TZ, today
 from shared.config import Settings
 from shared.models.infra import AuditLog, OutboxEvent
@@ -131,6 +132,7 @@ async def test_propose_activate_complete_writes_both_files_and_events(
         assert words in entry.summary
         assert entry.data["mentorship_id"] == body["id"]
     (started_event,) = await events(services, "mentorship.started")
+    MentorshipEvent.model_validate(started_event.payload)
     assert started_event.payload["data"] == {
         "mentorship_id": body["id"],
         "mentor_id": str(mentor.id),
@@ -725,6 +727,17 @@ async def test_concurrent_activations_for_one_apprentice(
     assert sorted(r.status_code for r in responses) == [200, 409, 409]
     assert all(r.json()["rule"] == "one_active_mentor" for r in responses if r.status_code == 409)
     assert len(await timeline_of(services, apprentice.id)) == 1
+
+
+async def test_openapi_documents_the_endpoints_and_events(services: Services) -> None:
+    spec = (await services.registry.get("/openapi.json")).json()
+    for path in ("/v1/mentorships", "/v1/mentorships/{mentorship_id}/activate"):
+        for operation in spec["paths"][path].values():
+            assert operation["summary"]
+            assert operation["description"]
+            assert "403" in operation["responses"]
+    assert {"mentorship.started", "mentorship.ended"} <= set(spec["webhooks"])
+    assert any(tag["name"] == "mentorships" for tag in spec["tags"])
 
 
 def test_defaults() -> None:

@@ -221,3 +221,19 @@ async def terminate_mentorship(
         session, mentorship_id, data, principal, expected_version=_expected_version(if_match)
     )
     return _answer(response, mentorship)
+
+
+#: Events sent to webhook subscribers (documented in the OpenAPI `webhooks` section).
+webhooks = APIRouter(tags=["mentorships"])
+
+
+@webhooks.post("mentorship.started", summary="A mentorship started")
+async def mentorship_started(event: schemas.MentorshipEvent) -> None:
+    """Sent when a proposed mentorship is activated. Signed per Standard Webhooks
+    (`webhook-id`, `webhook-timestamp`, `webhook-signature`)."""
+
+
+@webhooks.post("mentorship.ended", summary="A mentorship ended")
+async def mentorship_ended(event: schemas.MentorshipEvent) -> None:
+    """Sent when an active mentorship is completed or terminated (`data.status` says which).
+    Withdrawing a proposal that never started sends nothing."""

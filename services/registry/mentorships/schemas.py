@@ -162,3 +162,22 @@ class Mentorship(BaseModel):
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
+
+
+class MentorshipEventData(BaseModel):
+    mentorship_id: uuid.UUID
+    mentor_id: uuid.UUID
+    apprentice_id: uuid.UUID
+    kind: MentorshipKind
+    status: MentorshipStatus = Field(
+        description="`active` in `mentorship.started`; `completed` or `terminated` in "
+        "`mentorship.ended`."
+    )
+
+
+class MentorshipEvent(BaseModel):
+    """A Standard Webhooks payload: `{type, timestamp, data}`."""
+
+    type: str = Field(examples=["mentorship.started"])
+    timestamp: datetime
+    data: MentorshipEventData
