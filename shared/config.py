@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from shared.models.registry.enums import SkillGrade
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 #: The port each service listens on by default (DESIGN.md section 2).
@@ -95,6 +97,15 @@ class Settings(BaseSettings):
     http_read_timeout: float = Field(10.0, gt=0, description="Service-to-service read timeout.")
     http_retries: int = Field(
         2, ge=0, le=5, description="Retries (with backoff) for idempotent service-to-service calls."
+    )
+
+    mentor_min_grade: SkillGrade = Field(
+        SkillGrade.technician,
+        description="The lowest skill grade a mentor may hold (a grade of the national ladder, "
+        "e.g. technician).",
+    )
+    mentor_max_apprentices: int = Field(
+        5, ge=1, description="The most active mentorships one mentor may have at a time."
     )
 
     log_level: str = Field("INFO", description="Python log level.")

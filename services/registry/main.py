@@ -16,6 +16,8 @@ from services.registry.enterprises.router import router as enterprises_router
 from services.registry.imports.router import router as imports_router
 from services.registry.imports.service import job_loop
 from services.registry.localities.router import router as localities_router
+from services.registry.mentorships.router import router as mentorships_router
+from services.registry.mentorships.router import webhooks as mentorship_webhooks
 from services.registry.workers.router import router as workers_router
 from shared.app import create_service_app
 from shared.auth import passwords
@@ -42,6 +44,11 @@ TAGS = [
     {"name": "imports", "description": "Bulk import of workers and enterprises (CSV, XLSX)."},
     {"name": "accounts", "description": "People's accounts and machine clients (admins)."},
     {"name": "internal", "description": "Called by our other services (machine clients)."},
+    {
+        "name": "mentorships",
+        "description": "Master and apprentice pairs (师带徒) and help in pairs (结对帮扶): "
+        "proposed, activated, completed with an evaluation, or terminated.",
+    },
 ]
 
 
@@ -63,8 +70,10 @@ def create_app(
             workers_router,
             imports_router,
             accounts_router,
+            mentorships_router,
         ],
         openapi_tags=TAGS,
+        webhooks=mentorship_webhooks,
         token_verifier=lambda _http: LocalKeyVerifier(settings, published),
         transport=transport,
         background=[job_loop],

@@ -12,6 +12,12 @@ from shared.models.registry.enums import (
     TimelineKind,
 )
 from shared.models.registry.imports import ImportJob, ImportKind, ImportRowError, ImportStatus
+from shared.models.registry.mentoring import (
+    Mentorship,
+    MentorshipKind,
+    MentorshipRating,
+    MentorshipStatus,
+)
 from shared.models.registry.people import (
     Employment,
     Enterprise,
@@ -37,6 +43,10 @@ __all__ = [
     "Locality",
     "LocalityLevel",
     "MachineClient",
+    "Mentorship",
+    "MentorshipKind",
+    "MentorshipRating",
+    "MentorshipStatus",
     "Sex",
     "SkillGrade",
     "TimelineEntry",
