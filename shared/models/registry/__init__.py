@@ -18,10 +18,20 @@ from shared.models.registry.people import (
     TimelineEntry,
     Worker,
 )
+from shared.models.registry.training import (
+    EnrolmentStatus,
+    ProgrammeKind,
+    ProgrammeStatus,
+    TrainingAttendance,
+    TrainingEnrolment,
+    TrainingProgramme,
+    TrainingSession,
+)
 
 __all__ = [
     "Account",
     "Employment",
+    "EnrolmentStatus",
     "Enterprise",
     "EnterpriseSize",
     "FileStatus",
@@ -32,9 +42,15 @@ __all__ = [
     "Locality",
     "LocalityLevel",
     "MachineClient",
+    "ProgrammeKind",
+    "ProgrammeStatus",
     "Sex",
     "SkillGrade",
     "TimelineEntry",
     "TimelineKind",
+    "TrainingAttendance",
+    "TrainingEnrolment",
+    "TrainingProgramme",
+    "TrainingSession",
     "Worker",
 ]
