@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from services.registry.accounts.router import router as accounts_router
 from services.registry.auth.router import router as auth_router
 from services.registry.localities.router import router as localities_router
+from services.registry.training.router import router as training_router
 from shared.app import create_service_app
 from shared.auth.keys import load_or_create_keys
 from shared.auth.tokens import LocalKeyVerifier
@@ -31,6 +32,12 @@ Errors are `application/problem+json` (RFC 9457); lists use cursor pagination
 TAGS = [
     {"name": "localities", "description": "Shandong, its 16 cities and counties (GB/T 2260)."},
     {"name": "accounts", "description": "People's accounts and machine clients (admins)."},
+    {
+        "name": "training",
+        "description": "Training programmes (order-based training, the master heritage, expert "
+        "talent and team lecture halls, post training): sessions, enrolment, attendance, and "
+        "the hours credited to talent files on completion.",
+    },
 ]
 
 
@@ -44,7 +51,7 @@ def create_app(
         title="Shandong Skills · Registry",
         description=DESCRIPTION,
         settings=settings,
-        routers=[auth_router, localities_router, accounts_router],
+        routers=[auth_router, localities_router, accounts_router, training_router],
         openapi_tags=TAGS,
         token_verifier=lambda _http: LocalKeyVerifier(settings, published),
         transport=transport,
