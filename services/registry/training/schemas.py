@@ -7,12 +7,23 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 from shared.models.registry import EnrolmentStatus, ProgrammeKind, ProgrammeStatus
 
 #: Hours are exact decimals in the database and JSON numbers on the wire (e.g. 3.5).
-Hours = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+Hours = Annotated[
+    Decimal,
+    PlainSerializer(float, return_type=float, when_used="json"),
+    WithJsonSchema({"type": "number", "examples": [3.5]}),
+]
 
 KIND_DESCRIPTION = (
     "`order_based` 订单式培训 (ordered by an enterprise: `ordering_enterprise_id` required), "

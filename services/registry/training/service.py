@@ -63,8 +63,7 @@ def _allowed_from(status: ProgrammeStatus) -> list[str]:
 
 def format_hours(hours: Decimal) -> str:
     """12.50 -> "12.5", 12.00 -> "12" (as a person writes them)."""
-    text = f"{hours.normalize():f}"
-    return text
+    return f"{hours.normalize():f}"
 
 
 # --- who may do what -------------------------------------------------------------------------
