@@ -25,10 +25,20 @@ from shared.models.registry.people import (
     TimelineEntry,
     Worker,
 )
+from shared.models.registry.training import (
+    EnrolmentStatus,
+    ProgrammeKind,
+    ProgrammeStatus,
+    TrainingAttendance,
+    TrainingEnrolment,
+    TrainingProgramme,
+    TrainingSession,
+)
 
 __all__ = [
     "Account",
     "Employment",
+    "EnrolmentStatus",
     "Enterprise",
     "EnterpriseSize",
     "FileStatus",
@@ -47,9 +57,15 @@ __all__ = [
     "MentorshipKind",
     "MentorshipRating",
     "MentorshipStatus",
+    "ProgrammeKind",
+    "ProgrammeStatus",
     "Sex",
     "SkillGrade",
     "TimelineEntry",
     "TimelineKind",
+    "TrainingAttendance",
+    "TrainingEnrolment",
+    "TrainingProgramme",
+    "TrainingSession",
     "Worker",
 ]
