@@ -11,6 +11,18 @@ from shared.models.registry.enums import (
     SkillGrade,
     TimelineKind,
 )
+from shared.models.registry.honours import (
+    AchievementEntryLink,
+    AchievementMember,
+    AchievementStage,
+    Honour,
+    HonourGrant,
+    HonourLevel,
+    HonourSource,
+    InnovationAchievement,
+    TeamRole,
+    TechnologyArea,
+)
 from shared.models.registry.people import (
     Employment,
     Enterprise,
@@ -21,6 +33,9 @@ from shared.models.registry.people import (
 
 __all__ = [
     "Account",
+    "AchievementEntryLink",
+    "AchievementMember",
+    "AchievementStage",
     "Employment",
     "Enterprise",
     "EnterpriseSize",
@@ -28,12 +43,19 @@ __all__ = [
     "FileType",
     "GradeChange",
     "GradeSource",
+    "Honour",
+    "HonourGrant",
+    "HonourLevel",
+    "HonourSource",
     "Industry",
+    "InnovationAchievement",
     "Locality",
     "LocalityLevel",
     "MachineClient",
     "Sex",
     "SkillGrade",
+    "TeamRole",
+    "TechnologyArea",
     "TimelineEntry",
     "TimelineKind",
     "Worker",
