@@ -1,7 +1,8 @@
 """Honours and innovation achievements.
 
-The honours catalogue (seeded with Shandong's skill-leader honours), honour grants with their revocation history, innovation achievements with their
-ordered teams and links to competition entries.
+The honours catalogue (seeded with Shandong's skill-leader honours), honour grants with their
+revocation history, innovation achievements with their ordered teams and links to competition
+entries.
 
 One unrevoked grant per worker and honour is a partial unique index; a report from judging or an
 HR system grants once per (honour, worker, source, source_ref). One lead per team is a partial
@@ -16,7 +17,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision: str = "0005"
 down_revision: str | None = "0002"

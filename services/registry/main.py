@@ -9,7 +9,9 @@ import httpx
 from fastapi import FastAPI
 
 from services.registry.accounts.router import router as accounts_router
+from services.registry.achievements.router import router as achievements_router
 from services.registry.auth.router import router as auth_router
+from services.registry.honours.router import router as honours_router
 from services.registry.localities.router import router as localities_router
 from shared.app import create_service_app
 from shared.auth.keys import load_or_create_keys
@@ -31,6 +33,15 @@ Errors are `application/problem+json` (RFC 9457); lists use cursor pagination
 TAGS = [
     {"name": "localities", "description": "Shandong, its 16 cities and counties (GB/T 2260)."},
     {"name": "accounts", "description": "People's accounts and machine clients (admins)."},
+    {
+        "name": "honours",
+        "description": "Skill-leader honours (齐鲁工匠, 齐鲁首席技师...): the catalogue, grants "
+        "to workers and revocations.",
+    },
+    {
+        "name": "achievements",
+        "description": "Innovation achievements (职工创新成果): teams, stages, entries.",
+    },
 ]
 
 
@@ -44,7 +55,13 @@ def create_app(
         title="Shandong Skills · Registry",
         description=DESCRIPTION,
         settings=settings,
-        routers=[auth_router, localities_router, accounts_router],
+        routers=[
+            auth_router,
+            localities_router,
+            accounts_router,
+            honours_router,
+            achievements_router,
+        ],
         openapi_tags=TAGS,
         token_verifier=lambda _http: LocalKeyVerifier(settings, published),
         transport=transport,
