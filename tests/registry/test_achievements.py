@@ -5,12 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 
 from shared.models.infra import AuditLog
 from shared.models.registry import InnovationAchievement, TimelineEntry
 from tests.conftest import Services, assert_problem, bearer, create_account, get_token
 from tests.factories import make_enterprise, make_worker
+
+
+def error_fields(response: httpx.Response, status: int = 422) -> list[str]:
+    """The `field` of each entry of a problem's `errors`."""
+    errors = assert_problem(response, status)["errors"]
+    assert isinstance(errors, list)
+    return [e["field"] for e in errors]
 
 
 async def setup_people(
@@ -142,19 +150,15 @@ async def test_team_rules_are_422_and_nothing_is_recorded(
     assert problem["unknown_worker_ids"] == [str(ghost_a), str(ghost_b)]
     assert str(ghost_a) in str(problem["detail"])
     assert str(ghost_b) in str(problem["detail"])
-    assert [e["field"] for e in problem["errors"]] == [  # type: ignore[attr-defined]
-        "team[1].worker_id",
-        "team[3].worker_id",
-    ]
+    assert error_fields(unknown) == ["team[1].worker_id", "team[3].worker_id"]
 
     two_leads = body(enterprise_id, workers)
     two_leads["team"][1]["role"] = "lead"
     response = await services.registry.post(
         "/v1/achievements", json=two_leads, headers=admin_headers
     )
-    problem = assert_problem(response, 422)
-    assert "exactly one lead" in str(problem["detail"])
-    assert problem["errors"][0]["field"] == "team"  # type: ignore[index]
+    assert "exactly one lead" in str(assert_problem(response, 422)["detail"])
+    assert error_fields(response) == ["team"]
 
     no_lead = body(enterprise_id, workers)
     no_lead["team"][0]["role"] = "member"
@@ -167,32 +171,29 @@ async def test_team_rules_are_422_and_nothing_is_recorded(
         json=body(enterprise_id, [workers[0], workers[1], workers[0]]),
         headers=admin_headers,
     )
-    fields = [e["field"] for e in assert_problem(duplicate, 422)["errors"]]  # type: ignore[attr-defined]
+    fields = error_fields(duplicate)
     assert fields == ["team[2].worker_id"]
 
     empty = await services.registry.post(
         "/v1/achievements", json=body(enterprise_id, []), headers=admin_headers
     )
-    assert assert_problem(empty, 422)["errors"][0]["field"] == "team"  # type: ignore[index]
+    assert error_fields(empty)[0] == "team"
     too_many = body(enterprise_id, [uuid.uuid4() for _ in range(16)])
-    assert (
-        assert_problem(
-            await services.registry.post("/v1/achievements", json=too_many, headers=admin_headers),
-            422,
-        )["errors"][0]["field"]
-        == "team"
-    )  # type: ignore[index]
+    too_many_response = await services.registry.post(
+        "/v1/achievements", json=too_many, headers=admin_headers
+    )
+    assert error_fields(too_many_response)[0] == "team"
 
     no_enterprise = await services.registry.post(
         "/v1/achievements", json=body(uuid.uuid4(), workers), headers=admin_headers
     )
-    assert assert_problem(no_enterprise, 422)["errors"][0]["field"] == "enterprise_id"  # type: ignore[index]
+    assert error_fields(no_enterprise)[0] == "enterprise_id"
     bad_area = await services.registry.post(
         "/v1/achievements",
         json=body(enterprise_id, workers, technology_area="quantum"),
         headers=admin_headers,
     )
-    assert assert_problem(bad_area, 422)["errors"][0]["field"] == "technology_area"  # type: ignore[index]
+    assert error_fields(bad_area)[0] == "technology_area"
     assert await count_achievements(services) == 0
     async with services.apps["registry"].state.sessionmaker() as session:
         assert not await session.scalar(
@@ -240,7 +241,7 @@ async def test_stage_moves_forward_only_and_if_match(
     same = await services.registry.patch(url, json={"stage": "incubated"}, headers=admin_headers)
     assert same.json()["version"] == 3  # nothing changed, no new version
     extra = await services.registry.patch(url, json={"team": []}, headers=admin_headers)
-    assert assert_problem(extra, 422)["errors"][0]["field"] == "team"  # type: ignore[index]
+    assert error_fields(extra)[0] == "team"
     assert_problem(
         await services.registry.patch(
             f"/v1/achievements/{uuid.uuid4()}", json={"stage": "applied"}, headers=admin_headers
@@ -268,7 +269,7 @@ async def test_entry_link_is_idempotent(services: Services, admin_headers: dict[
     ).json()
     assert fetched["entry_ids"] == [entry]
     bad = await services.registry.post(url, json={"entry_id": "nope"}, headers=admin_headers)
-    assert assert_problem(bad, 422)["errors"][0]["field"] == "entry_id"  # type: ignore[index]
+    assert error_fields(bad)[0] == "entry_id"
     missing = await services.registry.post(
         f"/v1/achievements/{uuid.uuid4()}/entry-links",
         json={"entry_id": entry},

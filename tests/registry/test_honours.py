@@ -6,12 +6,21 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 
 from shared.models.infra import AuditLog, OutboxEvent
 from shared.models.registry import HonourGrant, TimelineEntry
 from tests.conftest import Services, assert_problem, bearer, create_account, get_token
 from tests.factories import make_enterprise, make_worker
+
+
+def error_fields(response: httpx.Response, status: int = 422) -> list[str]:
+    """The `field` of each entry of a problem's `errors`."""
+    errors = assert_problem(response, status)["errors"]
+    assert isinstance(errors, list)
+    return [e["field"] for e in errors]
+
 
 SEEDED = {
     "qilu_craftsman",
@@ -112,8 +121,7 @@ async def test_admin_adds_honours_and_only_admins_do(
     bad = await services.registry.post(
         "/v1/honours", json={**body, "code": "Bad Code", "level": "galactic"}, headers=admin_headers
     )
-    fields = {e["field"] for e in assert_problem(bad, 422)["errors"]}  # type: ignore[attr-defined]
-    assert fields == {"code", "level"}
+    assert set(error_fields(bad)) == {"code", "level"}
     organiser = await organiser_headers(services, "org.cat", locality_code="370100")
     refused = await services.registry.post(
         "/v1/honours", json={**body, "code": "other_honour"}, headers=organiser
@@ -229,14 +237,14 @@ async def test_competition_result_needs_source_ref_and_bad_input_is_refused(
     no_ref = await services.registry.post(
         url, json=grant_body(worker_id, source_ref=None), headers=admin_headers
     )
-    assert assert_problem(no_ref, 422)["errors"][0]["field"] == "source_ref"  # type: ignore[index]
+    assert error_fields(no_ref)[0] == "source_ref"
     future = (date.today() + timedelta(days=30)).isoformat()
     ahead = await services.registry.post(
         url, json=grant_body(worker_id, granted_on=future), headers=admin_headers
     )
-    assert assert_problem(ahead, 422)["errors"][0]["field"] == "granted_on"  # type: ignore[index]
+    assert error_fields(ahead)[0] == "granted_on"
     nobody = await services.registry.post(url, json=grant_body(uuid.uuid4()), headers=admin_headers)
-    assert assert_problem(nobody, 422)["errors"][0]["field"] == "worker_id"  # type: ignore[index]
+    assert error_fields(nobody)[0] == "worker_id"
     unknown = await services.registry.post(
         "/v1/honours/no_such_honour/grants", json=grant_body(worker_id), headers=admin_headers
     )
@@ -244,7 +252,7 @@ async def test_competition_result_needs_source_ref_and_bad_input_is_refused(
     extra = await services.registry.post(
         url, json=grant_body(worker_id, level="national"), headers=admin_headers
     )
-    assert assert_problem(extra, 422)["errors"][0]["field"] == "level"  # type: ignore[index]
+    assert error_fields(extra)[0] == "level"
     # A nomination needs no source_ref.
     nominated = await services.registry.post(
         url, json=grant_body(worker_id, source="nomination", source_ref=None), headers=admin_headers
@@ -272,7 +280,7 @@ async def test_duplicate_active_honour_is_409_then_revoke_and_grant_again(
     no_reason = await services.registry.post(
         f"/v1/honour-grants/{grant_id}/revoke", json={}, headers=admin_headers
     )
-    assert assert_problem(no_reason, 422)["errors"][0]["field"] == "reason"  # type: ignore[index]
+    assert error_fields(no_reason)[0] == "reason"
     revoked = await services.registry.post(
         f"/v1/honour-grants/{grant_id}/revoke",
         json={"reason": "比赛成绩因违规被取消"},
