@@ -12,6 +12,7 @@ from services.registry.accounts.router import router as accounts_router
 from services.registry.achievements.router import router as achievements_router
 from services.registry.auth.router import router as auth_router
 from services.registry.honours.router import router as honours_router
+from services.registry.honours.router import webhooks as honour_webhooks
 from services.registry.localities.router import router as localities_router
 from shared.app import create_service_app
 from shared.auth.keys import load_or_create_keys
@@ -63,6 +64,7 @@ def create_app(
             achievements_router,
         ],
         openapi_tags=TAGS,
+        webhooks=honour_webhooks,
         token_verifier=lambda _http: LocalKeyVerifier(settings, published),
         transport=transport,
     )

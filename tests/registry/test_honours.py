@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date, timedelta
 from typing import Any
@@ -501,3 +502,34 @@ async def test_workers_see_only_their_own_grants_and_grant_nothing(
     as_judge = bearer(await get_token(services, "judge.x"))
     assert_problem(await services.registry.get("/v1/honour-grants", headers=as_judge), 403)
     assert (await counts(services, mine))["grants"] == 1
+
+
+async def test_concurrent_reports_grant_once(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    worker_id = await new_worker(services)
+    body = grant_body(worker_id)
+    url = "/v1/honours/qilu_great_craftsman/grants"
+    same = await asyncio.gather(
+        *[services.registry.post(url, json=body, headers=admin_headers) for _ in range(4)]
+    )
+    assert sorted(r.status_code for r in same) == [200, 200, 200, 201]
+    assert len({r.json()["id"] for r in same}) == 1
+    # Different reports of the same honour at once: one grant, the others refused.
+    other = await new_worker(services)
+    racing = await asyncio.gather(
+        *[
+            services.registry.post(url, json=grant_body(other), headers=admin_headers)
+            for _ in range(3)
+        ]
+    )
+    assert sorted(r.status_code for r in racing) == [201, 409, 409]
+    assert (await counts(services, worker_id))["grants"] == 1
+    assert (await counts(services, other)) == {"grants": 1, "timeline": 1, "outbox": 1}
+
+
+async def test_honour_events_are_documented_as_webhooks(services: Services) -> None:
+    spec = services.apps["registry"].openapi()
+    assert {"honour.granted", "honour.revoked"} <= set(spec["webhooks"])
+    grants = spec["paths"]["/v1/honours/{code}/grants"]["post"]
+    assert {"200", "201", "403", "409", "422"} <= set(grants["responses"])

@@ -207,3 +207,18 @@ async def revoke_grant(
     return schemas.HonourGrant.model_validate(
         await service.revoke_grant(session, grant_id, data.reason, principal)
     )
+
+
+#: Events sent to webhook subscribers (documented in the OpenAPI `webhooks` section).
+webhooks = APIRouter(tags=["honours"])
+
+
+@webhooks.post("honour.granted", summary="An honour was granted")
+async def honour_granted(event: schemas.HonourEvent) -> None:
+    """Sent when a worker is granted an honour (not again for a repeated report). Signed per
+    Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`)."""
+
+
+@webhooks.post("honour.revoked", summary="An honour grant was revoked")
+async def honour_revoked(event: schemas.HonourEvent) -> None:
+    """Sent when a grant is revoked; the grant stays readable with its revocation."""

@@ -113,3 +113,21 @@ class HonourGrant(BaseModel):
     def active(self) -> bool:
         """True until the grant is revoked."""
         return self.revoked_at is None
+
+
+class HonourEventData(BaseModel):
+    grant_id: uuid.UUID
+    worker_id: uuid.UUID
+    honour_code: str = Field(examples=["qilu_craftsman"])
+    source: HonourSource
+    source_ref: str | None = None
+    granted_on: date | None = Field(None, description="In `honour.granted`.")
+    revoked_at: datetime | None = Field(None, description="In `honour.revoked`.")
+
+
+class HonourEvent(BaseModel):
+    """A Standard Webhooks payload: `{type, timestamp, data}`."""
+
+    type: str = Field(examples=["honour.granted"])
+    timestamp: datetime
+    data: HonourEventData
