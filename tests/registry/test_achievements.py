@@ -341,6 +341,37 @@ async def test_who_may_record_and_read(services: Services, admin_headers: dict[s
         ),
         403,
     )
+    # A machine client with registry:read reads all; one without it is refused.
+    clients = {}
+    for scope in ("registry:read", "results:read"):
+        created = await services.registry.post(
+            "/v1/machine-clients",
+            json={"name": f"system {scope}", "scopes": [scope]},
+            headers=admin_headers,
+        )
+        token = await services.registry.post(
+            "/v1/auth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": created.json()["client_id"],
+                "client_secret": created.json()["client_secret"],
+            },
+        )
+        clients[scope] = bearer(token.json()["access_token"])
+    everything = await services.registry.get("/v1/achievements", headers=clients["registry:read"])
+    assert len(everything.json()["items"]) == 2
+    assert_problem(
+        await services.registry.get("/v1/achievements", headers=clients["results:read"]), 403
+    )
+    assert_problem(
+        await services.registry.post(
+            "/v1/achievements",
+            json=body(jinan_enterprise, jinan_workers),
+            headers=clients["registry:read"],
+        ),
+        403,
+    )
+
     await create_account(services, "judge.y", "judge")
     judge = bearer(await get_token(services, "judge.y"))
     assert_problem(await services.registry.get("/v1/achievements", headers=judge), 403)

@@ -217,6 +217,12 @@ async def test_same_report_again_returns_the_existing_grant_and_writes_nothing(
     )
     assert other_honour.status_code == 201
     assert other_honour.json()["id"] != first.json()["id"]
+    by_honour = await services.registry.get(
+        "/v1/honour-grants",
+        params={"honour_code": "provincial_technical_expert"},
+        headers=admin_headers,
+    )
+    assert [g["id"] for g in by_honour.json()["items"]] == [other_honour.json()["id"]]
 
     # With an Idempotency-Key, a replay of a 200 answer is a 200 too.
     headers = {**admin_headers, "idempotency-key": "report-qilu-0001"}
@@ -295,6 +301,10 @@ async def test_duplicate_active_honour_is_409_then_revoke_and_grant_again(
     after_revoke = await counts(services, worker_id)
     assert after_revoke == {"grants": 1, "timeline": 2, "outbox": 2}
 
+    missing = await services.registry.post(
+        f"/v1/honour-grants/{uuid.uuid4()}/revoke", json={"reason": "无"}, headers=admin_headers
+    )
+    assert_problem(missing, 404)
     twice = await services.registry.post(
         f"/v1/honour-grants/{grant_id}/revoke", json={"reason": "再次撤销"}, headers=admin_headers
     )
