@@ -132,7 +132,7 @@ def create_service_app(
     openapi_tags: list[dict[str, Any]],
     token_verifier: Callable[[httpx.AsyncClient], TokenVerifier] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
-    webhooks: APIRouter | None = None,
+    webhooks: Sequence[APIRouter] = (),
     background: Sequence[Callable[[FastAPI], Coroutine[Any, Any, None]]] = (),
 ) -> FastAPI:
     """Build a service. `transport` lets tests route outbound calls to in-process apps."""
@@ -202,8 +202,8 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     app.include_router(_me_router())
-    if webhooks is not None:
-        app.webhooks.routes.extend(webhooks.routes)
+    for events in webhooks:  # the OpenAPI `webhooks` section: events outside systems receive
+        app.webhooks.routes.extend(events.routes)
 
     def custom_openapi() -> dict[str, Any]:
         if app.openapi_schema:

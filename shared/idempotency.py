@@ -49,7 +49,7 @@ async def idempotent_create(
     payload: BaseModel | None,
     create: Callable[[], Awaitable[BaseModel]],
     *,
-    status_code: int = 201,
+    status_code: int | Callable[[], int] = 201,
     location: Callable[[Any], str] | None = None,
 ) -> Response:
     service: str = request.app.state.service
@@ -68,6 +68,9 @@ async def idempotent_create(
                 headers={"Idempotent-Replayed": "true"},
             )
     result = await create()
+    # A callable status lets a create that found an existing resource (a natural key) say 200.
+    if callable(status_code):
+        status_code = status_code()
     body = result.model_dump(mode="json")
     headers = {"Location": location(result)} if location else {}
     if key:

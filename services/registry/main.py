@@ -11,14 +11,19 @@ import httpx
 from fastapi import FastAPI
 
 from services.registry.accounts.router import router as accounts_router
+from services.registry.achievements.router import router as achievements_router
 from services.registry.auth.router import router as auth_router
 from services.registry.enterprises.router import router as enterprises_router
+from services.registry.honours.router import router as honours_router
+from services.registry.honours.router import webhooks as honour_webhooks
 from services.registry.imports.router import router as imports_router
 from services.registry.imports.service import job_loop
 from services.registry.localities.router import router as localities_router
 from services.registry.mentorships.router import router as mentorships_router
 from services.registry.mentorships.router import webhooks as mentorship_webhooks
+from services.registry.training.router import router as training_router
 from services.registry.workers.router import router as workers_router
+from services.registry.workers.router import webhooks as worker_webhooks
 from shared.app import create_service_app
 from shared.auth import passwords
 from shared.auth.keys import load_or_create_keys
@@ -27,14 +32,16 @@ from shared.config import Settings, get_settings
 from shared.crypto import load_cipher
 
 DESCRIPTION = """
-The registry of Shandong's industrial workers and the system's identity provider.
+The registry of Shandong's industrial workers and the system's identity provider: enterprises,
+workers and their talent files (grades, moves, training, honours, mentoring, achievements).
 
 **Sign in**: press **Authorize**, enter your username and password (password flow) or, for a
 machine client, its client id and secret (client credentials flow). Tokens from here are
 accepted by the competitions and judging services too.
 
 Errors are `application/problem+json` (RFC 9457); lists use cursor pagination
-(`?limit=50&cursor=...` returning `next_cursor`).
+(`?limit=50&cursor=...` returning `next_cursor`). Identity and phone numbers are masked except
+for admins and the worker themselves.
 """
 
 TAGS = [
@@ -42,13 +49,28 @@ TAGS = [
     {"name": "enterprises", "description": "Employers, by unified social credit code."},
     {"name": "workers", "description": "Workers and their talent files: grades, moves, timeline."},
     {"name": "imports", "description": "Bulk import of workers and enterprises (CSV, XLSX)."},
-    {"name": "accounts", "description": "People's accounts and machine clients (admins)."},
-    {"name": "internal", "description": "Called by our other services (machine clients)."},
     {
         "name": "mentorships",
         "description": "Master and apprentice pairs (师带徒) and help in pairs (结对帮扶): "
         "proposed, activated, completed with an evaluation, or terminated.",
     },
+    {
+        "name": "training",
+        "description": "Training programmes (order-based training, the master heritage, expert "
+        "talent and team lecture halls, post training): sessions, enrolment, attendance, and "
+        "the hours credited to talent files on completion.",
+    },
+    {
+        "name": "honours",
+        "description": "Skill-leader honours (齐鲁工匠, 齐鲁首席技师...): the catalogue, grants "
+        "to workers and revocations.",
+    },
+    {
+        "name": "achievements",
+        "description": "Innovation achievements (职工创新成果): teams, stages, entries.",
+    },
+    {"name": "accounts", "description": "People's accounts and machine clients (admins)."},
+    {"name": "internal", "description": "Called by our other services (machine clients)."},
 ]
 
 
@@ -69,11 +91,14 @@ def create_app(
             enterprises_router,
             workers_router,
             imports_router,
-            accounts_router,
             mentorships_router,
+            training_router,
+            honours_router,
+            achievements_router,
+            accounts_router,
         ],
         openapi_tags=TAGS,
-        webhooks=mentorship_webhooks,
+        webhooks=[worker_webhooks, mentorship_webhooks, honour_webhooks],
         token_verifier=lambda _http: LocalKeyVerifier(settings, published),
         transport=transport,
         background=[job_loop],

@@ -289,3 +289,22 @@ async def promote_for_competition(
     change, created = await service.promote_for_competition(session, source_ref, data, principal)
     body = schemas.GradeChange.model_validate(change).model_dump(mode="json")
     return JSONResponse(body, status_code=201 if created else 200)
+
+
+#: Events sent to webhook subscribers (documented in the OpenAPI `webhooks` section).
+webhooks = APIRouter(tags=["workers"])
+
+
+@webhooks.post("worker.created", summary="A worker was registered")
+async def worker_created(event: schemas.WorkerEvent) -> None:
+    """Sent for every new worker, whether registered one by one or by a bulk import."""
+
+
+@webhooks.post("worker.grade_changed", summary="A worker's skill grade changed")
+async def worker_grade_changed(event: schemas.WorkerEvent) -> None:
+    """Sent on certification, competition promotion or correction (`data.source`)."""
+
+
+@webhooks.post("worker.transferred", summary="A worker moved to another enterprise")
+async def worker_transferred(event: schemas.WorkerEvent) -> None:
+    """Sent when the worker's employer changes; `data.locality_code` is the new locality."""

@@ -208,3 +208,26 @@ class TimelineEntry(BaseModel):
     source_type: str | None
     source_id: str | None
     recorded_at: datetime
+
+
+class WorkerEventData(BaseModel):
+    worker_id: uuid.UUID
+    grade: SkillGrade | None = Field(None, description="worker.created: the grade registered.")
+    from_grade: SkillGrade | None = Field(None, description="worker.grade_changed")
+    to_grade: SkillGrade | None = Field(None, description="worker.grade_changed")
+    source: GradeSource | None = Field(None, description="worker.grade_changed")
+    effective_date: date | None = Field(None, description="worker.grade_changed")
+    grade_change_id: uuid.UUID | None = Field(None, description="worker.grade_changed")
+    enterprise_id: uuid.UUID | None = Field(None, description="worker.created")
+    from_enterprise_id: uuid.UUID | None = Field(None, description="worker.transferred")
+    to_enterprise_id: uuid.UUID | None = Field(None, description="worker.transferred")
+    date: date | None = Field(None, description="worker.transferred")
+    locality_code: str | None = None
+
+
+class WorkerEvent(BaseModel):
+    """A Standard Webhooks payload: `{type, timestamp, data}`; never identity numbers."""
+
+    type: str = Field(examples=["worker.grade_changed"])
+    timestamp: datetime
+    data: WorkerEventData

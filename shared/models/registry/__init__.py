@@ -11,6 +11,18 @@ from shared.models.registry.enums import (
     SkillGrade,
     TimelineKind,
 )
+from shared.models.registry.honours import (
+    AchievementEntryLink,
+    AchievementMember,
+    AchievementStage,
+    Honour,
+    HonourGrant,
+    HonourLevel,
+    HonourSource,
+    InnovationAchievement,
+    TeamRole,
+    TechnologyArea,
+)
 from shared.models.registry.imports import ImportJob, ImportKind, ImportRowError, ImportStatus
 from shared.models.registry.mentoring import (
     Mentorship,
@@ -37,6 +49,9 @@ from shared.models.registry.training import (
 
 __all__ = [
     "Account",
+    "AchievementEntryLink",
+    "AchievementMember",
+    "AchievementStage",
     "Employment",
     "EnrolmentStatus",
     "Enterprise",
@@ -45,11 +60,16 @@ __all__ = [
     "FileType",
     "GradeChange",
     "GradeSource",
+    "Honour",
+    "HonourGrant",
+    "HonourLevel",
+    "HonourSource",
     "ImportJob",
     "ImportKind",
     "ImportRowError",
     "ImportStatus",
     "Industry",
+    "InnovationAchievement",
     "Locality",
     "LocalityLevel",
     "MachineClient",
@@ -61,6 +81,8 @@ __all__ = [
     "ProgrammeStatus",
     "Sex",
     "SkillGrade",
+    "TeamRole",
+    "TechnologyArea",
     "TimelineEntry",
     "TimelineKind",
     "TrainingAttendance",

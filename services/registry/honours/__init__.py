@@ -1,0 +1,1 @@
+"""Honours (skill leaders): the catalogue, grants to workers and their revocation."""
