@@ -75,8 +75,10 @@ async def test_openapi_contract_is_usable_from_swagger(services: Services, servi
                 assert op.get("security"), f"{where} is not marked as needing a token"
             if method in ("post", "patch", "put") and "requestBody" in op:
                 content = op["requestBody"]["content"]
-                media = content.get("application/json") or content.get(
-                    "application/x-www-form-urlencoded"
+                media = (
+                    content.get("application/json")
+                    or content.get("application/x-www-form-urlencoded")
+                    or content.get("multipart/form-data")
                 )
                 assert media is not None, where
     assert "Problem" in spec["components"]["schemas"]

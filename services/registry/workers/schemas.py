@@ -210,18 +210,22 @@ class TimelineEntry(BaseModel):
     recorded_at: datetime
 
 
+# A field named `date` below would shadow the type inside the class body.
+Day = date
+
+
 class WorkerEventData(BaseModel):
     worker_id: uuid.UUID
     grade: SkillGrade | None = Field(None, description="worker.created: the grade registered.")
     from_grade: SkillGrade | None = Field(None, description="worker.grade_changed")
     to_grade: SkillGrade | None = Field(None, description="worker.grade_changed")
     source: GradeSource | None = Field(None, description="worker.grade_changed")
-    effective_date: date | None = Field(None, description="worker.grade_changed")
+    effective_date: Day | None = Field(None, description="worker.grade_changed")
     grade_change_id: uuid.UUID | None = Field(None, description="worker.grade_changed")
     enterprise_id: uuid.UUID | None = Field(None, description="worker.created")
     from_enterprise_id: uuid.UUID | None = Field(None, description="worker.transferred")
     to_enterprise_id: uuid.UUID | None = Field(None, description="worker.transferred")
-    date: date | None = Field(None, description="worker.transferred")
+    date: Day | None = Field(None, description="worker.transferred")
     locality_code: str | None = None
 
 
