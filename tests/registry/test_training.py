@@ -393,7 +393,7 @@ async def test_session_must_end_after_it_starts(
 async def test_completing_twice_is_409_without_double_credit(
     services: Services, admin_headers: dict[str, str]
 ) -> None:
-    [worker] = await make_workers(services, 1)
+    [worker, absent] = await make_workers(services, 2)
     pid = (await open_programme(services, admin_headers, kind="team_hall"))["id"]
     sid = (
         await services.registry.post(
@@ -401,9 +401,13 @@ async def test_completing_twice_is_409_without_double_credit(
         )
     ).json()["id"]
     await enrol(services, admin_headers, pid, worker)
+    await enrol(services, admin_headers, pid, absent)
     await services.registry.put(
         f"{PROGRAMMES}/{pid}/sessions/{sid}/attendance",
-        json=[{"worker_id": str(worker), "present": True}],
+        json=[
+            {"worker_id": str(worker), "present": True},
+            {"worker_id": str(absent), "present": False},
+        ],
         headers=admin_headers,
     )
     early = await services.registry.post(f"{PROGRAMMES}/{pid}/complete", headers=admin_headers)
@@ -418,6 +422,10 @@ async def test_completing_twice_is_409_without_double_credit(
     assert await count(services, TimelineEntry, TimelineEntry.worker_id == worker) == 1
     file = await services.registry.get(f"/v1/workers/{worker}/training", headers=admin_headers)
     assert file.json()["items"][0]["hours_credited"] == 2.5
+    # A worker who attended nothing gets no credit and no "completed training" in the file.
+    assert await count(services, TimelineEntry, TimelineEntry.worker_id == absent) == 0
+    skipped = await services.registry.get(f"/v1/workers/{absent}/training", headers=admin_headers)
+    assert skipped.json()["items"][0]["hours_credited"] == 0
     # After completion the record is closed: no attendance changes, no cancelling.
     late = await services.registry.put(
         f"{PROGRAMMES}/{pid}/sessions/{sid}/attendance",

@@ -449,3 +449,64 @@ async def test_batch_get_for_other_services(
         headers=admin_headers,
     )
     assert_problem(too_many, 422)
+
+
+async def test_competition_results_in_the_file_and_honour_filter(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    worker = (
+        await services.registry.post("/v1/workers", json=worker_body(), headers=admin_headers)
+    ).json()
+    other = (
+        await services.registry.post(
+            "/v1/workers",
+            json=worker_body(name="赵强", id_number=identity_number()),
+            headers=admin_headers,
+        )
+    ).json()
+    body = {
+        "worker_id": worker["id"],
+        "competition_id": str(uuid.uuid4()),
+        "competition_name": "2026年山东省数控车工职业技能竞赛",
+        "stage_name": "省级决赛",
+        "rank": 1,
+        "prize": "first",
+        "score": 92.35,
+        "published_at": "2026-11-20T10:00:00+08:00",
+    }
+    url = "/v1/internal/competition-results/result:r-1"
+    first = await services.registry.put(url, json=body, headers=admin_headers)
+    assert first.status_code == 201, first.text
+    assert "一等奖" in first.json()["summary"]
+    again = await services.registry.put(url, json=body, headers=admin_headers)
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    assert_problem(
+        await services.registry.put(url, json={**body, "prize": "gold"}, headers=admin_headers), 422
+    )
+    entries = (
+        await services.registry.get(
+            f"/v1/workers/{worker['id']}/timeline",
+            params={"kind": "competition_result"},
+            headers=admin_headers,
+        )
+    ).json()["items"]
+    assert len(entries) == 1
+    assert entries[0]["occurred_at"].startswith("2026-11-20T02:00:00")
+
+    granted = await services.registry.post(
+        "/v1/honours/qilu_craftsman/grants",
+        headers=admin_headers,
+        json={
+            "worker_id": worker["id"],
+            "granted_on": "2026-11-21",
+            "source": "nomination",
+            "citation": "数控加工技术攻关",
+        },
+    )
+    assert granted.status_code == 201, granted.text
+    listed = await services.registry.get(
+        "/v1/workers", params={"honour": "qilu_craftsman"}, headers=admin_headers
+    )
+    assert [w["id"] for w in listed.json()["items"]] == [worker["id"]]
+    assert other["id"] not in {w["id"] for w in listed.json()["items"]}

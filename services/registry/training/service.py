@@ -270,8 +270,9 @@ async def complete_programme(
     session: AsyncSession, programme_id: uuid.UUID, principal: Principal
 ) -> TrainingProgramme:
     """Complete the programme and credit each enrolled worker the hours of the sessions they
-    attended, on the enrolment and on their talent-file timeline. Runs once: the status check
-    under the programme's row lock makes a second completion a 409."""
+    attended, on the enrolment and (when they attended any) on their talent-file timeline.
+    Runs once: the status check under the programme's row lock makes a second completion a
+    409."""
     programme = await transition(session, programme_id, "complete", principal)
     attended = (
         select(
@@ -299,6 +300,10 @@ async def complete_programme(
         hours = Decimal(hours)
         enrolment.hours_credited = hours
         enrolment.completed_at = completed_at
+        if hours <= 0:
+            # Enrolled but attended no session: nothing to credit, and the file must not claim
+            # a training the worker did not take.
+            continue
         timeline.record(
             session,
             worker_id=enrolment.worker_id,

@@ -89,6 +89,10 @@ async def list_workers(
     min_grade: Annotated[SkillGrade | None, Query(description="This grade or higher.")] = None,
     occupation: Annotated[str | None, Query(max_length=100)] = None,
     file_status: FileStatus | None = None,
+    honour: Annotated[
+        str | None,
+        Query(max_length=64, description="Holds this honour (code, e.g. `qilu_craftsman`)."),
+    ] = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> Page[schemas.Worker]:
@@ -105,6 +109,7 @@ async def list_workers(
         min_grade=min_grade,
         occupation=occupation,
         file_status=file_status,
+        honour=honour,
         limit=limit,
         cursor=cursor,
     )
@@ -288,6 +293,38 @@ async def promote_for_competition(
     already made (200) instead of promoting twice."""
     change, created = await service.promote_for_competition(session, source_ref, data, principal)
     body = schemas.GradeChange.model_validate(change).model_dump(mode="json")
+    return JSONResponse(body, status_code=201 if created else 200)
+
+
+@router.put(
+    "/internal/competition-results/{source_ref}",
+    response_model=schemas.TimelineEntry,
+    summary="Record a competition result in the file (idempotent)",
+    responses={
+        **error_responses(401, 403, 404, 422),
+        201: {"description": "Result recorded.", "model": schemas.TimelineEntry},
+    },
+    tags=["internal"],
+)
+async def record_competition_result(
+    session: SessionDep,
+    principal: Promoter,
+    source_ref: Annotated[
+        str,
+        Path(
+            min_length=3,
+            max_length=128,
+            pattern=r"^[A-Za-z0-9._:-]+$",
+            description="The result's stable id (e.g. `result:<uuid>`).",
+        ),
+    ],
+    data: schemas.CompetitionResult,
+) -> Response:
+    """Called by the judging service when results become final: the worker's talent file gets
+    a `competition_result` entry. Repeating the call with the same `source_ref` returns the
+    entry already made (200)."""
+    entry, created = await service.record_competition_result(session, source_ref, data, principal)
+    body = schemas.TimelineEntry.model_validate(entry).model_dump(mode="json")
     return JSONResponse(body, status_code=201 if created else 200)
 
 

@@ -197,6 +197,38 @@ class FileStatusChange(BaseModel):
     reason: str = Field(min_length=1, max_length=1000)
 
 
+PRIZE_NAMES = {"first": "一等奖", "second": "二等奖", "third": "三等奖", "merit": "优秀奖"}
+
+
+class CompetitionResult(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "worker_id": "6b1f0c2e-4d7a-4a51-9a43-1f2d3c4b5a69",
+                    "competition_id": "0a5e8f3c-2b1d-4c6e-8f7a-9b0c1d2e3f4a",
+                    "competition_name": "2026年山东省数控车工职业技能竞赛",
+                    "stage_name": "省级决赛",
+                    "rank": 1,
+                    "prize": "first",
+                    "score": 92.35,
+                    "published_at": "2026-11-20T10:00:00+08:00",
+                }
+            ]
+        },
+    )
+
+    worker_id: uuid.UUID
+    competition_id: uuid.UUID
+    competition_name: str = Field(min_length=1, max_length=200)
+    stage_name: str = Field(min_length=1, max_length=100)
+    rank: int = Field(ge=1)
+    prize: str | None = Field(None, pattern="^(first|second|third|merit)$")
+    score: float | None = Field(None, ge=0)
+    published_at: datetime
+
+
 class TimelineEntry(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -16,7 +16,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, literal, select
+from sqlalchemy import ColumnElement, exists, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,6 +42,7 @@ from shared.models.registry import (
     FileType,
     GradeChange,
     GradeSource,
+    HonourGrant,
     Locality,
     SkillGrade,
     TimelineEntry,
@@ -284,6 +285,7 @@ async def list_workers(
     min_grade: SkillGrade | None,
     occupation: str | None,
     file_status: FileStatus | None,
+    honour: str | None,
     limit: int,
     cursor: str | None,
 ) -> Page[schemas.Worker]:
@@ -309,6 +311,14 @@ async def list_workers(
         stmt = stmt.where(Worker.occupation == occupation)
     if file_status:
         stmt = stmt.where(Worker.file_status == file_status)
+    if honour:
+        stmt = stmt.where(
+            exists().where(
+                HonourGrant.worker_id == Worker.id,
+                HonourGrant.honour_code == honour,
+                HonourGrant.revoked_at.is_(None),
+            )
+        )
     order_by: list[Any] = [Worker.created_at, Worker.id]
     if rank is not None:
         order_by.insert(0, rank)
@@ -692,6 +702,38 @@ async def list_timeline(
         cursor=cursor,
         transform=schemas.TimelineEntry.model_validate,
     )
+
+
+async def record_competition_result(
+    session: AsyncSession, source_ref: str, data: schemas.CompetitionResult, principal: Principal
+) -> tuple[TimelineEntry, bool]:
+    """Idempotent: a result already in the file (same `source_ref`) is returned, not repeated."""
+    worker = await load_worker(session, data.worker_id, for_update=True)  # serialises reports
+    existing = await session.scalar(
+        select(TimelineEntry).where(
+            TimelineEntry.worker_id == worker.id,
+            TimelineEntry.source_type == "competition_result",
+            TimelineEntry.source_id == source_ref,
+        )
+    )
+    if existing is not None:
+        return existing, False
+    prize = schemas.PRIZE_NAMES.get(data.prize, "") if data.prize else ""
+    entry = timeline.record(
+        session,
+        worker_id=worker.id,
+        kind=TimelineKind.competition_result,
+        summary=f"{data.competition_name}（{data.stage_name}）第 {data.rank} 名"
+        + (f"，{prize}" if prize else ""),
+        data=data.model_dump(mode="json", exclude={"worker_id"}),
+        occurred_at=data.published_at,
+        source_type="competition_result",
+        source_id=source_ref,
+        principal=principal,
+    )
+    await session.flush()
+    await session.refresh(entry)
+    return entry, True
 
 
 async def batch_get(
