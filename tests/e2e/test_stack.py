@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,9 +17,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared.auth.keys import load_or_create_keys
+from shared.config import PROJECT_ROOT
 from shared.run import stop_services
 from tests.conftest import assert_problem, bearer
 from tests.e2e.conftest import Stack, create_admin, free_port, launch, service_env, token
+from tests.factories import identity_number
 
 CONTEST = {
     "name": "2026年淄博市电工职业技能竞赛",
@@ -175,3 +178,46 @@ async def test_downstream_stopped_gives_503_and_hanging_gives_504(
     finally:
         stop_services(procs)
         stop_services(hanging)
+
+
+async def test_cli_import_with_error_report(
+    stack: Stack, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    good = identity_number()
+    source = tmp_path / "名册.csv"
+    source.write_text(
+        "姓名,身份证号,职业,地区代码,等级\n"
+        f"孔令辉,{good},车工,370800,高级工\n"
+        f"孔令辉,{good},车工,370800,高级工\n"
+        "坏行,123,车工,370800,高级工\n",
+        encoding="utf-8",
+    )
+    report = tmp_path / "errors.csv"
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "services.registry.cli",
+            "import-workers",
+            str(source),
+            "--errors",
+            str(report),
+        ],
+        env=stack.env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "1 inserted, 1 duplicates, 1 rows with errors" in result.stdout
+    lines = (await asyncio.to_thread(report.read_text, encoding="utf-8-sig")).splitlines()
+    assert lines[0] == "row_number,field,reason"
+    assert [line.split(",")[0] for line in lines[1:]] == ["3", "4"]
+    access = await token(http, stack.urls["registry"])
+    found = await http.get(
+        stack.urls["registry"] + "/v1/workers", params={"q": "孔令辉"}, headers=bearer(access)
+    )
+    assert len(found.json()["items"]) == 1
