@@ -1,4 +1,5 @@
-"""Factories for valid domain objects: identity numbers, credit codes, enterprises, workers."""
+"""Factories for valid domain objects: identity numbers, credit codes, enterprises, workers,
+competitions, events and entries (inserted directly, for tests of neighbouring areas)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.cn import ric, uscc
 
 from shared.crypto import PersonalDataCipher, mask_id_number
+from shared.models.competitions import (
+    Competition,
+    CompetitionKind,
+    CompetitionLevel,
+    CompetitionStatus,
+    Entry,
+    EntryStatus,
+    Event,
+    EventMode,
+)
 from shared.models.registry import (
     Enterprise,
     EnterpriseSize,
@@ -115,3 +126,55 @@ async def make_worker(
     session.add(worker)
     await session.flush()
     return worker
+
+
+async def make_competition(session: AsyncSession, **overrides: Any) -> Competition:
+    """Insert a competition directly (tests of other competitions areas)."""
+    values: dict[str, Any] = {
+        "name": "2026年山东省数控车工职业技能竞赛",
+        "kind": CompetitionKind.skill_competition,
+        "level": CompetitionLevel.provincial,
+        "year": 2026,
+        "organiser_locality_code": "370000",
+        "status": CompetitionStatus.registration_open,
+        "starts_on": date(2026, 12, 10),
+        "created_by": "factory",
+    }
+    values.update(overrides)
+    competition = Competition(**values)
+    session.add(competition)
+    await session.flush()
+    return competition
+
+
+async def make_event(session: AsyncSession, competition: Competition, **overrides: Any) -> Event:
+    values: dict[str, Any] = {
+        "competition_id": competition.id,
+        "name": "数控车工",
+        "occupation": "数控车工",
+        "mode": EventMode.individual,
+        "capacity": 100,
+    }
+    values.update(overrides)
+    event = Event(**values)
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def make_entry(
+    session: AsyncSession, event: Event, worker_id: uuid.UUID | None = None, **overrides: Any
+) -> Entry:
+    values: dict[str, Any] = {
+        "competition_id": event.competition_id,
+        "event_id": event.id,
+        "worker_id": worker_id or uuid.uuid4(),
+        "locality_code": "370100",
+        "status": EntryStatus.approved,
+        "registered_by": "factory",
+    }
+    values.update(overrides)
+    entry = Entry(**values)
+    session.add(entry)
+    await session.flush()
+    return entry

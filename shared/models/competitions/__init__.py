@@ -1,0 +1,55 @@
+"""Tables owned by the competitions service, one module per domain area."""
+
+from shared.models.competitions.core import Competition, Event
+from shared.models.competitions.entries import Entry, EntryMember
+from shared.models.competitions.enums import (
+    HOLDING_PLACE,
+    AdvancementRule,
+    CompetitionKind,
+    CompetitionLevel,
+    CompetitionStatus,
+    EntryStatus,
+    EventMode,
+    StageComponent,
+    StageEntryStatus,
+    StageStatus,
+)
+from shared.models.competitions.scheduling import (
+    ScheduleRelease,
+    ScheduleSlot,
+    StageSession,
+    Venue,
+    Workstation,
+)
+from shared.models.competitions.stages import (
+    Advancement,
+    AdvancementOverride,
+    Stage,
+    StageEntry,
+)
+
+__all__ = [
+    "HOLDING_PLACE",
+    "Advancement",
+    "AdvancementOverride",
+    "AdvancementRule",
+    "Competition",
+    "CompetitionKind",
+    "CompetitionLevel",
+    "CompetitionStatus",
+    "Entry",
+    "EntryMember",
+    "EntryStatus",
+    "Event",
+    "EventMode",
+    "ScheduleRelease",
+    "ScheduleSlot",
+    "Stage",
+    "StageComponent",
+    "StageEntry",
+    "StageEntryStatus",
+    "StageSession",
+    "StageStatus",
+    "Venue",
+    "Workstation",
+]
