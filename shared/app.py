@@ -18,6 +18,7 @@ from shared.auth.deps import CurrentPrincipal
 from shared.auth.tokens import JwksVerifier, TokenVerifier
 from shared.clients import CompetitionsClient, JudgingClient, RegistryClient
 from shared.clients.base import make_http_client
+from shared.clients.service_token import ServiceToken
 from shared.config import ServiceName, Settings
 from shared.db import make_engine, make_sessionmaker, ping
 from shared.docs import install_docs
@@ -151,6 +152,9 @@ def create_service_app(
                 http, settings.competitions_url, retries=settings.http_retries
             ),
             judging=JudgingClient(http, settings.judging_url, retries=settings.http_retries),
+        )
+        app.state.service_token = ServiceToken(
+            http, settings.registry_url, settings.service_client_id, settings.service_client_secret
         )
         app.state.token_verifier = (
             token_verifier(http) if token_verifier else JwksVerifier(settings, http)

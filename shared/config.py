@@ -76,6 +76,14 @@ class Settings(BaseSettings):
         "at rest. Unset: generated on first run into KEY_DIR/data.key.",
         repr=False,
     )
+    service_client_id: str | None = Field(
+        None,
+        description="This service's machine client at the registry (scope `internal`), for calls "
+        "it makes on its own behalf. `make run` provisions one.",
+    )
+    service_client_secret: str | None = Field(
+        None, description="Secret of SERVICE_CLIENT_ID.", repr=False
+    )
     jwks_cache_seconds: int = Field(
         300, ge=0, description="How long the other services cache the registry's JWKS."
     )

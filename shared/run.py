@@ -146,6 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     env["DATABASE_URL"] = database_url
     print("Applying migrations...")
     upgrade_head(database_url)
+    if not (env.get("SERVICE_CLIENT_ID") and env.get("SERVICE_CLIENT_SECRET")):
+        # Machine credentials for competitions and judging (fresh secret on every start).
+        from services.registry.cli import provision_service_client
+
+        env["SERVICE_CLIENT_ID"], env["SERVICE_CLIENT_SECRET"] = asyncio.run(
+            provision_service_client(database_url)
+        )
 
     ports = {s: args.base_port + i for i, s in enumerate(SERVICE_PORTS)}
     shown_host = "127.0.0.1" if args.host == "0.0.0.0" else args.host  # noqa: S104

@@ -23,11 +23,14 @@ from services.judging.main import create_app as create_judging
 from services.registry.accounts import schemas as account_schemas
 from services.registry.accounts import service as account_service
 from services.registry.main import create_app as create_registry
+from shared.auth import passwords
 from shared.config import Settings
+from shared.db import make_engine, make_sessionmaker
 from shared.migrate import upgrade_head
 from tests.dbutil import PgServer, choose_server
 
 ADMIN_PASSWORD = "Admin-Passw0rd!"
+SERVICE_SECRET = "internal-services-test-secret"
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +44,17 @@ def pg_server() -> Iterator[PgServer]:
 async def template_db(pg_server: PgServer) -> AsyncIterator[str]:
     """Migrated once per run with Alembic (the migration path is what is tested)."""
     name = await pg_server.create_database()
-    upgrade_head(pg_server.url_for(name))
+    url = pg_server.url_for(name)
+    upgrade_head(url)
+    # Every test database is a copy: each has the internal machine client with a known secret
+    # (hashed cheaply, like every password in the tests).
+    passwords.configure(time_cost=1, memory_kib=1024)
+    engine = make_engine(Settings(database_url=url), pool_size=1, max_overflow=0)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            await account_service.ensure_service_client(session, SERVICE_SECRET)
+    finally:
+        await engine.dispose()
     yield name
     await pg_server.drop_database(name)
 
@@ -74,6 +87,8 @@ def settings(database_url: str, key_dir: Path) -> Settings:
         # Cheap hashes keep the suite fast; production keeps the secure defaults.
         argon2_time_cost=1,
         argon2_memory_kib=1024,
+        service_client_id=account_service.SERVICE_CLIENT_ID,
+        service_client_secret=SERVICE_SECRET,
     )
 
 

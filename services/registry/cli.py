@@ -34,7 +34,7 @@ from services.registry.imports.engine import LEASE, ImportRunner
 from shared.auth import passwords
 from shared.auth.keys import rotate_key
 from shared.auth.principal import Principal, PrincipalKind, Role
-from shared.config import get_settings
+from shared.config import Settings, get_settings
 from shared.crypto import load_cipher
 from shared.db import make_engine, make_sessionmaker
 from shared.errors import DomainError
@@ -59,6 +59,17 @@ async def _create_admin(username: str, display_name: str, password: str) -> str:
             )
             account = await service.create_account(session, data, None)
             return str(account.id)
+    finally:
+        await engine.dispose()
+
+
+async def provision_service_client(database_url: str | None = None) -> tuple[str, str]:
+    settings = get_settings() if database_url is None else Settings(database_url=database_url)
+    passwords.configure(settings.argon2_time_cost, settings.argon2_memory_kib)
+    engine = make_engine(settings, pool_size=1, max_overflow=0)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            return await service.ensure_service_client(session)
     finally:
         await engine.dispose()
 
@@ -130,6 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     client.add_argument("--name", required=True)
     client.add_argument("--scope", action="append", required=True, dest="scopes")
     sub.add_parser("rotate-key", help="retire the signing key and make a new one")
+    sub.add_parser(
+        "service-client",
+        help="create (or renew the secret of) the machine client competitions and judging use; "
+        "prints SERVICE_CLIENT_ID and SERVICE_CLIENT_SECRET",
+    )
     for kind in ("workers", "enterprises"):
         imp = sub.add_parser(f"import-{kind}", help=f"import {kind} from a CSV or XLSX file")
         imp.add_argument("file", help="path of the .csv or .xlsx file")
@@ -147,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
             created = asyncio.run(_create_client(args.name, args.scopes))
             print(f"client_id={created.client_id}")
             print(f"client_secret={created.client_secret}")
+        elif args.command == "service-client":
+            client_id, secret = asyncio.run(provision_service_client())
+            print(f"SERVICE_CLIENT_ID={client_id}")
+            print(f"SERVICE_CLIENT_SECRET={secret}")
         elif args.command.startswith("import-"):
             kind = ImportKind(args.command.removeprefix("import-"))
             return asyncio.run(_import(kind, Path(args.file), args.errors))

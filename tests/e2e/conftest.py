@@ -18,8 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.registry.accounts.service import SERVICE_CLIENT_ID
 from shared.config import PROJECT_ROOT, SERVICE_PORTS
 from shared.run import start_services, stop_services, wait_ready
+from tests.conftest import SERVICE_SECRET
 from tests.dbutil import PgServer
 
 ADMIN = "e2e.admin"
@@ -62,6 +64,8 @@ def service_env(
         HTTP_READ_TIMEOUT="2",
         HTTP_CONNECT_TIMEOUT="1",
         HTTP_RETRIES="1",
+        SERVICE_CLIENT_ID=SERVICE_CLIENT_ID,
+        SERVICE_CLIENT_SECRET=SERVICE_SECRET,
         ARGON2_TIME_COST="1",
         ARGON2_MEMORY_KIB="1024",
         PYTHONPATH=str(PROJECT_ROOT),

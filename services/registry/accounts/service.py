@@ -188,3 +188,39 @@ async def revoke_client(
             after={"revoked_at": client.revoked_at.isoformat()},
         )
     return client
+
+
+SERVICE_CLIENT_ID = "internal-services"
+
+
+async def ensure_service_client(
+    session: AsyncSession, secret: str | None = None
+) -> tuple[str, str]:
+    """Create, or give a new secret to, the machine client our own services share (scope
+    `internal`); returns its id and the secret, which exists nowhere else."""
+    secret = secret or "cs_" + secrets.token_urlsafe(32)
+    client = await session.scalar(
+        select(MachineClient).where(MachineClient.client_id == SERVICE_CLIENT_ID)
+    )
+    if client is None:
+        client = MachineClient(
+            client_id=SERVICE_CLIENT_ID,
+            name="Our own services (competitions, judging)",
+            secret_hash="",
+            scopes=["internal"],
+        )
+        session.add(client)
+    client.secret_hash = await hash_password(secret)
+    client.is_active = True
+    client.revoked_at = None
+    await session.flush()
+    audit.record(
+        session,
+        service="registry",
+        principal=None,
+        action="machine_client.service_secret",
+        entity_type="machine_client",
+        entity_id=client.id,
+        after={"client_id": SERVICE_CLIENT_ID},
+    )
+    return SERVICE_CLIENT_ID, secret
