@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from starlette.responses import Response
+from fastapi import APIRouter, Query, Request, Response
 
 from services.competitions.competitions import schemas, service
 from shared.auth.deps import AdminOrOrganiser, CurrentPrincipal
+from shared.concurrency import IfMatchHeader, etag
 from shared.db import SessionDep
 from shared.errors import error_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent_create
@@ -82,9 +82,57 @@ async def list_competitions(
     responses=error_responses(401, 404, 422),
 )
 async def get_competition(
-    session: SessionDep, _: CurrentPrincipal, competition_id: uuid.UUID
+    session: SessionDep, _: CurrentPrincipal, competition_id: uuid.UUID, response: Response
 ) -> schemas.Competition:
-    """One competition by id."""
-    return schemas.Competition.model_validate(
-        await service.get_competition(session, competition_id)
+    """One competition, with the statuses it may move to next; `ETag` is its version."""
+    competition = await service.get_competition(session, competition_id)
+    response.headers["ETag"] = etag(competition.version)
+    return schemas.Competition.model_validate(competition)
+
+
+@router.patch(
+    "/{competition_id}",
+    response_model=schemas.Competition,
+    summary="Update a competition",
+    responses=error_responses(401, 403, 404, 409, 412, 422),
+)
+async def update_competition(
+    session: SessionDep,
+    principal: AdminOrOrganiser,
+    competition_id: uuid.UUID,
+    data: schemas.CompetitionUpdate,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> schemas.Competition:
+    """Change details (name, dates, documents, tracks...) until the competition starts. Send
+    `If-Match` with the `ETag` you read; a concurrent change makes this a 412."""
+    competition = await service.update_competition(
+        session, competition_id, data, principal, if_match
     )
+    response.headers["ETag"] = etag(competition.version)
+    return schemas.Competition.model_validate(competition)
+
+
+@router.post(
+    "/{competition_id}/status",
+    response_model=schemas.Competition,
+    summary="Move a competition through its lifecycle",
+    responses=error_responses(401, 403, 404, 409, 412, 422),
+)
+async def change_status(
+    session: SessionDep,
+    principal: AdminOrOrganiser,
+    competition_id: uuid.UUID,
+    data: schemas.StatusChange,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> schemas.Competition:
+    """draft → registration_open → registration_closed → (registration_open again, or)
+    in_progress → results_published → archived. Any other move is a 409 naming the allowed
+    ones. Publishing (leaving draft) sends `competition.published`; opening registration sends
+    `registration.opened`."""
+    competition = await service.change_status(
+        session, competition_id, data.status, principal, if_match
+    )
+    response.headers["ETag"] = etag(competition.version)
+    return schemas.Competition.model_validate(competition)

@@ -3,14 +3,55 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+from services.competitions.competitions.lifecycle import TRANSITIONS
 from shared.models.competitions import CompetitionKind, CompetitionLevel, CompetitionStatus
+from shared.models.registry.enums import Industry
+
+TRACKS = ("big_data", "ai", "five_g", "blockchain", "other")
 
 
-class CompetitionCreate(BaseModel):
+class Document(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200, examples=["竞赛技术文件"])
+    url: HttpUrl
+
+
+class CompetitionFields(BaseModel):
+    description: str | None = Field(None, max_length=10000)
+    industry: Industry | None = Field(None, description="One of Shandong's Top Ten industries.")
+    tracks: list[str] = Field(
+        default_factory=list,
+        description="Innovation competitions' tracks: big_data, ai, five_g, blockchain, other.",
+    )
+    documents: list[Document] = Field(default_factory=list, max_length=50)
+    registration_opens_at: datetime | None = None
+    registration_closes_at: datetime | None = None
+    starts_on: date | None = Field(None, description="Competitors' ages are taken on this day.")
+    ends_on: date | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CompetitionFields:
+        unknown = sorted(set(self.tracks) - set(TRACKS))
+        if unknown:
+            raise ValueError(f"unknown tracks: {', '.join(unknown)}")
+        opens, closes = self.registration_opens_at, self.registration_closes_at
+        if opens and closes and closes <= opens:
+            raise ValueError("registration_closes_at must be after registration_opens_at")
+        for name in ("registration_opens_at", "registration_closes_at"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise ValueError(f"{name} needs a time zone offset, e.g. +08:00")
+        if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
+            raise ValueError("ends_on must not be before starts_on")
+        return self
+
+
+class CompetitionCreate(CompetitionFields):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -21,6 +62,11 @@ class CompetitionCreate(BaseModel):
                     "level": "city",
                     "year": 2026,
                     "organiser_locality_code": "370100",
+                    "industry": "high_end_equipment",
+                    "registration_opens_at": "2026-11-01T09:00:00+08:00",
+                    "registration_closes_at": "2026-11-30T17:00:00+08:00",
+                    "starts_on": "2026-12-10",
+                    "ends_on": "2026-12-12",
                 }
             ]
         },
@@ -39,6 +85,31 @@ class CompetitionCreate(BaseModel):
     )
 
 
+class CompetitionUpdate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"starts_on": "2026-12-11", "ends_on": "2026-12-13"}]},
+    )
+
+    name: str | None = Field(None, min_length=2, max_length=200)
+    description: str | None = Field(None, max_length=10000)
+    industry: Industry | None = None
+    tracks: list[str] | None = None
+    documents: list[Document] | None = Field(None, max_length=50)
+    registration_opens_at: datetime | None = None
+    registration_closes_at: datetime | None = None
+    starts_on: date | None = None
+    ends_on: date | None = None
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"status": "registration_open"}]}
+    )
+
+    status: CompetitionStatus
+
+
 class Competition(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -49,8 +120,24 @@ class Competition(BaseModel):
     year: int = Field(examples=[2026])
     organiser_locality_code: str = Field(examples=["370100"])
     organiser_enterprise_id: uuid.UUID | None = None
+    industry: Industry | None = None
+    tracks: list[str]
+    description: str | None = None
+    documents: list[Document]
+    registration_opens_at: datetime | None = None
+    registration_closes_at: datetime | None = None
+    starts_on: date | None = None
+    ends_on: date | None = None
     status: CompetitionStatus
+    allowed_transitions: list[CompetitionStatus] = Field(
+        default_factory=list, description="Statuses this competition may move to next."
+    )
     version: int
     created_by: str
     created_at: datetime
     updated_at: datetime
+
+    @model_validator(mode="after")
+    def _transitions(self) -> Competition:
+        self.allowed_transitions = list(TRANSITIONS[self.status])
+        return self

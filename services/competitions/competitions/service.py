@@ -1,33 +1,66 @@
-"""Competitions: creation (checked against the registry) and listing."""
+"""Competitions: creation (checked against the registry), details, lifecycle."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.competitions.competitions import schemas
-from shared import audit
+from services.competitions.competitions.lifecycle import TRANSITIONS
+from shared import audit, outbox
 from shared.auth.principal import Principal, Role
 from shared.clients import RegistryClient
-from shared.errors import FieldError, Forbidden, NotFound, RuleViolation
+from shared.concurrency import check_if_match
+from shared.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RuleViolation,
+)
+from shared.localities import locality_covers
 from shared.models.competitions import Competition, CompetitionStatus
 from shared.pagination import Page, paginate
 
+SERVICE = "competitions"
+#: While registration is open or earlier, details may change; afterwards they are fixed.
+EDITABLE = (
+    CompetitionStatus.draft,
+    CompetitionStatus.registration_open,
+    CompetitionStatus.registration_closed,
+)
 
-def _check_organiser_scope(principal: Principal, locality_code: str) -> None:
-    """An organiser manages competitions of their own locality only (or of its counties)."""
+
+def check_organiser_scope(principal: Principal, competition_or_locality: Competition | str) -> None:
+    """An organiser manages competitions of their own locality (a city also its counties), or
+    of their own enterprise."""
     if principal.role is Role.admin:
         return
-    scope = principal.locality_code
-    if scope is None or not (
-        locality_code == scope or (scope.endswith("00") and locality_code[:4] == scope[:4])
-    ):
-        raise Forbidden(
-            f"Your organiser scope ({scope or 'an enterprise'}) does not cover locality "
-            f"{locality_code}."
-        )
+    if isinstance(competition_or_locality, Competition):
+        locality_code = competition_or_locality.organiser_locality_code
+        enterprise_id = competition_or_locality.organiser_enterprise_id
+    else:
+        locality_code, enterprise_id = competition_or_locality, None
+    if principal.role is Role.organiser:
+        if principal.enterprise_id is not None and principal.enterprise_id == enterprise_id:
+            return
+        if principal.enterprise_id is None and locality_covers(
+            principal.locality_code, locality_code
+        ):
+            return
+    raise Forbidden(
+        f"Your organiser scope ({principal.locality_code or principal.enterprise_id or 'none'}) "
+        f"does not cover locality {locality_code}."
+    )
+
+
+def _snapshot(competition: Competition) -> dict[str, Any]:
+    return schemas.Competition.model_validate(competition).model_dump(mode="json")
 
 
 async def create_competition(
@@ -36,7 +69,16 @@ async def create_competition(
     data: schemas.CompetitionCreate,
     principal: Principal,
 ) -> Competition:
-    _check_organiser_scope(principal, data.organiser_locality_code)
+    if data.organiser_enterprise_id and principal.role is Role.organiser:
+        if principal.enterprise_id != data.organiser_enterprise_id:
+            raise Forbidden("You may only organise competitions of your own enterprise.")
+    elif principal.role is not Role.admin and principal.enterprise_id is not None:
+        raise Forbidden(
+            "An enterprise organiser creates competitions of their enterprise: set "
+            "organiser_enterprise_id."
+        )
+    if principal.enterprise_id is None or principal.role is Role.admin:
+        check_organiser_scope(principal, data.organiser_locality_code)
     # Read-only call first; our own transaction commits last, so a registry failure leaves
     # nothing behind.
     locality = await registry.get_locality(data.organiser_locality_code, token=principal.token)
@@ -45,26 +87,133 @@ async def create_competition(
             f"The registry knows no locality {data.organiser_locality_code}.",
             errors=[FieldError(field="organiser_locality_code", message="unknown locality")],
         )
-    competition = Competition(**data.model_dump(), created_by=principal.sub)
+    values = data.model_dump()
+    values["documents"] = [d.model_dump(mode="json") for d in data.documents]
+    competition = Competition(**values, created_by=principal.sub)
     session.add(competition)
     await session.flush()
     await session.refresh(competition)
     audit.record(
         session,
-        service="competitions",
+        service=SERVICE,
         principal=principal,
         action="competition.create",
         entity_type="competition",
         entity_id=competition.id,
-        after=schemas.Competition.model_validate(competition).model_dump(mode="json"),
+        after=_snapshot(competition),
     )
     return competition
 
 
-async def get_competition(session: AsyncSession, competition_id: uuid.UUID) -> Competition:
-    competition = await session.get(Competition, competition_id)
+async def get_competition(
+    session: AsyncSession, competition_id: uuid.UUID, *, for_update: bool = False
+) -> Competition:
+    stmt = select(Competition).where(Competition.id == competition_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    competition = await session.scalar(stmt)
     if competition is None:
         raise NotFound(f"No competition with id {competition_id}.")
+    return competition
+
+
+async def update_competition(
+    session: AsyncSession,
+    competition_id: uuid.UUID,
+    data: schemas.CompetitionUpdate,
+    principal: Principal,
+    if_match: str | None,
+) -> Competition:
+    competition = await get_competition(session, competition_id, for_update=True)
+    check_organiser_scope(principal, competition)
+    check_if_match(if_match, competition.version)
+    if competition.status not in EDITABLE:
+        raise Conflict(f"A competition that is {competition.status.value} can no longer be edited.")
+    changes = data.model_dump(exclude_unset=True)
+    current = {name: getattr(competition, name) for name in schemas.CompetitionFields.model_fields}
+    try:  # the dates and tracks must still agree once the change is applied
+        merged = schemas.CompetitionFields.model_validate({**current, **changes})
+    except ValidationError as exc:
+        raise InvalidInput(
+            "The change leaves the competition inconsistent.",
+            errors=[
+                FieldError(field=".".join(map(str, e["loc"])) or "body", message=e["msg"])
+                for e in exc.errors()
+            ],
+        ) from exc
+    before = _snapshot(competition)
+    for name in changes:
+        value = getattr(merged, name) if name in current else changes[name]
+        if name == "documents":
+            value = [d.model_dump(mode="json") for d in merged.documents]
+        setattr(competition, name, value)
+    competition.version += 1
+    await session.flush()
+    await session.refresh(competition)
+    audit.record(
+        session,
+        service=SERVICE,
+        principal=principal,
+        action="competition.update",
+        entity_type="competition",
+        entity_id=competition.id,
+        before=before,
+        after=_snapshot(competition),
+    )
+    return competition
+
+
+async def change_status(
+    session: AsyncSession,
+    competition_id: uuid.UUID,
+    to: CompetitionStatus,
+    principal: Principal,
+    if_match: str | None,
+) -> Competition:
+    competition = await get_competition(session, competition_id, for_update=True)
+    check_organiser_scope(principal, competition)
+    check_if_match(if_match, competition.version)
+    allowed = TRANSITIONS[competition.status]
+    if to not in allowed:
+        names = ", ".join(s.value for s in allowed) or "none (archived)"
+        raise Conflict(
+            f"A competition cannot go from {competition.status.value} to {to.value}; allowed "
+            f"next: {names}.",
+            current_status=competition.status.value,
+            allowed=[s.value for s in allowed],
+        )
+    before = competition.status
+    competition.status = to
+    competition.version += 1
+    await session.flush()
+    await session.refresh(competition)
+    audit.record(
+        session,
+        service=SERVICE,
+        principal=principal,
+        action="competition.status",
+        entity_type="competition",
+        entity_id=competition.id,
+        before={"status": before.value},
+        after={"status": to.value},
+    )
+    data = {
+        "competition_id": str(competition.id),
+        "name": competition.name,
+        "level": competition.level.value,
+        "kind": competition.kind.value,
+        "organiser_locality_code": competition.organiser_locality_code,
+        "status": to.value,
+    }
+    subject = f"competition:{competition.id}"
+    if before is CompetitionStatus.draft:
+        outbox.emit(
+            session, service=SERVICE, type="competition.published", subject=subject, data=data
+        )
+    if to is CompetitionStatus.registration_open:
+        outbox.emit(
+            session, service=SERVICE, type="registration.opened", subject=subject, data=data
+        )
     return competition
 
 

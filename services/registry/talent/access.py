@@ -1,4 +1,7 @@
-"""Loading workers and checking who may see or manage them (organiser, worker scopes)."""
+"""Loading workers and checking who may see or manage them (organiser, worker scopes).
+
+`locality_covers` is re-exported for the registry areas that import it from here.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal, Role
 from shared.errors import Forbidden, NotFound
+from shared.localities import locality_covers
 from shared.models.registry import Worker
+
+__all__ = [
+    "can_manage",
+    "can_view",
+    "ensure_can_manage",
+    "ensure_can_view",
+    "load_worker",
+    "locality_covers",
+]
 
 
 async def load_worker(
@@ -24,15 +37,6 @@ async def load_worker(
     if worker is None:
         raise NotFound(f"No worker with id {worker_id}.")
     return worker
-
-
-def locality_covers(scope: str | None, locality_code: str | None) -> bool:
-    """A locality scope covers itself; a city (xxxx00) covers its counties; the province all."""
-    if not scope or not locality_code:
-        return False
-    if scope == locality_code or scope == "370000":
-        return True
-    return scope.endswith("00") and locality_code[:4] == scope[:4]
 
 
 def can_manage(principal: Principal, worker: Worker) -> bool:

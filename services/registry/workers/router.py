@@ -21,6 +21,9 @@ from shared.pagination import CursorQuery, LimitQuery, Page
 
 router = APIRouter(prefix="/v1", tags=["workers"])
 
+AdminOrOrganiserOrService = Annotated[
+    Principal, Depends(require(Role.admin, Role.organiser, scopes=("internal",)))
+]
 # Judging (machine client with scope `internal`), HR systems (`registry:write`) or an admin.
 Promoter = Annotated[Principal, Depends(require(Role.admin, scopes=("internal", "registry:write")))]
 
@@ -128,6 +131,24 @@ async def batch_get(
     date, locality, enterprise, file status) and no personal numbers. For the competitions and
     judging services: never call once per worker."""
     return await service.batch_get(session, data.ids, principal)
+
+
+@router.post(
+    "/workers:lookup",
+    response_model=list[schemas.IdNumberMatch],
+    summary="Find workers by identity number",
+    responses=error_responses(401, 403, 422),
+)
+async def lookup(
+    request: Request,
+    session: SessionDep,
+    principal: AdminOrOrganiserOrService,
+    data: schemas.IdNumberLookup,
+) -> list[schemas.IdNumberMatch]:
+    """Worker ids for up to 1,000 identity numbers (sent in the body, never in a URL), in the
+    order asked; null where no worker in your scope has the number. Used for bulk
+    registration from enterprise spreadsheets."""
+    return await service.lookup_by_id_numbers(session, _cipher(request), data.id_numbers, principal)
 
 
 @router.get(

@@ -89,6 +89,8 @@ class WorkerEligibility(BaseModel):
     locality_code: str
     grade: SkillGrade
     file_status: FileStatus
+    honours: list[str] = Field(default_factory=list, description="Honour codes held now.")
+    national_winner: bool = Field(False, description="Holds a national-level honour.")
 
 
 class BatchGet(BaseModel):
@@ -98,6 +100,21 @@ class BatchGet(BaseModel):
     )
 
     ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
+
+
+class IdNumberLookup(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"id_numbers": ["370102198506150031"]}]}
+    )
+
+    id_numbers: list[str] = Field(min_length=1, max_length=1000)
+
+
+class IdNumberMatch(BaseModel):
+    id_number: str = Field(
+        description="Masked, in the order asked.", examples=["3701**********0031"]
+    )
+    worker_id: uuid.UUID | None = Field(description="Null when no worker you may see has it.")
 
 
 class BatchGetResult(BaseModel):

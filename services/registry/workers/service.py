@@ -42,7 +42,9 @@ from shared.models.registry import (
     FileType,
     GradeChange,
     GradeSource,
+    Honour,
     HonourGrant,
+    HonourLevel,
     Locality,
     SkillGrade,
     TimelineEntry,
@@ -744,13 +746,45 @@ async def batch_get(
     visible = [w for w in rows if can_view(principal, w)]
     if len(visible) < len(rows):
         raise Forbidden(f"{len(rows) - len(visible)} of these workers are outside your scope.")
-    found = {w.id for w in rows}
     by_id = {w.id: w for w in rows}
-    return schemas.BatchGetResult(
-        items=[
-            schemas.WorkerEligibility.model_validate(by_id[i], from_attributes=True)
-            for i in unique
-            if i in by_id
-        ],
-        missing=[i for i in unique if i not in found],
+    honours: dict[uuid.UUID, list[tuple[str, HonourLevel]]] = {}
+    held = await session.execute(
+        select(HonourGrant.worker_id, Honour.code, Honour.level)
+        .join(Honour, Honour.code == HonourGrant.honour_code)
+        .where(HonourGrant.worker_id.in_(list(by_id)), HonourGrant.revoked_at.is_(None))
     )
+    for worker_id, code, level in held:
+        honours.setdefault(worker_id, []).append((code, level))
+    items = []
+    for i in unique:
+        if i not in by_id:
+            continue
+        own = honours.get(i, [])
+        item = schemas.WorkerEligibility.model_validate(by_id[i], from_attributes=True)
+        item.honours = sorted(code for code, _ in own)
+        item.national_winner = any(level is HonourLevel.national for _, level in own)
+        items.append(item)
+    return schemas.BatchGetResult(items=items, missing=[i for i in unique if i not in by_id])
+
+
+async def lookup_by_id_numbers(
+    session: AsyncSession, cipher: PersonalDataCipher, numbers: list[str], principal: Principal
+) -> list[schemas.IdNumberMatch]:
+    """Worker ids for identity numbers (bulk registration by enterprises), by keyed hash."""
+    hashes = {}
+    for number in numbers:
+        cleaned = number.strip().upper()
+        hashes[number] = cipher.lookup_hash(cleaned)
+    rows = (
+        await session.scalars(
+            select(Worker).where(Worker.id_number_hash.in_(list(hashes.values())))
+        )
+    ).all()
+    by_hash = {w.id_number_hash: w for w in rows if can_view(principal, w)}
+    return [
+        schemas.IdNumberMatch(
+            id_number=mask_id_number(n.strip().upper()) if len(n.strip()) == 18 else "*",
+            worker_id=by_hash[h].id if h in by_hash else None,
+        )
+        for n, h in hashes.items()
+    ]
