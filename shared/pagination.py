@@ -101,6 +101,31 @@ async def paginate(
     return Page[T](items=[transform(r) for r in rows], next_cursor=next_cursor)
 
 
+async def keyset_rows(
+    session: AsyncSession,
+    stmt: Select[*tuple[Any, ...]],
+    *,
+    order_by: Sequence[Any],
+    limit: int,
+    cursor: str | None,
+    key: Callable[[Any], Sequence[Any]],
+) -> tuple[list[Any], str | None]:
+    """One page of rows and the cursor of the next, for callers that shape items themselves
+    (for example in one batch, to avoid a query per item)."""
+    if cursor:
+        values = decode_cursor(cursor, order_by)
+        stmt = stmt.where(
+            tuple_(*order_by)
+            > tuple_(*[literal(v, c.type) for c, v in zip(order_by, values, strict=True)])
+        )
+    rows = list((await session.execute(stmt.order_by(*order_by).limit(limit + 1))).all())
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(list(key(rows[-1])))
+    return rows, next_cursor
+
+
 async def paginate_rows(
     session: AsyncSession,
     stmt: Select[*tuple[Any, ...]],
@@ -113,15 +138,7 @@ async def paginate_rows(
 ) -> Page[T]:
     """Like `paginate`, for statements returning rows (an entity plus computed columns such as
     a search rank); `key(row)` gives the row's values of `order_by`."""
-    if cursor:
-        values = decode_cursor(cursor, order_by)
-        stmt = stmt.where(
-            tuple_(*order_by)
-            > tuple_(*[literal(v, c.type) for c, v in zip(order_by, values, strict=True)])
-        )
-    rows = (await session.execute(stmt.order_by(*order_by).limit(limit + 1))).all()
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(list(key(rows[-1])))
+    rows, next_cursor = await keyset_rows(
+        session, stmt, order_by=order_by, limit=limit, cursor=cursor, key=key
+    )
     return Page[T](items=[transform(r) for r in rows], next_cursor=next_cursor)

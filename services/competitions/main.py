@@ -9,6 +9,8 @@ import httpx
 from fastapi import FastAPI
 
 from services.competitions.competitions.router import router as competitions_router
+from services.competitions.entries.router import router as entries_router
+from services.competitions.events.router import router as events_router
 from shared.app import create_service_app
 from shared.config import Settings, get_settings
 
@@ -19,7 +21,11 @@ training, technical contests, skill and innovation competitions.
 **Sign in** with **Authorize**: tokens come from the registry's `/v1/auth/token`.
 """
 
-TAGS = [{"name": "competitions", "description": "Competitions and their lifecycle."}]
+TAGS = [
+    {"name": "competitions", "description": "Competitions and their lifecycle."},
+    {"name": "events", "description": "Contest items and their eligibility rules."},
+    {"name": "entries", "description": "Registration, eligibility, waitlist, entry lifecycle."},
+]
 
 
 def create_app(
@@ -30,7 +36,7 @@ def create_app(
         title="Shandong Skills · Competitions",
         description=DESCRIPTION,
         settings=settings or get_settings(),
-        routers=[competitions_router],
+        routers=[competitions_router, events_router, entries_router],
         openapi_tags=TAGS,
         transport=transport,
     )

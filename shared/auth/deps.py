@@ -69,3 +69,7 @@ def require(
 
 Admin = Annotated[Principal, Depends(require(Role.admin))]
 AdminOrOrganiser = Annotated[Principal, Depends(require(Role.admin, Role.organiser))]
+#: Also our own services, calling with their machine client (scope `internal`).
+AdminOrOrganiserOrService = Annotated[
+    Principal, Depends(require(Role.admin, Role.organiser, scopes=("internal",)))
+]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from shared.clients.base import ServiceClient
+from shared.errors import DownstreamError
 
 
 class RegistryClient(ServiceClient):
@@ -13,3 +15,47 @@ class RegistryClient(ServiceClient):
     async def get_locality(self, code: str, *, token: str | None) -> dict[str, Any] | None:
         """The locality with this GB/T 2260 code, or None when the registry does not know it."""
         return await self.get_or_none(f"/v1/localities/{code}", token=token)
+
+    async def get_achievement(
+        self, achievement_id: uuid.UUID, *, token: str
+    ) -> dict[str, Any] | None:
+        return await self.get_or_none(f"/v1/achievements/{achievement_id}", token=token)
+
+    async def _post_read(self, path: str, body: dict[str, Any], token: str) -> Any:
+        # A read with a body: safe to retry, so it carries an idempotency key.
+        response = await self.request(
+            "POST", path, json=body, token=token, idempotency_key=f"read-{uuid.uuid4().hex}"
+        )
+        if response.status_code != 200:
+            raise DownstreamError(
+                f"The registry refused {path} ({response.status_code}).",
+                status=502,
+                service=self.service,
+            )
+        return self.json_or_502(response, self.service)
+
+    async def batch_get_workers(
+        self, ids: list[uuid.UUID], *, token: str
+    ) -> tuple[dict[uuid.UUID, dict[str, Any]], list[uuid.UUID]]:
+        """Eligibility facts of many workers in one call: (found by id, missing ids)."""
+        found: dict[uuid.UUID, dict[str, Any]] = {}
+        missing: list[uuid.UUID] = []
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), 1000):
+            chunk = unique[start : start + 1000]
+            body = await self._post_read(
+                "/v1/workers:batch-get", {"ids": [str(i) for i in chunk]}, token
+            )
+            found.update({uuid.UUID(w["id"]): w for w in body["items"]})
+            missing += [uuid.UUID(i) for i in body["missing"]]
+        return found, missing
+
+    async def lookup_id_numbers(self, numbers: list[str], *, token: str) -> list[uuid.UUID | None]:
+        """Worker ids for identity numbers (in order; None where unknown)."""
+        out: list[uuid.UUID | None] = []
+        for start in range(0, len(numbers), 1000):
+            body = await self._post_read(
+                "/v1/workers:lookup", {"id_numbers": numbers[start : start + 1000]}, token
+            )
+            out += [uuid.UUID(m["worker_id"]) if m["worker_id"] else None for m in body]
+        return out

@@ -9,7 +9,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from services.registry.workers import schemas, service
-from shared.auth.deps import AdminOrOrganiser, CurrentPrincipal, require
+from shared.auth.deps import (
+    AdminOrOrganiser,
+    AdminOrOrganiserOrService,
+    CurrentPrincipal,
+    require,
+)
 from shared.auth.principal import Principal, Role
 from shared.concurrency import IfMatchHeader, etag
 from shared.crypto import PersonalDataCipher
@@ -21,9 +26,6 @@ from shared.pagination import CursorQuery, LimitQuery, Page
 
 router = APIRouter(prefix="/v1", tags=["workers"])
 
-AdminOrOrganiserOrService = Annotated[
-    Principal, Depends(require(Role.admin, Role.organiser, scopes=("internal",)))
-]
 # Judging (machine client with scope `internal`), HR systems (`registry:write`) or an admin.
 Promoter = Annotated[Principal, Depends(require(Role.admin, scopes=("internal", "registry:write")))]
 

@@ -1,0 +1,246 @@
+"""Entry (registration) endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+
+from services.competitions.entries import schemas, service
+from services.competitions.events.service import load_event
+from shared.auth.deps import AdminOrOrganiser, AdminOrOrganiserOrService, CurrentPrincipal
+from shared.concurrency import etag
+from shared.db import SessionDep
+from shared.errors import FieldError, InvalidInput, error_responses
+from shared.idempotency import IdempotencyKeyHeader, idempotent_create
+from shared.models.competitions import EntryStatus
+from shared.pagination import CursorQuery, LimitQuery, Page
+from shared.tabular import TableProblem, read_rows
+
+router = APIRouter(prefix="/v1", tags=["entries"])
+
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+MAX_IMPORT_ROWS = 5000
+ID_COLUMNS = {"id_number", "身份证号", "身份证号码", "公民身份号码"}
+
+
+async def _token(request: Request) -> str:
+    token: str = await request.app.state.service_token.get()
+    return token
+
+
+@router.post(
+    "/events/{event_id}/entries",
+    response_model=schemas.Entry,
+    status_code=201,
+    summary="Register for an event",
+    responses=error_responses(401, 403, 404, 409, 422, 502, 503, 504),
+)
+async def register(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    event_id: uuid.UUID,
+    data: schemas.EntryCreate,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    """Register a worker (individual events) or a team (team events: `team_name`, `leader_id`,
+    `members`; innovation events add `achievement_id`). Workers register themselves, an
+    enterprise's organiser its own workers (entries then wait for approval); the competition's
+    organisers register anyone (approved at once).
+
+    Eligibility is checked against the registry in one call: age on the start day, grade range,
+    locality, file status, national winners, one entry per worker per event and the enterprise
+    quota. **Every** failed rule is listed in the 422 (`rules`). When the event is full the
+    entry is `waitlisted` and gets a place, oldest first, as soon as one frees."""
+    event = await load_event(session, event_id)
+    candidate = service.candidate_from(event, data)
+
+    async def create() -> schemas.Entry:
+        _, [done] = await service.register(
+            session,
+            request.app.state.clients.registry,
+            await _token(request),
+            event_id,
+            [candidate],
+            principal,
+        )
+        if done.failures or done.entry is None:
+            raise service.failures_problem(done)
+        return await service.present(session, done.entry)
+
+    return await idempotent_create(
+        session,
+        request,
+        principal,
+        idempotency_key,
+        data,
+        create,
+        location=lambda e: f"/v1/entries/{e.id}",
+    )
+
+
+@router.post(
+    "/events/{event_id}/entries:import",
+    response_model=schemas.ImportReport,
+    summary="Register many workers from a spreadsheet",
+    responses=error_responses(401, 403, 404, 409, 413, 422, 502, 503, 504),
+)
+async def import_entries(
+    request: Request,
+    session: SessionDep,
+    principal: AdminOrOrganiser,
+    event_id: uuid.UUID,
+    file: Annotated[
+        UploadFile, File(description="CSV or XLSX with a 身份证号 / id_number column.")
+    ],
+) -> schemas.ImportReport:
+    """Bulk registration by an enterprise (or the organisers) for an individual event: one
+    worker per row, found by identity number. Each row is registered like a single entry; the
+    report gives every row's outcome (created, waitlisted, or refused with the rules it broke).
+    Rows that pass are kept even when others fail."""
+    content = await file.read(MAX_IMPORT_BYTES + 1)
+    if len(content) > MAX_IMPORT_BYTES:
+        raise InvalidInput(
+            "The file is larger than 5 MiB; split it.",
+            errors=[FieldError(field="file", message="too large")],
+        )
+    try:
+        rows = list(read_rows(file.filename or "upload", content))
+    except TableProblem as exc:
+        raise InvalidInput(str(exc), errors=[FieldError(field="file", message=str(exc))]) from exc
+    if not rows or not any(h.lower() in ID_COLUMNS for h in rows[0]):
+        raise InvalidInput(
+            "The first row must name an identity-number column (身份证号 or id_number).",
+            errors=[FieldError(field="file", message="no 身份证号 column")],
+        )
+    column = next(i for i, h in enumerate(rows[0]) if h.lower() in ID_COLUMNS)
+    numbered = [
+        (n, r[column] if column < len(r) else "") for n, r in enumerate(rows[1:], start=2) if any(r)
+    ]
+    if len(numbered) > MAX_IMPORT_ROWS:
+        raise InvalidInput(
+            f"At most {MAX_IMPORT_ROWS} rows per file.",
+            errors=[FieldError(field="file", message="too many rows")],
+        )
+    return await service.import_entries(
+        session,
+        request.app.state.clients.registry,
+        await _token(request),
+        event_id,
+        numbered,
+        principal,
+    )
+
+
+@router.get(
+    "/events/{event_id}/entries",
+    response_model=Page[schemas.Entry],
+    summary="List an event's entries",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def list_entries(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    event_id: uuid.UUID,
+    status: EntryStatus | None = None,
+    enterprise_id: uuid.UUID | None = None,
+    locality_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[schemas.Entry]:
+    """Organisers see every entry; an enterprise organiser its own workers'; a worker their own.
+    Waitlisted entries carry their position."""
+    return await service.list_entries(
+        session,
+        event_id,
+        principal,
+        status=status,
+        enterprise_id=enterprise_id,
+        locality_code=locality_code,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.get(
+    "/entries/{entry_id}",
+    response_model=schemas.Entry,
+    summary="Get an entry",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def get_entry(
+    session: SessionDep, principal: CurrentPrincipal, entry_id: uuid.UUID, response: Response
+) -> schemas.Entry:
+    """One entry, its members and (when waitlisted) its place in the queue."""
+    entry = await service.load_entry(session, entry_id)
+    await service.ensure_can_see(session, entry, principal)
+    response.headers["ETag"] = etag(entry.version)
+    return await service.present(session, entry)
+
+
+@router.post(
+    "/entries:batch-get",
+    response_model=list[schemas.Entry],
+    summary="Get many entries at once",
+    responses=error_responses(401, 403, 422),
+)
+async def batch_get(
+    session: SessionDep, principal: AdminOrOrganiserOrService, data: schemas.BatchGet
+) -> list[schemas.Entry]:
+    """Up to 1,000 entries in one call (for the judging service)."""
+    return await service.batch_get(session, data.ids)
+
+
+def _action_endpoint(action: str, summary: str, doc: str) -> None:
+    async def endpoint(
+        session: SessionDep,
+        principal: CurrentPrincipal,
+        entry_id: uuid.UUID,
+        response: Response,
+        data: schemas.Decision | None = None,
+    ) -> schemas.Entry:
+        entry = await service.act(
+            session, entry_id, action, data.reason if data else None, principal
+        )
+        response.headers["ETag"] = etag(entry.version)
+        return await service.present(session, entry)
+
+    endpoint.__doc__ = doc
+    endpoint.__name__ = f"entry_{action.replace('-', '_')}"
+    router.add_api_route(
+        f"/entries/{{entry_id}}/{action}",
+        endpoint,
+        methods=["POST"],
+        response_model=schemas.Entry,
+        summary=summary,
+        responses=error_responses(401, 403, 404, 409, 422),
+    )
+
+
+_action_endpoint(
+    "approve", "Approve an entry", "Organisers approve a pending entry (`entry.approved` is sent)."
+)
+_action_endpoint(
+    "reject",
+    "Reject an entry",
+    "Organisers reject a pending or waitlisted entry, with a `reason` (required). "
+    "A freed place goes to the waitlist.",
+)
+_action_endpoint(
+    "withdraw",
+    "Withdraw an entry",
+    "The competitor (or team leader), their enterprise or the organisers withdraw "
+    "an entry; its place goes to the first waitlisted entry.",
+)
+_action_endpoint(
+    "check-in",
+    "Check an entry in",
+    "On the day, once registration has closed: an approved entry is checked in.",
+)
+_action_endpoint(
+    "disqualify",
+    "Disqualify an entry",
+    "Organisers disqualify an approved or checked-in entry, with a `reason`.",
+)

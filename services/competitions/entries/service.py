@@ -1,0 +1,702 @@
+"""Entries: registration with eligibility checked against the registry, capacity and waitlist,
+and the entry lifecycle.
+
+Registration asks the registry once for every worker involved (`workers:batch-get`, with this
+service's own token), evaluates every rule and reports every failure at once. Places are
+counted under a lock on the event row, so concurrent registrations for the last place are
+serialised: exactly one gets it, the others are waitlisted. A waitlisted entry is promoted
+(oldest first) whenever a place frees.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.competitions.competitions.service import (
+    SERVICE,
+    check_organiser_scope,
+    get_competition,
+)
+from services.competitions.entries import schemas
+from services.competitions.events.service import load_event
+from shared import audit, outbox
+from shared.auth.principal import Principal, Role
+from shared.clients import RegistryClient
+from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, RuleViolation
+from shared.localities import locality_covers
+from shared.models.competitions import (
+    HOLDING_PLACE,
+    Competition,
+    CompetitionStatus,
+    Entry,
+    EntryMember,
+    EntryStatus,
+    Event,
+    EventMode,
+)
+from shared.models.registry.enums import SkillGrade
+from shared.pagination import Page, keyset_rows
+
+LIVE = (*HOLDING_PLACE, EntryStatus.waitlisted)
+#: status -> statuses it may move to, by action
+ACTIONS: dict[str, tuple[tuple[EntryStatus, ...], EntryStatus]] = {
+    "approve": ((EntryStatus.pending,), EntryStatus.approved),
+    "reject": ((EntryStatus.pending, EntryStatus.waitlisted), EntryStatus.rejected),
+    "withdraw": (
+        (EntryStatus.pending, EntryStatus.approved, EntryStatus.waitlisted),
+        EntryStatus.withdrawn,
+    ),
+    "check-in": ((EntryStatus.approved,), EntryStatus.checked_in),
+    "disqualify": ((EntryStatus.approved, EntryStatus.checked_in), EntryStatus.disqualified),
+}
+EVENT_TYPES = {
+    EntryStatus.approved: "entry.approved",
+    EntryStatus.rejected: "entry.rejected",
+    EntryStatus.withdrawn: "entry.withdrawn",
+}
+
+
+@dataclass
+class Candidate:
+    """One registration to make: a worker, or a team (leader first)."""
+
+    members: list[uuid.UUID]
+    team_name: str | None = None
+    achievement_id: uuid.UUID | None = None
+    row: int | None = None
+    failures: list[schemas.RuleFailure] = field(default_factory=list)
+    entry: Entry | None = None
+
+    @property
+    def leader(self) -> uuid.UUID:
+        return self.members[0]
+
+    def fail(self, rule: str, message: str, worker_id: uuid.UUID | None = None) -> None:
+        self.failures.append(schemas.RuleFailure(rule=rule, worker_id=worker_id, message=message))
+
+
+def candidate_from(event: Event, data: schemas.EntryCreate) -> Candidate:
+    """Shape checks that need no data: which fields the event's mode asks for."""
+    errors: list[FieldError] = []
+    if event.mode is EventMode.individual:
+        if data.worker_id is None:
+            errors.append(FieldError(field="worker_id", message="required for an individual event"))
+        for name in ("team_name", "leader_id", "members", "achievement_id"):
+            if getattr(data, name) is not None:
+                errors.append(FieldError(field=name, message="not used in an individual event"))
+        if errors:
+            raise InvalidInput("The entry does not fit an individual event.", errors=errors)
+        assert data.worker_id is not None
+        return Candidate(members=[data.worker_id])
+    members = list(data.members or [])
+    if data.worker_id is not None:
+        errors.append(FieldError(field="worker_id", message="use leader_id and members here"))
+    if data.leader_id is None:
+        errors.append(FieldError(field="leader_id", message="required for a team"))
+    elif data.leader_id not in members:
+        errors.append(FieldError(field="members", message="must include the leader"))
+    if len(set(members)) != len(members):
+        errors.append(FieldError(field="members", message="a worker is listed twice"))
+    low, high = event.team_min or 2, event.team_max or 20
+    if not low <= len(members) <= high:
+        errors.append(FieldError(field="members", message=f"a team has {low} to {high} members"))
+    if event.mode is EventMode.team and not data.team_name:
+        errors.append(FieldError(field="team_name", message="required for a team event"))
+    if event.mode is EventMode.innovation and data.achievement_id is None:
+        errors.append(
+            FieldError(field="achievement_id", message="required for an innovation event")
+        )
+    if errors:
+        raise InvalidInput(f"The entry does not fit a {event.mode.value} event.", errors=errors)
+    assert data.leader_id is not None
+    ordered = [data.leader_id, *[m for m in members if m != data.leader_id]]
+    return Candidate(members=ordered, team_name=data.team_name, achievement_id=data.achievement_id)
+
+
+def _age_on(birth: date, day: date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def evaluate(
+    event: Event,
+    competition: Competition,
+    candidate: Candidate,
+    facts: dict[uuid.UUID, dict[str, Any]],
+    missing: set[uuid.UUID],
+) -> None:
+    """The registry-data rules, every failure recorded (none stops the others)."""
+    day = competition.starts_on or datetime.now(UTC).date()
+    for worker_id in candidate.members:
+        if worker_id in missing or worker_id not in facts:
+            candidate.fail("worker_exists", "no such worker in the registry", worker_id)
+            continue
+        f = facts[worker_id]
+        if f["file_status"] != "active":
+            candidate.fail("file_active", f"the talent file is {f['file_status']}", worker_id)
+        age = _age_on(date.fromisoformat(f["birth_date"]), day)
+        if event.min_age is not None and age < event.min_age:
+            candidate.fail(
+                "min_age", f"aged {age} on {day}, below the minimum {event.min_age}", worker_id
+            )
+        if event.max_age is not None and age > event.max_age:
+            candidate.fail(
+                "max_age", f"aged {age} on {day}, above the maximum {event.max_age}", worker_id
+            )
+        grade = SkillGrade(f["grade"])
+        if event.min_grade is not None and grade.rank < event.min_grade.rank:
+            candidate.fail(
+                "min_grade",
+                f"grade {grade.value} is below the minimum {event.min_grade.value}",
+                worker_id,
+            )
+        if event.max_grade is not None and grade.rank > event.max_grade.rank:
+            candidate.fail(
+                "max_grade",
+                f"grade {grade.value} is above the maximum {event.max_grade.value}",
+                worker_id,
+            )
+        allowed = event.allowed_locality_codes
+        if allowed and not any(locality_covers(code, f["locality_code"]) for code in allowed):
+            candidate.fail(
+                "allowed_localities",
+                f"locality {f['locality_code']} is not among {', '.join(allowed)}",
+                worker_id,
+            )
+        if event.exclude_national_winners and f.get("national_winner"):
+            candidate.fail(
+                "not_national_winner",
+                f"already holds a national-level honour ({', '.join(f.get('honours', []))})",
+                worker_id,
+            )
+
+
+def _manages(principal: Principal, competition: Competition) -> bool:
+    try:
+        check_organiser_scope(principal, competition)
+    except Forbidden:
+        return False
+    return principal.role in (Role.admin, Role.organiser)
+
+
+def authorise(
+    principal: Principal,
+    competition: Competition,
+    candidate: Candidate,
+    facts: dict[uuid.UUID, dict[str, Any]],
+) -> bool:
+    """May this caller register this candidate? True when they manage the competition (entries
+    are then approved at once); a worker registers themselves, an enterprise its own workers."""
+    if _manages(principal, competition):
+        return True
+    if principal.role is Role.worker and principal.worker_id == candidate.leader:
+        return False
+    if principal.role is Role.organiser and principal.enterprise_id is not None:
+        employers = {facts.get(w, {}).get("enterprise_id") for w in candidate.members}
+        if employers == {str(principal.enterprise_id)}:
+            return False
+    raise Forbidden(
+        "You may register yourself, your enterprise's workers (as its organiser), or anyone "
+        "in a competition you organise."
+    )
+
+
+async def fetch_facts(
+    registry: RegistryClient, token: str, candidates: list[Candidate]
+) -> tuple[dict[uuid.UUID, dict[str, Any]], set[uuid.UUID]]:
+    ids = [w for c in candidates for w in c.members]
+    found, missing = await registry.batch_get_workers(ids, token=token)
+    return found, set(missing)
+
+
+async def _check_achievements(
+    registry: RegistryClient, token: str, candidates: list[Candidate]
+) -> None:
+    for candidate in candidates:
+        if candidate.achievement_id is None:
+            continue
+        achievement = await registry.get_achievement(candidate.achievement_id, token=token)
+        if achievement is None:
+            candidate.fail("achievement_exists", "no such innovation achievement")
+            continue
+        team = {m["worker_id"] for m in achievement.get("members", [])}
+        outsiders = [w for w in candidate.members if str(w) not in team]
+        for worker_id in outsiders:
+            candidate.fail("achievement_team", "not in the achievement's team", worker_id)
+
+
+def _open_for_registration(competition: Competition) -> None:
+    if competition.status is not CompetitionStatus.registration_open:
+        raise Conflict(
+            f"Registration is not open: the competition is {competition.status.value}.",
+            current_status=competition.status.value,
+        )
+    now = datetime.now(UTC)
+    opens, closes = competition.registration_opens_at, competition.registration_closes_at
+    if opens and now < opens:
+        raise Conflict(f"Registration opens at {opens.isoformat()}.")
+    if closes and now > closes:
+        raise Conflict(f"Registration closed at {closes.isoformat()}.")
+
+
+async def register(
+    session: AsyncSession,
+    registry: RegistryClient,
+    token: str,
+    event_id: uuid.UUID,
+    candidates: list[Candidate],
+    principal: Principal,
+) -> tuple[Event, list[Candidate]]:
+    """Register candidates; each gets an entry or its failures. Remote reads first, then the
+    local transaction under the event lock (a registry failure leaves nothing behind)."""
+    event = await load_event(session, event_id)
+    competition = await get_competition(session, event.competition_id)
+    _open_for_registration(competition)
+    facts, missing = await fetch_facts(registry, token, candidates)
+    await _check_achievements(registry, token, candidates)
+    approve: dict[int, bool] = {}
+    for i, candidate in enumerate(candidates):
+        try:
+            approve[i] = authorise(principal, competition, candidate, facts)
+        except Forbidden as exc:
+            if len(candidates) == 1:
+                raise
+            candidate.fail("scope", exc.detail)
+            continue
+        evaluate(event, competition, candidate, facts, missing)
+
+    event = await load_event(session, event_id, for_update=True)  # serialises places
+    taken = (
+        await session.scalar(
+            select(func.count()).where(Entry.event_id == event.id, Entry.status.in_(HOLDING_PLACE))
+        )
+        or 0
+    )
+    for i, candidate in enumerate(candidates):
+        if candidate.failures:
+            continue
+        leader = facts[candidate.leader]
+        enterprise_id = uuid.UUID(leader["enterprise_id"]) if leader.get("enterprise_id") else None
+        clash = (
+            await session.scalars(
+                select(EntryMember.worker_id).where(
+                    EntryMember.event_id == event.id,
+                    EntryMember.active,
+                    EntryMember.worker_id.in_(candidate.members),
+                )
+            )
+        ).all()
+        for worker_id in clash:
+            candidate.fail("one_entry_per_event", "already entered in this event", worker_id)
+        if event.enterprise_quota and enterprise_id:
+            used = (
+                await session.scalar(
+                    select(func.count()).where(
+                        Entry.event_id == event.id,
+                        Entry.enterprise_id == enterprise_id,
+                        Entry.status.in_(LIVE),
+                    )
+                )
+                or 0
+            )
+            if used >= event.enterprise_quota:
+                candidate.fail(
+                    "enterprise_quota",
+                    f"the enterprise already has {used} entries; "
+                    f"the quota is {event.enterprise_quota}",
+                )
+        if candidate.failures:
+            continue
+        if taken >= event.capacity:
+            status = EntryStatus.waitlisted
+        else:
+            status = EntryStatus.approved if approve.get(i) else EntryStatus.pending
+            taken += 1
+        entry = Entry(
+            competition_id=competition.id,
+            event_id=event.id,
+            worker_id=candidate.leader,
+            team_name=candidate.team_name,
+            achievement_id=candidate.achievement_id,
+            enterprise_id=enterprise_id,
+            locality_code=leader["locality_code"],
+            status=status,
+            registered_by=principal.sub,
+        )
+        session.add(entry)
+        await session.flush()
+        for position, worker_id in enumerate(candidate.members):
+            session.add(
+                EntryMember(
+                    entry_id=entry.id,
+                    worker_id=worker_id,
+                    event_id=event.id,
+                    role="leader" if position == 0 else "member",
+                )
+            )
+        await session.flush()
+        await session.refresh(entry)
+        candidate.entry = entry
+        audit.record(
+            session,
+            service=SERVICE,
+            principal=principal,
+            action="entry.create",
+            entity_type="entry",
+            entity_id=entry.id,
+            after={
+                "event_id": str(event.id),
+                "members": [str(m) for m in candidate.members],
+                "status": status.value,
+            },
+        )
+        if status is EntryStatus.approved:
+            _emit(session, entry)
+    return event, candidates
+
+
+def _emit(session: AsyncSession, entry: Entry) -> None:
+    event_type = EVENT_TYPES.get(entry.status)
+    if event_type:
+        outbox.emit(
+            session,
+            service=SERVICE,
+            type=event_type,
+            subject=f"entry:{entry.id}",
+            data={
+                "entry_id": str(entry.id),
+                "event_id": str(entry.event_id),
+                "competition_id": str(entry.competition_id),
+                "worker_id": str(entry.worker_id) if entry.worker_id else None,
+                "status": entry.status.value,
+                "reason": entry.status_reason,
+            },
+        )
+
+
+def failures_problem(candidate: Candidate) -> RuleViolation:
+    return RuleViolation(
+        f"The entry breaks {len(candidate.failures)} eligibility rule(s): "
+        + "; ".join(f.message for f in candidate.failures[:5]),
+        errors=[
+            FieldError(
+                field="worker_id" if f.worker_id is None else f"members[{f.worker_id}]",
+                message=f"{f.rule}: {f.message}",
+            )
+            for f in candidate.failures
+        ],
+        rules=[f.model_dump(mode="json") for f in candidate.failures],
+    )
+
+
+async def present_many(session: AsyncSession, entries: list[Entry]) -> list[schemas.Entry]:
+    """Entries with their members and waitlist positions, in two queries for any number."""
+    if not entries:
+        return []
+    ids = [e.id for e in entries]
+    members: dict[uuid.UUID, list[schemas.Member]] = {}
+    rows = await session.execute(
+        select(EntryMember.entry_id, EntryMember.worker_id, EntryMember.role)
+        .where(EntryMember.entry_id.in_(ids))
+        .order_by(EntryMember.entry_id, EntryMember.role != "leader", EntryMember.worker_id)
+    )
+    for entry_id, worker_id, role in rows:
+        members.setdefault(entry_id, []).append(schemas.Member(worker_id=worker_id, role=role))
+    waiting_events = {e.event_id for e in entries if e.status is EntryStatus.waitlisted}
+    positions: dict[uuid.UUID, int] = {}
+    if waiting_events:
+        ranked = select(
+            Entry.id,
+            func.row_number()
+            .over(partition_by=Entry.event_id, order_by=(Entry.created_at, Entry.id))
+            .label("position"),
+        ).where(Entry.event_id.in_(waiting_events), Entry.status == EntryStatus.waitlisted)
+        positions = {entry_id: position for entry_id, position in await session.execute(ranked)}
+    return [
+        schemas.Entry(
+            id=e.id,
+            competition_id=e.competition_id,
+            event_id=e.event_id,
+            worker_id=e.worker_id,
+            team_name=e.team_name,
+            achievement_id=e.achievement_id,
+            members=members.get(e.id, []),
+            enterprise_id=e.enterprise_id,
+            locality_code=e.locality_code,
+            status=e.status,
+            status_reason=e.status_reason,
+            waitlist_position=positions.get(e.id),
+            registered_by=e.registered_by,
+            version=e.version,
+            created_at=e.created_at,
+            updated_at=e.updated_at,
+        )
+        for e in entries
+    ]
+
+
+async def present(session: AsyncSession, entry: Entry) -> schemas.Entry:
+    return (await present_many(session, [entry]))[0]
+
+
+async def load_entry(session: AsyncSession, entry_id: uuid.UUID) -> Entry:
+    entry = await session.get(Entry, entry_id)
+    if entry is None:
+        raise NotFound(f"No entry with id {entry_id}.")
+    return entry
+
+
+async def _is_member(session: AsyncSession, entry: Entry, worker_id: uuid.UUID | None) -> bool:
+    if worker_id is None:
+        return False
+    found = await session.scalar(
+        select(EntryMember.worker_id).where(
+            EntryMember.entry_id == entry.id, EntryMember.worker_id == worker_id
+        )
+    )
+    return found is not None
+
+
+async def ensure_can_see(session: AsyncSession, entry: Entry, principal: Principal) -> None:
+    if principal.role is Role.admin or principal.has_scope("internal"):
+        return
+    competition = await get_competition(session, entry.competition_id)
+    if _manages(principal, competition):
+        return
+    if principal.enterprise_id is not None and principal.enterprise_id == entry.enterprise_id:
+        return
+    if principal.role is Role.worker and await _is_member(session, entry, principal.worker_id):
+        return
+    raise Forbidden("You may not see this entry.")
+
+
+async def promote_waitlist(session: AsyncSession, event: Event, principal: Principal | None) -> int:
+    """Give freed places to waitlisted entries, oldest first (the caller holds the event lock)."""
+    taken = (
+        await session.scalar(
+            select(func.count()).where(Entry.event_id == event.id, Entry.status.in_(HOLDING_PLACE))
+        )
+        or 0
+    )
+    free = event.capacity - taken
+    if free <= 0:
+        return 0
+    waiting = (
+        await session.scalars(
+            select(Entry)
+            .where(Entry.event_id == event.id, Entry.status == EntryStatus.waitlisted)
+            .order_by(Entry.created_at, Entry.id)
+            .limit(free)
+        )
+    ).all()
+    for entry in waiting:
+        entry.status = EntryStatus.pending
+        entry.status_reason = "promoted from the waitlist"
+        entry.version += 1
+        audit.record(
+            session,
+            service=SERVICE,
+            principal=principal,
+            action="entry.promote",
+            entity_type="entry",
+            entity_id=entry.id,
+            before={"status": "waitlisted"},
+            after={"status": "pending"},
+        )
+    await session.flush()
+    return len(waiting)
+
+
+async def act(
+    session: AsyncSession,
+    entry_id: uuid.UUID,
+    action: str,
+    reason: str | None,
+    principal: Principal,
+) -> Entry:
+    entry = await load_entry(session, entry_id)
+    # Lock order: event, then entry (as registration does), so the two never deadlock.
+    event = await load_event(session, entry.event_id, for_update=True)
+    entry = (
+        await session.scalars(
+            select(Entry)
+            .where(Entry.id == entry_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).one()
+    competition = await get_competition(session, entry.competition_id)
+    manager = _manages(principal, competition)
+    if action == "withdraw":
+        own = principal.role is Role.worker and principal.worker_id == entry.worker_id
+        employer = (
+            principal.enterprise_id is not None and principal.enterprise_id == entry.enterprise_id
+        )
+        if not (manager or own or employer):
+            raise Forbidden(
+                "Only the competitor (or team leader), their enterprise or the "
+                "organisers may withdraw an entry."
+            )
+    elif not manager:
+        raise Forbidden(f"Only the competition's organisers may {action} entries.")
+    allowed_from, target = ACTIONS[action]
+    if entry.status not in allowed_from:
+        possible = [a for a, (sources, _) in ACTIONS.items() if entry.status in sources]
+        raise Conflict(
+            f"An entry that is {entry.status.value} cannot be {target.value}; possible now: "
+            f"{', '.join(possible) or 'nothing'}.",
+            current_status=entry.status.value,
+            allowed_actions=possible,
+        )
+    if action in ("reject", "disqualify") and not reason:
+        raise InvalidInput(
+            f"Say why the entry is {target.value}.",
+            errors=[FieldError(field="reason", message="required")],
+        )
+    if action == "check-in" and competition.status not in (
+        CompetitionStatus.registration_closed,
+        CompetitionStatus.in_progress,
+    ):
+        raise Conflict("Check-in opens when registration has closed.")
+    held = entry.status in HOLDING_PLACE
+    before = entry.status
+    entry.status = target
+    entry.status_reason = reason
+    entry.version += 1
+    if target in (EntryStatus.withdrawn, EntryStatus.rejected):
+        await session.execute(
+            update(EntryMember).where(EntryMember.entry_id == entry.id).values(active=False)
+        )
+    await session.flush()
+    await session.refresh(entry)
+    audit.record(
+        session,
+        service=SERVICE,
+        principal=principal,
+        action=f"entry.{action}",
+        entity_type="entry",
+        entity_id=entry.id,
+        before={"status": before.value},
+        after={"status": target.value, "reason": reason},
+    )
+    _emit(session, entry)
+    still_registering = competition.status in (
+        CompetitionStatus.registration_open,
+        CompetitionStatus.registration_closed,
+    )
+    if (
+        held
+        and target in (EntryStatus.withdrawn, EntryStatus.rejected, EntryStatus.disqualified)
+        and still_registering
+    ):
+        await promote_waitlist(session, event, principal)
+    return entry
+
+
+async def list_entries(
+    session: AsyncSession,
+    event_id: uuid.UUID,
+    principal: Principal,
+    *,
+    status: EntryStatus | None,
+    enterprise_id: uuid.UUID | None,
+    locality_code: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[schemas.Entry]:
+    event = await load_event(session, event_id)
+    competition = await get_competition(session, event.competition_id)
+    stmt = select(Entry).where(Entry.event_id == event_id)
+    if not (_manages(principal, competition) or principal.has_scope("internal")):
+        if principal.role is Role.organiser and principal.enterprise_id is not None:
+            stmt = stmt.where(Entry.enterprise_id == principal.enterprise_id)
+        elif principal.role is Role.worker and principal.worker_id is not None:
+            stmt = stmt.where(
+                Entry.id.in_(
+                    select(EntryMember.entry_id).where(EntryMember.worker_id == principal.worker_id)
+                )
+            )
+        else:
+            raise Forbidden("Only the organisers see every entry of an event.")
+    if status:
+        stmt = stmt.where(Entry.status == status)
+    if enterprise_id:
+        stmt = stmt.where(Entry.enterprise_id == enterprise_id)
+    if locality_code:
+        stmt = stmt.where(Entry.locality_code == locality_code)
+    rows, next_cursor = await keyset_rows(
+        session,
+        stmt,
+        order_by=[Entry.created_at, Entry.id],
+        limit=limit,
+        cursor=cursor,
+        key=lambda r: (r[0].created_at, r[0].id),
+    )
+    return Page[schemas.Entry](
+        items=await present_many(session, [r[0] for r in rows]), next_cursor=next_cursor
+    )
+
+
+async def import_entries(
+    session: AsyncSession,
+    registry: RegistryClient,
+    token: str,
+    event_id: uuid.UUID,
+    rows: list[tuple[int, str]],
+    principal: Principal,
+) -> schemas.ImportReport:
+    """Register one worker per spreadsheet row (individual events), each row reported."""
+    event = await load_event(session, event_id)
+    if event.mode is not EventMode.individual:
+        raise Conflict(
+            "Spreadsheet registration is for individual events; register teams one by one."
+        )
+    worker_ids = await registry.lookup_id_numbers([n for _, n in rows], token=token)
+    report: dict[int, schemas.ImportRow] = {}
+    candidates = []
+    for (row, _), worker_id in zip(rows, worker_ids, strict=True):
+        if worker_id is None:
+            report[row] = schemas.ImportRow(
+                row_number=row,
+                status="refused",
+                failures=[
+                    schemas.RuleFailure(
+                        rule="worker_exists",
+                        message="no registered worker has this identity number",
+                    )
+                ],
+            )
+        else:
+            candidates.append(Candidate(members=[worker_id], row=row))
+    if candidates:
+        _, done = await register(session, registry, token, event_id, candidates, principal)
+        for candidate in done:
+            assert candidate.row is not None
+            if candidate.entry is None:
+                report[candidate.row] = schemas.ImportRow(
+                    row_number=candidate.row, status="refused", failures=candidate.failures
+                )
+            else:
+                waiting = candidate.entry.status is EntryStatus.waitlisted
+                report[candidate.row] = schemas.ImportRow(
+                    row_number=candidate.row,
+                    status="waitlisted" if waiting else "created",
+                    entry_id=candidate.entry.id,
+                )
+    ordered = [report[row] for row, _ in rows]
+    return schemas.ImportReport(
+        created=sum(r.status == "created" for r in ordered),
+        waitlisted=sum(r.status == "waitlisted" for r in ordered),
+        refused=sum(r.status == "refused" for r in ordered),
+        rows=ordered,
+    )
+
+
+async def batch_get(session: AsyncSession, ids: list[uuid.UUID]) -> list[schemas.Entry]:
+    entries = (await session.scalars(select(Entry).where(Entry.id.in_(ids)))).all()
+    return await present_many(session, list(entries))
