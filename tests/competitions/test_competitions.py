@@ -61,7 +61,7 @@ async def test_unknown_locality_is_refused_by_asking_the_registry(
         headers=admin_headers,
     )
     body = assert_problem(response, 422)
-    assert body["errors"][0]["field"] == "organiser_locality_code"  # type: ignore[index]
+    assert body["errors"][0]["field"] == "organiser_locality_code"
     assert await count_competitions(services) == 0
 
 
@@ -104,4 +104,4 @@ async def test_invalid_enum_lists_allowed_values(
         "/v1/competitions", json={**JINAN_CONTEST, "kind": "beauty_contest"}, headers=admin_headers
     )
     body = assert_problem(response, 422)
-    assert "skill_competition" in body["errors"][0]["message"]  # type: ignore[index]
+    assert "skill_competition" in body["errors"][0]["message"]

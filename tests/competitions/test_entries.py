@@ -122,7 +122,7 @@ async def test_every_failed_rule_is_listed(
     old = await worker(services, birth_date=date(1960, 1, 1), grade=SkillGrade.principal_technician)
     response = await enter(services, admin_headers, event, worker_id=str(old))
     problem = assert_problem(response, 422)
-    rules = {r["rule"] for r in problem["rules"]}  # type: ignore[union-attr]
+    rules = {r["rule"] for r in problem["rules"]}
     assert rules == {"max_age", "max_grade", "allowed_localities"}
     young = await worker(
         services, birth_date=date(2008, 1, 1), grade=SkillGrade.junior, locality_code="370200"
@@ -132,12 +132,12 @@ async def test_every_failed_rule_is_listed(
         for r in assert_problem(
             await enter(services, admin_headers, event, worker_id=str(young)), 422
         )["rules"]
-    }  # type: ignore[union-attr]
+    }
     assert rules == {"min_age", "min_grade"}
     unknown = assert_problem(
         await enter(services, admin_headers, event, worker_id=str(uuid.uuid4())), 422
     )
-    assert unknown["rules"][0]["rule"] == "worker_exists"  # type: ignore[index]
+    assert unknown["rules"][0]["rule"] == "worker_exists"
     fine = await worker(
         services, birth_date=date(1990, 1, 1), grade=SkillGrade.senior, locality_code="370200"
     )
@@ -145,7 +145,7 @@ async def test_every_failed_rule_is_listed(
     assert ok.status_code == 201, ok.text
     assert ok.json()["status"] == "approved"
     again = await enter(services, admin_headers, event, worker_id=str(fine))
-    assert assert_problem(again, 422)["rules"][0]["rule"] == "one_entry_per_event"  # type: ignore[index]
+    assert assert_problem(again, 422)["rules"][0]["rule"] == "one_entry_per_event"
 
 
 async def test_retired_file_and_national_winner_refused(
@@ -158,7 +158,7 @@ async def test_retired_file_and_national_winner_refused(
             "rules"
         ][0]["rule"]
         == "file_active"
-    )  # type: ignore[index]
+    )
     champion = await worker(services)
     granted = await services.registry.post(
         "/v1/honours/national_technical_expert/grants",
@@ -174,7 +174,7 @@ async def test_retired_file_and_national_winner_refused(
     problem = assert_problem(
         await enter(services, admin_headers, event, worker_id=str(champion)), 422
     )
-    assert problem["rules"][0]["rule"] == "not_national_winner"  # type: ignore[index]
+    assert problem["rules"][0]["rule"] == "not_national_winner"
     open_to_all = await open_event(services, admin_headers, exclude_national_winners=False)
     assert (
         await enter(services, admin_headers, open_to_all, worker_id=str(champion))
@@ -207,8 +207,8 @@ async def test_enterprise_quota(services: Services, admin_headers: dict[str, str
     problem = assert_problem(
         await enter(services, admin_headers, event, worker_id=str(ids[2])), 422
     )
-    assert problem["rules"][0]["rule"] == "enterprise_quota"  # type: ignore[index]
-    assert "quota is 2" in problem["rules"][0]["message"]  # type: ignore[index]
+    assert problem["rules"][0]["rule"] == "enterprise_quota"
+    assert "quota is 2" in problem["rules"][0]["message"]
 
 
 async def test_waitlist_and_promotion_when_a_place_frees(
@@ -275,7 +275,7 @@ async def test_entry_actions_and_roles(services: Services, admin_headers: dict[s
     entry_url = f"/v1/entries/{mine.json()['id']}"
     assert_problem(await services.competitions.post(entry_url + "/approve", headers=own), 403)
     reject = await services.competitions.post(entry_url + "/reject", headers=admin_headers)
-    assert assert_problem(reject, 422)["errors"][0]["field"] == "reason"  # type: ignore[index]
+    assert assert_problem(reject, 422)["errors"][0]["field"] == "reason"
     approved = await services.competitions.post(entry_url + "/approve", headers=admin_headers)
     assert approved.json()["status"] == "approved"
     early = await services.competitions.post(entry_url + "/check-in", headers=admin_headers)
@@ -295,7 +295,7 @@ async def test_team_event_rules(services: Services, admin_headers: dict[str, str
     event = await open_event(services, admin_headers, mode="team", team_min=2, team_max=3)
     a, b, c, d = [await worker(services) for _ in range(4)]
     shapeless = await enter(services, admin_headers, event, worker_id=str(a))
-    fields = {e["field"] for e in assert_problem(shapeless, 422)["errors"]}  # type: ignore[attr-defined]
+    fields = {e["field"] for e in assert_problem(shapeless, 422)["errors"]}
     assert {"worker_id", "leader_id", "team_name"} <= fields
     too_big = await enter(
         services,
@@ -315,8 +315,8 @@ async def test_team_event_rules(services: Services, admin_headers: dict[str, str
         services, admin_headers, event, team_name="二队", leader_id=str(c), members=[str(c), str(b)]
     )
     problem = assert_problem(overlap, 422)
-    assert problem["rules"][0]["rule"] == "one_entry_per_event"  # type: ignore[index]
-    assert problem["rules"][0]["worker_id"] == str(b)  # type: ignore[index]
+    assert problem["rules"][0]["rule"] == "one_entry_per_event"
+    assert problem["rules"][0]["worker_id"] == str(b)
 
 
 async def test_registration_closed_and_bulk_registration(
@@ -384,4 +384,4 @@ async def test_innovation_events_only_in_innovation_competitions(
             "team_max": 5,
         },
     )
-    assert assert_problem(response, 422)["errors"][0]["field"] == "mode"  # type: ignore[index]
+    assert assert_problem(response, 422)["errors"][0]["field"] == "mode"

@@ -18,7 +18,7 @@ async def test_create_account_validates_policy_and_scope(
         json={"username": "a.b", "display_name": "甲", "password": "short", "role": "judge"},
         headers=admin_headers,
     )
-    assert assert_problem(weak, 422)["errors"][0]["field"] == "password"  # type: ignore[index]
+    assert assert_problem(weak, 422)["errors"][0]["field"] == "password"
     unscoped = await services.registry.post(
         "/v1/accounts",
         json={
@@ -41,7 +41,7 @@ async def test_create_account_validates_policy_and_scope(
         },
         headers=admin_headers,
     )
-    assert assert_problem(unknown_locality, 422)["errors"][0]["field"] == "locality_code"  # type: ignore[index]
+    assert assert_problem(unknown_locality, 422)["errors"][0]["field"] == "locality_code"
 
 
 async def test_duplicate_username_is_409_and_nothing_changes(
@@ -123,7 +123,7 @@ async def test_pagination_walks_all_pages(
     bad = await services.registry.get(
         "/v1/accounts", params={"cursor": "garbage!"}, headers=admin_headers
     )
-    assert assert_problem(bad, 422)["errors"][0]["field"] == "cursor"  # type: ignore[index]
+    assert assert_problem(bad, 422)["errors"][0]["field"] == "cursor"
 
 
 async def test_writes_are_audited_and_the_audit_log_is_append_only(

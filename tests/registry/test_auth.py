@@ -71,7 +71,7 @@ async def test_unknown_user_and_missing_fields(services: Services) -> None:
     assert assert_problem(response, 400)["detail"] == "Wrong username or password."
     response = await services.registry.post("/v1/auth/token", data={"grant_type": "password"})
     body = assert_problem(response, 422)
-    assert {e["field"] for e in body["errors"]} == {"username", "password"}  # type: ignore[attr-defined]
+    assert {e["field"] for e in body["errors"]} == {"username", "password"}
     response = await services.registry.post("/v1/auth/token", data={"grant_type": "implicit"})
     assert assert_problem(response, 400)["error"] == "unsupported_grant_type"
 

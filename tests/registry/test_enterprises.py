@@ -43,12 +43,12 @@ async def test_invalid_credit_code_is_refused_naming_the_reason(
             "/v1/enterprises", json=enterprise_body(credit_code=code), headers=admin_headers
         )
         problem = assert_problem(response, 422)
-        assert problem["errors"][0]["field"] == "credit_code"  # type: ignore[index]
-        assert reason in problem["errors"][0]["message"]  # type: ignore[index]
+        assert problem["errors"][0]["field"] == "credit_code"
+        assert reason in problem["errors"][0]["message"]
     unknown_locality = await services.registry.post(
         "/v1/enterprises", json=enterprise_body(locality_code="999900"), headers=admin_headers
     )
-    assert assert_problem(unknown_locality, 422)["errors"][0]["field"] == "locality_code"  # type: ignore[index]
+    assert assert_problem(unknown_locality, 422)["errors"][0]["field"] == "locality_code"
     listed = await services.registry.get("/v1/enterprises", headers=admin_headers)
     assert listed.json()["items"] == []
 

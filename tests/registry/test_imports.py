@@ -190,7 +190,7 @@ async def test_missing_columns_fail_the_job_clearly(
     response = await services.registry.post(
         "/v1/imports/workers", files={"file": ("x.csv", b"")}, headers=admin_headers
     )
-    assert assert_problem(response, 422)["errors"][0]["field"] == "file"  # type: ignore[index]
+    assert assert_problem(response, 422)["errors"][0]["field"] == "file"
 
 
 async def test_organiser_rows_outside_scope_are_refused(services: Services) -> None:

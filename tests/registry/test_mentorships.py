@@ -205,7 +205,7 @@ async def test_pair_assistance_and_an_explicit_start_date(
         },
         headers=admin_headers,
     )
-    assert assert_problem(future, 422)["errors"][0]["field"] == "ended_on"  # type: ignore[index]
+    assert assert_problem(future, 422)["errors"][0]["field"] == "ended_on"
     before_start = await services.registry.post(
         f"/v1/mentorships/{created['id']}/complete",
         json={
@@ -235,7 +235,7 @@ async def test_mentor_below_the_minimum_grade_is_refused(
     assert problem["min_grade"] == "technician"
     assert "technician" in str(problem["detail"])
     assert "MENTOR_MIN_GRADE" in str(problem["detail"])
-    assert problem["errors"][0]["field"] == "mentor_id"  # type: ignore[index]
+    assert problem["errors"][0]["field"] == "mentor_id"
     assert await count_mentorships(services) == 0
 
 
@@ -325,7 +325,7 @@ async def test_self_mentoring_is_refused(services: Services, admin_headers: Head
     )
     problem = assert_problem(response, 422)
     assert problem["rules"] == ["distinct_parties"]
-    assert problem["errors"][0]["field"] == "apprentice_id"  # type: ignore[index]
+    assert problem["errors"][0]["field"] == "apprentice_id"
     assert await count_mentorships(services) == 0
 
 
@@ -337,7 +337,7 @@ async def test_inactive_files_are_refused(services: Services, admin_headers: Hea
     )
     problem = assert_problem(response, 422)
     assert problem["rules"] == ["active_file", "active_file"]
-    assert {e["field"] for e in problem["errors"]} == {"mentor_id", "apprentice_id"}  # type: ignore[attr-defined]
+    assert {e["field"] for e in problem["errors"]} == {"mentor_id", "apprentice_id"}
     assert "retired" in str(problem["detail"])
     assert await count_mentorships(services) == 0
 
@@ -361,25 +361,25 @@ async def test_invalid_input_names_the_field(services: Services, admin_headers: 
         json=proposal(mentor, apprentice, planned_end_date="2026-11-30"),
         headers=admin_headers,
     )
-    assert assert_problem(backwards, 422)["errors"][0]["field"] == "planned_end_date"  # type: ignore[index]
+    assert assert_problem(backwards, 422)["errors"][0]["field"] == "planned_end_date"
     unknown = await services.registry.post(
         "/v1/mentorships",
         json={**proposal(mentor, apprentice), "mentor_id": str(uuid.uuid4())},
         headers=admin_headers,
     )
-    assert assert_problem(unknown, 422)["errors"][0]["field"] == "mentor_id"  # type: ignore[index]
+    assert assert_problem(unknown, 422)["errors"][0]["field"] == "mentor_id"
     bad_kind = await services.registry.post(
         "/v1/mentorships", json=proposal(mentor, apprentice, kind="friends"), headers=admin_headers
     )
-    assert assert_problem(bad_kind, 422)["errors"][0]["field"] == "kind"  # type: ignore[index]
+    assert assert_problem(bad_kind, 422)["errors"][0]["field"] == "kind"
     extra = await services.registry.post(
         "/v1/mentorships", json=proposal(mentor, apprentice, status="active"), headers=admin_headers
     )
-    assert assert_problem(extra, 422)["errors"][0]["field"] == "status"  # type: ignore[index]
+    assert assert_problem(extra, 422)["errors"][0]["field"] == "status"
     no_goals = await services.registry.post(
         "/v1/mentorships", json=proposal(mentor, apprentice, goals=""), headers=admin_headers
     )
-    assert assert_problem(no_goals, 422)["errors"][0]["field"] == "goals"  # type: ignore[index]
+    assert assert_problem(no_goals, 422)["errors"][0]["field"] == "goals"
     missing = await services.registry.get(f"/v1/mentorships/{uuid.uuid4()}", headers=admin_headers)
     assert_problem(missing, 404)
     assert_problem(await activate(services, admin_headers, str(uuid.uuid4())), 404)
@@ -433,15 +433,15 @@ async def test_complete_needs_an_evaluation_and_terminate_a_reason(
     url = f"/v1/mentorships/{created['id']}"
     await activate(services, admin_headers, created["id"])
     no_eval = await services.registry.post(f"{url}/complete", json={}, headers=admin_headers)
-    assert assert_problem(no_eval, 422)["errors"][0]["field"] == "evaluation"  # type: ignore[index]
+    assert assert_problem(no_eval, 422)["errors"][0]["field"] == "evaluation"
     bad_rating = await services.registry.post(
         f"{url}/complete",
         json={"evaluation": {"rating": "superb", "comment": "好"}},
         headers=admin_headers,
     )
-    assert assert_problem(bad_rating, 422)["errors"][0]["field"] == "evaluation.rating"  # type: ignore[index]
+    assert assert_problem(bad_rating, 422)["errors"][0]["field"] == "evaluation.rating"
     no_reason = await services.registry.post(f"{url}/terminate", json={}, headers=admin_headers)
-    assert assert_problem(no_reason, 422)["errors"][0]["field"] == "reason"  # type: ignore[index]
+    assert assert_problem(no_reason, 422)["errors"][0]["field"] == "reason"
     assert (await services.registry.get(url, headers=admin_headers)).json()["status"] == "active"
 
 
@@ -570,7 +570,7 @@ async def test_list_filters_and_pages(services: Services, admin_headers: Headers
     bad = await services.registry.get(
         "/v1/mentorships", params={"status": "paused"}, headers=admin_headers
     )
-    assert assert_problem(bad, 422)["errors"][0]["field"] == "status"  # type: ignore[index]
+    assert assert_problem(bad, 422)["errors"][0]["field"] == "status"
 
 
 # --- who may do what ---------------------------------------------------------------------------

@@ -340,28 +340,28 @@ async def test_order_based_needs_an_existing_ordering_enterprise(
         PROGRAMMES, json=programme_body(kind="order_based"), headers=admin_headers
     )
     body = assert_problem(without, 422)
-    assert body["errors"][0]["field"] == "ordering_enterprise_id"  # type: ignore[index]
+    assert body["errors"][0]["field"] == "ordering_enterprise_id"
     unknown = await services.registry.post(
         PROGRAMMES,
         json=programme_body(kind="order_based", ordering_enterprise_id=str(uuid.uuid4())),
         headers=admin_headers,
     )
-    assert assert_problem(unknown, 422)["errors"][0]["field"] == "ordering_enterprise_id"  # type: ignore[index]
+    assert assert_problem(unknown, 422)["errors"][0]["field"] == "ordering_enterprise_id"
     enterprise = await make_enterprise_id(services)
     not_ordered = await services.registry.post(
         PROGRAMMES,
         json=programme_body(kind="team_hall", ordering_enterprise_id=str(enterprise)),
         headers=admin_headers,
     )
-    assert assert_problem(not_ordered, 422)["errors"][0]["field"] == "ordering_enterprise_id"  # type: ignore[index]
+    assert assert_problem(not_ordered, 422)["errors"][0]["field"] == "ordering_enterprise_id"
     backwards = await services.registry.post(
         PROGRAMMES, json=programme_body(ends_on="2026-11-30"), headers=admin_headers
     )
-    assert assert_problem(backwards, 422)["errors"][0]["field"] == "ends_on"  # type: ignore[index]
+    assert assert_problem(backwards, 422)["errors"][0]["field"] == "ends_on"
     bad_kind = await services.registry.post(
         PROGRAMMES, json=programme_body(kind="night_school"), headers=admin_headers
     )
-    assert assert_problem(bad_kind, 422)["errors"][0]["field"] == "kind"  # type: ignore[index]
+    assert assert_problem(bad_kind, 422)["errors"][0]["field"] == "kind"
     listed = await services.registry.get(PROGRAMMES, headers=admin_headers)
     assert listed.json()["items"] == []
 
@@ -375,17 +375,17 @@ async def test_session_must_end_after_it_starts(
         json=session_body(4, 3, ends_at="2026-12-04T08:00:00+08:00"),
         headers=admin_headers,
     )
-    assert assert_problem(backwards, 422)["errors"][0]["field"] == "ends_at"  # type: ignore[index]
+    assert assert_problem(backwards, 422)["errors"][0]["field"] == "ends_at"
     no_hours = await services.registry.post(
         f"{PROGRAMMES}/{pid}/sessions", json=session_body(4, 0), headers=admin_headers
     )
-    assert assert_problem(no_hours, 422)["errors"][0]["field"] == "hours"  # type: ignore[index]
+    assert assert_problem(no_hours, 422)["errors"][0]["field"] == "hours"
     outside = await services.registry.post(
         f"{PROGRAMMES}/{pid}/sessions",
         json=session_body(4, 3, starts_at="2026-11-04T09:00:00+08:00"),
         headers=admin_headers,
     )
-    assert assert_problem(outside, 422)["errors"][0]["field"] == "starts_at"  # type: ignore[index]
+    assert assert_problem(outside, 422)["errors"][0]["field"] == "starts_at"
     listed = await services.registry.get(f"{PROGRAMMES}/{pid}/sessions", headers=admin_headers)
     assert listed.json()["items"] == []
 

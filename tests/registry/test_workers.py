@@ -124,7 +124,7 @@ async def test_identity_number_errors(services: Services, admin_headers: dict[st
             "/v1/workers", json=worker_body(**overrides), headers=admin_headers
         )
         problem = assert_problem(response, 422)
-        fields = {e["field"]: e["message"] for e in problem["errors"]}  # type: ignore[attr-defined]
+        fields = {e["field"]: e["message"] for e in problem["errors"]}
         assert field in fields, (overrides, problem)
         assert message in fields[field], (overrides, fields)
     assert await worker_count(services) == 0
@@ -136,7 +136,7 @@ async def test_unknown_enterprise_and_duplicate_person(
     unknown = await services.registry.post(
         "/v1/workers", json=worker_body(str(uuid.uuid4())), headers=admin_headers
     )
-    assert assert_problem(unknown, 422)["errors"][0]["field"] == "enterprise_id"  # type: ignore[index]
+    assert assert_problem(unknown, 422)["errors"][0]["field"] == "enterprise_id"
     body = worker_body()
     first = await services.registry.post("/v1/workers", json=body, headers=admin_headers)
     assert first.status_code == 201
@@ -212,7 +212,7 @@ async def test_grade_ladder_rules_and_history(
         json={"to_grade": "junior", "effective_date": "2026-10-15", "source": "certification"},
         headers=admin_headers,
     )
-    assert {e["field"] for e in assert_problem(no_cert, 422)["errors"]} == {  # type: ignore[attr-defined]
+    assert {e["field"] for e in assert_problem(no_cert, 422)["errors"]} == {
         "certificate_no",
         "issuing_body",
     }
@@ -366,7 +366,7 @@ async def test_transfer_status_and_timeline_in_order(
         json={"to_enterprise_id": other["id"], "date": "2000-01-01"},
         headers=admin_headers,
     )
-    assert assert_problem(bad_date, 422)["errors"][0]["field"] == "date"  # type: ignore[index]
+    assert assert_problem(bad_date, 422)["errors"][0]["field"] == "date"
     moved = await services.registry.post(
         url + "/transfers",
         json={"to_enterprise_id": other["id"], "date": date.today().isoformat()},

@@ -54,7 +54,7 @@ async def test_wrong_type_and_unknown_field_are_422(
         headers=admin_headers,
     )
     body = assert_problem(response, 422)
-    fields = {e["field"]: e["message"] for e in body["errors"]}  # type: ignore[attr-defined]
+    fields = {e["field"]: e["message"] for e in body["errors"]}
     assert set(fields) == {"year", "colour"}
     assert "integer" in fields["year"]
     assert "Unknown field" in fields["colour"]
@@ -67,8 +67,8 @@ async def test_bad_query_parameter_names_the_parameter(
         "/v1/localities", params={"limit": 0}, headers=admin_headers
     )
     body = assert_problem(response, 422)
-    assert body["errors"][0]["field"] == "limit"  # type: ignore[index]
-    assert body["errors"][0]["location"] == "query"  # type: ignore[index]
+    assert body["errors"][0]["field"] == "limit"
+    assert body["errors"][0]["location"] == "query"
 
 
 @pytest.mark.parametrize("service", ["registry", "competitions", "judging"])
