@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from services.competitions.competitions.router import router as competitions_router
 from services.competitions.entries.router import router as entries_router
 from services.competitions.events.router import router as events_router
+from services.competitions.webhooks import webhooks
 from shared.app import create_service_app
 from shared.config import Settings, get_settings
 
@@ -37,6 +38,7 @@ def create_app(
         description=DESCRIPTION,
         settings=settings or get_settings(),
         routers=[competitions_router, events_router, entries_router],
+        webhooks=[webhooks],
         openapi_tags=TAGS,
         transport=transport,
     )

@@ -82,3 +82,20 @@ async def test_openapi_contract_is_usable_from_swagger(services: Services, servi
                 )
                 assert media is not None, where
     assert "Problem" in spec["components"]["schemas"]
+
+
+DOCUMENTED_EVENTS = {
+    "registry": {"worker.created", "worker.grade_changed", "worker.transferred", "honour.granted",
+                 "honour.revoked", "mentorship.started", "mentorship.ended"},
+    "competitions": {"competition.published", "registration.opened", "entry.approved",
+                     "entry.rejected", "entry.withdrawn"},
+}
+
+
+@pytest.mark.parametrize("service", sorted(DOCUMENTED_EVENTS))
+async def test_events_are_documented_as_webhooks(services: Services, service: str) -> None:
+    spec = (await services.client(service).get("/openapi.json")).json()
+    documented = set(spec.get("webhooks", {}))
+    assert DOCUMENTED_EVENTS[service] <= documented, DOCUMENTED_EVENTS[service] - documented
+    for name, item in spec["webhooks"].items():
+        assert item["post"]["requestBody"]["content"]["application/json"]["schema"], name
