@@ -159,11 +159,16 @@ def create_service_app(
         app.state.token_verifier = (
             token_verifier(http) if token_verifier else JwksVerifier(settings, http)
         )
-        # Long-running loops of the service (job runners); cancelled at shutdown.
+        # Long-running loops of the service (job runners). At shutdown they are asked to stop
+        # (`app.state.stopping`) and given time to finish their step, then cancelled.
+        app.state.stopping = asyncio.Event()
         tasks = [asyncio.create_task(loop(app)) for loop in background]
         try:
             yield
         finally:
+            app.state.stopping.set()
+            if tasks:
+                await asyncio.wait(tasks, timeout=10)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import hashlib
 import io
@@ -142,7 +141,8 @@ async def job_loop(app: FastAPI) -> None:
     """Background runner in the registry: claims due jobs (SKIP LOCKED, so replicas share the
     work) and runs them; a job whose runner died is taken over when its lease expires."""
     wakeup: asyncio.Event = app.state.import_wakeup
-    while True:
+    stopping: asyncio.Event = app.state.stopping
+    while not stopping.is_set():
         try:
             job_id = await claim_next(app.state.sessionmaker)
             if job_id is not None:
@@ -152,6 +152,8 @@ async def job_loop(app: FastAPI) -> None:
             raise
         except Exception:
             log.exception("import job runner failed; retrying")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wakeup.wait(), timeout=POLL_SECONDS)
+        waits = [asyncio.ensure_future(wakeup.wait()), asyncio.ensure_future(stopping.wait())]
+        await asyncio.wait(waits, timeout=POLL_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waits:
+            waiter.cancel()
         wakeup.clear()
