@@ -9,6 +9,8 @@ import httpx
 from fastapi import FastAPI
 
 from services.competitions.competitions.router import router as competitions_router
+from services.competitions.stages.router import router as stages_router
+from services.competitions.stages.router import webhooks as stage_webhooks
 from shared.app import create_service_app
 from shared.config import Settings, get_settings
 
@@ -19,7 +21,10 @@ training, technical contests, skill and innovation competitions.
 **Sign in** with **Authorize**: tokens come from the registry's `/v1/auth/token`.
 """
 
-TAGS = [{"name": "competitions", "description": "Competitions and their lifecycle."}]
+TAGS = [
+    {"name": "competitions", "description": "Competitions and their lifecycle."},
+    {"name": "stages", "description": "Stages of an event, blind codes and advancement."},
+]
 
 
 def create_app(
@@ -30,7 +35,8 @@ def create_app(
         title="Shandong Skills · Competitions",
         description=DESCRIPTION,
         settings=settings or get_settings(),
-        routers=[competitions_router],
+        routers=[competitions_router, stages_router],
         openapi_tags=TAGS,
+        webhooks=[stage_webhooks],
         transport=transport,
     )
