@@ -6,8 +6,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
+from shared.errors import Conflict, RuleViolation
 from shared.models.competitions import (
     Advancement,
     EntryStatus,
@@ -384,6 +386,10 @@ async def test_top_n_with_ties_at_the_boundary(
         f"/v1/stages/{first}/advancement", headers=admin_headers
     )
     assert record.json() == body
+    worker = await account(services, "wang.wei", "worker")
+    assert_problem(
+        await services.competitions.get(f"/v1/stages/{first}/advancement", headers=worker), 403
+    )
     # The event for outside systems.
     async with services.apps["competitions"].state.sessionmaker() as session:
         events = (
@@ -679,3 +685,24 @@ async def test_blind_codes_without_practical_have_no_workstations(
     ).json()["items"]
     assert [x["workstation_no"] for x in items] == [None, None, None]
     assert all(x["blind_code"] for x in items)
+
+
+async def test_judging_reaches_advancement_through_its_client(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    setup = await setup_event(services, ["370100"] * 3)
+    first, final = await two_stages(services, admin_headers, setup, "top_n", 2)
+    judging = await machine(services, admin_headers, "internal")
+    token = judging["authorization"].removeprefix("Bearer ")
+    client = services.apps["judging"].state.clients.competitions
+    locked = await client.lock_stage(first, token=token)
+    assert locked["status"] == "judged"
+    ranked = ranking(setup.entries, [1, 2, 3], [90, 80, 70])
+    with pytest.raises(RuleViolation):
+        await client.apply_advancement(first, next_stage_id=first, ranking=ranked, token=token)
+    record = await client.apply_advancement(first, next_stage_id=final, ranking=ranked, token=token)
+    assert len(record["qualified_entry_ids"]) == 2
+    again = await client.apply_advancement(first, next_stage_id=final, ranking=ranked, token=token)
+    assert again == record
+    with pytest.raises(Conflict):
+        await client.apply_advancement(first, next_stage_id=final, ranking=ranked[:2], token=token)

@@ -204,12 +204,16 @@ async def apply_advancement(
     "/v1/stages/{stage_id}/advancement",
     response_model=schemas.Advancement,
     summary="Get the advancement record of a stage",
-    responses=error_responses(401, 404, 422),
+    responses=error_responses(401, 403, 404, 422),
 )
 async def get_advancement(
-    session: SessionDep, _: CurrentPrincipal, stage_id: uuid.UUID
+    session: SessionDep, principal: StageReader, stage_id: uuid.UUID
 ) -> schemas.Advancement:
-    """The ranking received, who qualified and the overrides applied (404 before advancement)."""
+    """The ranking received, who qualified and the overrides applied (404 before advancement).
+    Read by those who read the stage's entries: admins, organisers in scope, judges and
+    machine clients."""
+    stage = await service.get_stage(session, stage_id)
+    await service.check_reader(session, principal, stage)
     return await service.get_advancement(session, stage_id)
 
 
