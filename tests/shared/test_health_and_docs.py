@@ -85,10 +85,22 @@ async def test_openapi_contract_is_usable_from_swagger(services: Services, servi
 
 
 DOCUMENTED_EVENTS = {
-    "registry": {"worker.created", "worker.grade_changed", "worker.transferred", "honour.granted",
-                 "honour.revoked", "mentorship.started", "mentorship.ended"},
-    "competitions": {"competition.published", "registration.opened", "entry.approved",
-                     "entry.rejected", "entry.withdrawn"},
+    "registry": {
+        "worker.created",
+        "worker.grade_changed",
+        "worker.transferred",
+        "honour.granted",
+        "honour.revoked",
+        "mentorship.started",
+        "mentorship.ended",
+    },
+    "competitions": {
+        "competition.published",
+        "registration.opened",
+        "entry.approved",
+        "entry.rejected",
+        "entry.withdrawn",
+    },
 }
 
 

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.competitions.access import check_organiser_scope
 from services.competitions.competitions import schemas
 from services.competitions.competitions.lifecycle import TRANSITIONS
 from shared import audit, outbox
@@ -23,7 +24,6 @@ from shared.errors import (
     NotFound,
     RuleViolation,
 )
-from shared.localities import locality_covers
 from shared.models.competitions import Competition, CompetitionStatus
 from shared.pagination import Page, paginate
 
@@ -34,29 +34,6 @@ EDITABLE = (
     CompetitionStatus.registration_open,
     CompetitionStatus.registration_closed,
 )
-
-
-def check_organiser_scope(principal: Principal, competition_or_locality: Competition | str) -> None:
-    """An organiser manages competitions of their own locality (a city also its counties), or
-    of their own enterprise."""
-    if principal.role is Role.admin:
-        return
-    if isinstance(competition_or_locality, Competition):
-        locality_code = competition_or_locality.organiser_locality_code
-        enterprise_id = competition_or_locality.organiser_enterprise_id
-    else:
-        locality_code, enterprise_id = competition_or_locality, None
-    if principal.role is Role.organiser:
-        if principal.enterprise_id is not None and principal.enterprise_id == enterprise_id:
-            return
-        if principal.enterprise_id is None and locality_covers(
-            principal.locality_code, locality_code
-        ):
-            return
-    raise Forbidden(
-        f"Your organiser scope ({principal.locality_code or principal.enterprise_id or 'none'}) "
-        f"does not cover locality {locality_code}."
-    )
 
 
 def _snapshot(competition: Competition) -> dict[str, Any]:

@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.competitions.access import check_organiser_scope
 from services.competitions.competitions.service import (
     SERVICE,
-    check_organiser_scope,
     get_competition,
 )
 from services.competitions.entries import schemas

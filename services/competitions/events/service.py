@@ -9,9 +9,9 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.competitions.access import check_organiser_scope
 from services.competitions.competitions.service import (
     SERVICE,
-    check_organiser_scope,
     get_competition,
 )
 from services.competitions.events import schemas
