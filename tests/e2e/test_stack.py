@@ -221,3 +221,97 @@ async def test_cli_import_with_error_report(
         stack.urls["registry"] + "/v1/workers", params={"q": "孔令辉"}, headers=bearer(access)
     )
     assert len(found.json()["items"]) == 1
+
+
+async def test_registration_checks_eligibility_with_the_registry_over_http(
+    stack: Stack, http: httpx.AsyncClient
+) -> None:
+    """A worker registers themselves; competitions asks the registry (its own machine token)."""
+    admin = bearer(await token(http, stack.urls["registry"]))
+    registry, competitions = stack.urls["registry"], stack.urls["competitions"]
+    young = await http.post(
+        registry + "/v1/workers",
+        headers=admin,
+        json={
+            "name": "周小川",
+            "id_number": identity_number(),
+            "occupation": "焊工",
+            "grade": "junior",
+            "locality_code": "370600",
+        },
+    )
+    assert young.status_code == 201, young.text
+    worker_id = young.json()["id"]
+    account = await http.post(
+        registry + "/v1/accounts",
+        headers=admin,
+        json={
+            "username": "zhou.xiaochuan",
+            "display_name": "周小川",
+            "password": "Zhou-Passw0rd!",
+            "role": "worker",
+            "worker_id": worker_id,
+        },
+    )
+    assert account.status_code == 201, account.text
+    competition = (
+        await http.post(
+            competitions + "/v1/competitions",
+            headers=admin,
+            json={
+                "name": "2026年烟台市焊工技能竞赛",
+                "kind": "skill_competition",
+                "level": "city",
+                "year": 2026,
+                "organiser_locality_code": "370600",
+                "starts_on": "2026-12-20",
+            },
+        )
+    ).json()
+    event = (
+        await http.post(
+            f"{competitions}/v1/competitions/{competition['id']}/events",
+            headers=admin,
+            json={
+                "name": "焊工",
+                "occupation": "焊工",
+                "mode": "individual",
+                "capacity": 10,
+                "min_grade": "intermediate",
+            },
+        )
+    ).json()
+    opened = await http.post(
+        f"{competitions}/v1/competitions/{competition['id']}/status",
+        headers=admin,
+        json={"status": "registration_open"},
+    )
+    assert opened.status_code == 200, opened.text
+    own = bearer(await token(http, registry, "zhou.xiaochuan", "Zhou-Passw0rd!"))
+    refused = await http.post(
+        f"{competitions}/v1/events/{event['id']}/entries",
+        headers=own,
+        json={"worker_id": worker_id},
+    )
+    problem = assert_problem(refused, 422)
+    assert [r["rule"] for r in problem["rules"]] == ["min_grade"]
+    promoted = await http.post(
+        f"{registry}/v1/workers/{worker_id}/grade-changes",
+        headers=admin,
+        json={
+            "to_grade": "intermediate",
+            "effective_date": "2026-11-01",
+            "source": "certification",
+            "certificate_no": "S-1",
+            "issuing_body": "烟台市职业技能鉴定中心",
+        },
+    )
+    assert promoted.status_code == 201, promoted.text
+    entered = await http.post(
+        f"{competitions}/v1/events/{event['id']}/entries",
+        headers=own,
+        json={"worker_id": worker_id},
+    )
+    assert entered.status_code == 201, entered.text
+    assert entered.json()["status"] == "pending"
+    assert entered.json()["locality_code"] == "370600"
