@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import text
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from shared.config import Settings
+from shared.errors import NotFound
 
 
 def make_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
@@ -59,3 +60,18 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
+
+
+M = TypeVar("M")
+
+
+async def get_or_404(
+    session: AsyncSession, model: type[M], key: Any, what: str, *, for_update: bool = False
+) -> M:
+    """The row with this primary key, locked `FOR UPDATE` if asked, or a 404 naming `what`."""
+    found = await session.get(
+        model, key, with_for_update=for_update or None, populate_existing=for_update
+    )
+    if found is None:
+        raise NotFound(f"No {what} with id {key}.")
+    return found

@@ -16,12 +16,12 @@ from shared import audit, outbox
 from shared.auth.principal import Principal, Role
 from shared.clients import RegistryClient
 from shared.concurrency import check_if_match
+from shared.db import get_or_404
 from shared.errors import (
     Conflict,
     FieldError,
     Forbidden,
     InvalidInput,
-    NotFound,
     RuleViolation,
 )
 from shared.models.competitions import Competition, CompetitionStatus
@@ -85,13 +85,9 @@ async def create_competition(
 async def get_competition(
     session: AsyncSession, competition_id: uuid.UUID, *, for_update: bool = False
 ) -> Competition:
-    stmt = select(Competition).where(Competition.id == competition_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    competition = await session.scalar(stmt)
-    if competition is None:
-        raise NotFound(f"No competition with id {competition_id}.")
-    return competition
+    return await get_or_404(
+        session, Competition, competition_id, "competition", for_update=for_update
+    )
 
 
 async def update_competition(

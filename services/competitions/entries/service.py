@@ -28,7 +28,8 @@ from services.competitions.events.service import load_event
 from shared import audit, outbox
 from shared.auth.principal import Principal, Role
 from shared.clients import RegistryClient
-from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, RuleViolation
+from shared.db import get_or_404
+from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, RuleViolation
 from shared.localities import locality_covers
 from shared.models.competitions import (
     HOLDING_PLACE,
@@ -445,10 +446,7 @@ async def present(session: AsyncSession, entry: Entry) -> schemas.Entry:
 
 
 async def load_entry(session: AsyncSession, entry_id: uuid.UUID) -> Entry:
-    entry = await session.get(Entry, entry_id)
-    if entry is None:
-        raise NotFound(f"No entry with id {entry_id}.")
-    return entry
+    return await get_or_404(session, Entry, entry_id, "entry")
 
 
 async def _is_member(session: AsyncSession, entry: Entry, worker_id: uuid.UUID | None) -> bool:
@@ -522,14 +520,7 @@ async def act(
     entry = await load_entry(session, entry_id)
     # Lock order: event, then entry (as registration does), so the two never deadlock.
     event = await load_event(session, entry.event_id, for_update=True)
-    entry = (
-        await session.scalars(
-            select(Entry)
-            .where(Entry.id == entry_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    ).one()
+    entry = await get_or_404(session, Entry, entry_id, "entry", for_update=True)
     competition = await get_competition(session, entry.competition_id)
     manager = _manages(principal, competition)
     if action == "withdraw":

@@ -18,6 +18,7 @@ from services.competitions.events import schemas
 from shared import audit
 from shared.auth.principal import Principal
 from shared.concurrency import check_if_match
+from shared.db import get_or_404
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound, RuleViolation
 from shared.models.competitions import (
     HOLDING_PLACE,
@@ -59,13 +60,7 @@ def present(event: Event, taken: int = 0, waiting: int = 0) -> schemas.Event:
 async def load_event(
     session: AsyncSession, event_id: uuid.UUID, *, for_update: bool = False
 ) -> Event:
-    stmt = select(Event).where(Event.id == event_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    event = await session.scalar(stmt)
-    if event is None:
-        raise NotFound(f"No event with id {event_id}.")
-    return event
+    return await get_or_404(session, Event, event_id, "event", for_update=for_update)
 
 
 async def create_event(

@@ -20,6 +20,7 @@ from services.competitions.stages import schemas
 from shared import audit, outbox
 from shared.auth.principal import Principal, Role
 from shared.concurrency import check_if_match
+from shared.db import get_or_404
 from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, RuleViolation
 from shared.models.competitions import (
     Advancement,
@@ -50,20 +51,11 @@ REVEALED = (StageStatus.judged, StageStatus.advanced)
 
 
 async def get_stage(session: AsyncSession, stage_id: uuid.UUID, *, lock: bool = False) -> Stage:
-    stmt = select(Stage).where(Stage.id == stage_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    stage = (await session.scalars(stmt)).one_or_none()
-    if stage is None:
-        raise NotFound(f"No stage with id {stage_id}.")
-    return stage
+    return await get_or_404(session, Stage, stage_id, "stage", for_update=lock)
 
 
 async def _competition(session: AsyncSession, competition_id: uuid.UUID) -> Competition:
-    competition = await session.get(Competition, competition_id)
-    if competition is None:  # pragma: no cover - a foreign key guarantees it
-        raise NotFound(f"No competition with id {competition_id}.")
-    return competition
+    return await get_or_404(session, Competition, competition_id, "competition")
 
 
 async def check_manager(
@@ -162,11 +154,7 @@ async def create_stage(
     session: AsyncSession, event_id: uuid.UUID, data: schemas.StageCreate, principal: Principal
 ) -> Stage:
     # The event row lock serialises stage creation per event (seq and rule checks).
-    event = (
-        await session.scalars(select(Event).where(Event.id == event_id).with_for_update())
-    ).one_or_none()
-    if event is None:
-        raise NotFound(f"No event with id {event_id}.")
+    event = await get_or_404(session, Event, event_id, "event", for_update=True)
     await check_manager(session, principal, event.competition_id)
     _check_rule(data.advancement_rule, data.advancement_value)
     _check_dates(data)
@@ -192,8 +180,7 @@ async def create_stage(
 async def list_stages(
     session: AsyncSession, event_id: uuid.UUID, *, limit: int, cursor: str | None
 ) -> Page[schemas.Stage]:
-    if await session.get(Event, event_id) is None:
-        raise NotFound(f"No event with id {event_id}.")
+    await get_or_404(session, Event, event_id, "event")
     return await paginate(
         session,
         select(Stage).where(Stage.event_id == event_id),

@@ -14,7 +14,8 @@ from services.registry.accounts import schemas
 from shared import audit
 from shared.auth.passwords import hash_password, validate_password_policy
 from shared.auth.principal import Principal, Role
-from shared.errors import Conflict, FieldError, InvalidInput, NotFound, RuleViolation
+from shared.db import get_or_404
+from shared.errors import Conflict, FieldError, InvalidInput, RuleViolation
 from shared.models.registry import Account, Locality, MachineClient
 from shared.pagination import Page, paginate
 
@@ -68,10 +69,7 @@ async def create_account(
 
 
 async def get_account(session: AsyncSession, account_id: uuid.UUID) -> Account:
-    account = await session.get(Account, account_id)
-    if account is None:
-        raise NotFound(f"No account with id {account_id}.")
-    return account
+    return await get_or_404(session, Account, account_id, "account")
 
 
 async def list_accounts(
@@ -171,9 +169,7 @@ async def list_clients(
 async def revoke_client(
     session: AsyncSession, client_pk: uuid.UUID, principal: Principal
 ) -> MachineClient:
-    client = await session.get(MachineClient, client_pk)
-    if client is None:
-        raise NotFound(f"No machine client with id {client_pk}.")
+    client = await get_or_404(session, MachineClient, client_pk, "machine client")
     if client.revoked_at is None:
         client.revoked_at = datetime.now(UTC)
         client.is_active = False

@@ -14,7 +14,8 @@ from services.registry.talent.access import locality_covers
 from shared import audit
 from shared.auth.principal import Principal, Role
 from shared.concurrency import check_if_match
-from shared.errors import Conflict, FieldError, Forbidden, NotFound, RuleViolation
+from shared.db import get_or_404
+from shared.errors import Conflict, FieldError, Forbidden, RuleViolation
 from shared.models.registry import Enterprise, EnterpriseSize, Industry, Locality
 from shared.pagination import Page, paginate_rows
 
@@ -44,10 +45,7 @@ async def _check_locality(session: AsyncSession, code: str) -> None:
 
 
 async def get(session: AsyncSession, enterprise_id: uuid.UUID) -> Enterprise:
-    enterprise = await session.get(Enterprise, enterprise_id)
-    if enterprise is None:
-        raise NotFound(f"No enterprise with id {enterprise_id}.")
-    return enterprise
+    return await get_or_404(session, Enterprise, enterprise_id, "enterprise")
 
 
 async def create(
@@ -85,9 +83,7 @@ async def update(
     principal: Principal,
     if_match: str | None,
 ) -> Enterprise:
-    enterprise = await session.get(Enterprise, enterprise_id, with_for_update=True)
-    if enterprise is None:
-        raise NotFound(f"No enterprise with id {enterprise_id}.")
+    enterprise = await get_or_404(session, Enterprise, enterprise_id, "enterprise", for_update=True)
     _ensure_scope(principal, enterprise.locality_code, enterprise.id)
     check_if_match(if_match, enterprise.version)
     changes = data.model_dump(exclude_unset=True, exclude_none=True)

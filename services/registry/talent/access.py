@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal, Role
-from shared.errors import Forbidden, NotFound
+from shared.db import get_or_404
+from shared.errors import Forbidden
 from shared.localities import locality_covers
 from shared.models.registry import Worker
 
@@ -30,13 +30,7 @@ async def load_worker(
 ) -> Worker:
     """The worker, or a 404. `for_update` locks the row until the transaction ends (use it
     before checking a limit that concurrent requests could both pass)."""
-    stmt = select(Worker).where(Worker.id == worker_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    worker = await session.scalar(stmt)
-    if worker is None:
-        raise NotFound(f"No worker with id {worker_id}.")
-    return worker
+    return await get_or_404(session, Worker, worker_id, "worker", for_update=for_update)
 
 
 def can_manage(principal: Principal, worker: Worker) -> bool:

@@ -24,6 +24,7 @@ from services.registry.talent.access import ensure_can_view, load_worker, locali
 from services.registry.training import schemas
 from shared import audit
 from shared.auth.principal import Principal, Role
+from shared.db import get_or_404
 from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, RuleViolation
 from shared.models.registry import (
     EnrolmentStatus,
@@ -184,13 +185,9 @@ async def create_programme(
 async def get_programme(
     session: AsyncSession, programme_id: uuid.UUID, *, for_update: bool = False
 ) -> TrainingProgramme:
-    stmt = select(TrainingProgramme).where(TrainingProgramme.id == programme_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    programme = await session.scalar(stmt)
-    if programme is None:
-        raise NotFound(f"No training programme with id {programme_id}.")
-    return programme
+    return await get_or_404(
+        session, TrainingProgramme, programme_id, "training programme", for_update=for_update
+    )
 
 
 async def list_programmes(

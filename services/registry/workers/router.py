@@ -30,6 +30,17 @@ router = APIRouter(prefix="/v1", tags=["workers"])
 Promoter = Annotated[Principal, Depends(require(Role.admin, scopes=("internal", "registry:write")))]
 
 
+SourceRef = Annotated[
+    str,
+    Path(
+        min_length=3,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="The result's stable id (e.g. `result:<uuid>`): repeating it is harmless.",
+    ),
+]
+
+
 def _cipher(request: Request) -> PersonalDataCipher:
     cipher: PersonalDataCipher = request.app.state.cipher
     return cipher
@@ -300,15 +311,7 @@ async def timeline(
 async def promote_for_competition(
     session: SessionDep,
     principal: Promoter,
-    source_ref: Annotated[
-        str,
-        Path(
-            min_length=3,
-            max_length=128,
-            pattern=r"^[A-Za-z0-9._:-]+$",
-            description="The result's stable id (e.g. `result:<uuid>`).",
-        ),
-    ],
+    source_ref: SourceRef,
     data: schemas.CompetitionPromotion,
 ) -> Response:
     """Called by the judging service when a result earns a grade promotion (one level above
@@ -332,15 +335,7 @@ async def promote_for_competition(
 async def record_competition_result(
     session: SessionDep,
     principal: Promoter,
-    source_ref: Annotated[
-        str,
-        Path(
-            min_length=3,
-            max_length=128,
-            pattern=r"^[A-Za-z0-9._:-]+$",
-            description="The result's stable id (e.g. `result:<uuid>`).",
-        ),
-    ],
+    source_ref: SourceRef,
     data: schemas.CompetitionResult,
 ) -> Response:
     """Called by the judging service when results become final: the worker's talent file gets
