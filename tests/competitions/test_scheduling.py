@@ -14,6 +14,7 @@ from typing import Any
 import openpyxl
 from sqlalchemy import func, select
 
+from services.competitions.scheduling import solver
 from shared.models.competitions import (
     EntryMember,
     EventMode,
@@ -413,17 +414,33 @@ async def test_manual_moves_and_their_clashes(
     assert assert_problem(response, 422)["errors"][0]["field"] == "session_id"  # type: ignore[index]
     assert [await schedule_of(services, admin_headers, s) for s in world.stages] == before
 
-    # A free workstation: moved.
+    # A free workstation: moved, if the schedule is still the one read (If-Match).
+    read = await services.competitions.get(f"/v1/stages/{stage0}/schedule", headers=admin_headers)
+    etag = read.headers["etag"]
+    move = {"session_id": m["s0"], "workstation_id": m["c"][2]}
+    url = f"/v1/stage-entries/{first['stage_entry_id']}/slot"
+    stale = await services.competitions.put(
+        url, json=move, headers={**admin_headers, "if-match": '"0123456789abcdef0123"'}
+    )
+    assert etag in str(assert_problem(stale, 412)["detail"])
+    assert [await schedule_of(services, admin_headers, s) for s in world.stages] == before
     response = await services.competitions.put(
-        f"/v1/stage-entries/{first['stage_entry_id']}/slot",
-        json={"session_id": m["s0"], "workstation_id": m["c"][2]},
-        headers=admin_headers,
+        url, json=move, headers={**admin_headers, "if-match": etag}
     )
     assert response.status_code == 200, response.text
     assert response.json()["workstation_code"] == "C-03"
-    after = await schedule_of(services, admin_headers, stage0)
-    moved = next(s for s in after["slots"] if s["stage_entry_id"] == first["stage_entry_id"])
+    assert response.headers["etag"] != etag
+    reread = await services.competitions.get(f"/v1/stages/{stage0}/schedule", headers=admin_headers)
+    assert reread.headers["etag"] == response.headers["etag"]
+    moved = next(
+        s for s in reread.json()["slots"] if s["stage_entry_id"] == first["stage_entry_id"]
+    )
     assert moved["workstation_code"] == "C-03"
+    # The old ETag no longer replaces the schedule wholesale either.
+    rerun = await services.competitions.post(
+        f"/v1/stages/{stage0}/schedule", headers={**admin_headers, "if-match": etag}
+    )
+    assert_problem(rerun, 412)
 
 
 async def test_releases_are_versioned_frozen_and_exported(
@@ -626,3 +643,74 @@ async def test_roles_and_scopes(services: Services, admin_headers: dict[str, str
         assert (
             await services.competitions.get(f"{releases}/1.ics", headers=headers)
         ).status_code == 200
+
+
+def test_the_checker_catches_each_kind_of_clash() -> None:
+    """The independent checker is what stands between a scheduler bug and the database."""
+    venue, other_venue = uuid.uuid4(), uuid.uuid4()
+    a = solver.Session(uuid.uuid4(), venue, TIMES[0][0], TIMES[0][1])
+    b = solver.Session(uuid.uuid4(), venue, TIMES[0][0] + timedelta(hours=1), TIMES[1][1])
+    c1, c2 = (solver.Station(uuid.uuid4(), venue, f"C-{n}", OCCUPATIONS[0]) for n in (1, 2))
+    q1 = solver.Station(uuid.uuid4(), venue, "Q-1", OCCUPATIONS[1])
+    far = solver.Station(uuid.uuid4(), other_venue, "F-1", OCCUPATIONS[0])
+    w1, w2, w3 = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    e1, e2, e3 = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    entries = {e1: frozenset({w1}), e2: frozenset({w2}), e3: frozenset({w3})}
+    args = ([a, b], [c1, c2, q1, far], OCCUPATIONS[0])
+
+    def problems(
+        placements: list[tuple[uuid.UUID, solver.Session, solver.Station]], **kw: Any
+    ) -> str:
+        ps = [solver.Placement(e, s.id, w.id) for e, s, w in placements]
+        return " | ".join(solver.check(ps, entries, *args, kw.get("busy", {}), kw.get("stations")))
+
+    valid = [(e1, a, c1), (e2, a, c2), (e3, b, c2)]
+    assert problems([*valid[:2], (e3, b, c1)]) == "workstation " + str(c1.id) + (
+        f" is in entry {e1} and entry {e3} at once"
+    )
+    assert "used 2 times" in problems([(e1, a, c1), (e2, a, c1), (e3, b, c2)])
+    assert "is for 钳工" in problems([(e1, a, q1), (e2, a, c2), (e3, b, c1)])
+    assert "not at the venue" in problems([(e1, a, far), (e2, a, c2), (e3, b, c1)])
+    assert f"entry {e3} is placed 0 times" in problems(valid[:2])
+    outside = {w3: [solver.Interval(TIMES[1][0], TIMES[1][1], "another stage")]}
+    assert f"worker {w3} is in entry {e3} and another stage" in problems(
+        [(e1, a, c1), (e2, a, c2), (e3, b, c1)], busy=outside
+    )
+    # The scheduler: with b overlapping a, the two workstations serve only two entries...
+    result = solver.place(entries, *args, outside)
+    assert len(result.unplaced) == 1
+    assert e3 not in result.unplaced  # the most constrained went first
+    # ...with a later session instead, everyone is placed, and the checker agrees.
+    later = solver.Session(uuid.uuid4(), venue, TIMES[2][0], TIMES[2][1])
+    args = ([a, later], [c1, c2, q1, far], OCCUPATIONS[0])
+    result = solver.place(entries, *args, outside)
+    assert result.unplaced == {}
+    assert (result.sessions_used, result.lower_bound) == (2, 2)
+    assert solver.check(result.placements, entries, *args, outside) == []
+    in_a = {p.entry_id for p in result.placements if p.session_id == a.id}
+    assert len(in_a) == 2
+    assert e3 in in_a
+
+
+async def test_publishing_with_an_idempotency_key_publishes_once(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    world = await build(services, [[uuid.uuid4()]])
+    stage_id = world.stages[0]
+    venue = await add_venue(services, admin_headers, world, "济南市高级技工学校实训中心")
+    await add_stations(services, admin_headers, venue, OCCUPATIONS[0], ["C-01"])
+    await add_session(services, admin_headers, stage_id, venue, TIMES[0])
+    base = f"/v1/stages/{stage_id}/schedule/releases"
+    # Nothing scheduled yet: nothing to publish.
+    assert "scheduler" in str(
+        assert_problem(await services.competitions.post(base, headers=admin_headers), 409)["detail"]
+    )
+    await services.competitions.post(f"/v1/stages/{stage_id}/schedule", headers=admin_headers)
+    headers = {**admin_headers, "idempotency-key": "publish-stage-1"}
+    first = await services.competitions.post(base, headers=headers)
+    again = await services.competitions.post(base, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    listed = await services.competitions.get(base, headers=admin_headers)
+    assert [r["version"] for r in listed.json()["items"]] == [1]

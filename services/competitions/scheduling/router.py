@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from starlette.responses import Response
 
 from services.competitions.scheduling import exports, schemas, service
@@ -20,6 +20,17 @@ router = APIRouter(prefix="/v1", tags=["scheduling"])
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ICS = "text/calendar"
+
+
+IfMatchHeader = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="The schedule's `ETag` as you read it; the change is refused with 412 if the "
+        "stage's schedule changed since. Omit to change unconditionally.",
+        examples=['"3f9a0c1d2e4b5a6c7d8e"'],
+    ),
+]
 
 
 def _file(media_type: str, *, binary: bool = True) -> dict[int | str, dict[str, Any]]:
@@ -184,10 +195,14 @@ async def list_sessions(
     "/stages/{stage_id}/schedule",
     response_model=schemas.Schedule,
     summary="Schedule a stage (conflict-free)",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(401, 403, 404, 409, 412, 422),
 )
 async def schedule_stage(
-    session: SessionDep, principal: AdminOrOrganiser, stage_id: uuid.UUID
+    response: Response,
+    session: SessionDep,
+    principal: AdminOrOrganiser,
+    stage_id: uuid.UUID,
+    if_match: IfMatchHeader = None,
 ) -> schemas.Schedule:
     """Seat every active stage entry whose entry is approved or checked in: one workstation of
     the event's occupation per entry per session, a whole team at one workstation, and no
@@ -196,8 +211,11 @@ async def schedule_stage(
     fits; the result is verified by an independent checker, then replaces the stage's working
     schedule in one go. The answer compares the sessions used with the lower bound
     ceil(entries / workstations per session). When some entries cannot be placed the answer is
-    a 409 saying how many and why, and the previous schedule stays."""
-    return await service.schedule_stage(session, stage_id, principal)
+    a 409 saying how many and why, and the previous schedule stays. Answers the new `ETag`;
+    send `If-Match` to replace only the schedule you read."""
+    schedule = await service.schedule_stage(session, stage_id, principal, if_match)
+    response.headers["ETag"] = service.schedule_etag(schedule.slots)
+    return schedule
 
 
 @router.get(
@@ -207,29 +225,37 @@ async def schedule_stage(
     responses=error_responses(401, 403, 404, 422),
 )
 async def get_schedule(
-    session: SessionDep, principal: AdminOrOrganiser, stage_id: uuid.UUID
+    response: Response, session: SessionDep, principal: AdminOrOrganiser, stage_id: uuid.UUID
 ) -> schemas.Schedule:
     """The current (unpublished) slots, for admins and organisers in scope; everyone else reads
-    published releases."""
-    return await service.get_schedule(session, stage_id, principal)
+    published releases. The `ETag` identifies this state of the schedule (for `If-Match`)."""
+    schedule = await service.get_schedule(session, stage_id, principal)
+    response.headers["ETag"] = service.schedule_etag(schedule.slots)
+    return schedule
 
 
 @router.put(
     "/stage-entries/{stage_entry_id}/slot",
     response_model=schemas.Slot,
     summary="Move a stage entry to a session and workstation",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(401, 403, 404, 409, 412, 422),
 )
 async def move_slot(
+    response: Response,
     session: SessionDep,
     principal: AdminOrOrganiser,
     stage_entry_id: uuid.UUID,
     data: schemas.SlotMove,
+    if_match: IfMatchHeader = None,
 ) -> schemas.Slot:
     """Put the entry at this workstation in this session. Refused with 409 naming the clash:
     the other entry holding the workstation in that session, an overlapping session one of the
-    entry's workers already sits in, or a workstation of another occupation."""
-    return await service.move_slot(session, stage_entry_id, data, principal)
+    entry's workers already sits in, or a workstation of another occupation. Send the schedule's
+    `ETag` as `If-Match` to move only if nobody changed the stage's schedule since you read it
+    (412 otherwise); the answer carries the new `ETag`."""
+    slot, etag = await service.move_slot(session, stage_entry_id, data, principal, if_match)
+    response.headers["ETag"] = etag
+    return slot
 
 
 # --- releases ------------------------------------------------------------------------------------

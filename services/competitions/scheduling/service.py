@@ -7,6 +7,7 @@ stages must not be scheduled (or moved into) at the same moment with the same wo
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -21,7 +22,14 @@ from services.competitions.competitions.service import _check_organiser_scope
 from services.competitions.scheduling import schemas, solver
 from shared import audit, outbox
 from shared.auth.principal import Principal, Role
-from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from shared.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+)
 from shared.models.competitions import (
     Competition,
     Entry,
@@ -414,6 +422,29 @@ async def _inputs(
     )
 
 
+# --- the schedule's ETag ------------------------------------------------------------------------
+
+
+def schedule_etag(slots: Iterable[schemas.Slot]) -> str:
+    """A digest of who sits where: any change to the stage's slots changes it."""
+    lines = sorted(f"{s.stage_entry_id}:{s.session_id}:{s.workstation_id}" for s in slots)
+    return '"' + hashlib.sha256("\n".join(lines).encode()).hexdigest()[:20] + '"'
+
+
+def _ensure_match(if_match: str | None, slots: list[schemas.Slot]) -> None:
+    """`If-Match`: refuse a change based on a schedule that has changed since it was read."""
+    if if_match is None or if_match.strip() == "*":
+        return
+    current = schedule_etag(slots)
+    candidates = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
+    if current not in candidates:
+        raise PreconditionFailed(
+            "The stage's schedule has changed since you read it; read it again and retry with "
+            f"If-Match: {current}.",
+            headers={"ETag": current},
+        )
+
+
 # --- the scheduler -------------------------------------------------------------------------------
 
 
@@ -432,10 +463,11 @@ async def get_schedule(
 
 
 async def schedule_stage(
-    session: AsyncSession, stage_id: uuid.UUID, principal: Principal
+    session: AsyncSession, stage_id: uuid.UUID, principal: Principal, if_match: str | None = None
 ) -> schemas.Schedule:
     """Place every schedulable entry of the stage, replacing its working schedule at once."""
     stage = await authorised_stage(session, principal, stage_id, lock=True)
+    _ensure_match(if_match, await _slots(session, stage.id))
     occupation, sessions, stations, _, entries = await _inputs(session, stage)
     places = solver.capacity(sessions, stations, occupation)
     if len(entries) > places:
@@ -513,11 +545,14 @@ async def move_slot(
     stage_entry_id: uuid.UUID,
     data: schemas.SlotMove,
     principal: Principal,
-) -> schemas.Slot:
+    if_match: str | None = None,
+) -> tuple[schemas.Slot, str]:
+    """Move one entry; answers the slot and the schedule's new ETag."""
     stage_entry = await session.get(StageEntry, stage_entry_id)
     if stage_entry is None:
         raise NotFound(f"No stage entry with id {stage_entry_id}.")
     stage = await authorised_stage(session, principal, stage_entry.stage_id, lock=True)
+    _ensure_match(if_match, await _slots(session, stage.id))
     entry = await session.get(Entry, stage_entry.entry_id)
     assert entry is not None  # a foreign key guarantees it
     if stage_entry.status is not StageEntryStatus.active or entry.status not in SCHEDULABLE:
@@ -612,7 +647,7 @@ async def move_slot(
         before=before,
         after={"session_id": str(target.id), "workstation_id": str(station.id)},
     )
-    return schemas.Slot(
+    moved = schemas.Slot(
         stage_entry_id=stage_entry.id,
         entry_id=entry.id,
         blind_code=stage_entry.blind_code,
@@ -623,6 +658,7 @@ async def move_slot(
         workstation_id=station.id,
         workstation_code=station.code,
     )
+    return moved, schedule_etag(await _slots(session, stage.id))
 
 
 # --- releases ------------------------------------------------------------------------------------
