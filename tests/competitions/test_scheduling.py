@@ -683,6 +683,7 @@ def test_the_checker_catches_each_kind_of_clash() -> None:
     # ...with a later session instead, everyone is placed, and the checker agrees.
     later = solver.Session(uuid.uuid4(), venue, TIMES[2][0], TIMES[2][1])
     args = ([a, later], [c1, c2, q1, far], OCCUPATIONS[0])
+    outside = {w3: [solver.Interval(TIMES[2][0], TIMES[2][1], "another stage")]}
     result = solver.place(entries, *args, outside)
     assert result.unplaced == {}
     assert (result.sessions_used, result.lower_bound) == (2, 2)
