@@ -116,8 +116,12 @@ class Slot(BaseModel):
     """Where and when a stage entry competes (the working schedule, before release)."""
 
     stage_entry_id: uuid.UUID
-    entry_id: uuid.UUID
-    blind_code: str | None = Field(None, examples=["J7K2Q"])
+    entry_id: uuid.UUID | None = Field(
+        None,
+        description="Shown to admins, and to organisers once the stage is judged (until then "
+        "entries are known by blind code only).",
+    )
+    blind_code: str | None = Field(None, examples=["J7K2QX"])
     session_id: uuid.UUID
     starts_at: datetime
     ends_at: datetime

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.competitions.competitions.service import _check_organiser_scope
+from services.competitions.access import check_organiser_scope
 from services.competitions.scheduling import schemas, solver
 from shared import audit, outbox
 from shared.auth.principal import Principal, Role
@@ -42,6 +42,7 @@ from shared.models.competitions import (
     StageEntry,
     StageEntryStatus,
     StageSession,
+    StageStatus,
     Venue,
     Workstation,
 )
@@ -51,6 +52,12 @@ SERVICE = "competitions"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: Entries the scheduler places: approved, or already checked in on the day.
 SCHEDULABLE = (EntryStatus.approved, EntryStatus.checked_in)
+#: As for stage entries: until judging locks the stage, only admins see which entry is which.
+REVEALED = (StageStatus.judged, StageStatus.advanced)
+
+
+def _reveals(principal: Principal, stage: Stage) -> bool:
+    return principal.role is Role.admin or stage.status in REVEALED
 
 
 def _local(moment: datetime) -> str:
@@ -71,8 +78,7 @@ async def authorise(session: AsyncSession, principal: Principal, competition_id:
     """Admins, and organisers whose scope covers the competition's organising locality."""
     if principal.role not in (Role.admin, Role.organiser):
         raise Forbidden(f"Role {principal.role.value} may not do this (allowed: admin, organiser).")
-    competition = await _competition(session, competition_id)
-    _check_organiser_scope(principal, competition.organiser_locality_code)
+    check_organiser_scope(principal, await _competition(session, competition_id))
 
 
 async def _venue(session: AsyncSession, venue_id: uuid.UUID) -> Venue:
@@ -350,7 +356,9 @@ async def _station_busy(
     return busy
 
 
-async def _slots(session: AsyncSession, stage_id: uuid.UUID) -> list[schemas.Slot]:
+async def _slots(
+    session: AsyncSession, stage_id: uuid.UUID, *, reveal: bool = False
+) -> list[schemas.Slot]:
     rows = await session.execute(
         select(ScheduleSlot, StageEntry, StageSession, Workstation)
         .join(StageEntry, StageEntry.id == ScheduleSlot.stage_entry_id)
@@ -362,7 +370,7 @@ async def _slots(session: AsyncSession, stage_id: uuid.UUID) -> list[schemas.Slo
     return [
         schemas.Slot(
             stage_entry_id=se.id,
-            entry_id=se.entry_id,
+            entry_id=se.entry_id if reveal else None,
             blind_code=se.blind_code,
             session_id=s.id,
             starts_at=s.starts_at,
@@ -452,7 +460,7 @@ async def get_schedule(
     session: AsyncSession, stage_id: uuid.UUID, principal: Principal
 ) -> schemas.Schedule:
     stage = await authorised_stage(session, principal, stage_id)
-    slots = await _slots(session, stage_id)
+    slots = await _slots(session, stage_id, reveal=_reveals(principal, stage))
     occupation, sessions, stations, _, entries = await _inputs(session, stage)
     return schemas.Schedule(
         stage_id=stage_id,
@@ -534,7 +542,7 @@ async def schedule_stage(
     )
     return schemas.Schedule(
         stage_id=stage.id,
-        slots=await _slots(session, stage.id),
+        slots=await _slots(session, stage.id, reveal=_reveals(principal, stage)),
         sessions_used=result.sessions_used,
         sessions_lower_bound=result.lower_bound,
     )
@@ -595,9 +603,7 @@ async def move_slot(
     if holder is not None:
         raise Conflict(
             f"Workstation {station.code} is already taken in session {target.id} by stage entry "
-            f"{holder.id} (entry {holder.entry_id}"
-            + (f", blind code {holder.blind_code}" if holder.blind_code else "")
-            + ").",
+            f"{holder.id}" + (f" (blind code {holder.blind_code})." if holder.blind_code else "."),
             clash="workstation",
             other_stage_entry_id=str(holder.id),
         )
@@ -649,7 +655,7 @@ async def move_slot(
     )
     moved = schemas.Slot(
         stage_entry_id=stage_entry.id,
-        entry_id=entry.id,
+        entry_id=entry.id if _reveals(principal, stage) else None,
         blind_code=stage_entry.blind_code,
         session_id=target.id,
         starts_at=target.starts_at,
@@ -680,7 +686,7 @@ async def publish_release(
     session: AsyncSession, stage_id: uuid.UUID, principal: Principal
 ) -> schemas.Release:
     stage = await authorised_stage(session, principal, stage_id, lock=True)
-    slots = await _slots(session, stage.id)
+    slots = await _slots(session, stage.id, reveal=True)
     if not slots:
         raise Conflict("The stage has no schedule to publish; run the scheduler first.")
     venues = {
@@ -691,7 +697,7 @@ async def publish_release(
     }
     snapshot = [
         schemas.ReleasedSlot(
-            code=s.blind_code or str(s.entry_id),
+            code=s.blind_code or str(s.entry_id),  # no blind code: nothing to keep blind
             session_id=s.session_id,
             starts_at=s.starts_at,
             ends_at=s.ends_at,
