@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from services.competitions.competitions.router import router as competitions_router
 from services.competitions.entries.router import router as entries_router
 from services.competitions.events.router import router as events_router
+from services.competitions.scheduling.router import router as scheduling_router
+from services.competitions.scheduling.router import webhooks as scheduling_webhooks
 from services.competitions.stages.router import router as stages_router
 from services.competitions.stages.router import webhooks as stage_webhooks
 from services.competitions.webhooks import webhooks
@@ -29,6 +31,10 @@ TAGS = [
     {"name": "events", "description": "Contest items and their eligibility rules."},
     {"name": "entries", "description": "Registration, eligibility, waitlist, entry lifecycle."},
     {"name": "stages", "description": "Stages of an event, blind codes and advancement."},
+    {
+        "name": "scheduling",
+        "description": "Venues, workstations, sessions; conflict-free schedules and releases.",
+    },
 ]
 
 
@@ -40,8 +46,14 @@ def create_app(
         title="Shandong Skills · Competitions",
         description=DESCRIPTION,
         settings=settings or get_settings(),
-        routers=[competitions_router, events_router, entries_router, stages_router],
-        webhooks=[webhooks, stage_webhooks],
+        routers=[
+            competitions_router,
+            events_router,
+            entries_router,
+            stages_router,
+            scheduling_router,
+        ],
+        webhooks=[webhooks, stage_webhooks, scheduling_webhooks],
         openapi_tags=TAGS,
         transport=transport,
     )

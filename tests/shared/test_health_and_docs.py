@@ -100,6 +100,7 @@ DOCUMENTED_EVENTS = {
         "entry.approved",
         "entry.rejected",
         "entry.withdrawn",
+        "schedule.published",
     },
 }
 
