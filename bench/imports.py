@@ -48,6 +48,12 @@ ALTER TABLE {BASELINE_TABLE}
 """
 
 
+def cpu_seconds() -> float:
+    """User plus system CPU time of this process so far (the client side; Postgres not included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def peak_rss_kib() -> int:
     """Peak resident set size of this process so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -68,9 +74,9 @@ async def run_ours(database_url: str, key_dir: Path, job_id: uuid.UUID) -> dict[
         claimed = await claim_next(sessionmaker)
         if claimed != job_id:
             raise RuntimeError(f"expected to claim job {job_id}, got {claimed}")
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         job = await ImportRunner(sessionmaker, cipher).run(job_id)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     finally:
         await engine.dispose()
     return {
@@ -79,6 +85,7 @@ async def run_ours(database_url: str, key_dir: Path, job_id: uuid.UUID) -> dict[
         "status": job.status.value,
         "errors": job.error_rows,
         "duplicates": job.duplicate_rows,
+        "client_cpu_seconds": cpu,
         "peak_rss_kib": peak_rss_kib(),
     }
 
@@ -95,7 +102,7 @@ async def run_baseline(database_url: str, csv_path: Path) -> dict[str, Any]:
     await prepare_baseline(database_url)
     conn = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         await conn.copy_to_table(
             BASELINE_TABLE,
             source=csv_path,
@@ -103,11 +110,16 @@ async def run_baseline(database_url: str, csv_path: Path) -> dict[str, Any]:
             format="csv",
             header=True,
         )
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
         rows = await conn.fetchval(f"SELECT count(*) FROM {BASELINE_TABLE}")  # noqa: S608
     finally:
         await conn.close()
-    return {"seconds": seconds, "rows": rows, "peak_rss_kib": peak_rss_kib()}
+    return {
+        "seconds": seconds,
+        "rows": rows,
+        "client_cpu_seconds": cpu,
+        "peak_rss_kib": peak_rss_kib(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
