@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint typecheck pytest admin migrate clean
+.PHONY: run demo test lint typecheck pytest admin migrate bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ admin: $(STAMP)
 
 migrate: $(STAMP)
 	$(BIN)/alembic upgrade head
+
+# Benchmarks against bare baselines (README "Performance"); QUICK=1 for the small size.
+bench: $(STAMP)
+	$(BIN)/python -m bench $(if $(QUICK),--quick,)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

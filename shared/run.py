@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,9 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def service_command(service: str, host: str, port: int, workers: int = 1) -> list[str]:
+def service_command(
+    service: str, host: str, port: int, workers: int = 1, extra: Sequence[str] = ()
+) -> list[str]:
     cmd = [
         sys.executable,
         "-m",
@@ -51,7 +54,7 @@ def service_command(service: str, host: str, port: int, workers: int = 1) -> lis
     ]
     if workers > 1:
         cmd += ["--workers", str(workers)]
-    return cmd
+    return cmd + list(extra)
 
 
 def start_services(
@@ -60,13 +63,15 @@ def start_services(
     ports: dict[str, int],
     workers: int = 1,
     log_dir: Path | None = None,
+    extra: Sequence[str] = (),
 ) -> dict[str, subprocess.Popen[bytes]]:
-    """Start one uvicorn process per service; with `log_dir`, each logs to `<service>.log`."""
+    """Start one uvicorn process per service; with `log_dir`, each logs to `<service>.log`;
+    `extra` adds uvicorn options (e.g. `--loop uvloop`)."""
     procs = {}
     for service, port in ports.items():
         output = open(log_dir / f"{service}.log", "ab") if log_dir else None  # noqa: SIM115
         procs[service] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            service_command(service, host, port, workers),
+            service_command(service, host, port, workers, extra),
             env=env,
             cwd=PROJECT_ROOT,
             stdout=output,

@@ -1,0 +1,416 @@
+"""`python -m bench [--quick]`: our figures and bare baselines, measured in the same run.
+
+1. A fresh database on the server the tests would use (BENCH_DATABASE_URL, TEST_DATABASE_URL,
+   local 127.0.0.1:5432, else an embedded pgserver), migrated with Alembic; dropped at the end.
+2. Bulk import of N workers from a CSV (1,000,000; 50,000 with --quick): the registry's import
+   engine against a bare `COPY` of the same file (see bench/imports.py).
+3. Name search and a filtered list over those workers: the registry (2 uvicorn workers,
+   uvloop, httptools, production settings, an admin token) against a bare FastAPI + asyncpg
+   app running the same SQL (bench/baseline_app.py), driven by bench/load.py in its own process.
+4. One table on the terminal and `bench/results/<UTC timestamp>.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import asyncpg
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from bench import baseline_app
+from bench.data import SEARCH_TERMS, write_workers_csv
+from bench.ours_sql import list_workers_sql
+from bench.servers import RssSampler, server_env, start_baseline, start_registry, stop
+from services.registry.accounts import schemas as account_schemas
+from services.registry.accounts import service as account_service
+from services.registry.imports.service import create_job
+from shared.auth import passwords
+from shared.auth.principal import Principal, PrincipalKind, Role
+from shared.config import PROJECT_ROOT, Settings
+from shared.db import make_engine, make_sessionmaker
+from shared.dbserver import asyncpg_dsn, choose_server
+from shared.migrate import upgrade_head
+from shared.models.registry import ImportKind
+
+RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
+ADMIN = "bench.admin"
+ADMIN_PASSWORD = "Bench-Admin-Passw0rd!"  # noqa: S105 - a throw-away database's account
+LIST_FILTER = {"locality_code": "370100", "grade": "senior"}
+console = Console(width=150)
+
+
+@dataclass
+class Sizes:
+    rows: int
+    duration: float
+    warmup: float
+    concurrency: int
+    max_requests: int = 500_000
+
+    @classmethod
+    def of(cls, quick: bool) -> Sizes:
+        if quick:
+            return cls(rows=50_000, duration=3.0, warmup=1.0, concurrency=64)
+        return cls(rows=1_000_000, duration=10.0, warmup=2.0, concurrency=64)
+
+
+@dataclass
+class Results:
+    sizes: dict[str, Any]
+    server: str
+    started_at: str
+    benchmarks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    explain: dict[str, Any] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def log(message: str) -> None:
+    console.print(f"[dim]{datetime.now(UTC):%H:%M:%S}[/dim] {message}")
+
+
+# -- set-up -----------------------------------------------------------------------------------
+
+
+async def create_admin_and_job(database_url: str, content: bytes) -> tuple[str, uuid.UUID]:
+    """The admin account (as `services.registry.cli create-admin` does) and an import job row
+    holding the file (as `POST /v1/imports/workers` does through `create_job`)."""
+    settings = Settings()
+    passwords.configure(settings.argon2_time_cost, settings.argon2_memory_kib)
+    engine = make_engine(Settings(database_url=database_url), pool_size=1, max_overflow=0)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            account = await account_service.create_account(
+                session,
+                account_schemas.AccountCreate(
+                    username=ADMIN, display_name=ADMIN, password=ADMIN_PASSWORD, role="admin"
+                ),
+                None,
+            )
+            principal = Principal(
+                sub=str(account.id), kind=PrincipalKind.account, role=Role.admin, name=ADMIN
+            )
+            job = await create_job(session, ImportKind.workers, "workers.csv", content, principal)
+            return str(account.id), job.id
+    finally:
+        await engine.dispose()
+
+
+def run_json(cmd: list[str], timeout: float) -> dict[str, Any]:
+    result = subprocess.run(  # noqa: S603 - our own interpreter and modules
+        cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])} failed:\n{result.stderr[-4000:]}")
+    data: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return data
+
+
+async def sql(database_url: str, statement: str) -> None:
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def checkpoint(database_url: str) -> None:
+    """Start each timed load with clean buffers (needs superuser; skipped otherwise)."""
+    with contextlib.suppress(asyncpg.PostgresError):
+        await sql(database_url, "CHECKPOINT")
+
+
+# -- benchmark 1 ------------------------------------------------------------------------------
+
+
+def import_ours(database_url: str, key_dir: Path, job_id: uuid.UUID) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "bench.imports", "ours", "--database-url", database_url]
+    cmd += ["--key-dir", str(key_dir), "--job-id", str(job_id)]
+    return run_json(cmd, timeout=3600)
+
+
+def import_baseline(database_url: str, csv_path: Path) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "bench.imports", "baseline", "--database-url", database_url]
+    return run_json([*cmd, "--csv", str(csv_path)], timeout=3600)
+
+
+# -- benchmark 2 ------------------------------------------------------------------------------
+
+
+async def explain(database_url: str, term: str) -> dict[str, Any]:
+    """EXPLAIN (ANALYZE, BUFFERS) of the search and list queries, ours (as the service builds
+    it) and the baseline's, each with the plan Postgres picks for these values (`custom`) and
+    the one a prepared statement may switch to after five runs (`generic`)."""
+    queries = {
+        "search": {
+            "ours": await list_workers_sql(q=term),
+            "baseline": (baseline_app.SEARCH_SQL, list(baseline_app.search_args(term))),
+        },
+        "list": {
+            "ours": await list_workers_sql(**LIST_FILTER),
+            "baseline": (baseline_app.LIST_SQL, list(baseline_app.list_args(**LIST_FILTER))),
+        },
+    }
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    out: dict[str, Any] = {}
+    try:
+        for name, sides in queries.items():
+            out[name] = {"values": term if name == "search" else LIST_FILTER}
+            for side, (query, args) in sides.items():
+                for mode in ("custom", "generic"):
+                    cache_mode = "force_generic_plan" if mode == "generic" else "auto"
+                    await conn.execute(f"SET plan_cache_mode = {cache_mode}")
+                    rows = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + query, *args)
+                    plan = "\n".join(r[0] for r in rows)
+                    out[name][f"{side}_{mode}"] = {
+                        "sql": query,
+                        "plan": plan,
+                        "execution_ms": _execution_ms(plan),
+                        "gin_index_used": "ix_workers_name_tokens" in plan,
+                    }
+        out["search"]["gin_index_used"] = out["search"]["ours_custom"]["gin_index_used"]
+        out["search"]["plan"] = out["search"]["ours_custom"]["plan"]
+        out["search"]["term"] = term
+        return out
+    finally:
+        await conn.close()
+
+
+def _execution_ms(plan: str) -> float | None:
+    for line in plan.splitlines():
+        if line.startswith("Execution Time:"):
+            return float(line.split(":")[1].split()[0])
+    return None
+
+
+def get_token(url: str) -> str:
+    response = httpx.post(
+        url + "/v1/auth/token",
+        data={"grant_type": "password", "username": ADMIN, "password": ADMIN_PASSWORD},
+        timeout=30,
+    )
+    response.raise_for_status()
+    token: str = response.json()["access_token"]
+    return token
+
+
+def load(urls: list[str], sizes: Sizes, duration: float, headers: dict[str, str]) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "bench.load", *urls]
+    cmd += ["--concurrency", str(sizes.concurrency), "--duration", str(duration)]
+    cmd += ["--max-requests", str(sizes.max_requests)]
+    for name, value in headers.items():
+        cmd += ["--header", f"{name}: {value}"]
+    return run_json(cmd, timeout=duration + 120)
+
+
+def http_urls(base: str, path: str) -> dict[str, list[str]]:
+    filters = "&".join(f"{k}={v}" for k, v in LIST_FILTER.items())
+    return {
+        "name search": [f"{base}{path}?q={quote(term)}" for term in SEARCH_TERMS],
+        "filtered list": [f"{base}{path}?{filters}"],
+    }
+
+
+def drive(
+    base: str,
+    path: str,
+    pid: int,
+    sizes: Sizes,
+    headers: dict[str, str],
+) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name, urls in http_urls(base, path).items():
+        check = httpx.get(urls[0], headers=headers, timeout=30)
+        check.raise_for_status()
+        load(urls, sizes, sizes.warmup, headers)  # warm caches and connection pools
+        with RssSampler(pid) as rss:
+            result = load(urls, sizes, sizes.duration, headers)
+        result["peak_rss_kib"] = rss.peak // 1024
+        result["first_page_items"] = len(check.json()["items"])
+        out[name] = result
+    return out
+
+
+def http_side(
+    side: str, env: dict[str, str], log_dir: Path, sizes: Sizes
+) -> dict[str, dict[str, Any]]:
+    if side == "ours":
+        url, procs = start_registry(env, log_dir)
+    else:
+        url, procs = start_baseline(env, log_dir)
+    try:
+        if side == "ours":
+            headers = {"authorization": f"Bearer {get_token(url)}"}
+            path = "/v1/workers"
+        else:
+            headers, path = {}, "/workers"
+        pid = next(iter(procs.values())).pid
+        return drive(url, path, pid, sizes, headers)
+    finally:
+        stop(procs)
+
+
+# -- the report -------------------------------------------------------------------------------
+
+
+def _mib(kib: int | None) -> str:
+    return f"{kib / 1024:.0f} MiB" if kib else "-"
+
+
+def render(results: Results) -> Table:
+    table = Table(title=f"make bench ({results.sizes['rows']:,} workers, {results.server})")
+    for column in ("benchmark", "ours", "baseline", "ratio", "target", "peak memory"):
+        table.add_column(column, justify="left" if column == "benchmark" else "right")
+    for name, bench in results.benchmarks.items():
+        ours, base = bench["ours"], bench["baseline"]
+        ok = bench["meets_target"]
+        ratio = f"[{'green' if ok else 'red'}]{bench['ratio']:.2f}[/]"
+        if bench["kind"] == "import":
+            cells = [
+                f"{ours['seconds']:.1f} s\n{ours['rows_per_s']:,.0f} rows/s",
+                f"{base['seconds']:.1f} s\n{base['rows_per_s']:,.0f} rows/s",
+            ]
+            target = "≤ 2.0 (time)"
+        else:
+            cells = [
+                f"{s['rps']:,.0f} req/s\np50 {s['p50_ms']:.1f} / p99 {s['p99_ms']:.1f} ms"
+                for s in (ours, base)
+            ]
+            target = "≥ 0.7 (req/s)"
+        memory = f"{_mib(ours['peak_rss_kib'])}\n{_mib(base['peak_rss_kib'])}"
+        table.add_row(name, *cells, ratio, target, memory)
+    table.caption = (
+        "peak memory: ours / baseline. Import: ru_maxrss of the importing process. "
+        "HTTP: summed RSS of the uvicorn processes (psutil, sampled every 100 ms)."
+    )
+    return table
+
+
+async def _run(args: argparse.Namespace) -> Results:
+    sizes = Sizes.of(args.quick)
+    if args.rows:
+        sizes.rows = args.rows
+    if args.duration:
+        sizes.duration = args.duration
+    server = await asyncio.to_thread(choose_server, ("BENCH_DATABASE_URL", "TEST_DATABASE_URL"))
+    results = Results(
+        sizes=vars(sizes) | {"quick": args.quick},
+        server=server.kind,
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    database = await server.create_database(prefix="bench")
+    database_url = server.url_for(database)
+    log(f"Database {database} on {server.kind}; migrating...")
+    try:
+        with tempfile.TemporaryDirectory(prefix="skills-bench-") as tmp:
+            work = Path(tmp)
+            await asyncio.to_thread(upgrade_head, database_url)
+            await bench_all(results, sizes, database_url, work)
+    finally:
+        await server.drop_database(database)
+        server.close()
+    return results
+
+
+async def bench_all(results: Results, sizes: Sizes, database_url: str, work: Path) -> None:
+    key_dir = work / "keys"
+    csv_path = work / "workers.csv"
+    log(f"Writing {sizes.rows:,} workers to a CSV...")
+    start = time.perf_counter()
+    await asyncio.to_thread(write_workers_csv, csv_path, sizes.rows)
+    results.notes["csv"] = (
+        f"{csv_path.stat().st_size / 2**20:.1f} MiB written in {time.perf_counter() - start:.1f} s"
+    )
+    content = await asyncio.to_thread(csv_path.read_bytes)
+    _, job_id = await create_admin_and_job(database_url, content)
+    del content
+
+    log("Bulk import, baseline: COPY of the CSV into bench_copy...")
+    await checkpoint(database_url)
+    base = await asyncio.to_thread(import_baseline, database_url, csv_path)
+    await sql(database_url, "DROP TABLE bench_copy")
+    log(f"  {base['rows']:,} rows in {base['seconds']:.1f} s")
+    log("Bulk import, ours: ImportRunner.run...")
+    await checkpoint(database_url)
+    ours = await asyncio.to_thread(import_ours, database_url, key_dir, job_id)
+    log(f"  {ours['rows']:,} rows in {ours['seconds']:.1f} s ({ours['status']})")
+    if ours["rows"] != sizes.rows or base["rows"] != sizes.rows:
+        raise RuntimeError(f"expected {sizes.rows} rows: ours {ours}, baseline {base}")
+    for side in (ours, base):
+        side["rows_per_s"] = side["rows"] / side["seconds"]
+    ratio = ours["seconds"] / base["seconds"]
+    results.benchmarks["bulk import"] = {
+        "kind": "import",
+        "ours": ours,
+        "baseline": base,
+        "ratio": ratio,
+        "target": "ours/baseline seconds <= 2.0",
+        "meets_target": ratio <= 2.0,
+    }
+
+    log("VACUUM ANALYZE (as autovacuum would after a bulk load; untimed)...")
+    await sql(database_url, "VACUUM ANALYZE")
+    results.explain = await explain(database_url, "建国")
+    log(f"Search plan uses the GIN index: {results.explain['search']['gin_index_used']}")
+
+    env = server_env(database_url, key_dir)
+    http: dict[str, dict[str, dict[str, Any]]] = {}
+    for who in ("ours", "baseline"):
+        log(f"HTTP, {who}: 2 uvicorn workers, {sizes.concurrency} connections...")
+        http[who] = await asyncio.to_thread(http_side, who, env, work, sizes)
+    for name in http["ours"]:
+        o, b = http["ours"][name], http["baseline"][name]
+        ratio = o["rps"] / b["rps"] if b["rps"] else 0.0
+        results.benchmarks[name] = {
+            "kind": "http",
+            "ours": o,
+            "baseline": b,
+            "ratio": ratio,
+            "target": "ours/baseline req/s >= 0.7",
+            "meets_target": ratio >= 0.7,
+        }
+
+
+def save(results: Results, directory: Path = RESULTS_DIR) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(vars(results), indent=2, ensure_ascii=False, default=str) + "\n")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="50,000 workers, 3 s load runs")
+    parser.add_argument("--rows", type=int, help="override the number of workers")
+    parser.add_argument("--duration", type=float, help="override the load duration, seconds")
+    args = parser.parse_args(argv)
+    results = asyncio.run(_run(args))
+    console.print(render(results))
+    search = results.explain["search"]
+    console.print(
+        f"EXPLAIN search {search['term']!r}: GIN index ix_workers_name_tokens "
+        f"{'used' if search['gin_index_used'] else 'NOT used'}."
+    )
+    for name in ("search", "list"):
+        plans = results.explain[name]
+        times = ", ".join(
+            f"{key.replace('_', ' ')} {plans[key]['execution_ms']} ms"
+            for key in ("ours_custom", "ours_generic", "baseline_custom", "baseline_generic")
+        )
+        console.print(f"EXPLAIN {name} {plans['values']}: {times}")
+    console.print(f"Results saved to {save(results).relative_to(PROJECT_ROOT)}")
+    return 0

@@ -1,0 +1,130 @@
+"""Starting the HTTP servers under test as real uvicorn processes, and watching their memory."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import psutil
+
+from shared.config import PROJECT_ROOT
+from shared.run import start_services, stop_services, wait_ready
+
+WORKERS = 2
+#: Production options: uvloop, httptools, no access log (service_command adds --no-access-log).
+UVICORN_OPTIONS = ["--loop", "uvloop", "--http", "httptools"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def server_env(database_url: str, key_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(
+        DATABASE_URL=database_url,
+        KEY_DIR=str(key_dir),
+        ENVIRONMENT="production",
+        LOG_LEVEL="WARNING",
+        PYTHONPATH=str(PROJECT_ROOT),
+    )
+    return env
+
+
+def start_registry(
+    env: dict[str, str], log_dir: Path, workers: int = WORKERS
+) -> tuple[str, dict[str, subprocess.Popen[bytes]]]:
+    port = free_port()
+    procs = start_services(
+        env, "127.0.0.1", {"registry": port}, workers, log_dir=log_dir, extra=UVICORN_OPTIONS
+    )
+    url = f"http://127.0.0.1:{port}"
+    _wait(url, procs, log_dir)
+    return url, procs
+
+
+def start_baseline(
+    env: dict[str, str], log_dir: Path, workers: int = WORKERS
+) -> tuple[str, dict[str, subprocess.Popen[bytes]]]:
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "bench.baseline_app:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        *UVICORN_OPTIONS,
+    ]
+    if workers > 1:
+        cmd += ["--workers", str(workers)]
+    with (log_dir / "baseline.log").open("ab") as output:
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            cmd, env=env, cwd=PROJECT_ROOT, stdout=output, stderr=subprocess.STDOUT
+        )
+    procs = {"baseline": proc}
+    url = f"http://127.0.0.1:{port}"
+    _wait(url, procs, log_dir)
+    return url, procs
+
+
+def _wait(url: str, procs: dict[str, subprocess.Popen[bytes]], log_dir: Path) -> None:
+    name = next(iter(procs))
+    try:
+        wait_ready({name: url}, procs, timeout=60)
+    except RuntimeError as exc:
+        stop_services(procs)
+        logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in log_dir.glob("*.log"))
+        raise RuntimeError(f"{exc}\n{logs}") from None
+
+
+def stop(procs: dict[str, subprocess.Popen[bytes]]) -> None:
+    stop_services(procs)
+
+
+class RssSampler:
+    """Peak of the summed RSS of a process and all its children (psutil, every 100 ms)."""
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        self.root = psutil.Process(pid)
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        total = 0
+        for proc in [self.root, *self.root.children(recursive=True)]:
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                continue
+        self.peak = max(self.peak, total)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
