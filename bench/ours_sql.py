@@ -46,6 +46,7 @@ async def list_workers_sql(
         min_grade=None,
         occupation=None,
         file_status=None,
+        honour=None,
         limit=50,
         cursor=None,
     )
