@@ -1,4 +1,4 @@
-"""Reading import files: CSV (UTF-8 or GB18030, as Excel in China saves it) and XLSX.
+"""Reading import files (through `shared.tabular`): CSV (UTF-8 or GB18030) and XLSX.
 
 Headers may be English field names or the Chinese column titles organisers use. Files are read
 in batches from a worker thread so a large upload never blocks the event loop.
@@ -15,6 +15,7 @@ from itertools import islice
 import openpyxl
 
 from shared.models.registry import EnterpriseSize, ImportKind, Industry, SkillGrade
+from shared.tabular import TableProblem, cell_text, decode_csv, is_xlsx
 
 COLUMNS: dict[ImportKind, dict[str, tuple[str, ...]]] = {
     ImportKind.workers: {
@@ -96,14 +97,6 @@ class RowSource:
         return list(islice(self.rows, size))
 
 
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # numbers typed into Excel cells come back as floats
-    return str(value).strip()
-
-
 def _mapping(kind: ImportKind, header: list[str]) -> dict[int, str]:
     aliases = {alias.lower(): field for field, names in COLUMNS[kind].items() for alias in names}
     mapping = {
@@ -122,19 +115,19 @@ def _rows(
     kind: ImportKind, raw: Iterator[Sequence[object]], first_row: int
 ) -> Iterator[tuple[int, dict[str, str]]]:
     try:
-        header = [_cell(h) for h in next(raw)]
+        header = [cell_text(h) for h in next(raw)]
     except StopIteration:
         raise FileProblem("The file is empty.") from None
     mapping = _mapping(kind, header)
     for number, values in enumerate(raw, start=first_row + 1):
-        cells = [_cell(v) for v in values]
+        cells = [cell_text(v) for v in values]
         if not any(cells):
             continue
         yield number, {field: cells[i] if i < len(cells) else "" for i, field in mapping.items()}
 
 
 def detect_format(filename: str, content: bytes) -> str:
-    if content[:4] == b"PK\x03\x04" or filename.lower().endswith(".xlsx"):
+    if is_xlsx(filename, content):
         return "xlsx"
     if filename.lower().endswith((".csv", ".txt")) or b"," in content[:4096]:
         return "csv"
@@ -151,19 +144,10 @@ def open_rows(kind: ImportKind, content: bytes, file_format: str) -> RowSource:
         total = (sheet.max_row - 1) if sheet.max_row else None
         raw = (list(r) for r in sheet.iter_rows(values_only=True))
         return RowSource(_rows(kind, raw, 1), total)
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = content.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - gb18030 decodes any byte string
-        raise FileProblem("The CSV is neither UTF-8 nor GB18030.")
+    try:
+        text = decode_csv(content)
+    except TableProblem as exc:  # pragma: no cover - gb18030 decodes any byte string
+        raise FileProblem(str(exc)) from exc
     reader = csv.reader(io.StringIO(text))
     total = max(0, text.count("\n") - 1 + (0 if text.endswith("\n") else 1))
     return RowSource(_rows(kind, (list(r) for r in reader), 1), total)
-
-
-def csv_safe(value: str) -> str:
-    """Neutralise spreadsheet formulas in exported cells (CSV injection)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

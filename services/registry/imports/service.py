@@ -15,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.imports import schemas
 from services.registry.imports.engine import ImportRunner, claim_next
-from services.registry.imports.parsing import COLUMNS, FileProblem, csv_safe, detect_format
+from services.registry.imports.parsing import COLUMNS, FileProblem, detect_format
 from shared.auth.principal import Principal, Role
 from shared.errors import FieldError, Forbidden, InvalidInput, NotFound
 from shared.models.registry import ImportJob, ImportKind, ImportRowError
 from shared.pagination import Page, paginate
+from shared.tabular import csv_safe
 
 log = logging.getLogger("registry.imports")
 POLL_SECONDS = 2.0
