@@ -10,16 +10,9 @@ from zoneinfo import ZoneInfo
 from openpyxl import Workbook
 
 from shared.models.competitions import ScheduleRelease, Stage
+from shared.tabular import csv_safe
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-#: Spreadsheet programs run a cell starting with these as a formula (CSV/formula injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@")
-
-
-def safe_cell(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
-
-
 def _local(iso: str) -> str:
     return datetime.fromisoformat(iso).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
@@ -44,9 +37,9 @@ def release_xlsx(stage: Stage, release: ScheduleRelease) -> bytes:
             [
                 _local(slot["starts_at"]),
                 _local(slot["ends_at"]),
-                safe_cell(slot["venue_name"]),
-                safe_cell(slot["workstation_code"]),
-                safe_cell(slot["code"]),
+                csv_safe(slot["venue_name"]),
+                csv_safe(slot["workstation_code"]),
+                csv_safe(slot["code"]),
             ]
         )
     for column, width in zip("ABCDE", (20, 20, 32, 16, 40), strict=True):
