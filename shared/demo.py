@@ -7,12 +7,15 @@ the demo again resets them and skips what already exists.
 
 from __future__ import annotations
 
+import random
 import secrets
 import string
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import select
+from stdnum.cn import ric, uscc
 
 from shared.auth import passwords
 from shared.auth.passwords import hash_password
@@ -69,6 +72,120 @@ COMPETITIONS: list[dict[str, Any]] = [
         "organiser_locality_code": "370200",
     },
 ]
+
+
+ENTERPRISES = [
+    ("济南二机床集团有限公司", "370100", "high_end_equipment", "large"),
+    ("潍柴动力股份有限公司", "370700", "high_end_equipment", "large"),
+    ("海尔集团公司", "370200", "new_generation_it", "large"),
+]
+WORKERS = [
+    ("王建国", "数控车工", "senior", 0),
+    ("李秀英", "数控车工", "intermediate", 0),
+    ("张伟", "数控车工", "technician", 0),
+    ("刘洋", "焊工", "senior", 1),
+    ("陈静", "装配钳工", "intermediate", 1),
+    ("赵强", "数控车工", "senior", 1),
+    ("孙丽", "电工", "junior", 2),
+    ("周杰", "数控车工", "intermediate", 2),
+    ("吴敏", "数控车工", "senior_technician", 0),
+    ("郑海燕", "焊工", "technician", 2),
+]
+
+
+def _credit_code(rng: random.Random, region: str) -> str:
+    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    body = "91" + region + "".join(rng.choice(alphabet) for _ in range(9))
+    return body + uscc.calc_check_digit(body)
+
+
+def _id_number(rng: random.Random, region: str) -> str:
+    born = date(1970, 1, 1) + timedelta(days=rng.randrange(0, 365 * 30))
+    body = f"{region[:4]}02{born:%Y%m%d}{rng.randrange(100, 999):03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+async def _people_and_registration(
+    http: httpx.AsyncClient, urls: dict[str, str], auth: dict[str, str]
+) -> None:
+    """Enterprises, workers, and an event of the Jinan competition with registration open.
+    Fixed seeds: running the demo again meets 409s for what exists, and skips it."""
+    rng = random.Random(2026)  # noqa: S311 - demo data, not secrets
+    enterprise_ids: list[str] = []
+    for name, locality, industry, size in ENTERPRISES:
+        response = await http.post(
+            urls["registry"] + "/v1/enterprises",
+            headers=auth,
+            json={
+                "credit_code": _credit_code(rng, locality),
+                "name": name,
+                "locality_code": locality,
+                "industry": industry,
+                "size": size,
+            },
+        )
+        enterprise_ids.append(response.json().get("id") or response.json().get("existing_id"))
+    worker_ids: list[str] = []
+    for name, occupation, grade, employer in WORKERS:
+        locality = ENTERPRISES[employer][1]
+        response = await http.post(
+            urls["registry"] + "/v1/workers",
+            headers=auth,
+            json={
+                "name": name,
+                "id_number": _id_number(rng, locality),
+                "occupation": occupation,
+                "grade": grade,
+                "enterprise_id": enterprise_ids[employer],
+            },
+        )
+        worker_ids.append(response.json().get("id") or response.json().get("existing_worker_id"))
+    listed = await http.get(
+        urls["competitions"] + "/v1/competitions",
+        headers=auth,
+        params={"locality_code": "370100", "limit": 50},
+    )
+    jinan = next(c for c in listed.json()["items"] if "数控车工" in c["name"])
+    events = await http.get(
+        f"{urls['competitions']}/v1/competitions/{jinan['id']}/events", headers=auth
+    )
+    if events.json()["items"]:
+        return
+    event = (
+        await http.post(
+            f"{urls['competitions']}/v1/competitions/{jinan['id']}/events",
+            headers=auth,
+            json={
+                "name": "数控车工（职工组）",
+                "occupation": "数控车工",
+                "mode": "individual",
+                "capacity": 4,
+                "min_age": 18,
+                "max_age": 60,
+                "min_grade": "intermediate",
+                "max_grade": "technician",
+                "enterprise_quota": 3,
+            },
+        )
+    ).json()
+    await http.patch(
+        f"{urls['competitions']}/v1/competitions/{jinan['id']}",
+        headers=auth,
+        json={"starts_on": "2026-12-10", "ends_on": "2026-12-12"},
+    )
+    await http.post(
+        f"{urls['competitions']}/v1/competitions/{jinan['id']}/status",
+        headers=auth,
+        json={"status": "registration_open"},
+    )
+    for (_, occupation, _, _), worker_id in zip(WORKERS, worker_ids, strict=True):
+        if occupation == "数控车工":
+            # Some pass, one is above the maximum grade, the last ones are waitlisted.
+            await http.post(
+                f"{urls['competitions']}/v1/events/{event['id']}/entries",
+                headers=auth,
+                json={"worker_id": worker_id},
+            )
 
 
 def _password() -> str:
@@ -152,6 +269,7 @@ async def load_demo(database_url: str, urls: dict[str, str]) -> dict[str, str]:
                         urls["competitions"] + "/v1/competitions", json=competition, headers=auth
                     )
                 ).raise_for_status()
+        await _people_and_registration(http, urls, auth)
     print("\nDemo data loaded. Sign in with Authorize in any /docs page:")
     for username, password in sign_ins.items():
         print(f"  {username:<20} {password}")

@@ -118,6 +118,18 @@ def test_run_demo_on_embedded_postgres_then_ctrl_c(tmp_path: Path) -> None:
             timeout=10,
         ).json()
         assert any("数字化转型" in c["name"] for c in listed["items"])
+        auth = {"authorization": f"Bearer {token}"}
+        found = httpx.get(
+            urls["registry"] + "/v1/workers", params={"q": "王建国"}, headers=auth, timeout=10
+        ).json()["items"]
+        assert len(found) == 1
+        jinan = next(c for c in listed["items"] if "数控车工" in c["name"])
+        assert jinan["status"] == "registration_open"
+        [event] = httpx.get(
+            f"{urls['competitions']}/v1/competitions/{jinan['id']}/events", headers=auth, timeout=10
+        ).json()["items"]
+        # Six CNC turners applied: one is above the maximum grade, four fit, one waits.
+        assert (event["places_taken"], event["waitlisted"]) == (4, 1)
         organiser = re.search(r"jinan\.organiser\s+(\S+)", output)
         assert organiser, output
     finally:

@@ -13,6 +13,8 @@ from shared.models.competitions import ScheduleRelease, Stage
 from shared.tabular import csv_safe
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
 def _local(iso: str) -> str:
     return datetime.fromisoformat(iso).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
