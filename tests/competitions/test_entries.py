@@ -13,6 +13,8 @@ import pytest
 from shared.models.registry import FileStatus, Sex, SkillGrade
 from tests.conftest import Services, assert_problem, bearer, create_account, get_token
 from tests.factories import credit_code, identity_number, make_worker
+from tests.registry.test_achievements import body as achievement_body
+from tests.registry.test_achievements import setup_people
 
 COMPETITION = {
     "name": "2026年山东省数控车工职业技能竞赛",
@@ -385,3 +387,81 @@ async def test_innovation_events_only_in_innovation_competitions(
         },
     )
     assert assert_problem(response, 422)["errors"][0]["field"] == "mode"
+
+
+async def test_innovation_entry_takes_an_achievement_and_its_team(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    enterprise_id, team = await setup_people(services, n=3)
+    outsider = await worker(services)
+    achievement = await services.registry.post(
+        "/v1/achievements", json=achievement_body(enterprise_id, team), headers=admin_headers
+    )
+    assert achievement.status_code == 201, achievement.text
+    competition = (
+        await services.competitions.post(
+            "/v1/competitions",
+            headers=admin_headers,
+            json={
+                **COMPETITION,
+                "name": "2026年山东省数字化转型创新大赛",
+                "kind": "innovation_competition",
+                "tracks": ["five_g", "ai"],
+            },
+        )
+    ).json()
+    event = (
+        await services.competitions.post(
+            f"/v1/competitions/{competition['id']}/events",
+            headers=admin_headers,
+            json={
+                "name": "5G应用赛道",
+                "occupation": "5G应用",
+                "mode": "innovation",
+                "capacity": 20,
+                "team_min": 2,
+                "team_max": 5,
+            },
+        )
+    ).json()
+    await services.competitions.post(
+        f"/v1/competitions/{competition['id']}/status",
+        json={"status": "registration_open"},
+        headers=admin_headers,
+    )
+    no_achievement = await enter(
+        services, admin_headers, event, leader_id=str(team[0]), members=[str(team[0]), str(team[1])]
+    )
+    assert "achievement_id" in {e["field"] for e in assert_problem(no_achievement, 422)["errors"]}
+    unknown = await enter(
+        services,
+        admin_headers,
+        event,
+        achievement_id=str(uuid.uuid4()),
+        leader_id=str(team[0]),
+        members=[str(team[0]), str(team[1])],
+    )
+    assert assert_problem(unknown, 422)["rules"][0]["rule"] == "achievement_exists"
+    stranger = await enter(
+        services,
+        admin_headers,
+        event,
+        achievement_id=achievement.json()["id"],
+        leader_id=str(team[0]),
+        members=[str(team[0]), str(outsider)],
+    )
+    problem = assert_problem(stranger, 422)
+    assert [(r["rule"], r["worker_id"]) for r in problem["rules"]] == [
+        ("achievement_team", str(outsider))
+    ]
+    entered = await enter(
+        services,
+        admin_headers,
+        event,
+        achievement_id=achievement.json()["id"],
+        leader_id=str(team[0]),
+        members=[str(t) for t in team],
+    )
+    assert entered.status_code == 201, entered.text
+    assert entered.json()["achievement_id"] == achievement.json()["id"]
+    assert len(entered.json()["members"]) == 3

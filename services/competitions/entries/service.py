@@ -225,7 +225,7 @@ async def _check_achievements(
         if achievement is None:
             candidate.fail("achievement_exists", "no such innovation achievement")
             continue
-        team = {m["worker_id"] for m in achievement.get("members", [])}
+        team = {m["worker_id"] for m in achievement.get("team", [])}
         outsiders = [w for w in candidate.members if str(w) not in team]
         for worker_id in outsiders:
             candidate.fail("achievement_team", "not in the achievement's team", worker_id)
