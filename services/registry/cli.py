@@ -63,13 +63,15 @@ async def _create_admin(username: str, display_name: str, password: str) -> str:
         await engine.dispose()
 
 
-async def provision_service_client(database_url: str | None = None) -> tuple[str, str]:
+async def provision_service_client(
+    database_url: str | None = None, secret: str | None = None
+) -> tuple[str, str]:
     settings = get_settings() if database_url is None else Settings(database_url=database_url)
     passwords.configure(settings.argon2_time_cost, settings.argon2_memory_kib)
     engine = make_engine(settings, pool_size=1, max_overflow=0)
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
-            return await service.ensure_service_client(session)
+            return await service.ensure_service_client(session, secret)
     finally:
         await engine.dispose()
 
@@ -141,10 +143,16 @@ def main(argv: list[str] | None = None) -> int:
     client.add_argument("--name", required=True)
     client.add_argument("--scope", action="append", required=True, dest="scopes")
     sub.add_parser("rotate-key", help="retire the signing key and make a new one")
-    sub.add_parser(
+    service_client = sub.add_parser(
         "service-client",
         help="create (or renew the secret of) the machine client competitions and judging use; "
         "prints SERVICE_CLIENT_ID and SERVICE_CLIENT_SECRET",
+    )
+    service_client.add_argument(
+        "--from-env",
+        action="store_true",
+        help="use the secret in SERVICE_CLIENT_SECRET (deployments: docker-compose) instead of "
+        "a new random one; prints nothing secret",
     )
     for kind in ("workers", "enterprises"):
         imp = sub.add_parser(f"import-{kind}", help=f"import {kind} from a CSV or XLSX file")
@@ -164,9 +172,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"client_id={created.client_id}")
             print(f"client_secret={created.client_secret}")
         elif args.command == "service-client":
-            client_id, secret = asyncio.run(provision_service_client())
+            chosen = settings.service_client_secret if args.from_env else None
+            if args.from_env and not chosen:
+                print("error: SERVICE_CLIENT_SECRET is not set", file=sys.stderr)
+                return 2
+            client_id, secret = asyncio.run(provision_service_client(secret=chosen))
             print(f"SERVICE_CLIENT_ID={client_id}")
-            print(f"SERVICE_CLIENT_SECRET={secret}")
+            if not args.from_env:
+                print(f"SERVICE_CLIENT_SECRET={secret}")
         elif args.command.startswith("import-"):
             kind = ImportKind(args.command.removeprefix("import-"))
             return asyncio.run(_import(kind, Path(args.file), args.errors))
