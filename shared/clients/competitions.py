@@ -48,9 +48,7 @@ class CompetitionsClient(ServiceClient):
             if not cursor:
                 return items
 
-    async def batch_get_entries(
-        self, ids: list[str], *, token: str
-    ) -> dict[str, dict[str, Any]]:
+    async def batch_get_entries(self, ids: list[str], *, token: str) -> dict[str, dict[str, Any]]:
         """Entries (members, enterprise, locality) by id, 1,000 per call."""
         found: dict[str, dict[str, Any]] = {}
         unique = list(dict.fromkeys(ids))
