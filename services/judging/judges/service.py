@@ -39,21 +39,29 @@ async def _check_locality(upstream: Upstream, code: str) -> None:
         raise _refuse("locality_code", f"the registry knows no locality {code}", rule=True)
 
 
-async def _flush_unique(session: AsyncSession, judge: Judge) -> None:
-    """Flush in a savepoint so a duplicate worker or account is a 409, not a 500."""
+async def _flush_unique(
+    session: AsyncSession, judge: Judge, changes: dict[str, Any] | None = None
+) -> None:
+    """Apply `changes` (or add the new judge) and flush in a savepoint, so that a duplicate
+    worker or account is a 409 with the transaction still usable, not a 500."""
+    worker_id = (changes or {}).get("worker_id", judge.worker_id)
+    account_sub = (changes or {}).get("account_sub", judge.account_sub)
     try:
         async with session.begin_nested():
-            session.add(judge)
+            if changes is None:
+                session.add(judge)
+            else:
+                for key, value in changes.items():
+                    setattr(judge, key, value)
+                judge.version += 1
             await session.flush()
     except IntegrityError as exc:
         text = str(exc.orig)
         if "uq_judges_worker_id" in text:
-            raise Conflict(
-                f"Worker {judge.worker_id} is already a judge.", field="worker_id"
-            ) from exc
+            raise Conflict(f"Worker {worker_id} is already a judge.", field="worker_id") from exc
         if "uq_judges_account_sub" in text:
             raise Conflict(
-                f"Account {judge.account_sub} is already linked to another judge.",
+                f"Account {account_sub} is already linked to another judge.",
                 field="account_sub",
             ) from exc
         raise
@@ -179,10 +187,7 @@ async def update_judge(
         changes["availability"] = [r.model_dump(mode="json") for r in data.availability or []]
     if "qualification" in changes:
         changes["qualification"] = QualificationLevel(changes["qualification"])
-    for key, value in changes.items():
-        setattr(judge, key, value)
-    judge.version += 1
-    await _flush_unique(session, judge)
+    await _flush_unique(session, judge, changes)
     await session.refresh(judge)
     audit.record(
         session,
