@@ -256,3 +256,28 @@ async def test_list_filters_and_pages(services: Services, admin_headers: dict[st
     assert second.json()["next_cursor"] is None
     missing = await services.judging.get(f"/v1/judges/{uuid.uuid4()}", headers=admin_headers)
     assert_problem(missing, 404)
+
+
+async def test_delete_a_judge(services: Services, admin_headers: dict[str, str]) -> None:
+    jinan = await login(services, "jinan.org", "organiser", locality_code="370100")
+    qingdao = await login(services, "qd.org", "organiser", locality_code="370200")
+    judge = await create_judge(services, jinan)
+    other = await create_judge(services, admin_headers, name="王立新")
+    declared = await services.judging.post(
+        f"/v1/judges/{judge['id']}/declared-conflicts",
+        json={"worker_id": str((await worker(services)).id), "reason": "亲属"},
+        headers=jinan,
+    )
+    assert declared.status_code == 201, declared.text
+    url = f"/v1/judges/{judge['id']}"
+    assert_problem(await services.judging.delete(url, headers=qingdao), 403)
+    assert_problem(await services.judging.delete(url, headers={**jinan, "If-Match": '"7"'}), 412)
+    assert (await services.judging.get(url, headers=jinan)).status_code == 200
+    deleted = await services.judging.delete(url, headers={**jinan, "If-Match": '"1"'})
+    assert deleted.status_code == 204, deleted.text
+    assert_problem(await services.judging.get(url, headers=admin_headers), 404)
+    assert_problem(await services.judging.delete(url, headers=admin_headers), 404)
+    assert (
+        await services.judging.get(f"/v1/judges/{other['id']}", headers=admin_headers)
+    ).status_code == 200
+    assert await audit_count(services, "judge.delete") == 1

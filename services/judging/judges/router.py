@@ -142,3 +142,21 @@ async def update_judge(
     judge = await service.update_judge(session, upstream, judge_id, data, if_match, principal)
     response.headers["ETag"] = etag(judge.version)
     return schemas.Judge.model_validate(judge)
+
+
+@router.delete(
+    "/judges/{judge_id}",
+    status_code=204,
+    summary="Delete a judge",
+    responses=error_responses(401, 403, 404, 412, 422),
+)
+async def delete_judge(
+    session: SessionDep,
+    principal: AdminOrOrganiser,
+    judge_id: uuid.UUID,
+    if_match: IfMatchHeader = None,
+) -> Response:
+    """Remove a judge (and the conflicts declared for them) from the pool. Send the `ETag` you
+    read as `If-Match` (412 when stale). Admins, and organisers whose scope covers the judge."""
+    await service.delete_judge(session, judge_id, if_match, principal)
+    return Response(status_code=204)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,7 +17,7 @@ from shared.auth.principal import Principal, Role
 from shared.concurrency import check_if_match
 from shared.db import get_or_404
 from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, RuleViolation
-from shared.models.judging import Judge, JudgeKind, QualificationLevel
+from shared.models.judging import DeclaredConflict, Judge, JudgeKind, QualificationLevel
 from shared.pagination import Page, paginate
 
 SERVICE = "judging"
@@ -202,6 +202,28 @@ async def update_judge(
     return judge
 
 
+async def delete_judge(
+    session: AsyncSession, judge_id: uuid.UUID, if_match: str | None, principal: Principal
+) -> None:
+    """Remove a judge and their declared conflicts (audited with the record as it was)."""
+    judge = await get_or_404(session, Judge, judge_id, "judge", for_update=True)
+    check_judge_manager(principal, judge)
+    check_if_match(if_match, judge.version)
+    before = snapshot(judge)
+    await session.execute(delete(DeclaredConflict).where(DeclaredConflict.judge_id == judge.id))
+    await session.delete(judge)
+    await session.flush()
+    audit.record(
+        session,
+        service=SERVICE,
+        principal=principal,
+        action="judge.delete",
+        entity_type="judge",
+        entity_id=judge_id,
+        before=before,
+    )
+
+
 def _scoped(stmt: Select[Any], principal: Principal) -> Select[Any]:
     if principal.role is Role.admin:
         return stmt
@@ -235,13 +257,11 @@ async def list_judges(
     if qualification:
         stmt = stmt.where(Judge.qualification == qualification)
     if locality_code:
+        # A city covers its counties; the province (370000) everything in it.
         stmt = stmt.where(
-            or_(
-                Judge.locality_code == locality_code,
-                Judge.locality_code.startswith(locality_code[:4], autoescape=True)
-                if locality_code.endswith("00")
-                else Judge.locality_code == locality_code,
-            )
+            Judge.locality_code.startswith(locality_code.removesuffix("0000")[:4], autoescape=True)
+            if locality_code.endswith("00")
+            else Judge.locality_code == locality_code
         )
     return await paginate(
         session,
