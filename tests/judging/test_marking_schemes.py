@@ -3,6 +3,7 @@ and who may read and write them."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import uuid
 from typing import Any
@@ -301,3 +302,18 @@ async def test_who_may_read_and_write_schemes(
     assert_problem(await services.judging.post(unknown, json=scheme(), headers=admin_headers), 404)
     assert_problem(await services.judging.get(unknown + "/current", headers=admin_headers), 404)
     assert await audit_count(services, "marking_scheme.save") == 1
+
+
+async def test_concurrent_saves_get_distinct_versions(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    stage_id = await _stage(services, admin_headers)
+    url = f"/v1/stages/{stage_id}/marking-schemes"
+    responses = await asyncio.gather(
+        *(
+            services.judging.post(url, json=scheme(title=f"并发保存 {i}"), headers=admin_headers)
+            for i in range(4)
+        )
+    )
+    assert [r.status_code for r in responses] == [201] * 4
+    assert sorted(r.json()["version"] for r in responses) == [1, 2, 3, 4]
