@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from shared.models.competitions.enums import CompetitionLevel
 from shared.models.registry.enums import SkillGrade
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -116,6 +117,12 @@ class Settings(BaseSettings):
         5, ge=1, description="The most active mentorships one mentor may have at a time."
     )
 
+    judge_local_conflict_levels: Annotated[list[CompetitionLevel], NoDecode] = Field(
+        default_factory=lambda: [CompetitionLevel.provincial],
+        description="Competition levels at which a judge from the same city as a competitor has "
+        "a conflict of interest, comma-separated.",
+    )
+
     log_level: str = Field("INFO", description="Python log level.")
     log_json: bool = Field(True, description="Structured JSON logs (false: plain text).")
     cors_origins: Annotated[list[str], NoDecode] = Field(
@@ -127,7 +134,7 @@ class Settings(BaseSettings):
         description="Origins allowed by CORS, comma-separated.",
     )
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "judge_local_conflict_levels", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -8,6 +8,9 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
+from services.judging.conflicts.router import router as conflicts_router
+from services.judging.judges.router import router as judges_router
+from services.judging.marking.router import router as marking_router
 from shared.app import create_service_app
 from shared.config import Settings, get_settings
 
@@ -26,7 +29,23 @@ def create_app(
         title="Shandong Skills · Judging",
         description=DESCRIPTION,
         settings=settings or get_settings(),
-        routers=[],
-        openapi_tags=[],
+        routers=[judges_router, conflicts_router, marking_router],
+        openapi_tags=[
+            {
+                "name": "judges",
+                "description": "Judges: registered workers or outside experts, with locality, "
+                "occupations, qualification level, availability and an account link.",
+            },
+            {
+                "name": "conflicts",
+                "description": "Conflicts of interest (enterprise, locality, mentorship, "
+                "declared): a conflicted judge never sees or scores the entry.",
+            },
+            {
+                "name": "marking schemes",
+                "description": "Per stage: criteria, sub-criteria and aspects (measurement or "
+                "judgement) per component, totalling 100; versioned, frozen when scoring starts.",
+            },
+        ],
         transport=transport,
     )

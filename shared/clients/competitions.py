@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -20,6 +21,56 @@ class CompetitionsClient(ServiceClient):
 
     async def get_stage(self, stage_id: str, *, token: str | None) -> dict[str, Any] | None:
         return await self.get_or_none(f"/v1/stages/{stage_id}", token=token)
+
+    async def get_event(self, event_id: str, *, token: str | None) -> dict[str, Any] | None:
+        return await self.get_or_none(f"/v1/events/{event_id}", token=token)
+
+    async def list_stage_entries(self, stage_id: str, *, token: str) -> list[dict[str, Any]]:
+        """Every stage entry of a stage, all pages (entry ids are shown to admins and to our
+        own services' `internal` token)."""
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        path = f"/v1/stages/{stage_id}/stage-entries"
+        while True:
+            params: dict[str, Any] = {"limit": 200}
+            if cursor:
+                params["cursor"] = cursor
+            response = await self.request("GET", path, token=token, params=params)
+            if response.status_code != 200:
+                raise DownstreamError(
+                    f"The competitions service refused GET {path} ({response.status_code}).",
+                    status=502,
+                    service=self.service,
+                )
+            page = self.json_or_502(response, self.service)
+            items += page["items"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return items
+
+    async def batch_get_entries(self, ids: list[str], *, token: str) -> dict[str, dict[str, Any]]:
+        """Entries (members, enterprise, locality) by id, 1,000 per call."""
+        found: dict[str, dict[str, Any]] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), 1000):
+            chunk = unique[start : start + 1000]
+            # A read with a body: safe to retry, so it carries an idempotency key.
+            response = await self.request(
+                "POST",
+                "/v1/entries:batch-get",
+                json={"ids": chunk},
+                token=token,
+                idempotency_key=f"read-{uuid.uuid4().hex}",
+            )
+            if response.status_code != 200:
+                raise DownstreamError(
+                    f"The competitions service refused POST /v1/entries:batch-get "
+                    f"({response.status_code}).",
+                    status=502,
+                    service=self.service,
+                )
+            found.update({e["id"]: e for e in self.json_or_502(response, self.service)})
+        return found
 
     async def apply_advancement(
         self,

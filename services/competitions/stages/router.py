@@ -264,7 +264,8 @@ async def list_stage_entries(
     cursor: CursorQuery = None,
 ) -> Page[schemas.StageEntry]:
     """Blind codes, workstations, status, rank and score. `entry_id` and `worker_id` are shown to
-    admins, and to everyone else only once the stage is `judged` or `advanced`: until then
+    admins and our own services (scope `internal`, e.g. judging checking conflicts of interest),
+    and to everyone else only once the stage is `judged` or `advanced`: until then
     judges and organisers see codes only."""
     stage = await service.get_stage(session, stage_id)
     return await service.list_stage_entries(

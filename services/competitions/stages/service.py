@@ -682,7 +682,10 @@ async def list_stage_entries(
     cursor: str | None,
 ) -> Page[schemas.StageEntry]:
     await check_reader(session, principal, stage)
-    reveal = principal.role is Role.admin or stage.status in REVEALED
+    # Our own services (the judging service computing conflicts of interest) need the entries
+    # behind the codes; people other than admins see codes only until the stage is judged.
+    internal = principal.role is Role.integration and principal.has_scope("internal")
+    reveal = principal.role is Role.admin or internal or stage.status in REVEALED
     stmt = (
         select(StageEntry, Entry.worker_id)
         .join(Entry, Entry.id == StageEntry.entry_id)

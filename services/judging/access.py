@@ -1,0 +1,68 @@
+"""Who may manage what in the judging service (shared by its domain areas)."""
+
+from __future__ import annotations
+
+import uuid
+
+from services.judging.upstream import StageInfo
+from shared.auth.principal import Principal, Role
+from shared.errors import Forbidden
+from shared.localities import locality_covers
+from shared.models.judging import Judge
+
+
+def covers(
+    principal: Principal, locality_code: str | None, enterprise_id: uuid.UUID | None
+) -> bool:
+    """Admins cover everything; an organiser what lies in their locality (a city also its
+    counties, the province everything), or what belongs to their own enterprise."""
+    if principal.role is Role.admin:
+        return True
+    if principal.role is not Role.organiser:
+        return False
+    if principal.enterprise_id is not None:
+        return principal.enterprise_id == enterprise_id
+    return locality_covers(principal.locality_code, locality_code)
+
+
+def is_own(principal: Principal, judge: Judge) -> bool:
+    return principal.role is Role.judge and judge.account_sub == principal.sub
+
+
+def check_judge_manager(principal: Principal, judge: Judge) -> None:
+    if not covers(principal, judge.locality_code, judge.enterprise_id):
+        raise Forbidden(
+            f"Your scope ({_scope(principal)}) does not cover judges of locality "
+            f"{judge.locality_code}."
+        )
+
+
+def check_judge_reader(principal: Principal, judge: Judge) -> None:
+    """Managers of the judge, and the judge themselves."""
+    if is_own(principal, judge):
+        return
+    if principal.role is Role.judge:
+        raise Forbidden("A judge may read only their own record.")
+    check_judge_manager(principal, judge)
+
+
+def is_internal(principal: Principal) -> bool:
+    return principal.role is Role.integration and principal.has_scope("internal")
+
+
+def check_stage_manager(principal: Principal, stage: StageInfo, *, service: bool = False) -> None:
+    """Admins and organisers covering the stage's competition (and, where `service`, our own
+    services)."""
+    if service and is_internal(principal):
+        return
+    if principal.role in (Role.admin, Role.organiser) and covers(
+        principal, stage.organiser_locality_code, stage.organiser_enterprise_id
+    ):
+        return
+    raise Forbidden(
+        f"Your scope ({_scope(principal)}) does not cover the competition of stage {stage.id}."
+    )
+
+
+def _scope(principal: Principal) -> str:
+    return str(principal.locality_code or principal.enterprise_id or principal.role.value)

@@ -1,0 +1,279 @@
+"""Conflicts of interest between judges and the entries of a stage.
+
+Automatic: the judge is a competitor, works for a competitor's enterprise, comes from a
+competitor's city at the levels in `JUDGE_LOCAL_CONFLICT_LEVELS`, or is (or was) a competitor's
+mentor or apprentice (active or completed mentorships in the registry). Declared: relations the
+judge or an organiser recorded, with a worker or with an entry.
+
+`conflicted_entries` is the one function assignment and scoring call: a conflicted judge can
+never see or score that entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.judging.access import check_judge_reader, is_own
+from services.judging.conflicts import schemas
+from services.judging.upstream import EntryFacts, StageInfo, Upstream
+from shared import audit
+from shared.auth.principal import Principal
+from shared.db import get_or_404
+from shared.errors import Conflict, FieldError, RuleViolation
+from shared.models.judging import ConflictKind, DeclaredConflict, Judge
+
+SERVICE = "judging"
+Reasons = dict[uuid.UUID, list[schemas.ConflictReason]]
+Relations = dict[uuid.UUID, tuple[str, str]]
+
+
+def _city(code: str | None) -> str | None:
+    """The prefecture-level part of a GB/T 2260 code (None for the province itself)."""
+    if not code or code.endswith("0000"):
+        return None
+    return code[:4]
+
+
+def reasons_for(
+    judge: Judge,
+    entries: Iterable[EntryFacts],
+    stage: StageInfo,
+    relations: Relations,
+    declared: Iterable[DeclaredConflict],
+    local_levels: frozenset[str],
+) -> Reasons:
+    """Pure: the conflicts of one judge with each entry, entries without any left out."""
+    declared_workers = {d.worker_id: d for d in declared if d.worker_id}
+    declared_entries = {d.entry_id: d for d in declared if d.entry_id}
+    local = stage.level in local_levels
+    out: Reasons = {}
+    for entry in entries:
+        found: list[schemas.ConflictReason] = []
+
+        def add(
+            kind: ConflictKind, detail: str, found: list[schemas.ConflictReason] = found
+        ) -> None:
+            found.append(schemas.ConflictReason(kind=kind, detail=detail))
+
+        if judge.worker_id and judge.worker_id in entry.worker_ids:
+            add(ConflictKind.competitor, "the judge is a competitor of this entry")
+        if judge.enterprise_id and judge.enterprise_id in entry.enterprise_ids:
+            add(
+                ConflictKind.same_enterprise,
+                "the judge works for the same enterprise as a competitor",
+            )
+        city = _city(judge.locality_code)
+        if local and city and city == _city(entry.locality_code):
+            add(
+                ConflictKind.same_locality,
+                f"the judge comes from the competitor's city ({city}00) at a "
+                f"{stage.level.value} competition",
+            )
+        for worker_id in sorted(entry.worker_ids & relations.keys()):
+            role, status = relations[worker_id]
+            if role == "mentor":
+                add(ConflictKind.mentor, f"the judge is a competitor's mentor ({status})")
+            else:
+                add(ConflictKind.apprentice, f"the judge is a competitor's apprentice ({status})")
+        for worker_id in sorted(entry.worker_ids & declared_workers.keys()):
+            add(
+                ConflictKind.declared,
+                f"declared relation with a competitor: {declared_workers[worker_id].reason}",
+            )
+        if entry.entry_id in declared_entries:
+            add(
+                ConflictKind.declared,
+                f"declared conflict with the entry: {declared_entries[entry.entry_id].reason}",
+            )
+        if found:
+            out[entry.entry_id] = found
+    return out
+
+
+async def _declared(
+    session: AsyncSession, judge_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[DeclaredConflict]]:
+    rows = await session.scalars(
+        select(DeclaredConflict).where(DeclaredConflict.judge_id.in_(judge_ids))
+    )
+    out: dict[uuid.UUID, list[DeclaredConflict]] = defaultdict(list)
+    for row in rows:
+        out[row.judge_id].append(row)
+    return out
+
+
+async def _relations(upstream: Upstream, judge: Judge) -> Relations:
+    return await upstream.relations(judge.worker_id) if judge.worker_id else {}
+
+
+async def conflicted_entries(
+    session: AsyncSession,
+    upstream: Upstream,
+    stage_id: uuid.UUID,
+    judge: Judge,
+    *,
+    stage: StageInfo | None = None,
+    entries: list[EntryFacts] | None = None,
+) -> Reasons:
+    """{entry_id: reasons} for every entry of the stage the judge may not see or score.
+
+    `stage` and `entries` may be passed by callers that already read them (assignment)."""
+    stage = stage or await upstream.stage(stage_id)
+    entries = entries if entries is not None else await upstream.stage_entries(stage_id)
+    relations = await _relations(upstream, judge)
+    declared = (await _declared(session, [judge.id])).get(judge.id, [])
+    return reasons_for(
+        judge, entries, stage, relations, declared, frozenset(upstream.local_conflict_levels)
+    )
+
+
+async def judge_conflicts(
+    session: AsyncSession,
+    upstream: Upstream,
+    stage: StageInfo,
+    judge: Judge,
+    *,
+    reveal: bool,
+) -> schemas.JudgeConflicts:
+    entries = await upstream.stage_entries(stage.id)
+    found = await conflicted_entries(
+        session, upstream, stage.id, judge, stage=stage, entries=entries
+    )
+    return schemas.JudgeConflicts(
+        judge_id=judge.id,
+        stage_id=stage.id,
+        entries_checked=len(entries),
+        conflicts=[
+            schemas.EntryConflict(
+                stage_entry_id=e.stage_entry_id,
+                blind_code=e.blind_code,
+                entry_id=e.entry_id if reveal else None,
+                reasons=found[e.entry_id],
+            )
+            for e in entries
+            if e.entry_id in found
+        ],
+    )
+
+
+async def stage_conflicts(
+    session: AsyncSession, upstream: Upstream, stage: StageInfo, *, reveal: bool
+) -> schemas.StageConflicts:
+    """Every conflict between the judges of the stage's occupation and its entries."""
+    judges = list(
+        await session.scalars(
+            select(Judge)
+            .where(Judge.occupations.contains([stage.occupation]))
+            .order_by(Judge.created_at, Judge.id)
+        )
+    )
+    entries = await upstream.stage_entries(stage.id)
+    declared = await _declared(session, [j.id for j in judges])
+    # Mentorships are per judge: a few calls in parallel, never one per entry.
+    limit = asyncio.Semaphore(8)
+
+    async def relations_of(judge: Judge) -> Relations:
+        async with limit:
+            return await _relations(upstream, judge)
+
+    relations = await asyncio.gather(*(relations_of(j) for j in judges))
+    levels = frozenset(upstream.local_conflict_levels)
+    out: list[schemas.StageConflict] = []
+    by_id = {e.entry_id: e for e in entries}
+    for judge, rel in zip(judges, relations, strict=True):
+        found = reasons_for(judge, entries, stage, rel, declared.get(judge.id, []), levels)
+        for entry_id, reasons in found.items():
+            entry = by_id[entry_id]
+            out.append(
+                schemas.StageConflict(
+                    judge_id=judge.id,
+                    judge_name=judge.name,
+                    stage_entry_id=entry.stage_entry_id,
+                    blind_code=entry.blind_code,
+                    entry_id=entry_id if reveal else None,
+                    reasons=reasons,
+                )
+            )
+    return schemas.StageConflicts(
+        stage_id=stage.id,
+        occupation=stage.occupation,
+        judges_checked=len(judges),
+        entries_checked=len(entries),
+        conflicts=out,
+    )
+
+
+async def declare_conflict(
+    session: AsyncSession,
+    upstream: Upstream,
+    judge_id: uuid.UUID,
+    data: schemas.DeclaredConflictCreate,
+    principal: Principal,
+) -> DeclaredConflict:
+    judge = await get_or_404(session, Judge, judge_id, "judge")
+    check_judge_reader(principal, judge)  # the judge themselves, or a manager of the judge
+    if data.worker_id is not None:
+        if data.worker_id not in await upstream.workers([data.worker_id]):
+            raise RuleViolation(
+                f"The registry has no worker {data.worker_id}.",
+                errors=[FieldError(field="worker_id", message="no such worker")],
+            )
+        if data.worker_id == judge.worker_id:
+            raise RuleViolation(
+                "A judge cannot declare a conflict with themselves.",
+                errors=[FieldError(field="worker_id", message="this is the judge")],
+            )
+    if data.entry_id is not None and str(data.entry_id) not in await upstream.entries(
+        [data.entry_id]
+    ):
+        raise RuleViolation(
+            f"The competitions service has no entry {data.entry_id}.",
+            errors=[FieldError(field="entry_id", message="no such entry")],
+        )
+    row = DeclaredConflict(
+        id=uuid.uuid4(),
+        judge_id=judge.id,
+        worker_id=data.worker_id,
+        entry_id=data.entry_id,
+        reason=data.reason,
+        declared_by=principal.sub,
+        declared_by_role="judge" if is_own(principal, judge) else principal.role.value,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError as exc:
+        field = "worker_id" if data.worker_id else "entry_id"
+        raise Conflict("This conflict is already declared for the judge.", field=field) from exc
+    await session.refresh(row)
+    audit.record(
+        session,
+        service=SERVICE,
+        principal=principal,
+        action="judge.conflict.declare",
+        entity_type="judge",
+        entity_id=judge.id,
+        after=schemas.DeclaredConflict.model_validate(row).model_dump(mode="json"),
+    )
+    return row
+
+
+async def list_declared(
+    session: AsyncSession, judge_id: uuid.UUID, principal: Principal
+) -> list[DeclaredConflict]:
+    judge = await get_or_404(session, Judge, judge_id, "judge")
+    check_judge_reader(principal, judge)
+    rows = await session.scalars(
+        select(DeclaredConflict)
+        .where(DeclaredConflict.judge_id == judge_id)
+        .order_by(DeclaredConflict.created_at, DeclaredConflict.id)
+    )
+    return list(rows)

@@ -1,1 +1,0 @@
-"""Tables owned by the judging service (judges, marking schemes, scores): see issue 5."""
