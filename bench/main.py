@@ -266,7 +266,9 @@ def _mib(kib: int | None) -> str:
 
 
 def render(results: Results) -> Table:
-    table = Table(title=f"make bench ({results.sizes['rows']:,} workers, {results.server})")
+    workers = any(b["kind"] == "import" for b in results.benchmarks.values())
+    size = f"{results.sizes['rows']:,} workers, " if workers else ""
+    table = Table(title=f"make bench ({size}{results.server})")
     for column in ("benchmark", "ours", "baseline", "ratio", "target", "peak memory"):
         table.add_column(column, justify="left" if column == "benchmark" else "right")
     for name, bench in results.benchmarks.items():

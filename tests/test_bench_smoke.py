@@ -61,9 +61,15 @@ async def test_import_both_ways_then_load_the_baseline_app(
 
 
 @pytest.mark.timeout(90)
-async def test_registration_burst_both_sides_and_its_checks(
-    database_url: str, tmp_path: Path
+async def test_registration_burst_ours_and_its_checks(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Registry and competitions as real processes, 20 registrations into capacity 10, then
+    the SQL checks (the baseline's endpoint is exercised in the test above)."""
+    # Cheap password hashes for the admin and the machine client (their verification is
+    # not what this test is about).
+    monkeypatch.setenv("ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("ARGON2_MEMORY_KIB", "1024")
     n = 20
     setup = await registration.prepare(database_url, tmp_path / "keys", tmp_path, n, warmup=0)
     assert (len(setup.worker_ids), setup.capacity) == (n, n // 2)
