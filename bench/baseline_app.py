@@ -1,4 +1,4 @@
-"""The bare baseline for the list benchmarks: FastAPI + an asyncpg pool, no auth, no ORM.
+"""The bare baselines for the HTTP benchmarks: FastAPI + an asyncpg pool, no auth, no ORM.
 
 `GET /workers?q=...` and `GET /workers?locality_code=370100&grade=senior` run the same SQL as
 the registry's `GET /v1/workers` (see `services.registry.workers.service.list_workers` and
@@ -7,6 +7,12 @@ LIKE ...` filter ranked exact/prefix/other, the same city prefix and grade filte
 `created_at, id`, LIMIT 51 (a page of 50 plus one to know there is a next page). Rows go out
 as JSON with `json.dumps`, binary columns left out.
 
+`POST /events/{event_id}/entries` with `{"worker_id": ...}` (the registration burst) runs one
+INSERT of an entry row into `bench_entries` (created by ENTRIES_SETUP: `LIKE entries`, same
+columns and checks, plus a unique `(event_id, worker_id)` constraint standing in for "one entry
+per worker per event"), the competition id taken from the event row in the same statement, and
+answers 201 with the row; a duplicate answers 409. No eligibility, capacity or waitlist.
+
 Run: `DATABASE_URL=... uvicorn --factory bench.baseline_app:create_app --workers 2`.
 """
 
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -45,6 +52,23 @@ WHERE locality_code LIKE $1 AND grade = $2
 ORDER BY created_at, id
 LIMIT 51
 """  # noqa: S608 - constant column list
+ENTRIES_TABLE = "bench_entries"
+ENTRIES_SETUP = f"""
+DROP TABLE IF EXISTS {ENTRIES_TABLE};
+CREATE TABLE {ENTRIES_TABLE} (LIKE entries INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+ALTER TABLE {ENTRIES_TABLE}
+    ADD PRIMARY KEY (id),
+    ADD CONSTRAINT {ENTRIES_TABLE}_one_per_worker UNIQUE (event_id, worker_id);
+"""
+REGISTER_SQL = f"""
+INSERT INTO {ENTRIES_TABLE} (id, competition_id, event_id, worker_id, locality_code, status,
+                             registered_by, version, created_at, updated_at)
+SELECT gen_random_uuid(), e.competition_id, e.id, $2, '370000', 'approved', 'baseline', 1,
+       now(), now()
+FROM competition_events e WHERE e.id = $1
+RETURNING id, competition_id, event_id, worker_id, locality_code, status, registered_by,
+          version, created_at, updated_at
+"""  # noqa: S608 - constant table name
 SKIPPED = {"name_tokens", "id_number_hash", "id_number_enc", "phone_enc"}
 
 
@@ -99,5 +123,18 @@ def create_app() -> FastAPI:
         else:
             rows = await pool.fetch(LIST_SQL, *list_args(locality_code, grade))
         return Response(_json(rows), media_type="application/json")
+
+    @app.post("/events/{event_id}/entries", status_code=201)
+    async def register(request: Request, event_id: uuid.UUID) -> Response:
+        body = json.loads(await request.body())
+        pool: Any = request.app.state.pool
+        try:
+            row = await pool.fetchrow(REGISTER_SQL, event_id, uuid.UUID(body["worker_id"]))
+        except asyncpg.UniqueViolationError:
+            return Response(b'{"detail":"already entered"}', 409, media_type="application/json")
+        if row is None:
+            return Response(b'{"detail":"no such event"}', 404, media_type="application/json")
+        content = json.dumps(dict(row), default=str).encode()
+        return Response(content, 201, media_type="application/json")
 
     return app

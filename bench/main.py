@@ -7,7 +7,15 @@
 3. Name search and a filtered list over those workers: the registry (2 uvicorn workers,
    uvloop, httptools, production settings, an admin token) against a bare FastAPI + asyncpg
    app running the same SQL (bench/baseline_app.py), driven by bench/load.py in its own process.
-4. One table on the terminal and `bench/results/<UTC timestamp>.json`.
+4. Registration burst (2,000 requests with --quick, 20,000 without): registry and competitions
+   as uvicorn processes, one admin registration per request into an event of capacity N/2,
+   against a bare FastAPI + asyncpg INSERT, then SQL checks (bench/registration.py).
+5. Scheduler, in process: `solver.place` on 20,000 entries in 40 events (2,000 in 8), then the
+   independent `solver.check`; reference: a trivial unconstrained assignment (bench/scheduler.py).
+6. One table on the terminal and `bench/results/<UTC timestamp>.json`.
+
+`--only NAME[,NAME]` runs some of them: import, search, list, registration, scheduler (search and
+list need the imported workers, so they import them too).
 """
 
 from __future__ import annotations
@@ -32,25 +40,21 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from bench import baseline_app
+from bench import baseline_app, registration, scheduler
+from bench.accounts import create_admin_and_job, get_token
 from bench.data import SEARCH_TERMS, write_workers_csv
 from bench.ours_sql import list_workers_sql
+from bench.registration import CONCURRENCY
 from bench.servers import RssSampler, server_env, start_baseline, start_registry, stop
-from services.registry.accounts import schemas as account_schemas
-from services.registry.accounts import service as account_service
-from services.registry.imports.service import create_job
-from shared.auth import passwords
-from shared.auth.principal import Principal, PrincipalKind, Role
-from shared.config import PROJECT_ROOT, Settings
-from shared.db import make_engine, make_sessionmaker
+from shared.config import PROJECT_ROOT
 from shared.dbserver import asyncpg_dsn, choose_server
 from shared.migrate import upgrade_head
-from shared.models.registry import ImportKind
 
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
-ADMIN = "bench.admin"
-ADMIN_PASSWORD = "Bench-Admin-Passw0rd!"  # noqa: S105 - a throw-away database's account
 LIST_FILTER = {"locality_code": "370100", "grade": "senior"}
+BENCHMARKS = ("import", "search", "list", "registration", "scheduler")
+#: --only name -> the name in the table (search and list come from http_urls)
+HTTP_NAMES = {"search": "name search", "list": "filtered list"}
 console = Console(width=150)
 
 
@@ -60,13 +64,35 @@ class Sizes:
     duration: float
     warmup: float
     concurrency: int
+    registrations: int
+    schedule_entries: int
+    schedule_events: int
+    schedule_double_workers: int
     max_requests: int = 500_000
 
     @classmethod
     def of(cls, quick: bool) -> Sizes:
         if quick:
-            return cls(rows=50_000, duration=3.0, warmup=1.0, concurrency=64)
-        return cls(rows=1_000_000, duration=10.0, warmup=2.0, concurrency=64)
+            return cls(
+                rows=50_000,
+                duration=3.0,
+                warmup=1.0,
+                concurrency=64,
+                registrations=2_000,
+                schedule_entries=2_000,
+                schedule_events=8,
+                schedule_double_workers=300,
+            )
+        return cls(
+            rows=1_000_000,
+            duration=10.0,
+            warmup=2.0,
+            concurrency=64,
+            registrations=20_000,
+            schedule_entries=20_000,
+            schedule_events=40,
+            schedule_double_workers=3_000,
+        )
 
 
 @dataclass
@@ -84,30 +110,6 @@ def log(message: str) -> None:
 
 
 # -- set-up -----------------------------------------------------------------------------------
-
-
-async def create_admin_and_job(database_url: str, content: bytes) -> tuple[str, uuid.UUID]:
-    """The admin account (as `services.registry.cli create-admin` does) and an import job row
-    holding the file (as `POST /v1/imports/workers` does through `create_job`)."""
-    settings = Settings()
-    passwords.configure(settings.argon2_time_cost, settings.argon2_memory_kib)
-    engine = make_engine(Settings(database_url=database_url), pool_size=1, max_overflow=0)
-    try:
-        async with make_sessionmaker(engine)() as session, session.begin():
-            account = await account_service.create_account(
-                session,
-                account_schemas.AccountCreate(
-                    username=ADMIN, display_name=ADMIN, password=ADMIN_PASSWORD, role="admin"
-                ),
-                None,
-            )
-            principal = Principal(
-                sub=str(account.id), kind=PrincipalKind.account, role=Role.admin, name=ADMIN
-            )
-            job = await create_job(session, ImportKind.workers, "workers.csv", content, principal)
-            return str(account.id), job.id
-    finally:
-        await engine.dispose()
 
 
 def run_json(cmd: list[str], timeout: float) -> dict[str, Any]:
@@ -197,17 +199,6 @@ def _execution_ms(plan: str) -> float | None:
     return None
 
 
-def get_token(url: str) -> str:
-    response = httpx.post(
-        url + "/v1/auth/token",
-        data={"grant_type": "password", "username": ADMIN, "password": ADMIN_PASSWORD},
-        timeout=30,
-    )
-    response.raise_for_status()
-    token: str = response.json()["access_token"]
-    return token
-
-
 def load(urls: list[str], sizes: Sizes, duration: float, headers: dict[str, str]) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "bench.load", *urls]
     cmd += ["--concurrency", str(sizes.concurrency), "--duration", str(duration)]
@@ -231,9 +222,12 @@ def drive(
     pid: int,
     sizes: Sizes,
     headers: dict[str, str],
+    names: set[str],
 ) -> dict[str, dict[str, Any]]:
     out = {}
     for name, urls in http_urls(base, path).items():
+        if name not in names:
+            continue
         check = httpx.get(urls[0], headers=headers, timeout=30)
         check.raise_for_status()
         load(urls, sizes, sizes.warmup, headers)  # warm caches and connection pools
@@ -246,7 +240,7 @@ def drive(
 
 
 def http_side(
-    side: str, env: dict[str, str], log_dir: Path, sizes: Sizes
+    side: str, env: dict[str, str], log_dir: Path, sizes: Sizes, names: set[str]
 ) -> dict[str, dict[str, Any]]:
     if side == "ours":
         url, procs = start_registry(env, log_dir)
@@ -259,7 +253,7 @@ def http_side(
         else:
             headers, path = {}, "/workers"
         pid = next(iter(procs.values())).pid
-        return drive(url, path, pid, sizes, headers)
+        return drive(url, path, pid, sizes, headers, names)
     finally:
         stop(procs)
 
@@ -272,7 +266,9 @@ def _mib(kib: int | None) -> str:
 
 
 def render(results: Results) -> Table:
-    table = Table(title=f"make bench ({results.sizes['rows']:,} workers, {results.server})")
+    workers = any(b["kind"] == "import" for b in results.benchmarks.values())
+    size = f"{results.sizes['rows']:,} workers, " if workers else ""
+    table = Table(title=f"make bench ({size}{results.server})")
     for column in ("benchmark", "ours", "baseline", "ratio", "target", "peak memory"):
         table.add_column(column, justify="left" if column == "benchmark" else "right")
     for name, bench in results.benchmarks.items():
@@ -285,17 +281,27 @@ def render(results: Results) -> Table:
                 f"{base['seconds']:.1f} s\n{base['rows_per_s']:,.0f} rows/s",
             ]
             target = "≤ 2.0 (time)"
+        elif bench["kind"] == "scheduler":
+            cells = [
+                f"{ours['seconds']:.1f} s, {ours['placed']:,}/{ours['entries']:,} placed\n"
+                f"sessions {ours['sessions_used']:,} (bound {ours['sessions_lower_bound']:,})\n"
+                "checker: " + ("no clash" if ours["no_clash"] else f"{ours['problems']:,} clashes"),
+                f"trivial: {base['seconds']:.2f} s\nsessions {base['sessions_used']:,}\n"
+                f"checker: {base['problems']:,} clashes",
+            ]
+            target = "all placed,\nno clash"
         else:
             cells = [
                 f"{s['rps']:,.0f} req/s\np50 {s['p50_ms']:.1f} / p99 {s['p99_ms']:.1f} ms"
                 for s in (ours, base)
             ]
-            target = "≥ 0.7 (req/s)"
+            target = f"≥ {bench.get('target_ratio', 0.7)} (req/s)"
         memory = f"{_mib(ours['peak_rss_kib'])}\n{_mib(base['peak_rss_kib'])}"
         table.add_row(name, *cells, ratio, target, memory)
     table.caption = (
         "peak memory: ours / baseline. Import: ru_maxrss of the importing process. "
-        "HTTP: summed RSS of the uvicorn processes (psutil, sampled every 100 ms)."
+        "HTTP: summed RSS of the uvicorn processes (psutil, sampled every 100 ms; registration: "
+        "registry + competitions). Scheduler ratio: ours / trivial seconds (no time target)."
     )
     return table
 
@@ -306,6 +312,8 @@ async def _run(args: argparse.Namespace) -> Results:
         sizes.rows = args.rows
     if args.duration:
         sizes.duration = args.duration
+    if args.registrations:
+        sizes.registrations = args.registrations
     server = await asyncio.to_thread(choose_server, ("BENCH_DATABASE_URL", "TEST_DATABASE_URL"))
     results = Results(
         sizes=vars(sizes) | {"quick": args.quick},
@@ -319,14 +327,27 @@ async def _run(args: argparse.Namespace) -> Results:
         with tempfile.TemporaryDirectory(prefix="skills-bench-") as tmp:
             work = Path(tmp)
             await asyncio.to_thread(upgrade_head, database_url)
-            await bench_all(results, sizes, database_url, work)
+            await bench_all(results, sizes, database_url, work, args.only)
     finally:
         await server.drop_database(database)
         server.close()
     return results
 
 
-async def bench_all(results: Results, sizes: Sizes, database_url: str, work: Path) -> None:
+async def bench_all(
+    results: Results, sizes: Sizes, database_url: str, work: Path, only: set[str]
+) -> None:
+    if only & {"import", "search", "list"}:
+        await bench_workers(results, sizes, database_url, work, only)
+    if "registration" in only:
+        await bench_registration(results, sizes, database_url, work)
+    if "scheduler" in only:
+        bench_scheduler(results, sizes)
+
+
+async def bench_workers(
+    results: Results, sizes: Sizes, database_url: str, work: Path, only: set[str]
+) -> None:
     key_dir = work / "keys"
     csv_path = work / "workers.csv"
     log(f"Writing {sizes.rows:,} workers to a CSV...")
@@ -367,11 +388,14 @@ async def bench_all(results: Results, sizes: Sizes, database_url: str, work: Pat
     results.explain = await explain(database_url, "建国")
     log(f"Search plan uses the GIN index: {results.explain['search']['gin_index_used']}")
 
+    names = {HTTP_NAMES[n] for n in only if n in HTTP_NAMES}
+    if not names:
+        return
     env = server_env(database_url, key_dir)
     http: dict[str, dict[str, dict[str, Any]]] = {}
     for who in ("ours", "baseline"):
         log(f"HTTP, {who}: 2 uvicorn workers, {sizes.concurrency} connections...")
-        http[who] = await asyncio.to_thread(http_side, who, env, work, sizes)
+        http[who] = await asyncio.to_thread(http_side, who, env, work, sizes, names)
     for name in http["ours"]:
         o, b = http["ours"][name], http["baseline"][name]
         ratio = o["rps"] / b["rps"] if b["rps"] else 0.0
@@ -385,6 +409,48 @@ async def bench_all(results: Results, sizes: Sizes, database_url: str, work: Pat
         }
 
 
+async def bench_registration(results: Results, sizes: Sizes, database_url: str, work: Path) -> None:
+    n = sizes.registrations
+    key_dir = work / "keys"
+    log(f"Registration burst: {n:,} workers, an event of capacity {n // 2:,}...")
+    setup = await registration.prepare(database_url, key_dir, work, n)
+    env = server_env(database_url, key_dir)
+    log(f"  ours: registry + competitions (2 uvicorn workers each), {CONCURRENCY} connections...")
+    await checkpoint(database_url)
+    ours = await asyncio.to_thread(registration.run_ours, env, work, setup)
+    log(f"  {ours['rps']:,.1f} req/s, statuses {ours['statuses']}")
+    log("  baseline: one INSERT per request into bench_entries...")
+    await checkpoint(database_url)
+    base = await registration.run_baseline(database_url, env, work, setup)
+    log(f"  {base['rps']:,.1f} req/s, statuses {base['statuses']}")
+    verdict = await registration.verify(database_url, setup, ours, base)
+    ratio = ours["rps"] / base["rps"] if base["rps"] else 0.0
+    results.benchmarks["registration burst"] = {
+        "kind": "http",
+        "ours": ours,
+        "baseline": base,
+        "ratio": ratio,
+        "target": "ours/baseline req/s >= 0.5",
+        "target_ratio": 0.5,
+        "meets_target": ratio >= 0.5,
+        "requests": n,
+        "capacity": setup.capacity,
+        "verification": verdict,
+    }
+
+
+def bench_scheduler(results: Results, sizes: Sizes) -> None:
+    log(
+        f"Scheduler: {sizes.schedule_entries:,} entries in {sizes.schedule_events} events, "
+        f"{sizes.schedule_double_workers:,} workers in two events..."
+    )
+    out = scheduler.run(
+        sizes.schedule_entries, sizes.schedule_events, sizes.schedule_double_workers
+    )
+    log(f"  {out['ours']['seconds']:.1f} s, {out['ours']['placed']:,} placed")
+    results.benchmarks["scheduler"] = out
+
+
 def save(results: Results, directory: Path = RESULTS_DIR) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
@@ -394,23 +460,64 @@ def save(results: Results, directory: Path = RESULTS_DIR) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="50,000 workers, 3 s load runs")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes: 50,000 workers, 3 s load runs, 2,000 registrations and entries",
+    )
     parser.add_argument("--rows", type=int, help="override the number of workers")
     parser.add_argument("--duration", type=float, help="override the load duration, seconds")
+    parser.add_argument("--registrations", type=int, help="override the registration burst's N")
+    parser.add_argument(
+        "--only",
+        type=_only,
+        default=set(BENCHMARKS),
+        metavar="NAME[,NAME]",
+        help=f"run only these benchmarks: {', '.join(BENCHMARKS)}",
+    )
     args = parser.parse_args(argv)
     results = asyncio.run(_run(args))
     console.print(render(results))
-    search = results.explain["search"]
-    console.print(
-        f"EXPLAIN search {search['term']!r}: GIN index ix_workers_name_tokens "
-        f"{'used' if search['gin_index_used'] else 'NOT used'}."
-    )
-    for name in ("search", "list"):
+    for name in ("search", "list") if results.explain else ():
         plans = results.explain[name]
         times = ", ".join(
             f"{key.replace('_', ' ')} {plans[key]['execution_ms']} ms"
             for key in ("ours_custom", "ours_generic", "baseline_custom", "baseline_generic")
         )
         console.print(f"EXPLAIN {name} {plans['values']}: {times}")
+        if name == "search":
+            console.print(
+                f"EXPLAIN search {plans['term']!r}: GIN index ix_workers_name_tokens "
+                f"{'used' if plans['gin_index_used'] else 'NOT used'}."
+            )
+    code = 0
+    burst = results.benchmarks.get("registration burst")
+    if burst:
+        console.print("Registration burst, checked with SQL after the run:")
+        for check, ok in burst["verification"]["checks"].items():
+            console.print(
+                f"  [{'green' if ok else 'bold red'}]{'ok  ' if ok else 'FAIL'}[/] {check}"
+            )
+        if not burst["verification"]["ok"]:
+            console.print(
+                "[bold red]REGISTRATION BURST VERIFICATION FAILED: "
+                f"{burst['verification']['detail']}[/]"
+            )
+            code = 1
+    sched = results.benchmarks.get("scheduler")
+    if sched and not sched["meets_target"]:
+        console.print(f"[bold red]SCHEDULER CHECK FAILED: {sched['ours']['first_problems']}[/]")
+        code = 1
     console.print(f"Results saved to {save(results).relative_to(PROJECT_ROOT)}")
-    return 0
+    return code
+
+
+def _only(value: str) -> set[str]:
+    names = {n.strip() for n in value.split(",") if n.strip()}
+    unknown = names - set(BENCHMARKS)
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown benchmark(s) {', '.join(sorted(unknown)) or '(none)'}; "
+            f"choose from {', '.join(BENCHMARKS)}"
+        )
+    return names

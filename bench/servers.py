@@ -50,6 +50,31 @@ def start_registry(
     return url, procs
 
 
+def start_registry_and_competitions(
+    env: dict[str, str],
+    log_dir: Path,
+    service_client: tuple[str, str],
+    workers: int = WORKERS,
+) -> tuple[str, str, dict[str, subprocess.Popen[bytes]]]:
+    """The registry and competitions, as `make run` starts them, with production options;
+    competitions finds the registry at REGISTRY_URL and signs in with the machine client."""
+    ports = {"registry": free_port(), "competitions": free_port()}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    env = env | {
+        "REGISTRY_URL": urls["registry"],
+        "SERVICE_CLIENT_ID": service_client[0],
+        "SERVICE_CLIENT_SECRET": service_client[1],
+    }
+    procs = start_services(env, "127.0.0.1", ports, workers, log_dir=log_dir, extra=UVICORN_OPTIONS)
+    try:
+        wait_ready(urls, procs, timeout=60)
+    except RuntimeError as exc:
+        stop_services(procs)
+        logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in log_dir.glob("*.log"))
+        raise RuntimeError(f"{exc}\n{logs}") from None
+    return urls["registry"], urls["competitions"], procs
+
+
 def start_baseline(
     env: dict[str, str], log_dir: Path, workers: int = WORKERS
 ) -> tuple[str, dict[str, subprocess.Popen[bytes]]]:
@@ -96,10 +121,10 @@ def stop(procs: dict[str, subprocess.Popen[bytes]]) -> None:
 
 
 class RssSampler:
-    """Peak of the summed RSS of a process and all its children (psutil, every 100 ms)."""
+    """Peak of the summed RSS of processes and all their children (psutil, every 100 ms)."""
 
-    def __init__(self, pid: int, interval: float = 0.1) -> None:
-        self.root = psutil.Process(pid)
+    def __init__(self, *pids: int, interval: float = 0.1) -> None:
+        self.roots = [psutil.Process(pid) for pid in pids]
         self.interval = interval
         self.peak = 0
         self._stop = threading.Event()
@@ -107,7 +132,8 @@ class RssSampler:
 
     def _sample(self) -> None:
         total = 0
-        for proc in [self.root, *self.root.children(recursive=True)]:
+        procs = [p for root in self.roots for p in (root, *root.children(recursive=True))]
+        for proc in procs:
             try:
                 total += proc.memory_info().rss
             except psutil.Error:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import imports, load
+from bench import imports, load, registration, scheduler
 from bench.data import SEARCH_TERMS, write_workers_csv
 from bench.main import create_admin_and_job, explain, http_urls
 from bench.servers import server_env, start_baseline, stop
@@ -42,5 +42,49 @@ async def test_import_both_ways_then_load_the_baseline_app(
             )
             assert result["requests"] > 0
             assert result["errors"] == 0
+        # The registration burst's baseline endpoint: each body POSTed once, all 201.
+        setup = await registration.prepare(database_url, tmp_path / "keys", tmp_path, 20, warmup=0)
+        await registration.create_baseline_table(database_url)
+        bodies = registration.write_bodies(tmp_path / "bodies.jsonl", setup.worker_ids)
+        result = await load.run(
+            [f"{url}/events/{setup.event_id}/entries"],
+            concurrency=4,
+            duration=10,
+            max_requests=1000,
+            headers={},
+            bodies=[line.encode() for line in bodies.read_text().splitlines()],
+            expect=201,
+        )
+        assert result["statuses"] == {"201": 20}
     finally:
         await asyncio.to_thread(stop, procs)
+
+
+@pytest.mark.timeout(90)
+async def test_registration_burst_ours_and_its_checks(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Registry and competitions as real processes, 20 registrations into capacity 10, then
+    the SQL checks (the baseline's endpoint is exercised in the test above)."""
+    # Cheap password hashes for the admin and the machine client (their verification is
+    # not what this test is about).
+    monkeypatch.setenv("ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("ARGON2_MEMORY_KIB", "1024")
+    n = 20
+    setup = await registration.prepare(database_url, tmp_path / "keys", tmp_path, n, warmup=0)
+    assert (len(setup.worker_ids), setup.capacity) == (n, n // 2)
+    env = server_env(database_url, tmp_path / "keys")
+    ours = await asyncio.to_thread(registration.run_ours, env, tmp_path, setup, 8, 1)
+    assert ours["requests"] == n
+    verdict = await registration.verify(database_url, setup, ours, None)
+    assert verdict["ok"], verdict
+    assert verdict["detail"]["entries_by_status"] == {"approved": n // 2, "waitlisted": n // 2}
+
+
+def test_scheduler_places_everything_without_a_clash() -> None:
+    result = scheduler.run(entries=200, events=4, double_workers=40)
+    assert result["ours"]["placed"] == 200
+    assert result["ours"]["no_clash"]
+    assert result["ours"]["sessions_used"] >= result["ours"]["sessions_lower_bound"] > 0
+    assert not result["baseline"]["no_clash"]  # the unconstrained reference clashes
+    assert result["meets_target"]

@@ -1,0 +1,64 @@
+"""The benchmark's admin account, import jobs and sign-in (shared by the benchmarks)."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.registry.accounts import schemas as account_schemas
+from services.registry.accounts import service as account_service
+from services.registry.imports.service import create_job
+from shared.auth import passwords
+from shared.auth.principal import Principal, PrincipalKind, Role
+from shared.config import Settings
+from shared.db import make_engine, make_sessionmaker
+from shared.models.registry import Account, ImportKind
+
+ADMIN = "bench.admin"
+ADMIN_PASSWORD = "Bench-Admin-Passw0rd!"  # noqa: S105 - a throw-away database's account
+
+
+async def ensure_admin(session: AsyncSession) -> Account:
+    """The admin account, as `services.registry.cli create-admin` makes it (kept if it exists)."""
+    settings = Settings()
+    passwords.configure(settings.argon2_time_cost, settings.argon2_memory_kib)
+    account = await session.scalar(select(Account).where(Account.username == ADMIN))
+    if account is None:
+        account = await account_service.create_account(
+            session,
+            account_schemas.AccountCreate(
+                username=ADMIN, display_name=ADMIN, password=ADMIN_PASSWORD, role="admin"
+            ),
+            None,
+        )
+    return account
+
+
+async def create_admin_and_job(database_url: str, content: bytes) -> tuple[str, uuid.UUID]:
+    """The admin account and an import job row holding the file (as `POST /v1/imports/workers`
+    does through `create_job`)."""
+    engine = make_engine(Settings(database_url=database_url), pool_size=1, max_overflow=0)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            account = await ensure_admin(session)
+            principal = Principal(
+                sub=str(account.id), kind=PrincipalKind.account, role=Role.admin, name=ADMIN
+            )
+            job = await create_job(session, ImportKind.workers, "workers.csv", content, principal)
+            return str(account.id), job.id
+    finally:
+        await engine.dispose()
+
+
+def get_token(url: str) -> str:
+    response = httpx.post(
+        url + "/v1/auth/token",
+        data={"grant_type": "password", "username": ADMIN, "password": ADMIN_PASSWORD},
+        timeout=30,
+    )
+    response.raise_for_status()
+    token: str = response.json()["access_token"]
+    return token
