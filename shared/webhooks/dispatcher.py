@@ -4,7 +4,8 @@ Two steps, each in short transactions, so that any number of dispatchers can run
 
 - **fan-out**: the events not yet fanned out (`outbox_events.fanned_out_at IS NULL`, claimed
   with `FOR UPDATE SKIP LOCKED` under a transaction-scoped advisory lock, so one dispatcher
-  fans out at a time and in `seq` order) get one delivery per matching enabled subscription,
+  fans out at a time and in `seq` order) get one delivery per matching subscription (a
+  disabled one's deliveries wait until it is enabled again),
   in the transaction that marks them fanned out: an event is never skipped nor doubled.
 - **delivery**: due pending deliveries are claimed with `FOR UPDATE SKIP LOCKED` and leased
   (`locked_until`); a dispatcher killed mid-batch loses its lease and the deliveries come back
@@ -189,7 +190,7 @@ class Dispatcher:
                         WebhookSubscription.event_types,
                         WebhookSubscription.competition_id,
                         WebhookSubscription.locality_code,
-                    ).where(WebhookSubscription.is_active)
+                    )
                 )
             ).all()
             rows: list[dict[str, Any]] = []

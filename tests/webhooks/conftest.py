@@ -69,11 +69,11 @@ async def emit(
 
 
 async def run_until(
-    dispatcher: Dispatcher, done: Callable[[], bool | Awaitable[bool]], timeout: float = 20
+    dispatcher: Dispatcher, done: Callable[[], bool | Awaitable[bool]], limit: float = 20
 ) -> None:
-    """Step the dispatcher until `done()`; fail after `timeout` seconds."""
+    """Step the dispatcher until `done()`; fail after `limit` seconds."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + limit
     while True:
         result = done()
         if not isinstance(result, bool):

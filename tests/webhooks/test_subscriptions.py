@@ -54,7 +54,8 @@ async def test_crud_and_the_secret_is_shown_once(
     assert [s["id"] for s in listed.json()["items"]] == [body["id"]]
 
     patched = await services.registry.patch(
-        path, json={"is_active": False, "event_types": ["*"], "locality_code": None},
+        path,
+        json={"is_active": False, "event_types": ["*"], "locality_code": None},
         headers=admin_headers,
     )
     assert patched.status_code == 200, patched.text
@@ -111,7 +112,8 @@ async def test_loopback_is_refused_unless_allowed(
     app.state.settings = allowed.model_copy(update={"webhook_allowed_hosts": []})
     try:
         refused = await services.registry.post(
-            "/v1/webhook-subscriptions", json={"url": URL, "event_types": ["*"]},
+            "/v1/webhook-subscriptions",
+            json={"url": URL, "event_types": ["*"]},
             headers=admin_headers,
         )
         assert "loopback" in assert_problem(refused, 422)["detail"]
@@ -123,7 +125,8 @@ async def test_loopback_is_refused_unless_allowed(
         assert "loopback" in assert_problem(by_name, 422)["detail"]
         app.state.settings = allowed.model_copy(update={"webhook_allowed_hosts": ["127.0.0.0/8"]})
         ok = await services.registry.post(
-            "/v1/webhook-subscriptions", json={"url": URL, "event_types": ["*"]},
+            "/v1/webhook-subscriptions",
+            json={"url": URL, "event_types": ["*"]},
             headers=admin_headers,
         )
         assert ok.status_code == 201, ok.text
@@ -172,7 +175,8 @@ async def test_roles_without_the_right_are_refused(
         )
         assert_problem(
             await services.registry.post(
-                "/v1/webhook-subscriptions", json={"url": URL, "event_types": ["*"]},
+                "/v1/webhook-subscriptions",
+                json={"url": URL, "event_types": ["*"]},
                 headers=headers,
             ),
             403,
