@@ -34,7 +34,49 @@ from shared.models.webhooks import WebhookSubscription  # noqa: E402
 from shared.run import start_dispatcher, stop_services  # noqa: E402
 from shared.webhooks import signing  # noqa: E402
 from tests.dbutil import choose_server  # noqa: E402
-from tests.webhooks.receiver import Receiver  # noqa: E402
+from tests.webhooks.receiver import free_port  # noqa: E402
+
+
+class ReceiverProcess:
+    """A receiver in its own process (threads would share our GIL and slow each other)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.secrets = [signing.new_secret()]
+        self.url = f"http://127.0.0.1:{self.port}/hooks"
+        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [
+                sys.executable,
+                "-m",
+                "tests.webhooks.receiver",
+                "--port",
+                str(self.port),
+                "--secret",
+                self.secrets[0],
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                self.stats()
+                return
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def stats(self) -> dict[str, int]:
+        counts: dict[str, int] = httpx.get(f"http://127.0.0.1:{self.port}/stats", timeout=5).json()
+        return counts
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+Receiver = ReceiverProcess
 
 
 async def seed(url: str, receivers: list[Receiver], events: int, subjects: int) -> None:
@@ -43,11 +85,12 @@ async def seed(url: str, receivers: list[Receiver], events: int, subjects: int) 
     try:
         async with sessionmaker() as session, session.begin():
             for receiver in receivers:
-                secret = signing.new_secret()
-                receiver.secrets.append(secret)
                 session.add(
                     WebhookSubscription(
-                        owner_sub="bench", url=receiver.url, event_types=["*"], secret=secret
+                        owner_sub="bench",
+                        url=receiver.url,
+                        event_types=["*"],
+                        secret=receiver.secrets[0],
                     )
                 )
         for start in range(0, events, 1000):
@@ -66,8 +109,10 @@ async def seed(url: str, receivers: list[Receiver], events: int, subjects: int) 
 
 async def baseline(receivers: list[Receiver], count: int, concurrency: int) -> float:
     """Bare httpx: the same signed POSTs, `concurrency` at a time, no database."""
-    body = json.dumps({"type": "entry.approved", "timestamp": "2026-11-25T00:00:00+00:00",
-                       "data": {"n": 0}}, separators=(",", ":"))
+    body = json.dumps(
+        {"type": "entry.approved", "timestamp": "2026-11-25T00:00:00+00:00", "data": {"n": 0}},
+        separators=(",", ":"),
+    )
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(timeout=15, limits=limits) as http:
 
@@ -96,7 +141,7 @@ def main() -> int:
     server = choose_server()
     name = asyncio.run(server.create_database())
     url = server.url_for(name)
-    receivers = [Receiver().start() for _ in range(args.subscribers)]
+    receivers = [Receiver() for _ in range(args.subscribers)]
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
         upgrade_head(url)
@@ -117,20 +162,24 @@ def main() -> int:
             procs[f"dispatcher-{i}"] = start_dispatcher(env)
         delivered = 0
         while delivered < expected:
-            delivered = sum(len(r.accepted_ids()) for r in receivers)
+            delivered = sum(r.stats()["accepted"] for r in receivers)
             if time.perf_counter() - started > args.limit:
                 break
-            time.sleep(0.05)
+            time.sleep(0.2)
         elapsed = time.perf_counter() - started
         stop_services(procs)
-        messages = sum(len(r.messages) for r in receivers)
-        rejected = sum(r.rejected for r in receivers)
+        stats = [r.stats() for r in receivers]
+        delivered = sum(s["accepted"] for s in stats)
+        messages = sum(s["messages"] for s in stats)
+        rejected = sum(s["rejected"] for s in stats)
         lost = expected - delivered
         rate = delivered / elapsed
         base = asyncio.run(baseline(receivers, min(expected, 10_000), args.batch_size))
-        print(f"\nwebhooks: {args.events:,} events x {args.subscribers} subscribers = "
-              f"{expected:,} deliveries, {args.dispatchers} dispatcher(s), "
-              f"batch {args.batch_size}")
+        print(
+            f"\nwebhooks: {args.events:,} events x {args.subscribers} subscribers = "
+            f"{expected:,} deliveries, {args.dispatchers} dispatcher(s), "
+            f"batch {args.batch_size}"
+        )
         print(f"  delivered      {delivered:,} in {elapsed:.1f} s")
         print(f"  ours           {rate:,.0f} deliveries/s (fan-out, claim, sign, POST, record)")
         print(f"  baseline       {base:,.0f} POST/s (bare httpx, same concurrency, no database)")

@@ -70,6 +70,9 @@ class Receiver:
 
     async def app(self, scope: dict[str, Any], receive: Callable[..., Any], send: Any) -> None:
         assert scope["type"] == "http"
+        if scope["method"] == "GET" and scope["path"] == "/stats":
+            await self._stats(send)
+            return
         body = b""
         while True:
             message = await receive()
@@ -106,6 +109,23 @@ class Receiver:
             }
         )
         await send({"type": "http.response.body", "body": f"answered {status}".encode()})
+
+    async def _stats(self, send: Any) -> None:
+        with self.lock:
+            stats = {
+                "accepted": len({m.webhook_id for m in self.messages if 200 <= m.status < 300}),
+                "messages": len(self.messages),
+                "rejected": self.rejected,
+            }
+        body = json.dumps(stats).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
     # ------------------------------------------------------------------------- lifecycle
 
@@ -144,3 +164,28 @@ class Receiver:
 
     def accepted_ids(self) -> set[str]:
         return {m.webhook_id for m in self.accepted()}
+
+
+def main() -> None:
+    """Run a receiver as its own process (the benchmark): `python -m tests.webhooks.receiver
+    --port 9000 --secret whsec_...`; `GET /stats` answers the counts."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--secret", action="append", default=[])
+    args = parser.parse_args()
+    receiver = Receiver(args.secret, args.port)
+    uvicorn.run(
+        receiver.app,
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        lifespan="off",
+        interface="asgi3",
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()
