@@ -122,6 +122,36 @@ class Settings(BaseSettings):
         description="Competition levels at which a judge from the same city as a competitor has "
         "a conflict of interest, comma-separated.",
     )
+    webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 86400.0],
+        description="Delays before each retry of a webhook delivery, comma-separated seconds "
+        "(suffixes s, m, h allowed: `5s,5m,30m,2h,5h,10h,24h`); ±20% jitter is added. After "
+        "the last retry fails the delivery is marked failed.",
+    )
+    webhook_timeout_seconds: float = Field(
+        15.0, gt=0, le=120, description="Timeout of one webhook request, seconds."
+    )
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hostnames or CIDRs that webhook URLs may reach although private, loopback, "
+        "link-local or reserved (the SSRF guard refuses those otherwise), comma-separated.",
+    )
+    webhook_batch_size: int = Field(
+        100,
+        ge=1,
+        le=1000,
+        description="Deliveries (and events to fan out) one dispatcher "
+        "claims at a time; they are sent concurrently.",
+    )
+    webhook_poll_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often an idle dispatcher looks for new work."
+    )
+    webhook_lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How long a dispatcher's claim on a delivery lasts; a killed dispatcher's "
+        "claims come back to the others after it.",
+    )
 
     log_level: str = Field("INFO", description="Python log level.")
     log_json: bool = Field(True, description="Structured JSON logs (false: plain text).")
@@ -139,6 +169,34 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("webhook_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _parse_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            units = {"s": 1, "m": 60, "h": 3600}
+            out = []
+            for part in (p.strip().lower() for p in value.split(",")):
+                if not part:
+                    continue
+                factor = units.get(part[-1])
+                out.append(float(part[:-1]) * factor if factor else float(part))
+            return out
+        return value
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _non_negative(cls, value: list[float]) -> list[float]:
+        if any(v < 0 for v in value):
+            raise ValueError("retry delays must not be negative")
         return value
 
     @field_validator("database_url")

@@ -2,7 +2,8 @@
 
 - no DATABASE_URL: starts an embedded Postgres (pgserver) with its data in `var/pgdata`;
 - applies the migrations;
-- starts registry (8001), competitions (8002) and judging (8003) as uvicorn processes;
+- starts registry (8001), competitions (8002) and judging (8003) as uvicorn processes, and
+  the webhook dispatcher (`python -m shared.webhooks`);
 - `--demo` loads a small realistic data set and prints the sign-ins it created;
 - Ctrl-C (or SIGTERM) stops everything; children also die if this process is killed.
 """
@@ -81,6 +82,28 @@ def start_services(
         if output:
             output.close()  # the child holds its own descriptor
     return procs
+
+
+DISPATCHER_COMMAND = [sys.executable, "-m", "shared.webhooks"]
+
+
+def start_dispatcher(
+    env: dict[str, str], log_dir: Path | None = None, name: str = "dispatcher"
+) -> subprocess.Popen[bytes]:
+    """Start one webhook dispatcher process; with `log_dir`, it logs to `<name>.log`."""
+    output = open(log_dir / f"{name}.log", "ab") if log_dir else None  # noqa: SIM115
+    try:
+        return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            DISPATCHER_COMMAND,
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+    finally:
+        if output:
+            output.close()
 
 
 def wait_ready(
@@ -174,12 +197,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     procs = start_services(env, args.host, ports, args.workers)
+    procs["dispatcher"] = start_dispatcher(env)
     code = 0
     try:
         wait_ready(urls, procs)
         print("\nAll services are up:")
         for service, url in urls.items():
             print(f"  {service:<13} {url}/docs")
+        print(f"  {'dispatcher':<13} webhook deliveries (python -m shared.webhooks)")
         if args.demo:
             from shared.demo import load_demo
 

@@ -29,7 +29,8 @@ DOCKERFILE = PROJECT_ROOT / "Dockerfile"
 DOCKERIGNORE = PROJECT_ROOT / ".dockerignore"
 
 APP_SERVICES = tuple(SERVICE_PORTS)  # registry, competitions, judging
-PYTHON_SERVICES = ("migrate", *APP_SERVICES)  # everything that runs our image
+WORKERS = ("dispatcher",)  # background processes without a port
+PYTHON_SERVICES = ("migrate", *APP_SERVICES, *WORKERS)  # everything that runs our image
 SETTINGS_ENV_NAMES = frozenset(name.upper() for name in Settings.model_fields)
 SERVICE_URL_VARS = {f"{name.upper()}_URL": name for name in APP_SERVICES}
 # What the running services need inside the image (COPY . must not lose them).
@@ -191,7 +192,7 @@ def _dockerfile_env() -> dict[str, str]:
 
 def test_compose_defines_the_database_the_migration_job_and_the_three_services() -> None:
     services = _compose()["services"]
-    missing = {"postgres", "migrate", *APP_SERVICES} - set(services)
+    missing = {"postgres", "migrate", *APP_SERVICES, *WORKERS} - set(services)
     assert not missing, f"docker-compose.yml lacks services {sorted(missing)}"
 
 
@@ -339,6 +340,25 @@ def test_service_urls_point_at_compose_services(name: str) -> None:
             f"{name}: PUBLIC_REGISTRY_URL={env['PUBLIC_REGISTRY_URL']} should use the registry's "
             f"published port ({sorted(host_ports)})"
         )
+
+
+def test_dispatcher_runs_the_webhooks_module_after_migrations() -> None:
+    assert _command("dispatcher") == ["python", "-m", "shared.webhooks"], (
+        f"the dispatcher should run `python -m shared.webhooks`, not {_command('dispatcher')}"
+    )
+    module = importlib.import_module("shared.webhooks.__main__")
+    assert callable(getattr(module, "main", None)), "shared.webhooks.__main__ needs main()"
+    deps = _depends_on("dispatcher")
+    assert deps.get("postgres") == "service_healthy", "the dispatcher must wait for postgres"
+    assert deps.get("migrate") == "service_completed_successfully", (
+        "the dispatcher must wait for the migrations (it reads the webhook tables)"
+    )
+    assert not _published_ports("dispatcher"), "the dispatcher serves nothing: publish no port"
+    env = _environment("dispatcher")
+    assert env.get("ENVIRONMENT") == _environment("registry").get("ENVIRONMENT")
+    assert "WEBHOOK_ALLOWED_HOSTS" not in env, (
+        "in a deployment the SSRF guard should refuse private addresses (no allow-list)"
+    )
 
 
 def test_registry_keeps_its_signing_keys_on_a_named_volume() -> None:

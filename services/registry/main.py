@@ -22,6 +22,8 @@ from services.registry.localities.router import router as localities_router
 from services.registry.mentorships.router import router as mentorships_router
 from services.registry.mentorships.router import webhooks as mentorship_webhooks
 from services.registry.training.router import router as training_router
+from services.registry.webhooks.router import router as webhooks_router
+from services.registry.webhooks.router import webhooks as ping_webhooks
 from services.registry.workers.router import router as workers_router
 from services.registry.workers.router import webhooks as worker_webhooks
 from shared.app import create_service_app
@@ -70,6 +72,12 @@ TAGS = [
         "description": "Innovation achievements (职工创新成果): teams, stages, entries.",
     },
     {"name": "accounts", "description": "People's accounts and machine clients (admins)."},
+    {
+        "name": "webhooks",
+        "description": "Webhook subscriptions of other government systems (admins, and machine "
+        "clients with scope `webhooks:manage` for their own): signed Standard Webhooks "
+        "deliveries, retries, the delivery log, redelivery and test pings.",
+    },
     {"name": "internal", "description": "Called by our other services (machine clients)."},
 ]
 
@@ -96,9 +104,10 @@ def create_app(
             honours_router,
             achievements_router,
             accounts_router,
+            webhooks_router,
         ],
         openapi_tags=TAGS,
-        webhooks=[worker_webhooks, mentorship_webhooks, honour_webhooks],
+        webhooks=[worker_webhooks, mentorship_webhooks, honour_webhooks, ping_webhooks],
         token_verifier=lambda _http: LocalKeyVerifier(settings, published),
         transport=transport,
         background=[job_loop],

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Identity, Index, Integer, String, func
+from sqlalchemy import BigInteger, DateTime, Identity, Index, Integer, String, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -61,7 +61,11 @@ class OutboxEvent(Base):
     """
 
     __tablename__ = "outbox_events"
-    __table_args__ = (Index("ix_outbox_events_subject", "subject", "seq"),)
+    __table_args__ = (
+        Index("ix_outbox_events_subject", "subject", "seq"),
+        # The dispatcher's fan-out reads the events not yet turned into deliveries, in order.
+        Index("ix_outbox_events_unfanned", "seq", postgresql_where=text("fanned_out_at IS NULL")),
+    )
 
     seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(unique=True, default=uuid.uuid4)
@@ -72,3 +76,5 @@ class OutboxEvent(Base):
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    #: Set by the dispatcher once the event's deliveries exist (NULL: still to fan out).
+    fanned_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

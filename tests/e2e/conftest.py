@@ -68,6 +68,8 @@ def service_env(
         SERVICE_CLIENT_SECRET=SERVICE_SECRET,
         ARGON2_TIME_COST="1",
         ARGON2_MEMORY_KIB="1024",
+        # The tests' webhook receivers listen on loopback, which the SSRF guard refuses otherwise.
+        WEBHOOK_ALLOWED_HOSTS="127.0.0.1",
         PYTHONPATH=str(PROJECT_ROOT),
     )
     env.update(extra)

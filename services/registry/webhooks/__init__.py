@@ -1,0 +1,1 @@
+"""Webhook subscriptions of outside systems, their delivery log, redelivery and test pings."""

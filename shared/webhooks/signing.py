@@ -1,0 +1,28 @@
+"""Webhook secrets and the Standard Webhooks headers (`webhook-id`, `-timestamp`, `-signature`)."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+
+from standardwebhooks import Webhook
+
+
+def new_secret() -> str:
+    """24 random bytes in the `whsec_<base64>` form the standardwebhooks libraries read."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def headers(msg_id: str, timestamp: datetime, body: str, secrets_: Sequence[str]) -> dict[str, str]:
+    """The signed headers; with several secrets (a rotation's overlap) one signature each,
+    space-separated, so a receiver holding either secret verifies the message."""
+    signatures = [Webhook(s).sign(msg_id, timestamp, body) for s in secrets_]
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(timestamp.timestamp())),
+        "webhook-signature": " ".join(signatures),
+        "content-type": "application/json",
+        "user-agent": "shandong-skills-webhooks/1.0",
+    }
