@@ -30,7 +30,7 @@ DOCKERIGNORE = PROJECT_ROOT / ".dockerignore"
 
 APP_SERVICES = tuple(SERVICE_PORTS)  # registry, competitions, judging
 WORKERS = ("dispatcher",)  # background processes without a port
-PYTHON_SERVICES = ("migrate", *APP_SERVICES, *WORKERS)  # everything that runs our image
+PYTHON_SERVICES = ("migrate", "provision", *APP_SERVICES, *WORKERS)  # our image
 SETTINGS_ENV_NAMES = frozenset(name.upper() for name in Settings.model_fields)
 SERVICE_URL_VARS = {f"{name.upper()}_URL": name for name in APP_SERVICES}
 # What the running services need inside the image (COPY . must not lose them).
@@ -491,3 +491,23 @@ def test_dockerfile_key_dir_matches_compose_and_default_command_runs_registry() 
 def test_project_files_the_image_needs_exist() -> None:
     for needed in IMAGE_NEEDS:
         assert (PROJECT_ROOT / needed).exists(), f"{needed} is missing from the project"
+
+
+def test_provision_gives_the_services_their_machine_client_after_migrations() -> None:
+    provision = _service("provision")
+    assert _command("provision") == [
+        "python",
+        "-m",
+        "services.registry.cli",
+        "service-client",
+        "--from-env",
+    ]
+    assert provision["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    secret = provision["environment"]["SERVICE_CLIENT_SECRET"]
+    for name in ("competitions", "judging"):
+        env = _service(name)["environment"]
+        assert env["SERVICE_CLIENT_ID"] == "internal-services"
+        assert env["SERVICE_CLIENT_SECRET"] == secret, f"{name} must use the provisioned secret"
+        assert _service(name)["depends_on"]["provision"]["condition"] == (
+            "service_completed_successfully"
+        )
