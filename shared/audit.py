@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,4 +45,32 @@ def record(
             before=_redact(before),
             after=_redact(after),
         )
+    )
+
+
+async def add_created(
+    session: AsyncSession,
+    row: Any,
+    *,
+    service: str,
+    principal: Principal | None,
+    action: str,
+    entity_type: str,
+    after: Callable[[], dict[str, Any] | None],
+) -> None:
+    """Insert `row`, load its server defaults, and audit its creation in the same transaction.
+
+    `after` is called once the row is refreshed, so the snapshot shows what was stored.
+    """
+    session.add(row)
+    await session.flush()
+    await session.refresh(row)
+    record(
+        session,
+        service=service,
+        principal=principal,
+        action=action,
+        entity_type=entity_type,
+        entity_id=row.id,
+        after=after(),
     )

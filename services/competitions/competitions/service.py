@@ -67,17 +67,14 @@ async def create_competition(
     values = data.model_dump()
     values["documents"] = [d.model_dump(mode="json") for d in data.documents]
     competition = Competition(**values, created_by=principal.sub)
-    session.add(competition)
-    await session.flush()
-    await session.refresh(competition)
-    audit.record(
+    await audit.add_created(
         session,
+        competition,
         service=SERVICE,
         principal=principal,
         action="competition.create",
         entity_type="competition",
-        entity_id=competition.id,
-        after=_snapshot(competition),
+        after=lambda: _snapshot(competition),
     )
     return competition
 

@@ -83,17 +83,14 @@ async def create_event(
             errors=[FieldError(field="mode", message="does not fit the competition's kind")],
         )
     event = Event(competition_id=competition.id, **data.model_dump())
-    session.add(event)
-    await session.flush()
-    await session.refresh(event)
-    audit.record(
+    await audit.add_created(
         session,
+        event,
         service=SERVICE,
         principal=principal,
         action="event.create",
         entity_type="event",
-        entity_id=event.id,
-        after=schemas.Event.model_validate(event).model_dump(mode="json"),
+        after=lambda: schemas.Event.model_validate(event).model_dump(mode="json"),
     )
     return event
 

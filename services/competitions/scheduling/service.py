@@ -123,17 +123,14 @@ async def create_venue(
 ) -> Venue:
     await authorise(session, principal, competition_id)
     venue = Venue(competition_id=competition_id, **data.model_dump())
-    session.add(venue)
-    await session.flush()
-    await session.refresh(venue)
-    audit.record(
+    await audit.add_created(
         session,
+        venue,
         service=SERVICE,
         principal=principal,
         action="venue.create",
         entity_type="venue",
-        entity_id=venue.id,
-        after=schemas.Venue.model_validate(venue).model_dump(mode="json"),
+        after=lambda: schemas.Venue.model_validate(venue).model_dump(mode="json"),
     )
     return venue
 
@@ -230,17 +227,14 @@ async def create_session(
             errors=[FieldError(field="venue_id", message="not a venue of this competition")],
         )
     row = StageSession(stage_id=stage_id, **data.model_dump())
-    session.add(row)
-    await session.flush()
-    await session.refresh(row)
-    audit.record(
+    await audit.add_created(
         session,
+        row,
         service=SERVICE,
         principal=principal,
         action="stage_session.create",
         entity_type="stage_session",
-        entity_id=row.id,
-        after=schemas.Session.model_validate(row).model_dump(mode="json"),
+        after=lambda: schemas.Session.model_validate(row).model_dump(mode="json"),
     )
     return row
 

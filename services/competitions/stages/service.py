@@ -162,17 +162,14 @@ async def create_stage(
     values = data.model_dump()
     values["components"] = [c.model_dump(mode="json") for c in data.components]
     stage = Stage(**values, competition_id=event.competition_id, event_id=event.id)
-    session.add(stage)
-    await session.flush()
-    await session.refresh(stage)
-    audit.record(
+    await audit.add_created(
         session,
+        stage,
         service=SERVICE,
         principal=principal,
         action="stage.create",
         entity_type="stage",
-        entity_id=stage.id,
-        after=_snapshot(stage),
+        after=lambda: _snapshot(stage),
     )
     return stage
 

@@ -53,17 +53,14 @@ async def create_account(
         enterprise_id=data.enterprise_id,
         worker_id=data.worker_id,
     )
-    session.add(account)
-    await session.flush()
-    await session.refresh(account)
-    audit.record(
+    await audit.add_created(
         session,
+        account,
         service="registry",
         principal=principal,
         action="account.create",
         entity_type="account",
-        entity_id=account.id,
-        after=_snapshot(account),
+        after=lambda: _snapshot(account),
     )
     return account
 

@@ -61,17 +61,14 @@ async def create(
             existing_id=str(existing),
         )
     enterprise = Enterprise(**{**data.model_dump(), "credit_code": code})
-    session.add(enterprise)
-    await session.flush()
-    await session.refresh(enterprise)
-    audit.record(
+    await audit.add_created(
         session,
+        enterprise,
         service="registry",
         principal=principal,
         action="enterprise.create",
         entity_type="enterprise",
-        entity_id=enterprise.id,
-        after=_snapshot(enterprise),
+        after=lambda: _snapshot(enterprise),
     )
     return enterprise
 

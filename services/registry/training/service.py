@@ -167,17 +167,14 @@ async def create_programme(
     )
     # Checked before writing: an organiser may only create inside their own scope.
     ensure_can_manage_programme(principal, programme)
-    session.add(programme)
-    await session.flush()
-    await session.refresh(programme)
-    audit.record(
+    await audit.add_created(
         session,
+        programme,
         service=SERVICE,
         principal=principal,
         action="training_programme.create",
         entity_type="training_programme",
-        entity_id=programme.id,
-        after=_snapshot(programme),
+        after=lambda: _snapshot(programme),
     )
     return programme
 
@@ -375,17 +372,14 @@ async def add_session(
         hours=data.hours,
         venue=data.venue,
     )
-    session.add(row)
-    await session.flush()
-    await session.refresh(row)
-    audit.record(
+    await audit.add_created(
         session,
+        row,
         service=SERVICE,
         principal=principal,
         action="training_session.create",
         entity_type="training_session",
-        entity_id=row.id,
-        after=schemas.Session.model_validate(row).model_dump(mode="json"),
+        after=lambda: schemas.Session.model_validate(row).model_dump(mode="json"),
     )
     return row
 

@@ -56,17 +56,14 @@ async def create_subscription(
         locality_code=data.locality_code,
         secret=new_secret(),
     )
-    session.add(subscription)
-    await session.flush()
-    await session.refresh(subscription)
-    audit.record(
+    await audit.add_created(
         session,
+        subscription,
         service=SERVICE,
         principal=principal,
         action="webhook_subscription.create",
         entity_type="webhook_subscription",
-        entity_id=subscription.id,
-        after=_snapshot(subscription),
+        after=lambda: _snapshot(subscription),
     )
     return schemas.SubscriptionWithSecret.model_validate(
         {**_snapshot(subscription), "secret": subscription.secret}
