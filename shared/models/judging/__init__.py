@@ -1,4 +1,5 @@
-"""Tables owned by the judging service: judges, declared conflicts, marking schemes (issue 5)."""
+"""Tables owned by the judging service: judges, declared conflicts, marking schemes, assignments,
+scores, sign-offs and locks (issue 5)."""
 
 from shared.models.judging.enums import (
     AspectType,
@@ -8,14 +9,28 @@ from shared.models.judging.enums import (
 )
 from shared.models.judging.judges import DeclaredConflict, Judge
 from shared.models.judging.marking import MarkingAspect, MarkingScheme
+from shared.models.judging.scoring import (
+    JudgeAssignment,
+    JudgeAssignmentRun,
+    JudgeSignoff,
+    Score,
+    ScoreHistory,
+    StageScoreLock,
+)
 
 __all__ = [
     "AspectType",
     "ConflictKind",
     "DeclaredConflict",
     "Judge",
+    "JudgeAssignment",
+    "JudgeAssignmentRun",
     "JudgeKind",
+    "JudgeSignoff",
     "MarkingAspect",
     "MarkingScheme",
     "QualificationLevel",
+    "Score",
+    "ScoreHistory",
+    "StageScoreLock",
 ]
