@@ -7,6 +7,7 @@ the service's own behalf (scope `internal`), whoever triggered the request.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -51,13 +52,28 @@ class Upstream:
     registry: RegistryClient
     service_token: ServiceToken
     local_conflict_levels: frozenset[CompetitionLevel]
+    #: {stage_id: (monotonic time read, stage)}, shared by the requests of one app.
+    stage_cache: dict[uuid.UUID, tuple[float, StageInfo]] = field(default_factory=dict)
 
     async def token(self) -> str:
         token: str = await self.service_token.get()
         return token
 
-    async def stage(self, stage_id: uuid.UUID) -> StageInfo:
-        """The stage with its event and competition, or 404 naming the stage."""
+    async def stage(self, stage_id: uuid.UUID, *, max_age: float | None = None) -> StageInfo:
+        """The stage with its event and competition, or 404 naming the stage.
+
+        With `max_age`, a copy read by this app at most that many seconds ago may answer: for
+        the hot paths (a judge's marks) that need only what does not change while a stage is
+        judged (level, occupation, organiser), never its status."""
+        if max_age is not None:
+            cached = self.stage_cache.get(stage_id)
+            if cached is not None and time.monotonic() - cached[0] <= max_age:
+                return cached[1]
+        info = await self._stage(stage_id)
+        self.stage_cache[stage_id] = (time.monotonic(), info)
+        return info
+
+    async def _stage(self, stage_id: uuid.UUID) -> StageInfo:
         token = await self.token()
         stage = await self.competitions.get_stage(str(stage_id), token=token)
         if stage is None:
@@ -169,7 +185,15 @@ def get_upstream(request: Request) -> Upstream:
         registry=request.app.state.clients.registry,
         service_token=request.app.state.service_token,
         local_conflict_levels=frozenset(settings.judge_local_conflict_levels),
+        stage_cache=_stage_cache(request.app),
     )
+
+
+def _stage_cache(app: Any) -> dict[uuid.UUID, tuple[float, StageInfo]]:
+    cache: dict[uuid.UUID, tuple[float, StageInfo]] | None = getattr(app.state, "stage_cache", None)
+    if cache is None:
+        cache = app.state.stage_cache = {}
+    return cache
 
 
 UpstreamDep = Annotated[Upstream, Depends(get_upstream)]
