@@ -197,20 +197,27 @@ def marks(judge: int, code: str, round_: str) -> list[dict[str, Any]]:
 class SheetConnection(Connection):
     """A keep-alive connection with the judge's headers, plus If-Match per request."""
 
+    #: Reconnect after this long idle: the server closes keep-alive connections after 5 s.
+    IDLE = 3.0
+
     def __init__(self, host: str, port: int, headers: dict[str, str]) -> None:
         super().__init__(host, port, headers)
         self.base = self.extra
+        self.last = time.perf_counter()
 
     async def call(
         self, method: str, target: str, body: bytes, if_match: str | None = None
     ) -> tuple[int, float]:
         self.extra = self.base + (f"if-match: {if_match}\r\n" if if_match else "")
+        if time.perf_counter() - self.last > self.IDLE:
+            await self.close()
         start = time.perf_counter()
         try:
             status, _ = await self.request(method, target, body)
         except (OSError, asyncio.IncompleteReadError, ValueError, KeyError):
             await self.close()
             status = 0
+        self.last = time.perf_counter()
         return status, time.perf_counter() - start
 
 

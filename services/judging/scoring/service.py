@@ -489,9 +489,15 @@ async def panel(
         .where(JudgeAssignment.stage_id == stage.id, JudgeAssignment.blind_code == blind_code)
         .order_by(Judge.name, Judge.id)
     )
+    scores = await session.scalars(
+        select(Score).where(Score.stage_id == stage.id, Score.blind_code == blind_code)
+    )
+    by_judge: dict[uuid.UUID, list[tuple[Score, AspectInfo]]] = {}
+    for score in scores:
+        by_judge.setdefault(score.judge_id, []).append((score, scheme.by_id[score.aspect_id]))
     out = []
     for assignment, other in rows:
-        marks = await _marks(session, scheme, other.id, assignment.stage_entry_id)
+        marks = sorted(by_judge.get(other.id, []), key=lambda p: p[1].code)
         out.append(
             schemas.PanelJudge(
                 judge_id=other.id,
