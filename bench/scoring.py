@@ -13,10 +13,12 @@ then SQL checks that no update was lost.
   `PUT /v1/stages/{id}/scores/{code}` (3 marks, no If-Match, answered ETag "1"); then a
   deliberate race, two PUTs with `If-Match: "1"` and different marks sent at the same time on
   two connections (exactly one must win, the other must get 412); then `POST ...:submit` with
-  `If-Match: "2"`. Each request: JWT check, the judge, the assignment row locked, conflicts
-  re-checked (declared conflicts, the entry's facts kept with the assignment), the scheme (the
-  first marks freeze it), validation, the upsert, one history row per changed mark, an audit
-  row.
+  `If-Match: "2"`. A 503 (busy: no database connection came free within the pool timeout,
+  nothing done, `Retry-After: 1`) is retried after a second, as a client should; the retries are
+  counted and their wait is part of the request's latency. Each request: JWT check, the judge,
+  the assignment row locked, conflicts re-checked (declared conflicts, the entry's facts kept
+  with the assignment), the scheme (the first marks freeze it), validation, the upsert, one
+  history row per changed mark, an audit row.
 - Baseline: `bench/baseline_app.py`'s `PUT /scores/{stage}/{code}` (one INSERT ... ON CONFLICT
   DO UPDATE of the marks into `bench_scores`) and `POST .../{code}:submit` (one UPDATE), driven
   the same way with the same requests; it has no versions, so both racing PUTs succeed and the
@@ -199,25 +201,34 @@ class SheetConnection(Connection):
 
     #: Reconnect after this long idle: the server closes keep-alive connections after 5 s.
     IDLE = 3.0
+    #: A 503 (busy) is retried after its Retry-After, up to this many tries in all.
+    TRIES = 10
 
     def __init__(self, host: str, port: int, headers: dict[str, str]) -> None:
         super().__init__(host, port, headers)
         self.base = self.extra
         self.last = time.perf_counter()
+        self.busy = 0
 
     async def call(
         self, method: str, target: str, body: bytes, if_match: str | None = None
     ) -> tuple[int, float]:
         self.extra = self.base + (f"if-match: {if_match}\r\n" if if_match else "")
-        if time.perf_counter() - self.last > self.IDLE:
-            await self.close()
         start = time.perf_counter()
-        try:
-            status, _ = await self.request(method, target, body)
-        except (OSError, asyncio.IncompleteReadError, ValueError, KeyError):
-            await self.close()
-            status = 0
-        self.last = time.perf_counter()
+        for _ in range(self.TRIES):
+            if time.perf_counter() - self.last > self.IDLE:
+                await self.close()
+            try:
+                status, _ = await self.request(method, target, body)
+            except (OSError, asyncio.IncompleteReadError, ValueError, KeyError):
+                await self.close()
+                status = 0
+            self.last = time.perf_counter()
+            if status != 503:
+                break
+            # Busy (no database connection came free): nothing was done; retry as told.
+            self.busy += 1
+            await asyncio.sleep(1.0)
         return status, time.perf_counter() - start
 
 
@@ -230,6 +241,7 @@ async def drive(
     statuses: dict[str, Counter[str]] = {"put": Counter(), "race": Counter(), "submit": Counter()}
     winners: dict[str, str] = {}
     start_gate = asyncio.Event()
+    busy = [0]  # 503 answers retried
 
     async def judge_run(index: int, judge: dict[str, Any]) -> None:
         headers = (
@@ -266,6 +278,7 @@ async def drive(
                 statuses["submit"][str(status)] += 1
                 latencies.append(seconds)
         finally:
+            busy[0] += a.busy + b.busy
             await a.close()
             await b.close()
 
@@ -288,6 +301,7 @@ async def drive(
         "p99_ms": percentile(latencies, 99) * 1000,
         "mean_ms": statistics.fmean(latencies) * 1000 if latencies else 0.0,
         "concurrency": len(judges),
+        "busy_retries": busy[0],
         "winners": winners,
     }
 
