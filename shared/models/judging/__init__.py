@@ -1,8 +1,12 @@
-"""Tables owned by the judging service: judges, declared conflicts, marking schemes (issue 5)."""
+"""Tables owned by the judging service: judges, declared conflicts, marking schemes, awards
+and certificates (issue 5)."""
 
+from shared.models.judging.awards import Award, AwardRule, Certificate
 from shared.models.judging.enums import (
     AspectType,
+    AwardKind,
     ConflictKind,
+    DeliveryState,
     JudgeKind,
     QualificationLevel,
 )
@@ -11,8 +15,13 @@ from shared.models.judging.marking import MarkingAspect, MarkingScheme
 
 __all__ = [
     "AspectType",
+    "Award",
+    "AwardKind",
+    "AwardRule",
+    "Certificate",
     "ConflictKind",
     "DeclaredConflict",
+    "DeliveryState",
     "Judge",
     "JudgeKind",
     "MarkingAspect",
