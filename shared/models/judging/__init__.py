@@ -8,9 +8,24 @@ from shared.models.judging.enums import (
 )
 from shared.models.judging.judges import DeclaredConflict, Judge
 from shared.models.judging.marking import MarkingAspect, MarkingScheme
+from shared.models.judging.results import (
+    Aggregation,
+    Appeal,
+    AppealStatus,
+    CompletionTime,
+    ResultEntry,
+    ResultRules,
+    ResultStatus,
+    StageResult,
+    Standardisation,
+)
 
 __all__ = [
+    "Aggregation",
+    "Appeal",
+    "AppealStatus",
     "AspectType",
+    "CompletionTime",
     "ConflictKind",
     "DeclaredConflict",
     "Judge",
@@ -18,4 +33,9 @@ __all__ = [
     "MarkingAspect",
     "MarkingScheme",
     "QualificationLevel",
+    "ResultEntry",
+    "ResultRules",
+    "ResultStatus",
+    "StageResult",
+    "Standardisation",
 ]
