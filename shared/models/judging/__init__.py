@@ -1,4 +1,5 @@
-"""Tables owned by the judging service: judges, declared conflicts, marking schemes (issue 5)."""
+"""Tables owned by the judging service: judges, declared conflicts, marking schemes, assignments,
+scores, sign-offs and locks (issue 5)."""
 
 from shared.models.judging.enums import (
     AspectType,
@@ -19,6 +20,14 @@ from shared.models.judging.results import (
     StageResult,
     Standardisation,
 )
+from shared.models.judging.scoring import (
+    JudgeAssignment,
+    JudgeAssignmentRun,
+    JudgeSignoff,
+    Score,
+    ScoreHistory,
+    StageScoreLock,
+)
 
 __all__ = [
     "Aggregation",
@@ -29,13 +38,19 @@ __all__ = [
     "ConflictKind",
     "DeclaredConflict",
     "Judge",
+    "JudgeAssignment",
+    "JudgeAssignmentRun",
     "JudgeKind",
+    "JudgeSignoff",
     "MarkingAspect",
     "MarkingScheme",
     "QualificationLevel",
     "ResultEntry",
     "ResultRules",
     "ResultStatus",
+    "Score",
+    "ScoreHistory",
     "StageResult",
+    "StageScoreLock",
     "Standardisation",
 ]
