@@ -8,9 +8,13 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
+from services.judging.analytics.router import router as analytics_router
+from services.judging.awards.router import router as awards_router
+from services.judging.certificates.router import router as certificates_router
 from services.judging.conflicts.router import router as conflicts_router
 from services.judging.judges.router import router as judges_router
 from services.judging.marking.router import router as marking_router
+from services.judging.webhooks import webhooks
 from shared.app import create_service_app
 from shared.config import Settings, get_settings
 
@@ -29,7 +33,14 @@ def create_app(
         title="Shandong Skills · Judging",
         description=DESCRIPTION,
         settings=settings or get_settings(),
-        routers=[judges_router, conflicts_router, marking_router],
+        routers=[
+            judges_router,
+            conflicts_router,
+            marking_router,
+            awards_router,
+            certificates_router,
+            analytics_router,
+        ],
         openapi_tags=[
             {
                 "name": "judges",
@@ -46,6 +57,24 @@ def create_app(
                 "description": "Per stage: criteria, sub-criteria and aspects (measurement or "
                 "judgement) per component, totalling 100; versioned, frozen when scoring starts.",
             },
+            {
+                "name": "awards",
+                "description": "What final results earn in the registry (honours, grade "
+                "promotions, talent-file results): rules per stage, sent exactly once per "
+                "award, with each award's delivery state.",
+            },
+            {
+                "name": "certificates",
+                "description": "A certificate per awarded competitor: PDF with a QR code, "
+                "public verification by code, revocation.",
+            },
+            {
+                "name": "judge analytics",
+                "description": "For organisers: judge severity and leniency, inter-rater "
+                "agreement (Krippendorff's alpha), score distributions per judge.",
+            },
+            {"name": "events", "description": "Webhook events of the judging service."},
         ],
+        webhooks=[webhooks],
         transport=transport,
     )

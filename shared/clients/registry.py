@@ -94,7 +94,13 @@ class RegistryClient(ServiceClient):
     # --- awards (idempotent per source_ref, so every call here is safe to retry) -------------
 
     async def send_award(
-        self, method: str, path: str, body: dict[str, Any], *, token: str, source_ref: str
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any],
+        *,
+        token: str,
+        idempotency_key: str | None = None,
     ) -> tuple[int, dict[str, Any]]:
         """Deliver one award: a grade promotion (`PUT /v1/internal/grade-promotions/{ref}`), a
         competition result (`PUT /v1/internal/competition-results/{ref}`) or an honour grant
@@ -110,8 +116,8 @@ class RegistryClient(ServiceClient):
             path,
             json=body,
             token=token,
-            # The POST is made retryable by its idempotency key; the PUTs are by nature.
-            idempotency_key=source_ref if method.upper() == "POST" else None,
+            # A POST is made retryable by its (deterministic) idempotency key; PUTs are by nature.
+            idempotency_key=idempotency_key if method.upper() == "POST" else None,
         )
         data = self.json_or_502(response, self.service)
         if not isinstance(data, dict):

@@ -12,6 +12,7 @@ stay `pending`, and the caller gets a 503 problem; sending again completes the j
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -59,6 +60,13 @@ def _event_data(award: Award, stage: StageInfo) -> dict[str, object]:
     }
 
 
+def idempotency_key(award: Award) -> str:
+    """Deterministic per award: two honours of one competitor share a source_ref (the registry
+    tells them apart by honour code) but not this key."""
+    digest = hashlib.sha256(f"{award.request['path']}|{award.source_ref}".encode()).hexdigest()
+    return f"award-{digest[:48]}"
+
+
 def _detail(body: dict[str, object], status: int) -> str:
     return f"registry {status}: {body.get('detail') or body.get('title') or 'refused'}"
 
@@ -86,7 +94,7 @@ async def _send_one(
             award.request["path"],
             award.request["body"],
             token=token,
-            source_ref=award.source_ref,
+            idempotency_key=idempotency_key(award),
         )
     except DownstreamError as exc:
         award.state = DeliveryState.failed
@@ -141,9 +149,7 @@ async def deliver(
     """Send every unsent award of the stage (or only `award_ids`), oldest first. Raises the
     registry's outage (a 503 problem) after recording it; what was sent stays sent."""
     async with sessionmaker() as session:
-        stmt = select(Award.id).where(
-            Award.stage_id == stage.id, Award.state != DeliveryState.sent
-        )
+        stmt = select(Award.id).where(Award.stage_id == stage.id, Award.state != DeliveryState.sent)
         if award_ids is not None:
             stmt = stmt.where(Award.id.in_(award_ids))
         ids = list(await session.scalars(stmt.order_by(Award.created_at, Award.id)))

@@ -95,7 +95,9 @@ async def list_rules(
     session: SessionDep, _: AdminOrOrganiser, stage: ManagedStage
 ) -> list[schemas.AwardRule]:
     """The stage's rules in creation order (a handful per stage, so not paginated)."""
-    return [schemas.AwardRule.model_validate(r) for r in await service.list_rules(session, stage.id)]
+    return [
+        schemas.AwardRule.model_validate(r) for r in await service.list_rules(session, stage.id)
+    ]
 
 
 @router.delete(

@@ -7,6 +7,7 @@ that every later send repeats the same call with the same `source_ref`.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -27,7 +28,6 @@ from shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from shared.models.judging import Award, AwardKind, AwardRule, Certificate, DeliveryState
 from shared.models.registry.enums import SkillGrade
 
-
 SERVICE = "judging"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PRIZE_TITLES = {"first": "一等奖", "second": "二等奖", "third": "三等奖", "merit": "优秀奖"}
@@ -41,10 +41,13 @@ CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 16
 
 
-def source_ref(stage_id: uuid.UUID, entry_id: uuid.UUID, worker_id: uuid.UUID, kind: AwardKind) -> str:
-    """The same outcome always gets the same reference (111 characters, the registry's
-    alphabet)."""
-    return f"award:{stage_id.hex}:{entry_id.hex}:{worker_id.hex}:{KIND_SUFFIX[kind]}"
+def source_ref(
+    stage_id: uuid.UUID, entry_id: uuid.UUID, worker_id: uuid.UUID, kind: AwardKind
+) -> str:
+    """The same outcome always gets the same reference: `award:{kind}:{digest}`, the digest of
+    stage, entry and competitor (61 characters: the registry keeps 64 in the talent file)."""
+    digest = hashlib.sha256(f"{stage_id}:{entry_id}:{worker_id}".encode()).hexdigest()[:48]
+    return f"award:{KIND_SUFFIX[kind]}:{digest}"
 
 
 def new_code() -> str:
@@ -85,7 +88,9 @@ async def create_rule(
     """One rule per kind per stage (per honour for honours): 409 for a second one."""
     _check_rule(data)
     # Serialise rule creation per stage so two concurrent creates cannot both pass the check.
-    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"award-rules:{stage.id}"))))
+    await session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtext(f"award-rules:{stage.id}")))
+    )
     clash = await session.scalar(
         select(AwardRule).where(
             AwardRule.stage_id == stage.id,
@@ -131,7 +136,9 @@ async def list_rules(session: AsyncSession, stage_id: uuid.UUID) -> list[AwardRu
     return list(rows)
 
 
-async def get_rule(session: AsyncSession, rule_id: uuid.UUID, *, for_update: bool = False) -> AwardRule:
+async def get_rule(
+    session: AsyncSession, rule_id: uuid.UUID, *, for_update: bool = False
+) -> AwardRule:
     rule = await session.get(AwardRule, rule_id, with_for_update=for_update or None)
     if rule is None:
         raise NotFound(f"No award rule with id {rule_id}.")
@@ -170,7 +177,9 @@ class StageNames:
 
 async def stage_names(upstream: Upstream, stage: StageInfo) -> StageNames:
     token = await upstream.token()
-    competition = await upstream.competitions.get_competition(str(stage.competition_id), token=token)
+    competition = await upstream.competitions.get_competition(
+        str(stage.competition_id), token=token
+    )
     event = await upstream.competitions.get_event(str(stage.event_id), token=token)
     return StageNames(
         competition_name=(competition or {}).get("name", ""),
@@ -181,9 +190,7 @@ async def stage_names(upstream: Upstream, stage: StageInfo) -> StageNames:
 def qualifies(rule: AwardRule, result: FinalResult) -> bool:
     if rule.top_n is not None and result.rank > rule.top_n:
         return False
-    if rule.prizes is not None and result.prize not in rule.prizes:
-        return False
-    return True
+    return rule.prizes is None or result.prize in rule.prizes
 
 
 def _title(result: FinalResult) -> str:
@@ -201,7 +208,10 @@ def _request(
 ) -> tuple[dict[str, Any] | None, str | None]:
     """The registry call for this award, or (None, why) when there is nothing to send."""
     worker_id = str(worker["id"])
-    reason = rule.citation or f"{names.competition_name} {names.event_name} {stage.name} {_title(result)}"
+    reason = (
+        rule.citation
+        or f"{names.competition_name} {names.event_name} {stage.name} {_title(result)}"
+    )
     if rule.kind is AwardKind.honour:
         return {
             "method": "POST",
@@ -374,5 +384,5 @@ async def totals(session: AsyncSession, stage_id: uuid.UUID) -> dict[str, int]:
         select(Award.state, func.count()).where(Award.stage_id == stage_id).group_by(Award.state)
     )
     out = {s.value: 0 for s in DeliveryState}
-    out.update({state.value: int(n) for state, n in rows.tuples()})
+    out.update({state.value: int(n) for state, n in rows})
     return out

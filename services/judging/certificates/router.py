@@ -23,9 +23,7 @@ from shared.pagination import CursorQuery, LimitQuery, Page, paginate
 router = APIRouter(prefix="/v1", tags=["certificates"])
 
 #: Organisers of the stage, and the holder (a worker account) for their own certificate.
-CertificateReader = Annotated[
-    Principal, Depends(require(Role.admin, Role.organiser, Role.worker))
-]
+CertificateReader = Annotated[Principal, Depends(require(Role.admin, Role.organiser, Role.worker))]
 
 
 def _base_url(request: Request) -> str:

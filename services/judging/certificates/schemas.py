@@ -14,8 +14,7 @@ class Certificate(BaseModel):
 
     id: uuid.UUID
     code: str = Field(
-        description="Verification code (16 characters, no look-alikes); printed in groups of "
-        "four.",
+        description="Verification code (16 characters, no look-alikes); printed in groups of four.",
         examples=["7KQ2MZ9RH4TXWC3N"],
     )
     verify_url: str = Field(

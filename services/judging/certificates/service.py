@@ -26,9 +26,7 @@ def verify_url(base_url: str, code: str) -> str:
 
 def present(certificate: Certificate, base_url: str) -> schemas.Certificate:
     data = {
-        k: getattr(certificate, k)
-        for k in schemas.Certificate.model_fields
-        if k != "verify_url"
+        k: getattr(certificate, k) for k in schemas.Certificate.model_fields if k != "verify_url"
     }
     return schemas.Certificate(**data, verify_url=verify_url(base_url, certificate.code))
 

@@ -77,7 +77,7 @@ class Award(Base):
     rank: Mapped[int] = mapped_column(Integer)
     prize: Mapped[str | None] = mapped_column(String(16))
     score: Mapped[Decimal | None] = mapped_column(Numeric(9, 3))
-    #: Deterministic (`award:{stage}:{entry}:{worker}:{kind}`), so the registry records the
+    #: Deterministic (`award:{kind}:{digest of stage, entry, worker}`), so the registry records the
     #: outcome once however often it is sent; two honour rules share it (the registry keys
     #: honour reports by honour code and source_ref).
     source_ref: Mapped[str] = mapped_column(String(128), index=True)
