@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from services.judging.conflicts.router import router as conflicts_router
 from services.judging.judges.router import router as judges_router
 from services.judging.marking.router import router as marking_router
+from services.judging.results.router import router as results_router
+from services.judging.results.router import webhooks as results_webhooks
 from shared.app import create_service_app
 from shared.config import Settings, get_settings
 
@@ -29,7 +31,8 @@ def create_app(
         title="Shandong Skills · Judging",
         description=DESCRIPTION,
         settings=settings or get_settings(),
-        routers=[judges_router, conflicts_router, marking_router],
+        routers=[judges_router, conflicts_router, marking_router, results_router],
+        webhooks=[results_webhooks],
         openapi_tags=[
             {
                 "name": "judges",
@@ -45,6 +48,12 @@ def create_app(
                 "name": "marking schemes",
                 "description": "Per stage: criteria, sub-criteria and aspects (measurement or "
                 "judgement) per component, totalling 100; versioned, frozen when scoring starts.",
+            },
+            {
+                "name": "results",
+                "description": "Result rules, aggregation and ranking, the results lifecycle "
+                "(draft, provisional, final), the public leaderboard and its live stream, "
+                "appeals.",
             },
         ],
         transport=transport,
