@@ -8,11 +8,15 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
+from services.judging.assignment.router import router as assignment_router
+from services.judging.assignment.router import webhooks as assignment_webhooks
 from services.judging.conflicts.router import router as conflicts_router
 from services.judging.judges.router import router as judges_router
 from services.judging.marking.router import router as marking_router
 from services.judging.results.router import router as results_router
 from services.judging.results.router import webhooks as results_webhooks
+from services.judging.scoring.router import router as scoring_router
+from services.judging.scoring.router import webhooks as scoring_webhooks
 from shared.app import create_service_app
 from shared.config import Settings, get_settings
 
@@ -31,8 +35,14 @@ def create_app(
         title="Shandong Skills · Judging",
         description=DESCRIPTION,
         settings=settings or get_settings(),
-        routers=[judges_router, conflicts_router, marking_router, results_router],
-        webhooks=[results_webhooks],
+        routers=[
+            judges_router,
+            conflicts_router,
+            marking_router,
+            assignment_router,
+            scoring_router,
+            results_router,
+        ],
         openapi_tags=[
             {
                 "name": "judges",
@@ -50,11 +60,22 @@ def create_app(
                 "judgement) per component, totalling 100; versioned, frozen when scoring starts.",
             },
             {
+                "name": "assignments",
+                "description": "k judges per entry, conflict-free and with balanced loads, solved "
+                "as a min-cost flow; judges see their entries by blind code only.",
+            },
+            {
+                "name": "scores",
+                "description": "Blind score entry with If-Match versions and full history, "
+                "disagreement flags, sign-off by re-authentication and the panel lock.",
+            },
+            {
                 "name": "results",
                 "description": "Result rules, aggregation and ranking, the results lifecycle "
                 "(draft, provisional, final), the public leaderboard and its live stream, "
                 "appeals.",
             },
         ],
+        webhooks=[assignment_webhooks, scoring_webhooks, results_webhooks],
         transport=transport,
     )
