@@ -62,10 +62,11 @@ _ROW = np.dtype(
 _COPY_HEADER = 19  # signature 11, flags 4, extension length 4
 _COPY_TRAILER = 2
 
+#: Run as `COPY (<this>) TO STDOUT (FORMAT binary)` by asyncpg.
 _SCORES_COPY = (
-    "COPY (SELECT stage_entry_id, judge_id, "
+    "SELECT stage_entry_id, judge_id, "
     "(array_position($2::uuid[], aspect_id) - 1)::int2, round(value * 100)::int4 "
-    "FROM scores WHERE stage_id = $1 AND aspect_id = ANY($2::uuid[])) TO STDOUT"
+    "FROM scores WHERE stage_id = $1 AND aspect_id = ANY($2::uuid[])"
 )
 
 
