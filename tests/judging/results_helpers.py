@@ -6,6 +6,7 @@ appeal test goes through the score endpoints instead)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -72,7 +73,7 @@ class Seeded:
 async def seeded_stage(
     services: Services,
     admin_headers: dict[str, str],
-    marks: list[list[tuple[float, float]]],
+    marks: Sequence[Sequence[tuple[float, float]]],
     *,
     practical: str = "judgement",
     workers: list[uuid.UUID] | None = None,

@@ -143,7 +143,7 @@ async def test_tie_breaks_prize_bands_and_medals(
     services: Services, admin_headers: dict[str, str]
 ) -> None:
     # Measurement practical (of 70): the stage score is theory + practical marks.
-    marks = [
+    marks: list[list[tuple[float, float]]] = [
         [(30, 50)],  # E6: 80
         [(20, 50)],  # E1: 70, practical 71.43, 90 s
         [(25, 45)],  # E2: 70, practical 64.29
