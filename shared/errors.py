@@ -86,6 +86,12 @@ class PreconditionFailed(DomainError):
     status, slug, title = 412, "precondition-failed", "Precondition failed"
 
 
+class PreconditionRequired(DomainError):
+    """An update of a contested record sent without `If-Match` (RFC 6585)."""
+
+    status, slug, title = 428, "precondition-required", "Precondition required"
+
+
 class RuleViolation(DomainError):
     """Well-formed input that a domain rule refuses (eligibility, ladder, quotas)."""
 
@@ -252,6 +258,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "The resource does not exist.",
         409: "Conflicts with the current state (duplicate, illegal transition).",
         412: "`If-Match` does not match the current version.",
+        428: "`If-Match` is required here: read the record and send its `ETag`.",
         422: "Invalid input; `errors` lists each field and the reason.",
         429: "Too many requests.",
         502: "A service this call depends on answered badly.",

@@ -9,12 +9,18 @@ import httpx
 from fastapi import FastAPI
 
 from services.judging.analytics.router import router as analytics_router
+from services.judging.assignment.router import router as assignment_router
+from services.judging.assignment.router import webhooks as assignment_webhooks
 from services.judging.awards.router import router as awards_router
+from services.judging.awards.router import webhooks as award_webhooks
 from services.judging.certificates.router import router as certificates_router
 from services.judging.conflicts.router import router as conflicts_router
 from services.judging.judges.router import router as judges_router
 from services.judging.marking.router import router as marking_router
-from services.judging.webhooks import webhooks
+from services.judging.results.router import router as results_router
+from services.judging.results.router import webhooks as results_webhooks
+from services.judging.scoring.router import router as scoring_router
+from services.judging.scoring.router import webhooks as scoring_webhooks
 from shared.app import create_service_app
 from shared.config import Settings, get_settings
 
@@ -37,6 +43,9 @@ def create_app(
             judges_router,
             conflicts_router,
             marking_router,
+            assignment_router,
+            scoring_router,
+            results_router,
             awards_router,
             certificates_router,
             analytics_router,
@@ -58,6 +67,22 @@ def create_app(
                 "judgement) per component, totalling 100; versioned, frozen when scoring starts.",
             },
             {
+                "name": "assignments",
+                "description": "k judges per entry, conflict-free and with balanced loads, solved "
+                "as a min-cost flow; judges see their entries by blind code only.",
+            },
+            {
+                "name": "scores",
+                "description": "Blind score entry with If-Match versions and full history, "
+                "disagreement flags, sign-off by re-authentication and the panel lock.",
+            },
+            {
+                "name": "results",
+                "description": "Result rules, aggregation and ranking, the results lifecycle "
+                "(draft, provisional, final), the public leaderboard and its live stream, "
+                "appeals.",
+            },
+            {
                 "name": "awards",
                 "description": "What final results earn in the registry (honours, grade "
                 "promotions, talent-file results): rules per stage, sent exactly once per "
@@ -73,8 +98,7 @@ def create_app(
                 "description": "For organisers: judge severity and leniency, inter-rater "
                 "agreement (Krippendorff's alpha), score distributions per judge.",
             },
-            {"name": "events", "description": "Webhook events of the judging service."},
         ],
-        webhooks=[webhooks],
+        webhooks=[assignment_webhooks, scoring_webhooks, results_webhooks, award_webhooks],
         transport=transport,
     )

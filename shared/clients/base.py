@@ -56,6 +56,7 @@ class ServiceClient:
         *,
         token: str | None = None,
         json: Any = None,
+        data: dict[str, str] | None = None,
         params: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> httpx.Response:
@@ -74,7 +75,7 @@ class ServiceClient:
         for attempt in range(1, attempts + 1):
             try:
                 response = await self.http.request(
-                    method, url, json=json, params=params, headers=headers
+                    method, url, json=json, data=data, params=params, headers=headers
                 )
             except httpx.TimeoutException as exc:
                 failure = DownstreamError(

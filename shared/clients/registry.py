@@ -50,6 +50,26 @@ class RegistryClient(ServiceClient):
             missing += [uuid.UUID(i) for i in body["missing"]]
         return found, missing
 
+    async def password_token(self, username: str, password: str) -> str | None:
+        """Re-authenticate a person (OAuth2 password grant): their access token, or None when
+        the registry refuses the credentials (wrong password, locked or disabled account).
+        Not retried: each try counts towards the account's lockout."""
+        response = await self.request(
+            "POST",
+            "/v1/auth/token",
+            data={"grant_type": "password", "username": username, "password": password},
+        )
+        if response.status_code in (400, 401, 403, 422):
+            return None
+        if response.status_code != 200:
+            raise DownstreamError(
+                f"The registry refused POST /v1/auth/token ({response.status_code}).",
+                status=502,
+                service=self.service,
+            )
+        token: str = self.json_or_502(response, self.service)["access_token"]
+        return token
+
     async def list_mentorships(
         self,
         *,

@@ -19,7 +19,8 @@ from tests.judging.awards_setup import (
     award_world,
     flaky_registry,
 )
-from tests.judging.helpers import login
+from tests.judging.helpers import login, worker
+from tests.judging.results_helpers import close_appeal_window, compute, put_rules, seeded_stage
 
 
 async def _awards(services: Services, headers: dict[str, str], stage_id: uuid.UUID) -> list[Any]:
@@ -267,3 +268,42 @@ async def test_rules_validation_roles_and_preconditions(
     deleted = await services.judging.delete(f"/v1/award-rules/{rule['id']}", headers=admin_headers)
     assert deleted.status_code == 204, deleted.text
     assert (await services.judging.get(rules, headers=admin_headers)).json() == []
+
+
+async def test_finalising_results_sends_the_awards(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    """The whole path: scores, computed results with prize bands, provisional, final; the
+    finalise call plans and sends the awards itself."""
+    workers = [await worker(services, name=n) for n in ("张卫国", "李秀英", "王建军")]
+    seeded = await seeded_stage(
+        services,
+        admin_headers,
+        [[(25.0, 3.0)], [(20.0, 2.0)], [(10.0, 1.0)]],
+        workers=[w.id for w in workers],
+    )
+    sid = seeded.stage_id
+    await put_rules(
+        services, admin_headers, sid, prize_bands={"basis": "count", "first": 1, "second": 1}
+    )
+    await add_rules(services, admin_headers, sid, STANDARD_RULES)
+    await compute(services, admin_headers, sid)
+    url = f"/v1/stages/{sid}/results"
+    published = await services.judging.post(url + ":publish-provisional", headers=admin_headers)
+    assert published.status_code == 200, published.text
+    assert await _awards(services, admin_headers, sid) == []  # provisional: nothing yet
+    await close_appeal_window(services, sid)
+    final = await services.judging.post(url + ":finalise", headers=admin_headers)
+    assert final.status_code == 200, final.text
+
+    awards = await _awards(services, admin_headers, sid)
+    assert _states(awards) == {"pending": 0, "sent": 6, "failed": 0}
+    first = await _registry_record(services, admin_headers, workers[0].id)
+    assert first["grade"] == "technician"
+    assert first["honours"] == ["provincial_technical_expert"]
+    assert first["results"][0]["data"]["rank"] == 1
+    # The explicit send afterwards finds nothing left to do.
+    again = await services.judging.post(f"/v1/stages/{sid}/awards:send", headers=admin_headers)
+    assert again.status_code == 200, again.text
+    assert again.json()["sent"] == 0
+    assert again.json()["planned"] == 0

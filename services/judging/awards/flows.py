@@ -22,11 +22,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.judging.awards import schemas, service
-from services.judging.awards.results import FinalResult
+from services.judging.awards.results import final_results
 from services.judging.upstream import StageInfo, Upstream
 from shared import audit, outbox
 from shared.auth.principal import Principal
-from shared.errors import DownstreamError
+from shared.errors import DomainError, DownstreamError
 from shared.models.judging import Award, DeliveryState
 
 SERVICE = "judging"
@@ -180,16 +180,21 @@ async def award_final_results(
     sessionmaker: async_sessionmaker[AsyncSession],
     upstream: Upstream,
     stage: StageInfo,
-    results: list[FinalResult],
     principal: Principal | None,
 ) -> Delivery | None:
-    """For the results finalise path, once the final results are committed: plan the stage's
-    awards and send them. A registry outage is logged, not raised: the awards stay pending
-    (or failed) for `POST /v1/stages/{id}/awards:send`, which completes the job."""
-    async with sessionmaker() as session, session.begin():
-        await service.plan_awards(session, upstream, stage, results, principal)
+    """Run by the results finalise path once the final version is committed (a background task
+    after the response): plan the stage's awards from its final results and send them. Never
+    raises: a registry outage or any other failure leaves the awards pending (or failed) for
+    `POST /v1/stages/{id}/awards:send`, which completes the job."""
     try:
+        async with sessionmaker() as session, session.begin():
+            results = await final_results(session, stage.id)
+            await service.plan_awards(session, upstream, stage, results, principal)
         return await deliver(sessionmaker, upstream, stage, principal)
-    except DownstreamError as exc:
-        log.warning("awards left pending", extra={"stage_id": str(stage.id), "error": exc.detail})
-        return None
+    except DomainError as exc:
+        log.warning(
+            "awards left for awards:send", extra={"stage_id": str(stage.id), "error": exc.detail}
+        )
+    except Exception:
+        log.exception("awards left for awards:send", extra={"stage_id": str(stage.id)})
+    return None

@@ -221,3 +221,14 @@ async def retry_award(
         await flows.deliver(sessionmaker, upstream, stage, principal, award_ids=[award.id])
     async with sessionmaker() as session:
         return flows.present(await get_or_404(session, Award, award_id, "award"))
+
+
+#: Events sent to webhook subscribers (documented in the OpenAPI `webhooks` section).
+webhooks = APIRouter(tags=["awards"])
+
+
+@webhooks.post("award.granted", summary="An award reached the registry")
+async def award_granted(event: schemas.AwardEvent) -> None:
+    """Sent once per award when the registry has recorded it: an honour grant, a grade
+    promotion or a talent-file competition result (`data.kind`), with the competitor, rank,
+    prize and the registry's record (`data.registry_ref`). Signed per Standard Webhooks."""

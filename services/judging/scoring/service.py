@@ -1,22 +1,764 @@
 """Score entry: judges' marks per entry and aspect, submission, flags, sign-offs and locks.
 
-`unlock_scores` is the only way a locked score becomes editable again; the appeals flow calls it
-for the scores an upheld appeal names.
+Rules, each refusal naming its reason:
+- a judge marks only the entries they are assigned, by blind code, and never one they are
+  conflicted with (conflicts are checked again at every read and write, so a conflict declared
+  after the assignment blocks);
+- the marks of one judge for one entry are a sheet with a version (`ETag`); updating an
+  existing sheet needs `If-Match` (428 without, 412 when stale);
+- the first mark of a stage freezes its marking scheme; values follow the scheme (measurement:
+  0..max_mark, from allowed_values when set; judgement: integer 0..3);
+- every change appends a `score_history` row;
+- a judge sees the panel's marks for an entry only after submitting their own;
+- a judge's sign-off (re-authenticated with their password) locks their marks; when every
+  assigned judge has signed off, or an organiser locks the panel, the stage is locked, the
+  competitions service told, and `scores.locked` emitted. Locked marks refuse changes (409);
+  `unlock_scores` (an upheld appeal) is the only way back.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.errors import FieldError, RuleViolation
+from services.judging.conflicts.service import _declared, _relations, reasons_for
+from services.judging.judges.service import judge_of
+from services.judging.marking import service as marking
+from services.judging.scoring import schemas
+from services.judging.upstream import EntryFacts, StageInfo, Upstream
+from shared import audit, outbox
+from shared.auth.principal import Principal
+from shared.concurrency import check_if_match, etag
+from shared.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    PreconditionRequired,
+    RuleViolation,
+)
 from shared.middleware import current_request_id
-from shared.models.judging import Score, ScoreHistory
+from shared.models.judging import (
+    AspectType,
+    Judge,
+    JudgeAssignment,
+    JudgeSignoff,
+    MarkingAspect,
+    MarkingScheme,
+    Score,
+    ScoreHistory,
+    StageScoreLock,
+)
+from shared.pagination import Page, keyset_rows
 
 SERVICE = "judging"
+LOCKED = "locked; only an appeal can reopen it"
+JUDGEMENT_MAX = Decimal(3)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+async def _guard_stage(session: AsyncSession, stage_id: uuid.UUID) -> None:
+    """Writers of marks share this lock; the panel lock takes it exclusively, so no mark can
+    slip in while the stage is being locked."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock_shared(hashtextextended(:key, 0))"),
+        {"key": f"scores:{stage_id}"},
+    )
+
+
+async def _guard_stage_exclusive(session: AsyncSession, stage_id: uuid.UUID) -> None:
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"scores:{stage_id}"},
+    )
+
+
+async def _stage_lock(session: AsyncSession, stage_id: uuid.UUID) -> StageScoreLock | None:
+    return await session.get(StageScoreLock, stage_id)
+
+
+async def _assignment(
+    session: AsyncSession,
+    stage_id: uuid.UUID,
+    blind_code: str,
+    judge: Judge,
+    *,
+    for_update: bool = False,
+) -> JudgeAssignment:
+    stmt = select(JudgeAssignment).where(
+        JudgeAssignment.stage_id == stage_id,
+        JudgeAssignment.blind_code == blind_code,
+        JudgeAssignment.judge_id == judge.id,
+    )
+    if for_update:
+        stmt = stmt.with_for_update()
+    found = await session.scalar(stmt)
+    if found is None:
+        raise Forbidden(
+            f"You are not assigned to entry {blind_code} of stage {stage_id}: judges see and "
+            "mark only the entries assigned to them."
+        )
+    return found
+
+
+async def _check_no_conflict(
+    session: AsyncSession,
+    upstream: Upstream,
+    stage: StageInfo,
+    judge: Judge,
+    assignment: JudgeAssignment,
+) -> None:
+    """Conflicts again, now: one declared (or a mentorship begun) after the assignment blocks."""
+    entry = EntryFacts(
+        stage_entry_id=assignment.stage_entry_id,
+        entry_id=assignment.entry_id,
+        blind_code=assignment.blind_code,
+        locality_code=assignment.locality_code,
+        worker_ids=frozenset(assignment.worker_ids),
+        enterprise_ids=frozenset(assignment.enterprise_ids),
+    )
+    relations = await _relations(upstream, judge)
+    declared = (await _declared(session, [judge.id])).get(judge.id, [])
+    found = reasons_for(
+        judge, [entry], stage, relations, declared, frozenset(upstream.local_conflict_levels)
+    )
+    if found:
+        kinds = ", ".join(sorted({r.kind.value for r in found[entry.entry_id]}))
+        raise Forbidden(
+            f"You have a conflict of interest with entry {assignment.blind_code} ({kinds}): "
+            "you may not see or mark it."
+        )
+
+
+async def _scheme(session: AsyncSession, stage_id: uuid.UUID) -> MarkingScheme:
+    scheme = await session.scalar(
+        select(MarkingScheme)
+        .where(MarkingScheme.stage_id == stage_id)
+        .order_by(MarkingScheme.version.desc())
+        .limit(1)
+    )
+    if scheme is None:
+        raise Conflict(f"Stage {stage_id} has no marking scheme: marks cannot be given yet.")
+    return scheme
+
+
+async def _aspects(session: AsyncSession, scheme_id: uuid.UUID) -> dict[str, MarkingAspect]:
+    rows = await session.scalars(select(MarkingAspect).where(MarkingAspect.scheme_id == scheme_id))
+    return {a.code: a for a in rows}
+
+
+def _fmt(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+def _validate(
+    marks: Sequence[schemas.MarkIn], aspects: dict[str, MarkingAspect]
+) -> list[FieldError]:
+    errors: list[FieldError] = []
+    seen: set[str] = set()
+    for i, mark in enumerate(marks):
+        path = f"marks[{i}]"
+        aspect = aspects.get(mark.aspect_code)
+        if mark.aspect_code in seen:
+            errors.append(FieldError(field=f"{path}.aspect_code", message="given twice"))
+            continue
+        seen.add(mark.aspect_code)
+        if aspect is None:
+            errors.append(
+                FieldError(
+                    field=f"{path}.aspect_code",
+                    message=f"{mark.aspect_code} is not an aspect of the stage's marking scheme",
+                )
+            )
+            continue
+        value = mark.value
+        if aspect.type is AspectType.judgement:
+            if value != value.to_integral_value() or value > JUDGEMENT_MAX:
+                errors.append(
+                    FieldError(
+                        field=f"{path}.value",
+                        message=f"{aspect.code} is a judgement aspect: an integer 0..3",
+                    )
+                )
+        elif value > aspect.max_mark:
+            errors.append(
+                FieldError(
+                    field=f"{path}.value",
+                    message=f"{aspect.code} is marked 0..{_fmt(aspect.max_mark)}",
+                )
+            )
+        elif aspect.allowed_values is not None and value not in {
+            Decimal(str(v)) for v in aspect.allowed_values
+        }:
+            allowed = ", ".join(_fmt(Decimal(str(v))) for v in aspect.allowed_values)
+            errors.append(
+                FieldError(
+                    field=f"{path}.value",
+                    message=f"{aspect.code} allows only {allowed}",
+                )
+            )
+    return errors
+
+
+def _history(
+    score: Score,
+    action: str,
+    actor: str,
+    *,
+    old: Decimal | None,
+    reason: str | None = None,
+) -> ScoreHistory:
+    return ScoreHistory(
+        id=uuid.uuid4(),
+        score_id=score.id,
+        stage_id=score.stage_id,
+        action=action,
+        old_value=old,
+        new_value=score.value,
+        version=score.version,
+        actor=actor,
+        reason=reason,
+        request_id=current_request_id(),
+    )
+
+
+async def _marks(
+    session: AsyncSession, judge_id: uuid.UUID, stage_entry_id: uuid.UUID
+) -> list[tuple[Score, MarkingAspect]]:
+    rows = await session.execute(
+        select(Score, MarkingAspect)
+        .join(MarkingAspect, MarkingAspect.id == Score.aspect_id)
+        .where(Score.judge_id == judge_id, Score.stage_entry_id == stage_entry_id)
+        .order_by(MarkingAspect.code)
+    )
+    return [(s, a) for s, a in rows.tuples()]
+
+
+def _mark(score: Score, aspect: MarkingAspect) -> schemas.ScoreMark:
+    return schemas.ScoreMark(
+        aspect_code=aspect.code,
+        aspect_type=aspect.type,
+        value=score.value,
+        version=score.version,
+        submitted_at=score.submitted_at,
+        locked_at=score.locked_at,
+        updated_at=score.updated_at,
+    )
+
+
+def _sheet(
+    assignment: JudgeAssignment, marks: list[tuple[Score, MarkingAspect]]
+) -> schemas.ScoreSheet:
+    return schemas.ScoreSheet(
+        stage_id=assignment.stage_id,
+        blind_code=assignment.blind_code,
+        judge_id=assignment.judge_id,
+        version=assignment.sheet_version,
+        submitted_at=assignment.submitted_at,
+        locked=bool(marks) and all(s.locked_at is not None for s, _ in marks),
+        marks=[_mark(s, a) for s, a in marks],
+    )
+
+
+# --- a judge's sheet -------------------------------------------------------------------------
+
+
+async def get_sheet(
+    session: AsyncSession,
+    upstream: Upstream,
+    stage: StageInfo,
+    blind_code: str,
+    principal: Principal,
+) -> schemas.ScoreSheet:
+    judge = await judge_of(session, principal)
+    assignment = await _assignment(session, stage.id, blind_code, judge)
+    await _check_no_conflict(session, upstream, stage, judge, assignment)
+    return _sheet(assignment, await _marks(session, judge.id, assignment.stage_entry_id))
+
+
+async def put_sheet(
+    session: AsyncSession,
+    upstream: Upstream,
+    stage: StageInfo,
+    blind_code: str,
+    data: schemas.ScoreSheetUpdate,
+    if_match: str | None,
+    principal: Principal,
+) -> schemas.ScoreSheet:
+    judge = await judge_of(session, principal)
+    await _guard_stage(session, stage.id)
+    assignment = await _assignment(session, stage.id, blind_code, judge, for_update=True)
+    await _check_no_conflict(session, upstream, stage, judge, assignment)
+    existing = {a.code: s for s, a in await _marks(session, judge.id, assignment.stage_entry_id)}
+    locked = [
+        m.aspect_code for m in data.marks if (s := existing.get(m.aspect_code)) and s.locked_at
+    ]
+    stage_locked = await _stage_lock(session, stage.id)
+    if locked or (stage_locked and any(m.aspect_code not in existing for m in data.marks)):
+        codes = ", ".join(locked) or "new aspects"
+        raise Conflict(f"Marks of {blind_code} ({codes}) are {LOCKED}.")
+    if assignment.sheet_version > 0 and if_match is None:
+        raise PreconditionRequired(
+            f"Your marks for {blind_code} exist (version {assignment.sheet_version}): send "
+            f"If-Match: {etag(assignment.sheet_version)} to change them.",
+            current_etag=etag(assignment.sheet_version),
+        )
+    check_if_match(if_match, assignment.sheet_version)
+    scheme = await _scheme(session, stage.id)
+    aspects = await _aspects(session, scheme.id)
+    errors = _validate(data.marks, aspects)
+    if errors:
+        raise InvalidInput("Some marks do not fit the marking scheme.", errors=errors)
+    if scheme.frozen_at is None:
+        scheme = await marking.freeze(session, stage, principal)
+    now = datetime.now(UTC)
+    changed = 0
+    before = {code: _fmt(s.value) for code, s in existing.items()}
+    for mark in data.marks:
+        aspect = aspects[mark.aspect_code]
+        score = existing.get(mark.aspect_code)
+        if score is None:
+            score = Score(
+                id=uuid.uuid4(),
+                stage_id=stage.id,
+                stage_entry_id=assignment.stage_entry_id,
+                entry_id=assignment.entry_id,
+                blind_code=assignment.blind_code,
+                judge_id=judge.id,
+                aspect_id=aspect.id,
+                scheme_id=scheme.id,
+                value=mark.value,
+                version=1,
+                submitted_at=assignment.submitted_at,
+            )
+            session.add(score)
+            session.add(_history(score, "created", principal.sub, old=None, reason=data.reason))
+            changed += 1
+        elif score.value != mark.value:
+            old = score.value
+            score.value = mark.value
+            score.version += 1
+            score.updated_at = now
+            session.add(_history(score, "changed", principal.sub, old=old, reason=data.reason))
+            changed += 1
+    if changed:
+        assignment.sheet_version += 1
+        await session.flush()
+        audit.record(
+            session,
+            service=SERVICE,
+            principal=principal,
+            action="scores.upsert",
+            entity_type="score_sheet",
+            entity_id=assignment.id,
+            before=before or None,
+            after={m.aspect_code: _fmt(m.value) for m in data.marks}
+            | {"version": assignment.sheet_version},
+        )
+    return _sheet(assignment, await _marks(session, judge.id, assignment.stage_entry_id))
+
+
+async def submit_sheet(
+    session: AsyncSession,
+    upstream: Upstream,
+    stage: StageInfo,
+    blind_code: str,
+    if_match: str | None,
+    principal: Principal,
+) -> schemas.ScoreSheet:
+    judge = await judge_of(session, principal)
+    await _guard_stage(session, stage.id)
+    assignment = await _assignment(session, stage.id, blind_code, judge, for_update=True)
+    await _check_no_conflict(session, upstream, stage, judge, assignment)
+    check_if_match(if_match, assignment.sheet_version)
+    marks = await _marks(session, judge.id, assignment.stage_entry_id)
+    if assignment.submitted_at is not None:
+        return _sheet(assignment, marks)  # idempotent
+    scheme = await _scheme(session, stage.id)
+    aspects = await _aspects(session, scheme.id)
+    missing = sorted(set(aspects) - {a.code for _, a in marks})
+    if missing:
+        raise RuleViolation(
+            f"Mark every aspect before submitting {blind_code}: {', '.join(missing)} missing.",
+            errors=[FieldError(field="marks", message=f"{code} has no mark") for code in missing],
+        )
+    now = datetime.now(UTC)
+    assignment.submitted_at = now
+    assignment.sheet_version += 1
+    for score, _ in marks:
+        score.submitted_at = now
+        session.add(_history(score, "submitted", principal.sub, old=score.value))
+    await session.flush()
+    audit.record(
+        session,
+        service=SERVICE,
+        principal=principal,
+        action="scores.submit",
+        entity_type="score_sheet",
+        entity_id=assignment.id,
+        after={"blind_code": blind_code, "version": assignment.sheet_version},
+    )
+    return _sheet(assignment, marks)
+
+
+async def panel(
+    session: AsyncSession,
+    upstream: Upstream,
+    stage: StageInfo,
+    blind_code: str,
+    principal: Principal,
+) -> schemas.PanelScores:
+    judge = await judge_of(session, principal)
+    own = await _assignment(session, stage.id, blind_code, judge)
+    await _check_no_conflict(session, upstream, stage, judge, own)
+    if own.submitted_at is None:
+        raise Forbidden(
+            f"Submit your own marks for {blind_code} first: a judge sees the other judges' "
+            "marks only after submitting theirs."
+        )
+    rows = await session.execute(
+        select(JudgeAssignment, Judge)
+        .join(Judge, Judge.id == JudgeAssignment.judge_id)
+        .where(JudgeAssignment.stage_id == stage.id, JudgeAssignment.blind_code == blind_code)
+        .order_by(Judge.name, Judge.id)
+    )
+    out = []
+    for assignment, other in rows.tuples():
+        marks = await _marks(session, other.id, assignment.stage_entry_id)
+        out.append(
+            schemas.PanelJudge(
+                judge_id=other.id,
+                name=other.name,
+                submitted_at=assignment.submitted_at,
+                marks=[_mark(s, a) for s, a in marks],
+            )
+        )
+    return schemas.PanelScores(stage_id=stage.id, blind_code=blind_code, judges=out)
+
+
+# --- organisers' views -------------------------------------------------------------------------
+
+
+async def list_scores(
+    session: AsyncSession,
+    stage_id: uuid.UUID,
+    *,
+    judge_id: uuid.UUID | None,
+    blind_code: str | None,
+    aspect_code: str | None,
+    reveal: bool,
+    limit: int,
+    cursor: str | None,
+) -> Page[schemas.Score]:
+    stmt = (
+        select(Score, MarkingAspect.code)
+        .join(MarkingAspect, MarkingAspect.id == Score.aspect_id)
+        .where(Score.stage_id == stage_id)
+    )
+    if judge_id is not None:
+        stmt = stmt.where(Score.judge_id == judge_id)
+    if blind_code is not None:
+        stmt = stmt.where(Score.blind_code == blind_code)
+    if aspect_code is not None:
+        stmt = stmt.where(MarkingAspect.code == aspect_code)
+    order = [Score.blind_code, Score.judge_id, Score.aspect_id]
+    rows, next_cursor = await keyset_rows(
+        session,
+        stmt,
+        order_by=order,
+        limit=limit,
+        cursor=cursor,
+        key=lambda r: (r[0].blind_code, r[0].judge_id, r[0].aspect_id),
+    )
+    items = [
+        schemas.Score(
+            id=s.id,
+            stage_id=s.stage_id,
+            stage_entry_id=s.stage_entry_id,
+            entry_id=s.entry_id if reveal else None,
+            blind_code=s.blind_code,
+            judge_id=s.judge_id,
+            aspect_id=s.aspect_id,
+            aspect_code=code,
+            scheme_id=s.scheme_id,
+            value=s.value,
+            version=s.version,
+            submitted_at=s.submitted_at,
+            locked_at=s.locked_at,
+            updated_at=s.updated_at,
+        )
+        for s, code in rows
+    ]
+    return Page[schemas.Score](items=items, next_cursor=next_cursor)
+
+
+async def flags(session: AsyncSession, stage_id: uuid.UUID) -> schemas.ScoreFlags:
+    """Judgement aspects whose submitted marks for an entry are more than 1 apart (computed
+    from the current marks, so a re-score that brings them within 1 clears the flag)."""
+    spread = (
+        select(
+            Score.stage_entry_id,
+            Score.aspect_id,
+            (func.max(Score.value) - func.min(Score.value)).label("spread"),
+        )
+        .join(MarkingAspect, MarkingAspect.id == Score.aspect_id)
+        .where(
+            Score.stage_id == stage_id,
+            Score.submitted_at.is_not(None),
+            MarkingAspect.type == AspectType.judgement,
+        )
+        .group_by(Score.stage_entry_id, Score.aspect_id)
+        .having(func.max(Score.value) - func.min(Score.value) > 1)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Score, MarkingAspect.code, spread.c.spread)
+        .join(
+            spread,
+            (spread.c.stage_entry_id == Score.stage_entry_id)
+            & (spread.c.aspect_id == Score.aspect_id),
+        )
+        .join(MarkingAspect, MarkingAspect.id == Score.aspect_id)
+        .where(Score.stage_id == stage_id, Score.submitted_at.is_not(None))
+        .order_by(Score.blind_code, MarkingAspect.code, Score.judge_id)
+    )
+    grouped: dict[tuple[uuid.UUID, uuid.UUID], schemas.ScoreFlag] = {}
+    for score, code, gap in rows.tuples():
+        flag = grouped.setdefault(
+            (score.stage_entry_id, score.aspect_id),
+            schemas.ScoreFlag(
+                blind_code=score.blind_code,
+                stage_entry_id=score.stage_entry_id,
+                aspect_code=code,
+                spread=gap,
+                values=[],
+            ),
+        )
+        flag.values.append(schemas.FlagValue(judge_id=score.judge_id, value=score.value))
+    return schemas.ScoreFlags(stage_id=stage_id, flags=list(grouped.values()))
+
+
+# --- sign-off and locks ------------------------------------------------------------------------
+
+
+async def _lock_marks(
+    session: AsyncSession, stage_id: uuid.UUID, actor: str, *, judge_id: uuid.UUID | None
+) -> int:
+    """Lock the still-editable marks of the stage (of one judge if given), one history row
+    each, in two statements whatever their number."""
+    now = datetime.now(UTC)
+    cond = [Score.stage_id == stage_id, Score.locked_at.is_(None)]
+    if judge_id is not None:
+        cond.append(Score.judge_id == judge_id)
+    locked = (
+        await session.execute(
+            update(Score)
+            .where(*cond)
+            .values(locked_at=now)
+            .returning(Score.id, Score.value, Score.version)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    if locked:
+        rid = current_request_id()
+        await session.execute(
+            insert(ScoreHistory),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "score_id": sid,
+                    "stage_id": stage_id,
+                    "action": "locked",
+                    "old_value": value,
+                    "new_value": value,
+                    "version": version,
+                    "actor": actor,
+                    "request_id": rid,
+                }
+                for sid, value, version in locked
+            ],
+        )
+    # Objects already loaded in this session must not keep a stale locked_at.
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Score) and obj.stage_id == stage_id:
+            session.expire(obj, ["locked_at"])
+    return len(locked)
+
+
+async def _unsubmitted(
+    session: AsyncSession, stage_id: uuid.UUID, judge_id: uuid.UUID | None = None
+) -> list[str]:
+    stmt = select(JudgeAssignment.blind_code).where(
+        JudgeAssignment.stage_id == stage_id, JudgeAssignment.submitted_at.is_(None)
+    )
+    if judge_id is not None:
+        stmt = stmt.where(JudgeAssignment.judge_id == judge_id)
+    return sorted(set(await session.scalars(stmt)))
+
+
+async def _lock_stage(
+    session: AsyncSession,
+    upstream: Upstream,
+    stage: StageInfo,
+    principal: Principal,
+    reason: str,
+) -> tuple[StageScoreLock, int]:
+    lock = StageScoreLock(stage_id=stage.id, locked_by=principal.sub, reason=reason)
+    session.add(lock)
+    await session.flush()
+    await session.refresh(lock)
+    count = await _lock_marks(session, stage.id, principal.sub, judge_id=None)
+    total = int(
+        await session.scalar(
+            select(func.count()).select_from(Score).where(Score.stage_id == stage.id)
+        )
+        or 0
+    )
+    audit.record(
+        session,
+        service=SERVICE,
+        principal=principal,
+        action="scores.lock",
+        entity_type="stage",
+        entity_id=stage.id,
+        after={"reason": reason, "scores": total},
+    )
+    outbox.emit(
+        session,
+        service=SERVICE,
+        type="scores.locked",
+        subject=f"stage:{stage.id}",
+        data={
+            "stage_id": str(stage.id),
+            "competition_id": str(stage.competition_id),
+            "reason": reason,
+            "scores": total,
+            "locked_at": lock.locked_at.isoformat(),
+        },
+    )
+    # Last: if the competitions service fails, this transaction rolls back whole (its lock is
+    # idempotent, so a retry completes the job).
+    await upstream.competitions.lock_stage(str(stage.id), token=await upstream.token())
+    return lock, count
+
+
+async def sign_off(
+    session: AsyncSession,
+    upstream: Upstream,
+    stage: StageInfo,
+    data: schemas.SignoffCreate,
+    principal: Principal,
+    verify: Any,
+) -> schemas.Signoff:
+    """`verify(token)` checks an access token and returns its principal (the app's verifier)."""
+    judge = await judge_of(session, principal)
+    token = await upstream.registry.password_token(data.username, data.password)
+    confirmed = await verify(token) if token else None
+    if confirmed is None or confirmed.sub != principal.sub:
+        raise Forbidden(
+            "Re-authentication failed: the username and password must be those of your own account."
+        )
+    await _guard_stage_exclusive(session, stage.id)
+    assigned = await session.scalar(
+        select(func.count())
+        .select_from(JudgeAssignment)
+        .where(JudgeAssignment.stage_id == stage.id, JudgeAssignment.judge_id == judge.id)
+    )
+    if not assigned:
+        raise Forbidden(f"You are not assigned to stage {stage.id}: there is nothing to sign.")
+    pending = await _unsubmitted(session, stage.id, judge.id)
+    if pending:
+        raise Conflict(
+            f"Submit your marks for every entry before signing off: {', '.join(pending)} "
+            "not submitted."
+        )
+    row = JudgeSignoff(id=uuid.uuid4(), stage_id=stage.id, judge_id=judge.id, method="password")
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"You already signed off stage {stage.id}.") from exc
+    await session.refresh(row)
+    count = await _lock_marks(session, stage.id, principal.sub, judge_id=judge.id)
+    audit.record(
+        session,
+        service=SERVICE,
+        principal=principal,
+        action="scores.signoff",
+        entity_type="stage",
+        entity_id=stage.id,
+        after={"judge_id": str(judge.id), "scores_locked": count},
+    )
+    unsigned = await session.scalar(
+        select(func.count(func.distinct(JudgeAssignment.judge_id))).where(
+            JudgeAssignment.stage_id == stage.id,
+            JudgeAssignment.judge_id.not_in(
+                select(JudgeSignoff.judge_id).where(JudgeSignoff.stage_id == stage.id)
+            ),
+        )
+    )
+    stage_locked = False
+    if not unsigned and await _stage_lock(session, stage.id) is None:
+        await _lock_stage(session, upstream, stage, principal, "signoffs")
+        stage_locked = True
+    return schemas.Signoff(
+        stage_id=stage.id,
+        judge_id=judge.id,
+        signed_at=row.signed_at,
+        method=row.method,
+        scores_locked=count,
+        stage_locked=stage_locked,
+    )
+
+
+async def lock_panel(
+    session: AsyncSession,
+    upstream: Upstream,
+    stage: StageInfo,
+    data: schemas.StageLockCreate,
+    principal: Principal,
+) -> schemas.StageLock:
+    await _guard_stage_exclusive(session, stage.id)
+    existing = await _stage_lock(session, stage.id)
+    if existing is not None:
+        raise Conflict(
+            f"Stage {stage.id} was locked at {existing.locked_at.isoformat()}: {LOCKED}."
+        )
+    assigned = await session.scalar(
+        select(func.count())
+        .select_from(JudgeAssignment)
+        .where(JudgeAssignment.stage_id == stage.id)
+    )
+    if not assigned:
+        raise Conflict(f"Stage {stage.id} has no judge assignment: there is nothing to lock.")
+    pending = await _unsubmitted(session, stage.id)
+    if pending and not data.allow_unsubmitted:
+        raise Conflict(
+            f"{len(pending)} entries still have unsubmitted marks ({', '.join(pending[:20])}"
+            f"{'...' if len(pending) > 20 else ''}); send allow_unsubmitted to lock anyway.",
+            field="allow_unsubmitted",
+        )
+    lock, count = await _lock_stage(session, upstream, stage, principal, "organiser")
+    return schemas.StageLock(
+        stage_id=stage.id,
+        locked_at=lock.locked_at,
+        locked_by=lock.locked_by,
+        reason=lock.reason,
+        scores_locked=count,
+    )
+
+
+# --- appeals ---------------------------------------------------------------------------------
 
 
 async def unlock_scores(
@@ -28,7 +770,7 @@ async def unlock_scores(
 ) -> list[Score]:
     """Make the named locked scores of the stage editable again (an upheld appeal), recording
     one history row each. Scores already editable are returned unchanged; an id that is not a
-    score of the stage is refused (422 naming it) and nothing changes."""
+    score of the stage is refused (422 naming it) and nothing changes. The only unlock path."""
     wanted = list(dict.fromkeys(score_ids))
     rows = list(
         await session.scalars(
@@ -36,6 +778,7 @@ async def unlock_scores(
             .where(Score.stage_id == stage_id, Score.id.in_(wanted))
             .order_by(Score.id)
             .with_for_update()
+            .execution_options(populate_existing=True)
         )
     )
     missing = set(wanted) - {r.id for r in rows}
@@ -48,18 +791,6 @@ async def unlock_scores(
         if row.locked_at is None:
             continue
         row.locked_at = None
-        session.add(
-            ScoreHistory(
-                score_id=row.id,
-                stage_id=stage_id,
-                action="unlocked",
-                old_value=row.value,
-                new_value=row.value,
-                version=row.version,
-                actor=actor,
-                reason=reason,
-                request_id=current_request_id(),
-            )
-        )
+        session.add(_history(row, "unlocked", actor, old=row.value, reason=reason))
     await session.flush()
     return rows

@@ -1,0 +1,135 @@
+"""Judge assignment schemas: the solve request, its outcome, and the assignments."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AssignmentSolve(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"k": 3, "on_date": "2026-10-10", "dry_run": True},
+                {
+                    "k": 2,
+                    "judge_ids": [
+                        "0b6c1f3e-2a4d-4e5f-8a9b-1c2d3e4f5a6b",
+                        "1c7d2a4f-3b5e-4f6a-9b0c-2d3e4f5a6b7c",
+                        "2d8e3b5a-4c6f-4a7b-8c1d-3e4f5a6b7c8d",
+                    ],
+                },
+            ]
+        },
+    )
+
+    k: int = Field(ge=1, le=20, description="Judges per entry.", examples=[3])
+    judge_ids: list[uuid.UUID] | None = Field(
+        None,
+        min_length=1,
+        max_length=5000,
+        description="The judge pool; default: every judge whose occupations include the "
+        "event's occupation (and, with `on_date`, who is available that day).",
+    )
+    on_date: date | None = Field(
+        None,
+        description="Keep only judges whose availability covers this day (judges without "
+        "recorded availability are left out).",
+    )
+    dry_run: bool = Field(False, description="Solve and report, store nothing.")
+
+
+class JudgeLoad(BaseModel):
+    judge_id: uuid.UUID
+    name: str = Field(examples=["刘海峰"])
+    load: int = Field(description="Entries assigned.", examples=[14])
+
+
+class AssignmentRun(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    stage_id: uuid.UUID
+    k: int = Field(examples=[3])
+    entries: int = Field(examples=[120])
+    judges: int = Field(examples=[26])
+    load_min: int | None = Field(examples=[13])
+    load_max: int | None = Field(examples=[14])
+    solver_status: str = Field(
+        examples=["OPTIMAL"], description="OR-Tools min-cost flow status (OPTIMAL when solved)."
+    )
+    cost: int | None = Field(
+        description="Balance cost: units above floor(N*k/J) (cost 1 each, convexly more for "
+        "further units). Equal to the lower bound when loads differ by at most 1.",
+        examples=[22],
+    )
+    solve_ms: int = Field(examples=[35])
+    dry_run: bool
+    created_by: str
+    created_at: datetime
+
+
+class AssignmentOutcome(BaseModel):
+    run: AssignmentRun
+    balanced: bool = Field(description="max load - min load <= 1.")
+    loads: list[JudgeLoad]
+
+
+class Assignment(BaseModel):
+    """One judge assigned to one entry (what organisers see)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    stage_id: uuid.UUID
+    stage_entry_id: uuid.UUID
+    entry_id: uuid.UUID | None = Field(
+        None, description="Shown to admins, and to everyone once the stage is judged."
+    )
+    blind_code: str = Field(examples=["K7MXRA"])
+    judge_id: uuid.UUID
+    submitted_at: datetime | None
+    created_at: datetime
+
+
+class MyAssignment(BaseModel):
+    """What a judge sees of an assignment: the blind code only, never the entry."""
+
+    stage_id: uuid.UUID
+    blind_code: str = Field(examples=["K7MXRA"])
+    submitted_at: datetime | None
+    #: The ETag to send as If-Match when updating the marks of this entry.
+    etag: str = Field(examples=['"0"'])
+
+
+class ShortEntry(BaseModel):
+    """An entry that cannot get k judges, and why."""
+
+    stage_entry_id: uuid.UUID
+    blind_code: str | None = Field(examples=["K7MXRA"])
+    eligible_judges: int = Field(examples=[1])
+    needed: int = Field(examples=[3])
+    #: How many judges of the pool each conflict kind removed (a judge may count under several).
+    removed_by: dict[str, int] = Field(examples=[{"same_enterprise": 2, "same_locality": 4}])
+
+
+class AssignmentsCreatedData(BaseModel):
+    stage_id: uuid.UUID
+    competition_id: uuid.UUID
+    run_id: uuid.UUID
+    k: int = Field(examples=[3])
+    entries: int = Field(examples=[120])
+    judges: int = Field(examples=[26])
+    load_min: int | None = Field(examples=[13])
+    load_max: int | None = Field(examples=[14])
+
+
+class AssignmentsCreatedEvent(BaseModel):
+    """A Standard Webhooks payload: `{type, timestamp, data}`."""
+
+    type: str = Field(examples=["assignments.created"])
+    timestamp: datetime
+    data: AssignmentsCreatedData
