@@ -81,7 +81,7 @@ async def create_rule(
         idempotency_key,
         data,
         create,
-        location=lambda r: f"/v1/stages/{stage.id}/award-rules",
+        location=lambda _: f"/v1/stages/{stage.id}/award-rules",
     )
 
 
@@ -202,7 +202,7 @@ async def list_awards(
     "/awards/{award_id}:retry",
     response_model=schemas.Award,
     summary="Retry sending one award",
-    responses=error_responses(401, 403, 404, 409, 422, 502, 503, 504),
+    responses=error_responses(401, 403, 404, 422, 502, 503, 504),
 )
 async def retry_award(
     sessionmaker: SessionMakerDep,
