@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.judging.access import check_stage_manager, covers
 from services.judging.results import schemas
 from services.judging.results.service import SERVICE, _latest, _lock
-from services.judging.scoring.service import unlock_scores
+from services.judging.scoring.service import _lock_marks, unlock_scores
 from services.judging.upstream import StageInfo
 from shared import audit, outbox
 from shared.auth.principal import Principal, Role
@@ -281,3 +281,28 @@ async def decide(
         },
     )
     return appeal
+
+
+async def relock(
+    session: AsyncSession, appeal_id: uuid.UUID, stage: StageInfo, principal: Principal
+) -> int:
+    """Lock again the marks an upheld appeal reopened, once the judges have re-scored them
+    (the stage's panel lock stays in place throughout; only these marks were open)."""
+    await check_arbiter_or_manager(session, stage, principal)
+    await _lock(session, stage.id)
+    appeal = await get_or_404(session, Appeal, appeal_id, "appeal", for_update=True)
+    if appeal.status is not AppealStatus.upheld:
+        raise Conflict(
+            f"Appeal {appeal.id} is {appeal.status.value}: only an upheld appeal reopens marks."
+        )
+    count = await _lock_marks(session, stage.id, principal.sub, judge_id=None)
+    audit.record(
+        session,
+        service=SERVICE,
+        principal=principal,
+        action="appeal.relock_scores",
+        entity_type="appeal",
+        entity_id=appeal.id,
+        after={"stage_id": str(stage.id), "scores_locked": count},
+    )
+    return count

@@ -482,6 +482,28 @@ async def decide_appeal(
     return appeals.view(decided)
 
 
+@router.post(
+    "/v1/appeals/{appeal_id}:relock-scores",
+    response_model=schemas.Appeal,
+    summary="Lock the re-scored marks of an upheld appeal",
+    responses=error_responses(401, 403, 404, 409, 422, 502, 503, 504),
+)
+async def relock_scores(
+    session: SessionDep,
+    upstream: UpstreamDep,
+    principal: AdminOrOrganiser,
+    appeal_id: uuid.UUID,
+) -> schemas.Appeal:
+    """Once the judges have re-scored the marks an upheld appeal reopened, the arbitration panel
+    (or the stage's organisers) locks them again; results can then be recomputed (`:compute`)
+    and published as a new provisional version. 409 unless the appeal was upheld. Audited."""
+    appeal = await get_or_404(session, Appeal, appeal_id, "appeal")
+    stage = await upstream.stage(appeal.stage_id)
+    await appeals.relock(session, appeal_id, stage, principal)
+    await session.refresh(appeal)
+    return appeals.view(appeal)
+
+
 #: Events sent to webhook subscribers (documented in the OpenAPI `webhooks` section).
 webhooks = APIRouter(tags=["results"])
 
