@@ -120,7 +120,6 @@ DOCUMENTED_EVENTS = {
         "entry.withdrawn",
         "schedule.published",
     },
-    "judging": {"results.provisional", "results.final", "appeal.filed", "appeal.decided"},
 }
 
 
