@@ -17,6 +17,7 @@ from services.judging.certificates.router import router as certificates_router
 from services.judging.conflicts.router import router as conflicts_router
 from services.judging.judges.router import router as judges_router
 from services.judging.marking.router import router as marking_router
+from services.judging.pairwise.router import router as pairwise_router
 from services.judging.results.router import router as results_router
 from services.judging.results.router import webhooks as results_webhooks
 from services.judging.scoring.router import router as scoring_router
@@ -49,6 +50,7 @@ def create_app(
             awards_router,
             certificates_router,
             analytics_router,
+            pairwise_router,
         ],
         openapi_tags=[
             {
@@ -97,6 +99,11 @@ def create_app(
                 "name": "judge analytics",
                 "description": "For organisers: judge severity and leniency, inter-rater "
                 "agreement (Krippendorff's alpha), score distributions per judge.",
+            },
+            {
+                "name": "pairwise judging",
+                "description": "For large innovation contests: judges compare two entries at a "
+                "time; CrowdBT ranks the entries and weighs judges by reliability.",
             },
         ],
         webhooks=[assignment_webhooks, scoring_webhooks, results_webhooks, award_webhooks],

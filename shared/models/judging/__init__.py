@@ -12,6 +12,7 @@ from shared.models.judging.enums import (
 )
 from shared.models.judging.judges import DeclaredConflict, Judge
 from shared.models.judging.marking import MarkingAspect, MarkingScheme
+from shared.models.judging.pairwise import PairwiseItem, PairwiseJudge, PairwiseVote
 from shared.models.judging.results import (
     Aggregation,
     Appeal,
@@ -52,6 +53,9 @@ __all__ = [
     "JudgeSignoff",
     "MarkingAspect",
     "MarkingScheme",
+    "PairwiseItem",
+    "PairwiseJudge",
+    "PairwiseVote",
     "QualificationLevel",
     "ResultEntry",
     "ResultRules",
