@@ -224,7 +224,7 @@ async def _reader_stage(
     stage = await upstream.stage(stage_id)
     try:
         check_stage_manager(principal, stage, service=True)
-    except Exception:
+    except Forbidden:
         return stage, False
     return stage, True
 
