@@ -136,3 +136,106 @@ async def audit_count(services: Services, action: str) -> int:
             )
             or 0
         )
+
+
+@dataclass
+class Panel:
+    """A stage with entries, judges (each with an account) and, optionally, a marking scheme."""
+
+    stage: StageSetup
+    #: Judge records, in creation order.
+    judges: list[dict[str, Any]]
+    #: Headers of each judge's account, same order.
+    headers: list[dict[str, str]]
+    usernames: list[str]
+    #: entry id -> blind code
+    codes: dict[uuid.UUID, str] = field(default_factory=dict)
+
+    @property
+    def stage_id(self) -> uuid.UUID:
+        return self.stage.stage_id
+
+
+async def panel(
+    services: Services,
+    admin_headers: dict[str, str],
+    *,
+    entries: int,
+    judges: int,
+    entry_locality: str = "370300",
+    judge_localities: list[str] | None = None,
+    scheme: dict[str, Any] | None = None,
+) -> Panel:
+    """`entries` entries (from `entry_locality`) and `judges` expert judges of 数控车工 (from
+    Jinan unless `judge_localities`), each linked to a judge account; a scheme when given."""
+    stage = await stage_with_entries(
+        services,
+        admin_headers,
+        [{"locality_code": entry_locality} for _ in range(entries)],
+        organiser_locality_code="370100",
+    )
+    records, headers, names = [], [], []
+    for i in range(judges):
+        name = f"judge{i}.{uuid.uuid4().hex[:6]}"
+        h = await login(services, name, "judge")
+        locality = (judge_localities or [])[i] if judge_localities else "370100"
+        records.append(
+            await create_judge(
+                services,
+                admin_headers,
+                name=f"评委{i}",
+                locality_code=locality,
+                account_sub=await sub_of(services, h),
+            )
+        )
+        headers.append(h)
+        names.append(name)
+    mapping = await services.competitions.get(
+        f"/v1/stages/{stage.stage_id}/blind-codes:mapping", headers=admin_headers
+    )
+    assert mapping.status_code == 200, mapping.text
+    codes = {uuid.UUID(m["entry_id"]): m["blind_code"] for m in mapping.json()}
+    if scheme is not None:
+        saved = await services.judging.post(
+            f"/v1/stages/{stage.stage_id}/marking-schemes", json=scheme, headers=admin_headers
+        )
+        assert saved.status_code == 201, saved.text
+    return Panel(stage, records, headers, names, codes)
+
+
+async def declare(
+    services: Services, admin_headers: dict[str, str], judge_id: str, entry_id: uuid.UUID
+) -> None:
+    response = await services.judging.post(
+        f"/v1/judges/{judge_id}/declared-conflicts",
+        json={"entry_id": str(entry_id), "reason": "选手系评委亲属"},
+        headers=admin_headers,
+    )
+    assert response.status_code == 201, response.text
+
+
+async def solve(
+    services: Services, headers: dict[str, str], stage_id: uuid.UUID, **body: Any
+) -> Any:
+    return await services.judging.post(
+        f"/v1/stages/{stage_id}/assignments:solve", json=body, headers=headers
+    )
+
+
+async def all_assignments(
+    services: Services, headers: dict[str, str], stage_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 200}
+        if cursor:
+            params["cursor"] = cursor
+        response = await services.judging.get(
+            f"/v1/stages/{stage_id}/assignments", params=params, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        items += response.json()["items"]
+        cursor = response.json()["next_cursor"]
+        if not cursor:
+            return items

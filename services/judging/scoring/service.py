@@ -240,7 +240,7 @@ async def _marks(
         .where(Score.judge_id == judge_id, Score.stage_entry_id == stage_entry_id)
         .order_by(MarkingAspect.code)
     )
-    return [(s, a) for s, a in rows.tuples()]
+    return [(s, a) for s, a in rows]
 
 
 def _mark(score: Score, aspect: MarkingAspect) -> schemas.ScoreMark:
@@ -407,7 +407,7 @@ async def submit_sheet(
         entity_id=assignment.id,
         after={"blind_code": blind_code, "version": assignment.sheet_version},
     )
-    return _sheet(assignment, marks)
+    return _sheet(assignment, await _marks(session, judge.id, assignment.stage_entry_id))
 
 
 async def panel(
@@ -432,7 +432,7 @@ async def panel(
         .order_by(Judge.name, Judge.id)
     )
     out = []
-    for assignment, other in rows.tuples():
+    for assignment, other in rows:
         marks = await _marks(session, other.id, assignment.stage_entry_id)
         out.append(
             schemas.PanelJudge(
@@ -532,7 +532,7 @@ async def flags(session: AsyncSession, stage_id: uuid.UUID) -> schemas.ScoreFlag
         .order_by(Score.blind_code, MarkingAspect.code, Score.judge_id)
     )
     grouped: dict[tuple[uuid.UUID, uuid.UUID], schemas.ScoreFlag] = {}
-    for score, code, gap in rows.tuples():
+    for score, code, gap in rows:
         flag = grouped.setdefault(
             (score.stage_entry_id, score.aspect_id),
             schemas.ScoreFlag(
