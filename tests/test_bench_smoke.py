@@ -88,3 +88,18 @@ def test_scheduler_places_everything_without_a_clash() -> None:
     assert result["ours"]["sessions_used"] >= result["ours"]["sessions_lower_bound"] > 0
     assert not result["baseline"]["no_clash"]  # the unconstrained reference clashes
     assert result["meets_target"]
+
+
+@pytest.mark.timeout(60)
+async def test_result_computation_agrees_with_the_sql_aggregation(database_url: str) -> None:
+    from bench import results as judging_results
+
+    stage_id = await judging_results.prepare(database_url, 30)
+    base = await judging_results.compute_baseline(database_url, stage_id)
+    assert base["entries"] == 30
+    ours = await judging_results.compute_ours(database_url, stage_id)
+    assert (ours["entries"], ours["scores"]) == (30, 30 * 5 * 10)
+    agreement = await judging_results.agree(database_url, ours["result_id"], base["scores"])
+    assert agreement["ok"], agreement
+    trimmed = await judging_results.compute_ours(database_url, stage_id, "trimmed_mean", "zscore")
+    assert trimmed["version"] == 2

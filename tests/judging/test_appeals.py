@@ -35,8 +35,8 @@ async def _score(
         headers=headers,
     )
     assert sheet.status_code == 200, sheet.text
-    # Not submitted here: the branch's `:submit` fails on a lazy load (reported to its owner);
-    # the organiser locks the panel with allow_unsubmitted instead.
+    submitted = await services.judging.post(url + ":submit", headers=headers)
+    assert submitted.status_code == 200, submitted.text
 
 
 def _events(body: str) -> list[dict[str, Any]]:
@@ -103,7 +103,7 @@ async def test_an_upheld_appeal_changes_the_ranking(
         await _score(services, headers, sid, code_a, 25, 60)  # 85
         await _score(services, headers, sid, code_b, 28, 55)  # 83
     locked = await services.judging.post(
-        f"/v1/stages/{sid}/scores:lock", json={"allow_unsubmitted": True}, headers=admin_headers
+        f"/v1/stages/{sid}/scores:lock", json={}, headers=admin_headers
     )
     assert locked.status_code == 200, locked.text
 

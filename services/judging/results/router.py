@@ -20,7 +20,7 @@ from shared.auth.deps import AdminOrOrganiser, CurrentPrincipal, require
 from shared.auth.principal import Principal, Role
 from shared.concurrency import IfMatchHeader, etag
 from shared.db import SessionDep, get_or_404
-from shared.errors import NotFound, error_responses
+from shared.errors import Forbidden, NotFound, error_responses
 from shared.models.judging import Appeal, AppealStatus, ResultStatus
 from shared.pagination import CursorQuery, LimitQuery, Page
 
@@ -234,7 +234,7 @@ async def _reader_stage(
     stage = await upstream.stage(stage_id)
     try:
         check_stage_manager(principal, stage, service=True)
-    except Exception:
+    except Forbidden:
         return stage, False
     return stage, True
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import exists, func, select, text, update
+from sqlalchemy import Uuid, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.judging.results import compute, schemas
@@ -27,6 +27,8 @@ from shared.auth.principal import Principal
 from shared.concurrency import check_if_match
 from shared.errors import Conflict, FieldError, NotFound, RuleViolation
 from shared.models.judging import (
+    Appeal,
+    AppealStatus,
     AspectType,
     CompletionTime,
     MarkingAspect,
@@ -43,30 +45,33 @@ from shared.pagination import Page, paginate
 SERVICE = "judging"
 PUBLIC = (ResultStatus.provisional, ResultStatus.final)
 
-#: A binary COPY row of (stage_entry_id uuid, judge_id uuid, aspect index int2, value x100 int4).
-_ROW = np.dtype(
-    [
+
+def _row_dtype(with_judges: bool) -> np.dtype[Any]:
+    """A binary COPY row: (stage_entry_id uuid, aspect_id uuid, value x 100 int4[, judge_id
+    uuid]), every field preceded by its int32 length and the row by its int16 field count."""
+    fields = [
         ("n", ">i2"),
         ("l1", ">i4"),
         ("ehi", ">u8"),
         ("elo", ">u8"),
         ("l2", ">i4"),
-        ("jhi", ">u8"),
-        ("jlo", ">u8"),
+        ("ahi", ">u8"),
+        ("alo", ">u8"),
         ("l3", ">i4"),
-        ("aspect", ">i2"),
-        ("l4", ">i4"),
         ("centi", ">i4"),
     ]
-)
+    if with_judges:
+        fields += [("l4", ">i4"), ("jhi", ">u8"), ("jlo", ">u8")]
+    return np.dtype(fields)
+
+
 _COPY_HEADER = 19  # signature 11, flags 4, extension length 4
 _COPY_TRAILER = 2
 
-#: Run as `COPY (<this>) TO STDOUT (FORMAT binary)` by asyncpg.
+#: Run by asyncpg as `COPY (<this>) TO STDOUT (FORMAT binary)`. Each field costs COPY time, so
+#: the judge is read only when standardisation needs it (no other rule depends on who scored).
 _SCORES_COPY = (
-    "SELECT stage_entry_id, judge_id, "
-    "(array_position($2::uuid[], aspect_id) - 1)::int2, round(value * 100)::int4 "
-    "FROM scores WHERE stage_id = $1 AND aspect_id = ANY($2::uuid[])"
+    "SELECT stage_entry_id, aspect_id, (value * 100)::int4{judge} FROM scores WHERE stage_id = $1"
 )
 
 
@@ -277,9 +282,14 @@ async def latest_scheme(session: AsyncSession, stage_id: uuid.UUID) -> MarkingSc
 
 
 async def load(
-    session: AsyncSession, stage_id: uuid.UUID, components: list[dict[str, Any]]
+    session: AsyncSession,
+    stage_id: uuid.UUID,
+    components: list[dict[str, Any]],
+    *,
+    with_judges: bool = True,
 ) -> Loaded:
-    """The stage's scores (one binary COPY), aspects and completion times as arrays."""
+    """The stage's scores (one binary COPY), aspects and completion times as arrays. Scores
+    of aspects outside the stage's current scheme are ignored."""
     scheme = await latest_scheme(session, stage_id)
     aspect_rows = list(
         await session.scalars(
@@ -298,17 +308,31 @@ async def load(
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
     buffer = io.BytesIO()
-    await driver.copy_from_query(
-        _SCORES_COPY, stage_id, [a.id for a in aspect_rows], output=buffer, format="binary"
-    )
+    query = _SCORES_COPY.format(judge=", judge_id" if with_judges else "")
+    await driver.copy_from_query(query, stage_id, output=buffer, format="binary")
     body = buffer.getbuffer()[_COPY_HEADER:-_COPY_TRAILER]
-    rows = np.frombuffer(body, dtype=_ROW)
+    rows = np.frombuffer(body, dtype=_row_dtype(with_judges))
+    # Aspects by index: their ids' halves, sorted, looked up with searchsorted.
+    ids = [(a.id.int >> 64, a.id.int & (2**64 - 1)) for a in aspect_rows]
+    order = sorted(range(len(ids)), key=lambda i: ids[i])
+    his = np.array([ids[i][0] for i in order], dtype=np.uint64)
+    los = np.array([ids[i][1] for i in order], dtype=np.uint64)
+    ahi, alo = rows["ahi"].astype(np.uint64), rows["alo"].astype(np.uint64)
+    slot = np.minimum(np.searchsorted(his, ahi), max(len(his) - 1, 0))
+    known = (his[slot] == ahi) & (los[slot] == alo) if len(his) else np.zeros(len(rows), bool)
+    if not known.all():
+        rows, slot = rows[known], slot[known]
+    aspect = np.array(order, dtype=np.int64)[slot] if len(order) else slot.astype(np.int64)
     entry, ehi, elo = _index(rows["ehi"].astype(np.uint64), rows["elo"].astype(np.uint64))
-    jhi_all, jlo_all = rows["jhi"].astype(np.uint64), rows["jlo"].astype(np.uint64)
-    judge, _, _ = _index(jhi_all, jlo_all)
-    aspect = rows["aspect"].astype(np.int64)
+    if with_judges:
+        jhi_all, jlo_all = rows["jhi"].astype(np.uint64), rows["jlo"].astype(np.uint64)
+        judge, _, _ = _index(jhi_all, jlo_all)
+        judge_key = compute._mix(jhi_all) ^ jlo_all
+    else:
+        judge = np.zeros(len(rows), dtype=np.int64)
+        judge_key = np.zeros(len(rows), dtype=np.uint64)
     centi = rows["centi"].astype(np.int64)
-    entry_ids = [_uuid(int(h), int(lo)) for h, lo in zip(ehi, elo, strict=True)]
+    entry_ids = [_uuid(h, lo) for h, lo in zip(ehi.tolist(), elo.tolist(), strict=True)]
     position = {e: i for i, e in enumerate(entry_ids)}
     completion = np.full(len(entry_ids), np.nan)
     completion_list: list[list[str]] = []
@@ -323,7 +347,7 @@ async def load(
     fingerprint = compute.scores_fingerprint(
         rows["ehi"].astype(np.uint64),
         rows["elo"].astype(np.uint64),
-        compute._mix(jhi_all) ^ jlo_all,
+        judge_key,
         aspect.astype(np.uint64),
         centi,
     )
@@ -398,13 +422,22 @@ def run(loaded: Loaded, snapshot: dict[str, Any]) -> compute.Computed:
 
 
 async def scores_locked(session: AsyncSession, stage_id: uuid.UUID) -> bool:
-    """The panel lock is in place and no score of the stage is open (an upheld appeal reopens
-    some until they are re-scored and locked again)."""
+    """The panel lock is in place, the stage has scores, and none is open.
+
+    Once the panel lock exists every mark is locked (the lock locks them all and no new mark can
+    be added), and the only way back to editable is `unlock_scores` for an upheld appeal, whose
+    appeal records the scores it reopened: so only those need checking, not the millions of a
+    large stage."""
+    reopened = (
+        select(func.jsonb_array_elements_text(Appeal.unlocked_score_ids).cast(Uuid))
+        .where(Appeal.stage_id == stage_id, Appeal.status == AppealStatus.upheld)
+        .scalar_subquery()
+    )
     locked = await session.scalar(
         select(
             exists().where(StageScoreLock.stage_id == stage_id)
-            & ~exists().where(Score.stage_id == stage_id, Score.locked_at.is_(None))
             & exists().where(Score.stage_id == stage_id)
+            & ~exists().where(Score.id.in_(reopened), Score.locked_at.is_(None))
         )
     )
     return bool(locked)
@@ -478,7 +511,12 @@ async def compute_results(
     if latest is not None and latest.status is ResultStatus.final:
         raise Conflict(f"The results of stage {stage.id} are final (version {latest.version}).")
     rules = await get_rules(session, stage)
-    loaded = await load(session, stage.id, stage.components)
+    loaded = await load(
+        session,
+        stage.id,
+        stage.components,
+        with_judges=rules.standardisation.value != "none",
+    )
     snapshot = rules_snapshot(rules, loaded.scheme)
     computed = run(loaded, snapshot)
     await session.execute(
@@ -515,7 +553,12 @@ async def compute_results(
 async def verify(session: AsyncSession, stage: StageInfo, version: int) -> schemas.Reproduction:
     """Recompute a stored version from today's scores and its own stored rules; compare."""
     result = await get_version(session, stage.id, version)
-    loaded = await load(session, stage.id, result.inputs["components"])
+    loaded = await load(
+        session,
+        stage.id,
+        result.inputs["components"],
+        with_judges=result.inputs["standardisation"] != "none",
+    )
     computed = run(loaded, result.inputs)
     digest = _digest(result.inputs, loaded)
     stored = {
