@@ -43,6 +43,8 @@ from shared.models.judging import (
 from shared.pagination import Page, paginate
 
 SERVICE = "judging"
+#: Statement timeout of a computation's transaction (5 million scores stream in ~10-20 s here).
+COMPUTE_TIMEOUT_MS = 300_000
 PUBLIC = (ResultStatus.provisional, ResultStatus.final)
 
 
@@ -501,6 +503,9 @@ async def compute_results(
 ) -> StageResult:
     """A new draft version from the locked scores (409 while any score is open)."""
     await _lock(session, stage.id)
+    # A large stage's scores take longer to stream than the per-request statement timeout
+    # (DB_STATEMENT_TIMEOUT_MS) allows; this transaction alone gets longer.
+    await session.execute(text(f"SET LOCAL statement_timeout = {COMPUTE_TIMEOUT_MS}"))
     if not await scores_locked(session, stage.id):
         raise Conflict(
             f"The scores of stage {stage.id} are not locked: results are computed only once "
@@ -553,6 +558,7 @@ async def compute_results(
 async def verify(session: AsyncSession, stage: StageInfo, version: int) -> schemas.Reproduction:
     """Recompute a stored version from today's scores and its own stored rules; compare."""
     result = await get_version(session, stage.id, version)
+    await session.execute(text(f"SET LOCAL statement_timeout = {COMPUTE_TIMEOUT_MS}"))
     loaded = await load(
         session,
         stage.id,
