@@ -26,6 +26,7 @@ from shared import audit, outbox
 from shared.auth.principal import Principal
 from shared.concurrency import check_if_match
 from shared.errors import Conflict, FieldError, NotFound, RuleViolation
+from shared.models.competitions import StageStatus
 from shared.models.judging import (
     Appeal,
     AppealStatus,
@@ -613,6 +614,12 @@ async def publish_provisional(
             f"A score of stage {stage.id} was reopened since version {latest.version} was "
             "computed: recompute once it is locked again.",
             rule="scores_not_locked",
+        )
+    if stage.status not in (StageStatus.judged, StageStatus.advanced):
+        raise Conflict(
+            f"The competitions service has stage {stage.id} as {stage.status.value}, not judged: "
+            "its blind codes cannot be revealed yet (the panel lock marks it judged).",
+            rule="stage_not_judged",
         )
     await _decode(session, latest, upstream)
     rules = await session.get(ResultRules, stage.id)
