@@ -291,3 +291,48 @@ async def test_rules_are_for_organisers_of_the_stage(
         f"/v1/stages/{seeded.stage_id}/result-rules", json={}, headers=headers
     )
     assert_problem(response, 403)
+
+
+async def test_role_matrix_of_the_results_endpoints(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    seeded = await seeded_stage(services, admin_headers, [[(20, 2)]])
+    sid = seeded.stage_id
+    who = {
+        "admin": admin_headers,
+        "organiser": await login(services, "m.org.in", "organiser", locality_code="370100"),
+        "other organiser": await login(services, "m.org.out", "organiser", locality_code="370200"),
+        "judge": await login(services, "m.judge", "judge"),
+        "worker": await login(services, "m.worker", "worker"),
+    }
+    times = {"times": [{"blind_code": seeded.code(0), "seconds": 1}]}
+    appeal = {"aspect_ids": [str(seeded.theory)], "reason": "复核"}
+    decision = {"outcome": "rejected", "reason": "无理由"}
+    expected = [
+        ("GET", f"/v1/stages/{sid}/result-rules", None, {
+            "admin": 200, "organiser": 200, "other organiser": 403, "judge": 403, "worker": 403,
+        }),
+        ("PUT", f"/v1/stages/{sid}/completion-times", times, {
+            "admin": 200, "organiser": 200, "other organiser": 403, "judge": 403, "worker": 403,
+        }),
+        ("POST", f"/v1/stages/{sid}/results:compute", None, {
+            "admin": 201, "organiser": 201, "other organiser": 403, "judge": 403, "worker": 403,
+        }),
+        ("GET", f"/v1/stages/{sid}/results/1/verification", None, {
+            "admin": 200, "organiser": 200, "other organiser": 403, "judge": 403, "worker": 403,
+        }),
+        ("POST", f"/v1/stages/{sid}/appeals", appeal, {
+            "admin": 403, "organiser": 403, "judge": 403,
+        }),
+        ("POST", f"/v1/appeals/{seeded.judges[0]}:decide", decision, {
+            "admin": 404, "organiser": 404, "judge": 403, "worker": 403,
+        }),
+    ]  # fmt: skip
+    for method, path, body, statuses in expected:
+        for role, status in statuses.items():
+            response = await services.judging.request(method, path, json=body, headers=who[role])
+            assert response.status_code == status, (method, path, role, response.text)
+    # Drafts are for the stage's organisers: others see no version and no leaderboard.
+    listed = await services.judging.get(f"/v1/stages/{sid}/results", headers=who["judge"])
+    assert listed.json()["items"] == []
+    assert_problem(await services.judging.get(f"/v1/stages/{sid}/leaderboard"), 404)

@@ -10,11 +10,13 @@ the old board, and every other replica sees the new one within `VERSION_TTL`.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,21 +47,60 @@ class _Version:
 
 
 class LeaderboardCache:
+    """Single-flight: while one request re-reads a stage's version (or builds a board), the
+    others keep answering from what is cached (or wait for that one read when nothing is), so a
+    crowd of viewers never turns into a crowd of queries when the TTL runs out."""
+
     def __init__(self) -> None:
         self.versions: dict[uuid.UUID, _Version] = {}
         self.boards: OrderedDict[tuple[uuid.UUID, int, str, int, int], Board] = OrderedDict()
+        self.pending: dict[object, asyncio.Future[Any]] = {}
+        #: Bumped by `invalidate`: a version read that started before does not count.
+        self.generations: dict[uuid.UUID, int] = {}
         self.builds = 0  # boards rebuilt (tests and benchmarks read it)
 
     def invalidate(self, stage_id: uuid.UUID) -> None:
+        self.generations[stage_id] = self.generations.get(stage_id, 0) + 1
         self.versions.pop(stage_id, None)
+
+    async def _once(self, key: object, make: Callable[[], Awaitable[Any]]) -> Any:
+        """Run `make` once for concurrent callers with the same key; all get its result."""
+        running = self.pending.get(key)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.pending[key] = future
+        try:
+            result = await make()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning without waiters
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            del self.pending[key]
 
     async def _version(
         self, factory: async_sessionmaker[AsyncSession], stage_id: uuid.UUID
     ) -> _Version:
-        now = time.monotonic()
         cached = self.versions.get(stage_id)
-        if cached is not None and now - cached.checked < VERSION_TTL:
+        if cached is not None and time.monotonic() - cached.checked < VERSION_TTL:
             return cached
+        generation = self.generations.get(stage_id, 0)
+        flight = ("version", stage_id, generation)
+        if cached is not None and flight in self.pending:
+            return cached  # someone is re-reading it; the current one is at most a second old
+        found: _Version = await self._once(
+            flight, lambda: self._read_version(factory, stage_id, generation)
+        )
+        return found
+
+    async def _read_version(
+        self, factory: async_sessionmaker[AsyncSession], stage_id: uuid.UUID, generation: int
+    ) -> _Version:
+        now = time.monotonic()
         async with factory() as session:
             row = (
                 await session.execute(
@@ -74,7 +115,8 @@ class LeaderboardCache:
             key=(row[1], row[2].value) if row else None,
             checked=now,
         )
-        self.versions[stage_id] = found
+        if self.generations.get(stage_id, 0) == generation:
+            self.versions[stage_id] = found
         return found
 
     async def get(
@@ -93,8 +135,12 @@ class LeaderboardCache:
         if board is not None:
             self.boards.move_to_end(key)
             return board
-        board = await _build(factory, current.result_id, offset=offset, limit=limit)
-        self.builds += 1
+        result_id = current.result_id
+        board = await self._once(
+            key, lambda: _build(factory, result_id, offset=offset, limit=limit)
+        )
+        if key not in self.boards:
+            self.builds += 1
         self.boards[key] = board
         while len(self.boards) > MAX_BOARDS:
             self.boards.popitem(last=False)

@@ -26,6 +26,7 @@ from shared import audit, outbox
 from shared.auth.principal import Principal
 from shared.concurrency import check_if_match
 from shared.errors import Conflict, FieldError, NotFound, RuleViolation
+from shared.models.competitions import StageStatus
 from shared.models.judging import (
     Appeal,
     AppealStatus,
@@ -43,6 +44,8 @@ from shared.models.judging import (
 from shared.pagination import Page, paginate
 
 SERVICE = "judging"
+#: Statement timeout of a computation's transaction (5 million scores stream in ~10-20 s here).
+COMPUTE_TIMEOUT_MS = 300_000
 PUBLIC = (ResultStatus.provisional, ResultStatus.final)
 
 
@@ -501,6 +504,9 @@ async def compute_results(
 ) -> StageResult:
     """A new draft version from the locked scores (409 while any score is open)."""
     await _lock(session, stage.id)
+    # A large stage's scores take longer to stream than the per-request statement timeout
+    # (DB_STATEMENT_TIMEOUT_MS) allows; this transaction alone gets longer.
+    await session.execute(text(f"SET LOCAL statement_timeout = {COMPUTE_TIMEOUT_MS}"))
     if not await scores_locked(session, stage.id):
         raise Conflict(
             f"The scores of stage {stage.id} are not locked: results are computed only once "
@@ -553,6 +559,7 @@ async def compute_results(
 async def verify(session: AsyncSession, stage: StageInfo, version: int) -> schemas.Reproduction:
     """Recompute a stored version from today's scores and its own stored rules; compare."""
     result = await get_version(session, stage.id, version)
+    await session.execute(text(f"SET LOCAL statement_timeout = {COMPUTE_TIMEOUT_MS}"))
     loaded = await load(
         session,
         stage.id,
@@ -607,6 +614,12 @@ async def publish_provisional(
             f"A score of stage {stage.id} was reopened since version {latest.version} was "
             "computed: recompute once it is locked again.",
             rule="scores_not_locked",
+        )
+    if stage.status not in (StageStatus.judged, StageStatus.advanced):
+        raise Conflict(
+            f"The competitions service has stage {stage.id} as {stage.status.value}, not judged: "
+            "its blind codes cannot be revealed yet (the panel lock marks it judged).",
+            rule="stage_not_judged",
         )
     await _decode(session, latest, upstream)
     rules = await session.get(ResultRules, stage.id)
