@@ -16,6 +16,11 @@ columns and checks, plus a unique `(event_id, worker_id)` constraint standing in
 per worker per event"), the competition id taken from the event row in the same statement, and
 answers 201 with the row; a duplicate answers 409. No eligibility, capacity or waitlist.
 
+`PUT /scores/{stage_id}/{blind_code}` with `{"marks": [{"aspect_code", "value"}]}` and the
+judge in an `x-judge` header (the score burst) upserts the marks in one INSERT ... ON CONFLICT
+DO UPDATE into `bench_scores` (SCORES_SETUP); `POST .../{blind_code}:submit` is one UPDATE. No
+auth, no validation, no versions, no history.
+
 Run: `DATABASE_URL=... uvicorn --factory bench.baseline_app:create_app --workers 2`.
 """
 
@@ -78,6 +83,32 @@ ONE_ROW_SQL = (
     "WHERE stage_id = $1 AND status IN ('provisional', 'final') "
     "ORDER BY version DESC LIMIT 1"
 )
+SCORES_TABLE = "bench_scores"
+SCORES_SETUP = f"""
+DROP TABLE IF EXISTS {SCORES_TABLE};
+CREATE TABLE {SCORES_TABLE} (
+    judge_id uuid NOT NULL,
+    stage_id uuid NOT NULL,
+    blind_code text NOT NULL,
+    aspect_code text NOT NULL,
+    value numeric(7, 2) NOT NULL,
+    version integer NOT NULL DEFAULT 1,
+    submitted_at timestamptz,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (judge_id, stage_id, blind_code, aspect_code)
+);
+"""
+UPSERT_SCORES_SQL = f"""
+INSERT INTO {SCORES_TABLE} (judge_id, stage_id, blind_code, aspect_code, value)
+SELECT $1, $2, $3, m.code, m.value FROM unnest($4::text[], $5::numeric[]) AS m(code, value)
+ON CONFLICT (judge_id, stage_id, blind_code, aspect_code) DO UPDATE
+SET value = EXCLUDED.value, version = {SCORES_TABLE}.version + 1, updated_at = now()
+RETURNING aspect_code, value, version
+"""  # noqa: S608 - constant table name
+SUBMIT_SCORES_SQL = f"""
+UPDATE {SCORES_TABLE} SET submitted_at = now()
+WHERE judge_id = $1 AND stage_id = $2 AND blind_code = $3
+"""  # noqa: S608 - constant table name
 SKIPPED = {"name_tokens", "id_number_hash", "id_number_enc", "phone_enc"}
 
 
@@ -153,5 +184,23 @@ def create_app() -> FastAPI:
             return Response(b'{"detail":"no such event"}', 404, media_type="application/json")
         content = json.dumps(dict(row), default=str).encode()
         return Response(content, 201, media_type="application/json")
+
+    @app.put("/scores/{stage_id}/{blind_code}")
+    async def put_scores(request: Request, stage_id: uuid.UUID, blind_code: str) -> Response:
+        body = json.loads(await request.body())
+        judge = uuid.UUID(request.headers["x-judge"])
+        codes = [m["aspect_code"] for m in body["marks"]]
+        values = [m["value"] for m in body["marks"]]
+        pool: Any = request.app.state.pool
+        rows = await pool.fetch(UPSERT_SCORES_SQL, judge, stage_id, blind_code, codes, values)
+        content = json.dumps([dict(r) for r in rows], default=str).encode()
+        return Response(content, 200, media_type="application/json")
+
+    @app.post("/scores/{stage_id}/{blind_code}:submit")
+    async def submit_scores(request: Request, stage_id: uuid.UUID, blind_code: str) -> Response:
+        judge = uuid.UUID(request.headers["x-judge"])
+        pool: Any = request.app.state.pool
+        await pool.execute(SUBMIT_SCORES_SQL, judge, stage_id, blind_code)
+        return Response(b'{"submitted":true}', 200, media_type="application/json")
 
     return app

@@ -12,16 +12,22 @@
    against a bare FastAPI + asyncpg INSERT, then SQL checks (bench/registration.py).
 5. Scheduler, in process: `solver.place` on 20,000 entries in 40 events (2,000 in 8), then the
    independent `solver.check`; reference: a trivial unconstrained assignment (bench/scheduler.py).
-6. Judging results (bench/results.py): computing a stage of 100,000 entries x 5 judges x 10
+6. Judge assignment, in process: the judging service's bulk conflicts and min-cost flow on
+   20,000 entries x 600 judges, k = 3 (2,000 x 60 with --quick), checked pair by pair;
+   reference: a round-robin that ignores conflicts (bench/assignment.py).
+7. Score burst: 500 judges (50 with --quick) marking at once against registry, competitions
+   and judging as uvicorn processes, with a deliberate If-Match race per sheet, against a bare
+   FastAPI + asyncpg upsert, then SQL checks that no update was lost (bench/scoring.py).
+8. Judging results (bench/results.py): computing a stage of 100,000 entries x 5 judges x 10
    aspects (10,000 with --quick) with the service's `compute_results` against a hand-written
    single SQL aggregation of the same data (scores checked equal); then the cached public
    leaderboard (judging, 2 uvicorn workers) against the bare app's one-row read, and the time
    until a new version published elsewhere is served.
-7. One table on the terminal and `bench/results/<UTC timestamp>.json`.
+9. One table on the terminal and `bench/results/<UTC timestamp>.json`.
 
-`--only NAME[,NAME]` runs some of them: import, search, list, registration, scheduler (search and
-list need the imported workers, so they import them too), results, leaderboard (the
-leaderboard needs the computed stage, so it computes it too).
+`--only NAME[,NAME]` runs some of them: import, search, list, registration, scheduler,
+assignment, scoring, results, leaderboard (search and list need the imported workers, so they
+import them too; the leaderboard needs the computed stage, so it computes it too).
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from bench import baseline_app, registration, scheduler
+from bench import assignment, baseline_app, registration, scheduler, scoring
 from bench import results as judging_results
 from bench.accounts import create_admin_and_job, get_token
 from bench.data import SEARCH_TERMS, write_workers_csv
@@ -59,7 +65,17 @@ from shared.migrate import upgrade_head
 
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 LIST_FILTER = {"locality_code": "370100", "grade": "senior"}
-BENCHMARKS = ("import", "search", "list", "registration", "scheduler", "results", "leaderboard")
+BENCHMARKS = (
+    "import",
+    "search",
+    "list",
+    "registration",
+    "scheduler",
+    "assignment",
+    "scoring",
+    "results",
+    "leaderboard",
+)
 #: --only name -> the name in the table (search and list come from http_urls)
 HTTP_NAMES = {"search": "name search", "list": "filtered list"}
 console = Console(width=150)
@@ -75,6 +91,10 @@ class Sizes:
     schedule_entries: int
     schedule_events: int
     schedule_double_workers: int
+    assignment_entries: int = 20_000
+    assignment_judges: int = 600
+    score_judges: int = 500
+    score_entries: int = 500
     result_entries: int = 100_000
     max_requests: int = 500_000
 
@@ -90,6 +110,10 @@ class Sizes:
                 schedule_entries=2_000,
                 schedule_events=8,
                 schedule_double_workers=300,
+                assignment_entries=2_000,
+                assignment_judges=60,
+                score_judges=50,
+                score_entries=50,
                 result_entries=10_000,
             )
         return cls(
@@ -290,6 +314,16 @@ def render(results: Results) -> Table:
                 f"{base['seconds']:.1f} s\n{base['rows_per_s']:,.0f} rows/s",
             ]
             target = "≤ 2.0 (time)"
+        elif bench["kind"] == "assignment":
+            cells = [
+                f"{ours['seconds']:.1f} s ({ours['entries']:,} x {ours['judges']:,}, k "
+                f"{ours['k']})\nloads {ours['load_min']}-{ours['load_max']}, cost "
+                f"{ours['cost']} = bound {ours['lower_bound']}\n"
+                f"conflicted pairs: {ours['conflicted_pairs']}",
+                f"round-robin: {base['seconds']:.3f} s\nloads {base['load_min']}-"
+                f"{base['load_max']}\nconflicted pairs: {base['conflicted_pairs']:,}",
+            ]
+            target = "optimal, balanced,\nconflict-free"
         elif bench["kind"] == "compute":
             cells = [
                 f"{ours['seconds']:.2f} s ({ours['entries']:,} entries,\n"
@@ -360,6 +394,10 @@ async def bench_all(
         await bench_registration(results, sizes, database_url, work)
     if "scheduler" in only:
         bench_scheduler(results, sizes)
+    if "assignment" in only:
+        bench_assignment(results, sizes)
+    if "scoring" in only:
+        await bench_scoring(results, sizes, database_url, work)
     if only & {"results", "leaderboard"}:
         await bench_results(results, sizes, database_url, work, only)
 
@@ -468,6 +506,35 @@ def bench_scheduler(results: Results, sizes: Sizes) -> None:
     )
     log(f"  {out['ours']['seconds']:.1f} s, {out['ours']['placed']:,} placed")
     results.benchmarks["scheduler"] = out
+
+
+def bench_assignment(results: Results, sizes: Sizes) -> None:
+    n, j = sizes.assignment_entries, sizes.assignment_judges
+    log(f"Judge assignment: {n:,} entries, {j:,} judges, k = 3, generated conflicts...")
+    out = assignment.run(n, j, 3)
+    ours = out["ours"]
+    log(
+        f"  {ours['seconds']:.1f} s (conflicts {ours['conflicts_seconds']:.1f} s), "
+        f"{ours['status']}, loads {ours['load_min']}-{ours['load_max']}, "
+        f"{ours['conflicted_pairs']} conflicted pairs"
+    )
+    results.benchmarks["judge assignment"] = out
+
+
+async def bench_scoring(results: Results, sizes: Sizes, database_url: str, work: Path) -> None:
+    n = sizes.score_judges
+    log(f"Score burst: {n:,} judges, {sizes.score_entries:,} entries, k = {scoring.K}...")
+    key_dir = work / "keys"
+    env = server_env(database_url, key_dir)
+    await checkpoint(database_url)
+    out = await asyncio.to_thread(
+        scoring.run, database_url, env, work, n, sizes.score_entries, key_dir
+    )
+    log(
+        f"  ours {out['ours']['rps']:,.1f} req/s, baseline {out['baseline']['rps']:,.1f} req/s; "
+        f"assignment over HTTP {out['assignment_http']['seconds']:.1f} s"
+    )
+    results.benchmarks["score burst"] = out
 
 
 async def bench_results(
@@ -603,6 +670,23 @@ def main(argv: list[str] | None = None) -> int:
                 f"{burst['verification']['detail']}[/]"
             )
             code = 1
+    scores = results.benchmarks.get("score burst")
+    if scores:
+        console.print("Score burst, checked with SQL after the run:")
+        for check, ok in scores["verification"]["checks"].items():
+            console.print(
+                f"  [{'green' if ok else 'bold red'}]{'ok  ' if ok else 'FAIL'}[/] {check}"
+            )
+        console.print(f"Assignment over HTTP (set-up of the burst): {scores['assignment_http']}")
+        if not scores["verification"]["ok"]:
+            console.print(
+                f"[bold red]SCORE BURST VERIFICATION FAILED: {scores['verification']['detail']}[/]"
+            )
+            code = 1
+    placed = results.benchmarks.get("judge assignment")
+    if placed and not placed["meets_target"]:
+        console.print(f"[bold red]ASSIGNMENT CHECK FAILED: {placed['ours']}[/]")
+        code = 1
     sched = results.benchmarks.get("scheduler")
     if sched and not sched["meets_target"]:
         console.print(f"[bold red]SCHEDULER CHECK FAILED: {sched['ours']['first_problems']}[/]")

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -233,6 +234,20 @@ def install_error_handlers(app: FastAPI) -> None:
             errors=exc.errors,
             headers=exc.headers,
             **exc.extra,
+        )
+
+    @app.exception_handler(PoolTimeout)
+    async def _busy(request: Request, exc: PoolTimeout) -> Response:
+        # Every database connection stayed busy for the pool timeout: overload, not a bug.
+        # Nothing was done yet (the request never got a connection), so a retry is safe.
+        log.warning("database pool exhausted", extra={"path": request.url.path})
+        return problem(
+            503,
+            "The service is busy: no database connection came free in time. Retry shortly.",
+            slug="busy",
+            title="Service busy",
+            request=request,
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(RequestValidationError)

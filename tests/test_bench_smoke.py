@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import imports, load, registration, scheduler
+from bench import assignment, imports, load, registration, scheduler, scoring
 from bench.data import SEARCH_TERMS, write_workers_csv
 from bench.main import create_admin_and_job, explain, http_urls
 from bench.servers import server_env, start_baseline, stop
@@ -88,6 +88,34 @@ def test_scheduler_places_everything_without_a_clash() -> None:
     assert result["ours"]["sessions_used"] >= result["ours"]["sessions_lower_bound"] > 0
     assert not result["baseline"]["no_clash"]  # the unconstrained reference clashes
     assert result["meets_target"]
+
+
+def test_assignment_bench_is_optimal_balanced_and_conflict_free() -> None:
+    result = assignment.run(300, 20, 3)
+    ours = result["ours"]
+    assert ours["ok"], ours
+    assert ours["conflicted_pairs"] == 0
+    assert ours["conflicted_pairs_in_input"] > 0
+    assert ours["load_max"] - ours["load_min"] <= 1
+    assert result["baseline"]["conflicted_pairs"] > 0  # the round-robin ignores conflicts
+
+
+@pytest.mark.timeout(180)
+async def test_score_burst_ours_baseline_and_checks(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Registry, competitions and judging as real processes; 4 judges, 4 entries, k = 3,
+    each sheet raced with If-Match; the SQL checks must all hold."""
+    monkeypatch.setenv("ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("ARGON2_MEMORY_KIB", "1024")
+    env = server_env(database_url, tmp_path / "keys")
+    result = await asyncio.to_thread(
+        scoring.run, database_url, env, tmp_path, 4, 4, tmp_path / "keys", 1
+    )
+    assert result["verification"]["ok"], result["verification"]
+    assert result["ours"]["statuses"]["put"] == {"200": 12}
+    assert result["baseline"]["statuses"]["race"] == {"200/200": 12}
+    assert result["assignment_http"]["solver_status"] == "OPTIMAL"
 
 
 @pytest.mark.timeout(60)

@@ -7,6 +7,8 @@ the service's own behalf (scope `internal`), whoever triggered the request.
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -51,13 +53,37 @@ class Upstream:
     registry: RegistryClient
     service_token: ServiceToken
     local_conflict_levels: frozenset[CompetitionLevel]
+    #: {stage_id: (monotonic time read, stage)}, shared by the requests of one app.
+    stage_cache: dict[uuid.UUID, tuple[float, StageInfo]] = field(default_factory=dict)
+    stage_locks: dict[uuid.UUID, asyncio.Lock] = field(default_factory=dict)
 
     async def token(self) -> str:
         token: str = await self.service_token.get()
         return token
 
-    async def stage(self, stage_id: uuid.UUID) -> StageInfo:
-        """The stage with its event and competition, or 404 naming the stage."""
+    async def stage(self, stage_id: uuid.UUID, *, max_age: float | None = None) -> StageInfo:
+        """The stage with its event and competition, or 404 naming the stage.
+
+        With `max_age`, a copy read by this app at most that many seconds ago may answer: for
+        the hot paths (a judge's marks) that need only what does not change while a stage is
+        judged (level, occupation, organiser), never its status."""
+        if max_age is None:
+            info = await self._stage(stage_id)
+            self.stage_cache[stage_id] = (time.monotonic(), info)
+            return info
+        cached = self.stage_cache.get(stage_id)
+        if cached is not None and time.monotonic() - cached[0] <= max_age:
+            return cached[1]
+        # One read per stage at a time: a burst of judges must not become a burst of calls.
+        async with self.stage_locks.setdefault(stage_id, asyncio.Lock()):
+            cached = self.stage_cache.get(stage_id)
+            if cached is not None and time.monotonic() - cached[0] <= max_age:
+                return cached[1]
+            info = await self._stage(stage_id)
+            self.stage_cache[stage_id] = (time.monotonic(), info)
+            return info
+
+    async def _stage(self, stage_id: uuid.UUID) -> StageInfo:
         token = await self.token()
         stage = await self.competitions.get_stage(str(stage_id), token=token)
         if stage is None:
@@ -169,7 +195,18 @@ def get_upstream(request: Request) -> Upstream:
         registry=request.app.state.clients.registry,
         service_token=request.app.state.service_token,
         local_conflict_levels=frozenset(settings.judge_local_conflict_levels),
+        stage_cache=_app_dict(request.app, "stage_cache"),
+        stage_locks=_app_dict(request.app, "stage_locks"),
     )
+
+
+def _app_dict(app: Any, name: str) -> Any:
+    """A dict kept on the app (one per process), created on first use."""
+    found = getattr(app.state, name, None)
+    if found is None:
+        found = {}
+        setattr(app.state, name, found)
+    return found
 
 
 UpstreamDep = Annotated[Upstream, Depends(get_upstream)]

@@ -116,3 +116,25 @@ async def test_request_id_is_generated_and_security_headers_set(services: Servic
     response = await services.registry.get("/healthz")
     assert len(response.headers["x-request-id"]) == 32
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_an_exhausted_database_pool_is_a_retryable_503() -> None:
+    import httpx
+    from fastapi import FastAPI
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from shared.errors import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/busy")
+    async def busy() -> None:
+        raise PoolTimeout("QueuePool limit of size 10 overflow 10 reached")
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.get("/busy")
+    body = assert_problem(response, 503)
+    assert response.headers["retry-after"] == "1"
+    assert "busy" in body["detail"]

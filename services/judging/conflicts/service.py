@@ -88,8 +88,11 @@ def reasons_for(
     found: dict[int, list[schemas.ConflictReason]] = defaultdict(list)
 
     def add(positions: Iterable[int], kind: ConflictKind, detail: str) -> None:
+        # One reason shared by every entry it applies to: a judge's city alone may conflict
+        # with a thousand entries.
+        reason = schemas.ConflictReason(kind=kind, detail=detail)
         for i in positions:
-            found[i].append(schemas.ConflictReason(kind=kind, detail=detail))
+            found[i].append(reason)
 
     if judge.worker_id:
         add(

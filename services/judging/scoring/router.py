@@ -21,6 +21,10 @@ from shared.pagination import CursorQuery, LimitQuery, Page
 
 router = APIRouter(prefix="/v1/stages/{stage_id}", tags=["scores"])
 
+#: Judges' reads and writes of marks use a stage read at most this long ago (they need only its
+#: level and occupation, which do not change while it is judged; locks are our own tables).
+STAGE_MAX_AGE = 60.0
+
 JudgeSelf = Annotated[Principal, Depends(require(Role.judge))]
 BlindCode = Annotated[
     str,
@@ -55,7 +59,7 @@ async def get_sheet(
 ) -> schemas.ScoreSheet:
     """The calling judge's marks for the entry (empty before the first), with the sheet's
     `ETag`. 403 when the judge is not assigned to the entry or is conflicted with it."""
-    stage = await upstream.stage(stage_id)
+    stage = await upstream.stage(stage_id, max_age=STAGE_MAX_AGE)
     return _answer(
         response, await service.get_sheet(session, upstream, stage, blind_code, principal)
     )
@@ -86,7 +90,7 @@ async def put_sheet(
     conflict of interest with it (checked again now: a conflict declared after the assignment
     blocks). 409 once the marks are locked by sign-off or the panel lock: only an appeal can
     reopen them. Every change is kept in the score history."""
-    stage = await upstream.stage(stage_id)
+    stage = await upstream.stage(stage_id, max_age=STAGE_MAX_AGE)
     sheet = await service.put_sheet(session, upstream, stage, blind_code, data, if_match, principal)
     return _answer(response, sheet)
 
@@ -110,7 +114,7 @@ async def submit_sheet(
     From then on the judge may see the other judges' marks for the entry, and their judgement
     marks count for disagreement flags. Submitting again answers the sheet unchanged. Marks can
     still be corrected until they are locked."""
-    stage = await upstream.stage(stage_id)
+    stage = await upstream.stage(stage_id, max_age=STAGE_MAX_AGE)
     sheet = await service.submit_sheet(session, upstream, stage, blind_code, if_match, principal)
     return _answer(response, sheet)
 
@@ -130,7 +134,7 @@ async def panel(
 ) -> schemas.PanelScores:
     """The marks of every judge assigned to the entry, for a judge of the entry who has
     submitted their own (403 naming why before that)."""
-    stage = await upstream.stage(stage_id)
+    stage = await upstream.stage(stage_id, max_age=STAGE_MAX_AGE)
     return await service.panel(session, upstream, stage, blind_code, principal)
 
 

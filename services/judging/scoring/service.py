@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import any_, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,6 +48,7 @@ from shared.errors import (
 from shared.middleware import current_request_id
 from shared.models.judging import (
     AspectType,
+    DeclaredConflict,
     Judge,
     JudgeAssignment,
     JudgeSignoff,
@@ -66,19 +68,16 @@ JUDGEMENT_MAX = Decimal(3)
 # --- helpers ---------------------------------------------------------------------------------
 
 
-async def _guard_stage(session: AsyncSession, stage_id: uuid.UUID) -> None:
-    """Writers of marks share this lock; the panel lock takes it exclusively, so no mark can
-    slip in while the stage is being locked."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock_shared(hashtextextended(:key, 0))"),
-        {"key": f"scores:{stage_id}"},
-    )
+def _guard_key(stage_id: uuid.UUID) -> str:
+    return f"scores:{stage_id}"
 
 
 async def _guard_stage_exclusive(session: AsyncSession, stage_id: uuid.UUID) -> None:
+    """Writers of marks hold this lock shared (taken in `_load`); the panel lock and sign-offs
+    take it exclusively, so no mark can slip in while marks are being locked."""
     await session.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-        {"key": f"scores:{stage_id}"},
+        {"key": _guard_key(stage_id)},
     )
 
 
@@ -86,38 +85,127 @@ async def _stage_lock(session: AsyncSession, stage_id: uuid.UUID) -> StageScoreL
     return await session.get(StageScoreLock, stage_id)
 
 
-async def _assignment(
-    session: AsyncSession,
-    stage_id: uuid.UUID,
-    blind_code: str,
-    judge: Judge,
-    *,
-    for_update: bool = False,
-) -> JudgeAssignment:
-    stmt = select(JudgeAssignment).where(
-        JudgeAssignment.stage_id == stage_id,
-        JudgeAssignment.blind_code == blind_code,
-        JudgeAssignment.judge_id == judge.id,
+@dataclass(frozen=True)
+class AspectInfo:
+    id: uuid.UUID
+    code: str
+    type: AspectType
+    max_mark: Decimal
+    allowed: frozenset[Decimal] | None
+    allowed_text: str | None
+
+
+@dataclass(frozen=True)
+class SchemeInfo:
+    id: uuid.UUID
+    frozen: bool
+    by_code: dict[str, AspectInfo]
+    by_id: dict[uuid.UUID, AspectInfo]
+
+
+#: Frozen schemes never change again: each process reads a stage's once.
+_FROZEN: dict[uuid.UUID, SchemeInfo] = {}
+
+
+def _fmt(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+async def _scheme(session: AsyncSession, stage_id: uuid.UUID) -> SchemeInfo:
+    cached = _FROZEN.get(stage_id)
+    if cached is not None:
+        return cached
+    scheme = await session.scalar(
+        select(MarkingScheme)
+        .where(MarkingScheme.stage_id == stage_id)
+        .order_by(MarkingScheme.version.desc())
+        .limit(1)
     )
-    if for_update:
-        stmt = stmt.with_for_update()
-    found = await session.scalar(stmt)
-    if found is None:
-        raise Forbidden(
-            f"You are not assigned to entry {blind_code} of stage {stage_id}: judges see and "
-            "mark only the entries assigned to them."
+    if scheme is None:
+        raise Conflict(f"Stage {stage_id} has no marking scheme: marks cannot be given yet.")
+    rows = await session.scalars(select(MarkingAspect).where(MarkingAspect.scheme_id == scheme.id))
+    aspects = []
+    for a in rows:
+        allowed = (
+            frozenset(Decimal(str(v)) for v in a.allowed_values)
+            if a.allowed_values is not None
+            else None
         )
-    return found
+        text_ = (
+            ", ".join(_fmt(Decimal(str(v))) for v in a.allowed_values)
+            if a.allowed_values is not None
+            else None
+        )
+        aspects.append(AspectInfo(a.id, a.code, a.type, a.max_mark, allowed, text_))
+    info = SchemeInfo(
+        id=scheme.id,
+        frozen=scheme.frozen_at is not None,
+        by_code={a.code: a for a in aspects},
+        by_id={a.id: a for a in aspects},
+    )
+    if info.frozen:
+        _FROZEN[stage_id] = info
+    return info
 
 
-async def _check_no_conflict(
+@dataclass
+class Sheet:
+    judge: Judge
+    assignment: JudgeAssignment
+    stage_locked: bool
+
+
+async def _load(
     session: AsyncSession,
     upstream: Upstream,
     stage: StageInfo,
-    judge: Judge,
-    assignment: JudgeAssignment,
-) -> None:
-    """Conflicts again, now: one declared (or a mentorship begun) after the assignment blocks."""
+    blind_code: str,
+    principal: Principal,
+    *,
+    write: bool = False,
+) -> Sheet:
+    """The caller's assignment to the entry (403 if none) after checking conflicts again, in
+    one query: the judge, the assignment (locked for update when `write`, with the stage's
+    marks lock taken shared), whether the stage is locked and whether a declared conflict may
+    touch the entry. A conflict declared (or a mentorship begun) after the assignment blocks."""
+    declared_here = (
+        select(DeclaredConflict.id)
+        .where(
+            DeclaredConflict.judge_id == Judge.id,
+            (DeclaredConflict.entry_id == JudgeAssignment.entry_id)
+            | (DeclaredConflict.worker_id == any_(JudgeAssignment.worker_ids)),
+        )
+        .exists()
+    )
+    columns: list[Any] = [
+        JudgeAssignment,
+        Judge,
+        select(StageScoreLock.stage_id).where(StageScoreLock.stage_id == stage.id).exists(),
+        declared_here,
+    ]
+    if write:
+        columns.append(
+            func.pg_advisory_xact_lock_shared(func.hashtextextended(_guard_key(stage.id), 0))
+        )
+    stmt = (
+        select(*columns)
+        .join(Judge, Judge.id == JudgeAssignment.judge_id)
+        .where(
+            Judge.account_sub == principal.sub,
+            JudgeAssignment.stage_id == stage.id,
+            JudgeAssignment.blind_code == blind_code,
+        )
+    )
+    if write:
+        stmt = stmt.with_for_update(of=JudgeAssignment)
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        await judge_of(session, principal)  # 404 when the account is no judge at all
+        raise Forbidden(
+            f"You are not assigned to entry {blind_code} of stage {stage.id}: judges see and "
+            "mark only the entries assigned to them."
+        )
+    assignment, judge, stage_locked, has_declared = row[0], row[1], row[2], row[3]
     entry = EntryFacts(
         stage_entry_id=assignment.stage_entry_id,
         entry_id=assignment.entry_id,
@@ -127,42 +215,20 @@ async def _check_no_conflict(
         enterprise_ids=frozenset(assignment.enterprise_ids),
     )
     relations = await _relations(upstream, judge)
-    declared = (await _declared(session, [judge.id])).get(judge.id, [])
+    declared = (await _declared(session, [judge.id])).get(judge.id, []) if has_declared else []
     found = reasons_for(
         judge, [entry], stage, relations, declared, frozenset(upstream.local_conflict_levels)
     )
     if found:
         kinds = ", ".join(sorted({r.kind.value for r in found[entry.entry_id]}))
         raise Forbidden(
-            f"You have a conflict of interest with entry {assignment.blind_code} ({kinds}): "
-            "you may not see or mark it."
+            f"You have a conflict of interest with entry {blind_code} ({kinds}): you may not "
+            "see or mark it."
         )
+    return Sheet(judge, assignment, bool(stage_locked))
 
 
-async def _scheme(session: AsyncSession, stage_id: uuid.UUID) -> MarkingScheme:
-    scheme = await session.scalar(
-        select(MarkingScheme)
-        .where(MarkingScheme.stage_id == stage_id)
-        .order_by(MarkingScheme.version.desc())
-        .limit(1)
-    )
-    if scheme is None:
-        raise Conflict(f"Stage {stage_id} has no marking scheme: marks cannot be given yet.")
-    return scheme
-
-
-async def _aspects(session: AsyncSession, scheme_id: uuid.UUID) -> dict[str, MarkingAspect]:
-    rows = await session.scalars(select(MarkingAspect).where(MarkingAspect.scheme_id == scheme_id))
-    return {a.code: a for a in rows}
-
-
-def _fmt(value: Decimal) -> str:
-    return f"{value.normalize():f}"
-
-
-def _validate(
-    marks: Sequence[schemas.MarkIn], aspects: dict[str, MarkingAspect]
-) -> list[FieldError]:
+def _validate(marks: Sequence[schemas.MarkIn], aspects: dict[str, AspectInfo]) -> list[FieldError]:
     errors: list[FieldError] = []
     seen: set[str] = set()
     for i, mark in enumerate(marks):
@@ -196,14 +262,11 @@ def _validate(
                     message=f"{aspect.code} is marked 0..{_fmt(aspect.max_mark)}",
                 )
             )
-        elif aspect.allowed_values is not None and value not in {
-            Decimal(str(v)) for v in aspect.allowed_values
-        }:
-            allowed = ", ".join(_fmt(Decimal(str(v))) for v in aspect.allowed_values)
+        elif aspect.allowed is not None and value not in aspect.allowed:
             errors.append(
                 FieldError(
                     field=f"{path}.value",
-                    message=f"{aspect.code} allows only {allowed}",
+                    message=f"{aspect.code} allows only {aspect.allowed_text}",
                 )
             )
     return errors
@@ -232,18 +295,15 @@ def _history(
 
 
 async def _marks(
-    session: AsyncSession, judge_id: uuid.UUID, stage_entry_id: uuid.UUID
-) -> list[tuple[Score, MarkingAspect]]:
-    rows = await session.execute(
-        select(Score, MarkingAspect)
-        .join(MarkingAspect, MarkingAspect.id == Score.aspect_id)
-        .where(Score.judge_id == judge_id, Score.stage_entry_id == stage_entry_id)
-        .order_by(MarkingAspect.code)
+    session: AsyncSession, scheme: SchemeInfo, judge_id: uuid.UUID, stage_entry_id: uuid.UUID
+) -> list[tuple[Score, AspectInfo]]:
+    rows = await session.scalars(
+        select(Score).where(Score.judge_id == judge_id, Score.stage_entry_id == stage_entry_id)
     )
-    return [(s, a) for s, a in rows]
+    return sorted(((s, scheme.by_id[s.aspect_id]) for s in rows), key=lambda p: p[1].code)
 
 
-def _mark(score: Score, aspect: MarkingAspect) -> schemas.ScoreMark:
+def _mark(score: Score, aspect: AspectInfo) -> schemas.ScoreMark:
     return schemas.ScoreMark(
         aspect_code=aspect.code,
         aspect_type=aspect.type,
@@ -256,7 +316,7 @@ def _mark(score: Score, aspect: MarkingAspect) -> schemas.ScoreMark:
 
 
 def _sheet(
-    assignment: JudgeAssignment, marks: list[tuple[Score, MarkingAspect]]
+    assignment: JudgeAssignment, marks: list[tuple[Score, AspectInfo]]
 ) -> schemas.ScoreSheet:
     return schemas.ScoreSheet(
         stage_id=assignment.stage_id,
@@ -279,10 +339,10 @@ async def get_sheet(
     blind_code: str,
     principal: Principal,
 ) -> schemas.ScoreSheet:
-    judge = await judge_of(session, principal)
-    assignment = await _assignment(session, stage.id, blind_code, judge)
-    await _check_no_conflict(session, upstream, stage, judge, assignment)
-    return _sheet(assignment, await _marks(session, judge.id, assignment.stage_entry_id))
+    sheet = await _load(session, upstream, stage, blind_code, principal)
+    scheme = await _scheme(session, stage.id)
+    a = sheet.assignment
+    return _sheet(a, await _marks(session, scheme, sheet.judge.id, a.stage_entry_id))
 
 
 async def put_sheet(
@@ -294,16 +354,15 @@ async def put_sheet(
     if_match: str | None,
     principal: Principal,
 ) -> schemas.ScoreSheet:
-    judge = await judge_of(session, principal)
-    await _guard_stage(session, stage.id)
-    assignment = await _assignment(session, stage.id, blind_code, judge, for_update=True)
-    await _check_no_conflict(session, upstream, stage, judge, assignment)
-    existing = {a.code: s for s, a in await _marks(session, judge.id, assignment.stage_entry_id)}
+    sheet = await _load(session, upstream, stage, blind_code, principal, write=True)
+    judge, assignment = sheet.judge, sheet.assignment
+    scheme = await _scheme(session, stage.id)
+    current = await _marks(session, scheme, judge.id, assignment.stage_entry_id)
+    existing = {a.code: s for s, a in current}
     locked = [
         m.aspect_code for m in data.marks if (s := existing.get(m.aspect_code)) and s.locked_at
     ]
-    stage_locked = await _stage_lock(session, stage.id)
-    if locked or (stage_locked and any(m.aspect_code not in existing for m in data.marks)):
+    if locked or (sheet.stage_locked and any(m.aspect_code not in existing for m in data.marks)):
         codes = ", ".join(locked) or "new aspects"
         raise Conflict(f"Marks of {blind_code} ({codes}) are {LOCKED}.")
     if assignment.sheet_version > 0 and if_match is None:
@@ -313,18 +372,16 @@ async def put_sheet(
             current_etag=etag(assignment.sheet_version),
         )
     check_if_match(if_match, assignment.sheet_version)
-    scheme = await _scheme(session, stage.id)
-    aspects = await _aspects(session, scheme.id)
-    errors = _validate(data.marks, aspects)
+    errors = _validate(data.marks, scheme.by_code)
     if errors:
         raise InvalidInput("Some marks do not fit the marking scheme.", errors=errors)
-    if scheme.frozen_at is None:
-        scheme = await marking.freeze(session, stage, principal)
+    if not scheme.frozen:
+        await marking.freeze(session, stage, principal)
     now = datetime.now(UTC)
     changed = 0
     before = {code: _fmt(s.value) for code, s in existing.items()}
     for mark in data.marks:
-        aspect = aspects[mark.aspect_code]
+        aspect = scheme.by_code[mark.aspect_code]
         score = existing.get(mark.aspect_code)
         if score is None:
             score = Score(
@@ -339,9 +396,13 @@ async def put_sheet(
                 value=mark.value,
                 version=1,
                 submitted_at=assignment.submitted_at,
+                locked_at=None,
+                created_at=now,
+                updated_at=now,
             )
             session.add(score)
             session.add(_history(score, "created", principal.sub, old=None, reason=data.reason))
+            current.append((score, aspect))
             changed += 1
         elif score.value != mark.value:
             old = score.value
@@ -352,7 +413,6 @@ async def put_sheet(
             changed += 1
     if changed:
         assignment.sheet_version += 1
-        await session.flush()
         audit.record(
             session,
             service=SERVICE,
@@ -364,7 +424,8 @@ async def put_sheet(
             after={m.aspect_code: _fmt(m.value) for m in data.marks}
             | {"version": assignment.sheet_version},
         )
-    return _sheet(assignment, await _marks(session, judge.id, assignment.stage_entry_id))
+        await session.flush()
+    return _sheet(assignment, sorted(current, key=lambda p: p[1].code))
 
 
 async def submit_sheet(
@@ -375,17 +436,14 @@ async def submit_sheet(
     if_match: str | None,
     principal: Principal,
 ) -> schemas.ScoreSheet:
-    judge = await judge_of(session, principal)
-    await _guard_stage(session, stage.id)
-    assignment = await _assignment(session, stage.id, blind_code, judge, for_update=True)
-    await _check_no_conflict(session, upstream, stage, judge, assignment)
+    sheet = await _load(session, upstream, stage, blind_code, principal, write=True)
+    judge, assignment = sheet.judge, sheet.assignment
     check_if_match(if_match, assignment.sheet_version)
-    marks = await _marks(session, judge.id, assignment.stage_entry_id)
+    scheme = await _scheme(session, stage.id)
+    marks = await _marks(session, scheme, judge.id, assignment.stage_entry_id)
     if assignment.submitted_at is not None:
         return _sheet(assignment, marks)  # idempotent
-    scheme = await _scheme(session, stage.id)
-    aspects = await _aspects(session, scheme.id)
-    missing = sorted(set(aspects) - {a.code for _, a in marks})
+    missing = sorted(set(scheme.by_code) - {a.code for _, a in marks})
     if missing:
         raise RuleViolation(
             f"Mark every aspect before submitting {blind_code}: {', '.join(missing)} missing.",
@@ -396,8 +454,8 @@ async def submit_sheet(
     assignment.sheet_version += 1
     for score, _ in marks:
         score.submitted_at = now
+        score.updated_at = now
         session.add(_history(score, "submitted", principal.sub, old=score.value))
-    await session.flush()
     audit.record(
         session,
         service=SERVICE,
@@ -407,7 +465,8 @@ async def submit_sheet(
         entity_id=assignment.id,
         after={"blind_code": blind_code, "version": assignment.sheet_version},
     )
-    return _sheet(assignment, await _marks(session, judge.id, assignment.stage_entry_id))
+    await session.flush()
+    return _sheet(assignment, marks)
 
 
 async def panel(
@@ -417,23 +476,28 @@ async def panel(
     blind_code: str,
     principal: Principal,
 ) -> schemas.PanelScores:
-    judge = await judge_of(session, principal)
-    own = await _assignment(session, stage.id, blind_code, judge)
-    await _check_no_conflict(session, upstream, stage, judge, own)
-    if own.submitted_at is None:
+    own = await _load(session, upstream, stage, blind_code, principal)
+    if own.assignment.submitted_at is None:
         raise Forbidden(
             f"Submit your own marks for {blind_code} first: a judge sees the other judges' "
             "marks only after submitting theirs."
         )
+    scheme = await _scheme(session, stage.id)
     rows = await session.execute(
         select(JudgeAssignment, Judge)
         .join(Judge, Judge.id == JudgeAssignment.judge_id)
         .where(JudgeAssignment.stage_id == stage.id, JudgeAssignment.blind_code == blind_code)
         .order_by(Judge.name, Judge.id)
     )
+    scores = await session.scalars(
+        select(Score).where(Score.stage_id == stage.id, Score.blind_code == blind_code)
+    )
+    by_judge: dict[uuid.UUID, list[tuple[Score, AspectInfo]]] = {}
+    for score in scores:
+        by_judge.setdefault(score.judge_id, []).append((score, scheme.by_id[score.aspect_id]))
     out = []
     for assignment, other in rows:
-        marks = await _marks(session, other.id, assignment.stage_entry_id)
+        marks = sorted(by_judge.get(other.id, []), key=lambda p: p[1].code)
         out.append(
             schemas.PanelJudge(
                 judge_id=other.id,
