@@ -440,6 +440,7 @@ def run(
         "ratio": ratio,
         "target": "no lost update (checked); ours/baseline req/s reported",
         "target_ratio": 0.0,
+        "target_label": "no lost update\n(SQL checks)",
         "meets_target": verdict["ok"],
         "verification": verdict,
         "assignment_http": {
