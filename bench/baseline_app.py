@@ -7,6 +7,9 @@ LIKE ...` filter ranked exact/prefix/other, the same city prefix and grade filte
 `created_at, id`, LIMIT 51 (a page of 50 plus one to know there is a next page). Rows go out
 as JSON with `json.dumps`, binary columns left out.
 
+`GET /stage-results/{stage_id}` (the leaderboard benchmark's reference) reads one row: the
+stage's latest provisional or final result (bench/results.py ONE_ROW_SQL), as JSON.
+
 `POST /events/{event_id}/entries` with `{"worker_id": ...}` (the registration burst) runs one
 INSERT of an entry row into `bench_entries` (created by ENTRIES_SETUP: `LIKE entries`, same
 columns and checks, plus a unique `(event_id, worker_id)` constraint standing in for "one entry
@@ -74,6 +77,12 @@ FROM competition_events e WHERE e.id = $1
 RETURNING id, competition_id, event_id, worker_id, locality_code, status, registered_by,
           version, created_at, updated_at
 """  # noqa: S608 - constant table name
+#: The latest public result of a stage (the same query as bench/results.py's).
+ONE_ROW_SQL = (
+    "SELECT id, stage_id, version, status, entry_count, published_at FROM stage_results "
+    "WHERE stage_id = $1 AND status IN ('provisional', 'final') "
+    "ORDER BY version DESC LIMIT 1"
+)
 SCORES_TABLE = "bench_scores"
 SCORES_SETUP = f"""
 DROP TABLE IF EXISTS {SCORES_TABLE};
@@ -154,6 +163,14 @@ def create_app() -> FastAPI:
         else:
             rows = await pool.fetch(LIST_SQL, *list_args(locality_code, grade))
         return Response(_json(rows), media_type="application/json")
+
+    @app.get("/stage-results/{stage_id}")
+    async def stage_result(request: Request, stage_id: uuid.UUID) -> Response:
+        pool: Any = request.app.state.pool
+        row = await pool.fetchrow(ONE_ROW_SQL, stage_id)
+        if row is None:
+            return Response(b'{"detail":"no results"}', 404, media_type="application/json")
+        return Response(json.dumps(dict(row), default=str).encode(), media_type="application/json")
 
     @app.post("/events/{event_id}/entries", status_code=201)
     async def register(request: Request, event_id: uuid.UUID) -> Response:

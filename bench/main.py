@@ -18,10 +18,16 @@
 7. Score burst: 500 judges (50 with --quick) marking at once against registry, competitions
    and judging as uvicorn processes, with a deliberate If-Match race per sheet, against a bare
    FastAPI + asyncpg upsert, then SQL checks that no update was lost (bench/scoring.py).
-8. One table on the terminal and `bench/results/<UTC timestamp>.json`.
+8. Judging results (bench/results.py): computing a stage of 100,000 entries x 5 judges x 10
+   aspects (10,000 with --quick) with the service's `compute_results` against a hand-written
+   single SQL aggregation of the same data (scores checked equal); then the cached public
+   leaderboard (judging, 2 uvicorn workers) against the bare app's one-row read, and the time
+   until a new version published elsewhere is served.
+9. One table on the terminal and `bench/results/<UTC timestamp>.json`.
 
 `--only NAME[,NAME]` runs some of them: import, search, list, registration, scheduler,
-assignment, scoring (search and list need the imported workers, so they import them too).
+assignment, scoring, results, leaderboard (search and list need the imported workers, so they
+import them too; the leaderboard needs the computed stage, so it computes it too).
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import assignment, baseline_app, registration, scheduler, scoring
+from bench import results as judging_results
 from bench.accounts import create_admin_and_job, get_token
 from bench.data import SEARCH_TERMS, write_workers_csv
 from bench.ours_sql import list_workers_sql
@@ -66,6 +73,8 @@ BENCHMARKS = (
     "scheduler",
     "assignment",
     "scoring",
+    "results",
+    "leaderboard",
 )
 #: --only name -> the name in the table (search and list come from http_urls)
 HTTP_NAMES = {"search": "name search", "list": "filtered list"}
@@ -86,6 +95,7 @@ class Sizes:
     assignment_judges: int = 600
     score_judges: int = 500
     score_entries: int = 500
+    result_entries: int = 100_000
     max_requests: int = 500_000
 
     @classmethod
@@ -104,6 +114,7 @@ class Sizes:
                 assignment_judges=60,
                 score_judges=50,
                 score_entries=50,
+                result_entries=10_000,
             )
         return cls(
             rows=1_000_000,
@@ -313,6 +324,14 @@ def render(results: Results) -> Table:
                 f"{base['load_max']}\nconflicted pairs: {base['conflicted_pairs']:,}",
             ]
             target = "optimal, balanced,\nconflict-free"
+        elif bench["kind"] == "compute":
+            cells = [
+                f"{ours['seconds']:.2f} s ({ours['entries']:,} entries,\n"
+                f"{ours['scores']:,} scores; load {ours['load_seconds']:.2f} s,\n"
+                f"NumPy {ours['numpy_seconds']:.2f} s)",
+                f"{base['seconds']:.2f} s (one SQL\naggregation + rank)",
+            ]
+            target = "≤ 1.5 (time)"
         elif bench["kind"] == "scheduler":
             cells = [
                 f"{ours['seconds']:.1f} s, {ours['placed']:,}/{ours['entries']:,} placed\n"
@@ -379,6 +398,8 @@ async def bench_all(
         bench_assignment(results, sizes)
     if "scoring" in only:
         await bench_scoring(results, sizes, database_url, work)
+    if only & {"results", "leaderboard"}:
+        await bench_results(results, sizes, database_url, work, only)
 
 
 async def bench_workers(
@@ -514,6 +535,86 @@ async def bench_scoring(results: Results, sizes: Sizes, database_url: str, work:
         f"assignment over HTTP {out['assignment_http']['seconds']:.1f} s"
     )
     results.benchmarks["score burst"] = out
+
+
+async def bench_results(
+    results: Results, sizes: Sizes, database_url: str, work: Path, only: set[str]
+) -> None:
+    n = sizes.result_entries
+    log(f"Results: generating a stage of {n:,} entries x 5 judges x 10 aspects (untimed)...")
+    stage_id = await judging_results.prepare(database_url, n)
+    await sql(database_url, "VACUUM ANALYZE scores")
+    log("  baseline: one SQL aggregation (mean, marks, components, weights, rank)...")
+    await checkpoint(database_url)
+    await judging_results.compute_baseline(database_url, stage_id)  # warm the buffers
+    base = await judging_results.compute_baseline(database_url, stage_id)
+    log(f"  {base['seconds']:.2f} s, {base['entries']:,} entries")
+    log("  ours: compute_results (COPY out, NumPy, COPY in, commit), mean...")
+    ours = await judging_results.compute_ours(database_url, stage_id)
+    log(f"  {ours['seconds']:.2f} s (load {ours['load_seconds']:.2f} s)")
+    agreement = await judging_results.agree(database_url, ours["result_id"], base.pop("scores"))
+    log(f"  scores agree with the SQL aggregation: {agreement}")
+    others = {}
+    for aggregation, standardisation in (("trimmed_mean", "none"), ("mean", "zscore")):
+        other = await judging_results.compute_ours(
+            database_url, stage_id, aggregation, standardisation
+        )
+        log(f"  ours, {aggregation} + {standardisation}: {other['seconds']:.2f} s")
+        others[f"{aggregation}+{standardisation}"] = other["seconds"]
+    ratio = ours["seconds"] / base["seconds"]
+    ours["peak_rss_kib"] = base["peak_rss_kib"] = None
+    results.benchmarks["result computation"] = {
+        "kind": "compute",
+        "ours": ours,
+        "baseline": base,
+        "ratio": ratio,
+        "target": "ours/baseline seconds <= 1.5",
+        "meets_target": ratio <= 1.5 and agreement["ok"],
+        "agreement": agreement,
+        "other_rules_seconds": others,
+    }
+    if "leaderboard" not in only:
+        return
+    await judging_results.publish(database_url, ours["result_id"])
+    env = server_env(database_url, work / "keys")
+    http: dict[str, dict[str, Any]] = {}
+    for who in ("ours", "baseline"):
+        log(f"Leaderboard, {who}: 2 uvicorn workers, {sizes.concurrency} connections...")
+        if who == "ours":
+            url, procs = await asyncio.to_thread(judging_results.start_judging, env, work)
+            target = f"{url}/v1/stages/{stage_id}/leaderboard?limit=10"
+        else:
+            url, procs = await asyncio.to_thread(start_baseline, env, work)
+            target = f"{url}/stage-results/{stage_id}"
+        try:
+            check = await asyncio.to_thread(httpx.get, target, timeout=30)
+            check.raise_for_status()
+            pid = next(iter(procs.values())).pid
+            await asyncio.to_thread(load, [target], sizes, sizes.warmup, {})
+            with RssSampler(pid) as rss:
+                http[who] = await asyncio.to_thread(load, [target], sizes, sizes.duration, {})
+            http[who]["peak_rss_kib"] = rss.peak // 1024
+            http[who]["body_bytes"] = len(check.content)
+            if who == "ours":
+                http[who]["invalidation"] = await judging_results.invalidation(
+                    database_url, url, stage_id
+                )
+                log(f"  invalidation: {http[who]['invalidation']}")
+        finally:
+            await asyncio.to_thread(stop, procs)
+        log(f"  {http[who]['rps']:,.0f} req/s")
+    o, b = http["ours"], http["baseline"]
+    seen = o["invalidation"]["all_workers_serve_it_after_s"]
+    ratio = o["rps"] / b["rps"] if b["rps"] else 0.0
+    results.benchmarks["leaderboard"] = {
+        "kind": "http",
+        "ours": o,
+        "baseline": b,
+        "ratio": ratio,
+        "target": "ours/baseline req/s >= 1.0; a new version served within 2 s",
+        "target_ratio": 1.0,
+        "meets_target": ratio >= 1.0 and seen is not None and seen <= 2.0,
+    }
 
 
 def save(results: Results, directory: Path = RESULTS_DIR) -> Path:

@@ -122,6 +122,11 @@ class Settings(BaseSettings):
         description="Competition levels at which a judge from the same city as a competitor has "
         "a conflict of interest, comma-separated.",
     )
+    certificate_verify_base_url: str = Field(
+        "http://127.0.0.1:8003",
+        description="The judging service as the public reaches it: certificates carry a QR code "
+        "of BASE/v1/certificates:verify?code=....",
+    )
     webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(
         default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 86400.0],
         description="Delays before each retry of a webhook delivery, comma-separated seconds "

@@ -116,3 +116,18 @@ async def test_score_burst_ours_baseline_and_checks(
     assert result["ours"]["statuses"]["put"] == {"200": 12}
     assert result["baseline"]["statuses"]["race"] == {"200/200": 12}
     assert result["assignment_http"]["solver_status"] == "OPTIMAL"
+
+
+@pytest.mark.timeout(60)
+async def test_result_computation_agrees_with_the_sql_aggregation(database_url: str) -> None:
+    from bench import results as judging_results
+
+    stage_id = await judging_results.prepare(database_url, 30)
+    base = await judging_results.compute_baseline(database_url, stage_id)
+    assert base["entries"] == 30
+    ours = await judging_results.compute_ours(database_url, stage_id)
+    assert (ours["entries"], ours["scores"]) == (30, 30 * 5 * 10)
+    agreement = await judging_results.agree(database_url, ours["result_id"], base["scores"])
+    assert agreement["ok"], agreement
+    trimmed = await judging_results.compute_ours(database_url, stage_id, "trimmed_mean", "zscore")
+    assert trimmed["version"] == 2

@@ -8,11 +8,18 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
+from services.judging.analytics.router import router as analytics_router
 from services.judging.assignment.router import router as assignment_router
 from services.judging.assignment.router import webhooks as assignment_webhooks
+from services.judging.awards.router import router as awards_router
+from services.judging.awards.router import webhooks as award_webhooks
+from services.judging.certificates.router import router as certificates_router
 from services.judging.conflicts.router import router as conflicts_router
 from services.judging.judges.router import router as judges_router
 from services.judging.marking.router import router as marking_router
+from services.judging.pairwise.router import router as pairwise_router
+from services.judging.results.router import router as results_router
+from services.judging.results.router import webhooks as results_webhooks
 from services.judging.scoring.router import router as scoring_router
 from services.judging.scoring.router import webhooks as scoring_webhooks
 from shared.app import create_service_app
@@ -39,6 +46,11 @@ def create_app(
             marking_router,
             assignment_router,
             scoring_router,
+            results_router,
+            awards_router,
+            certificates_router,
+            analytics_router,
+            pairwise_router,
         ],
         openapi_tags=[
             {
@@ -66,7 +78,34 @@ def create_app(
                 "description": "Blind score entry with If-Match versions and full history, "
                 "disagreement flags, sign-off by re-authentication and the panel lock.",
             },
+            {
+                "name": "results",
+                "description": "Result rules, aggregation and ranking, the results lifecycle "
+                "(draft, provisional, final), the public leaderboard and its live stream, "
+                "appeals.",
+            },
+            {
+                "name": "awards",
+                "description": "What final results earn in the registry (honours, grade "
+                "promotions, talent-file results): rules per stage, sent exactly once per "
+                "award, with each award's delivery state.",
+            },
+            {
+                "name": "certificates",
+                "description": "A certificate per awarded competitor: PDF with a QR code, "
+                "public verification by code, revocation.",
+            },
+            {
+                "name": "judge analytics",
+                "description": "For organisers: judge severity and leniency, inter-rater "
+                "agreement (Krippendorff's alpha), score distributions per judge.",
+            },
+            {
+                "name": "pairwise judging",
+                "description": "For large innovation contests: judges compare two entries at a "
+                "time; CrowdBT ranks the entries and weighs judges by reliability.",
+            },
         ],
-        webhooks=[assignment_webhooks, scoring_webhooks],
+        webhooks=[assignment_webhooks, scoring_webhooks, results_webhooks, award_webhooks],
         transport=transport,
     )

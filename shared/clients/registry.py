@@ -110,3 +110,40 @@ class RegistryClient(ServiceClient):
             )
             out += [uuid.UUID(m["worker_id"]) if m["worker_id"] else None for m in body]
         return out
+
+    # --- awards (idempotent per source_ref, so every call here is safe to retry) -------------
+
+    async def send_award(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any],
+        *,
+        token: str,
+        idempotency_key: str | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        """Deliver one award: a grade promotion (`PUT /v1/internal/grade-promotions/{ref}`), a
+        competition result (`PUT /v1/internal/competition-results/{ref}`) or an honour grant
+        (`POST /v1/honours/{code}/grants` carrying `source_ref`). The registry records each
+        once per source_ref, so a repeat answers 200 with the first record.
+
+        Returns (status, body) for 200/201 and for refusals (4xx: the registry's problem, the
+        award cannot go through as planned); raises DownstreamError when the registry is down
+        or broken (503/504/502), so the caller can retry later.
+        """
+        response = await self.request(
+            method,
+            path,
+            json=body,
+            token=token,
+            # A POST is made retryable by its (deterministic) idempotency key; PUTs are by nature.
+            idempotency_key=idempotency_key if method.upper() == "POST" else None,
+        )
+        data = self.json_or_502(response, self.service)
+        if not isinstance(data, dict):
+            raise DownstreamError(
+                f"The registry answered {path} with something that is not an object.",
+                status=502,
+                service=self.service,
+            )
+        return response.status_code, data

@@ -13,7 +13,14 @@ import pytest
 
 from tests.conftest import Services, assert_problem
 
-PUBLIC = {("POST", "/v1/auth/token")}
+PUBLIC = {
+    ("POST", "/v1/auth/token"),
+    # The public leaderboard and its live stream (published results only).
+    ("GET", "/v1/stages/{stage_id}/leaderboard"),
+    ("GET", "/v1/stages/{stage_id}/leaderboard:stream"),
+    # The certificate check anyone may make from the QR code on the paper.
+    ("GET", "/v1/certificates:verify"),
+}
 
 
 def _concrete(path: str) -> str:

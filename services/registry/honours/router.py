@@ -20,9 +20,10 @@ from shared.pagination import CursorQuery, LimitQuery, Page
 router = APIRouter(prefix="/v1", tags=["honours"])
 
 #: Admins, organisers (local honours, workers in scope) and machine clients with registry:write
-#: (judging and HR systems report honours this way).
+#: (HR systems) or our own services' `internal` scope (judging reports awards this way).
 Granter = Annotated[
-    Principal, Depends(require(Role.admin, Role.organiser, scopes=("registry:write",)))
+    Principal,
+    Depends(require(Role.admin, Role.organiser, scopes=("registry:write", "internal"))),
 ]
 HonourCode = Annotated[
     str, Path(max_length=64, description="Honour code.", examples=["qilu_craftsman"])

@@ -1,14 +1,29 @@
 """Tables owned by the judging service: judges, declared conflicts, marking schemes, assignments,
-scores, sign-offs and locks (issue 5)."""
+scores, sign-offs and locks, results and appeals, awards and certificates (issue 5)."""
 
+from shared.models.judging.awards import Award, AwardRule, Certificate
 from shared.models.judging.enums import (
     AspectType,
+    AwardKind,
     ConflictKind,
+    DeliveryState,
     JudgeKind,
     QualificationLevel,
 )
 from shared.models.judging.judges import DeclaredConflict, Judge
 from shared.models.judging.marking import MarkingAspect, MarkingScheme
+from shared.models.judging.pairwise import PairwiseItem, PairwiseJudge, PairwiseVote
+from shared.models.judging.results import (
+    Aggregation,
+    Appeal,
+    AppealStatus,
+    CompletionTime,
+    ResultEntry,
+    ResultRules,
+    ResultStatus,
+    StageResult,
+    Standardisation,
+)
 from shared.models.judging.scoring import (
     JudgeAssignment,
     JudgeAssignmentRun,
@@ -19,9 +34,18 @@ from shared.models.judging.scoring import (
 )
 
 __all__ = [
+    "Aggregation",
+    "Appeal",
+    "AppealStatus",
     "AspectType",
+    "Award",
+    "AwardKind",
+    "AwardRule",
+    "Certificate",
+    "CompletionTime",
     "ConflictKind",
     "DeclaredConflict",
+    "DeliveryState",
     "Judge",
     "JudgeAssignment",
     "JudgeAssignmentRun",
@@ -29,8 +53,16 @@ __all__ = [
     "JudgeSignoff",
     "MarkingAspect",
     "MarkingScheme",
+    "PairwiseItem",
+    "PairwiseJudge",
+    "PairwiseVote",
     "QualificationLevel",
+    "ResultEntry",
+    "ResultRules",
+    "ResultStatus",
     "Score",
     "ScoreHistory",
+    "StageResult",
     "StageScoreLock",
+    "Standardisation",
 ]

@@ -33,3 +33,19 @@ class ConflictKind(enum.StrEnum):
 class AspectType(enum.StrEnum):
     measurement = "measurement"  # objective: a measured mark up to max_mark
     judgement = "judgement"  # 0-3 scale with a descriptor per level, several judges
+
+
+class AwardKind(enum.StrEnum):
+    """What a final result earns in the registry."""
+
+    honour = "honour"  # an honour grant (e.g. 山东省技术能手 for the top N)
+    grade_promotion = "grade_promotion"  # one level up, or to a named grade
+    competition_result = "competition_result"  # an entry in the competitor's talent file
+
+
+class DeliveryState(enum.StrEnum):
+    """Where an award stands with the registry."""
+
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"  # the last attempt failed (last_error says why); retried on request

@@ -1,0 +1,200 @@
+"""Sending a stage's awards to the registry: each award in its own short transaction, so that
+what the registry recorded is marked `sent` at once and a failure never loses that.
+
+Exactly once: every call carries the award's deterministic `source_ref`, and the registry
+records a source_ref once (a repeat answers 200 with the first record). So an award whose
+`sent` mark was lost (a crash between the registry's answer and our commit) is simply sent
+again and recorded once. Two senders at once skip each other's locked awards.
+
+The registry down (503/504/502): the award is marked `failed` with the error, the remaining ones
+stay `pending`, and the caller gets a 503 problem; sending again completes the job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.judging.awards import schemas, service
+from services.judging.awards.results import final_results
+from services.judging.upstream import StageInfo, Upstream
+from shared import audit, outbox
+from shared.auth.principal import Principal
+from shared.errors import DomainError, DownstreamError
+from shared.models.judging import Award, DeliveryState
+
+SERVICE = "judging"
+log = logging.getLogger("judging.awards")
+
+
+@dataclass
+class Delivery:
+    sent: int = 0
+    failed: int = 0
+
+
+def _event_data(award: Award, stage: StageInfo) -> dict[str, object]:
+    body = award.request.get("body", {})
+    return {
+        "award_id": str(award.id),
+        "stage_id": str(stage.id),
+        "competition_id": str(stage.competition_id),
+        "organiser_locality_code": stage.organiser_locality_code,
+        "entry_id": str(award.entry_id),
+        "worker_id": str(award.worker_id),
+        "kind": award.kind.value,
+        "honour_code": award.request["path"].split("/")[3]
+        if award.kind.value == "honour"
+        else None,
+        "to_grade": body.get("to_grade"),
+        "rank": award.rank,
+        "prize": award.prize,
+        "source_ref": award.source_ref,
+        "registry_ref": award.registry_ref,
+    }
+
+
+def idempotency_key(award: Award) -> str:
+    """Deterministic per award: two honours of one competitor share a source_ref (the registry
+    tells them apart by honour code) but not this key."""
+    digest = hashlib.sha256(f"{award.request['path']}|{award.source_ref}".encode()).hexdigest()
+    return f"award-{digest[:48]}"
+
+
+def _detail(body: dict[str, object], status: int) -> str:
+    return f"registry {status}: {body.get('detail') or body.get('title') or 'refused'}"
+
+
+async def _send_one(
+    session: AsyncSession,
+    upstream: Upstream,
+    stage: StageInfo,
+    award_id: uuid.UUID,
+    token: str,
+    principal: Principal | None,
+    delivery: Delivery,
+) -> DownstreamError | None:
+    """Send one award inside the caller's transaction; the outage, if the registry is down."""
+    award = await session.scalar(
+        select(Award).where(Award.id == award_id).with_for_update(skip_locked=True)
+    )
+    if award is None or award.state is DeliveryState.sent:
+        return None  # another sender holds it, or it was sent meanwhile
+    before = {"state": award.state.value, "attempts": award.attempts}
+    award.attempts += 1
+    try:
+        status, body = await upstream.registry.send_award(
+            award.request["method"],
+            award.request["path"],
+            award.request["body"],
+            token=token,
+            idempotency_key=idempotency_key(award),
+        )
+    except DownstreamError as exc:
+        award.state = DeliveryState.failed
+        award.last_error = exc.detail
+        delivery.failed += 1
+        return exc
+    if status in (200, 201):
+        award.state = DeliveryState.sent
+        award.last_error = None
+        award.registry_ref = str(body.get("id")) if body.get("id") is not None else None
+        award.sent_at = datetime.now(UTC)
+        delivery.sent += 1
+        outbox.emit(
+            session,
+            service=SERVICE,
+            type="award.granted",
+            subject=f"award:{award.id}",
+            data=_event_data(award, stage),
+        )
+    else:
+        # A refusal (the worker already holds the grade or honour, an unknown honour...): this
+        # award cannot go through as planned; it stays visible as failed with the reason.
+        award.state = DeliveryState.failed
+        award.last_error = _detail(body, status)
+        delivery.failed += 1
+    audit.record(
+        session,
+        service=SERVICE,
+        principal=principal,
+        action=f"award.{award.state.value}",
+        entity_type="award",
+        entity_id=award.id,
+        before=before,
+        after={
+            "state": award.state.value,
+            "attempts": award.attempts,
+            "last_error": award.last_error,
+            "registry_ref": award.registry_ref,
+        },
+    )
+    return None
+
+
+async def deliver(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    upstream: Upstream,
+    stage: StageInfo,
+    principal: Principal | None,
+    *,
+    award_ids: list[uuid.UUID] | None = None,
+) -> Delivery:
+    """Send every unsent award of the stage (or only `award_ids`), oldest first. Raises the
+    registry's outage (a 503 problem) after recording it; what was sent stays sent."""
+    async with sessionmaker() as session:
+        stmt = select(Award.id).where(Award.stage_id == stage.id, Award.state != DeliveryState.sent)
+        if award_ids is not None:
+            stmt = stmt.where(Award.id.in_(award_ids))
+        ids = list(await session.scalars(stmt.order_by(Award.created_at, Award.id)))
+    delivery = Delivery()
+    if not ids:
+        return delivery
+    token = await upstream.token()
+    for award_id in ids:
+        async with sessionmaker() as session, session.begin():
+            outage = await _send_one(session, upstream, stage, award_id, token, principal, delivery)
+        if outage is not None:
+            raise DownstreamError(
+                f"The registry is unavailable ({outage.detail}); {delivery.sent} award(s) were "
+                "sent before it failed and are marked sent, the rest stay pending. Send again "
+                "to complete: each award is recorded once.",
+                status=503,
+                service="registry",
+                sent=delivery.sent,
+            )
+    return delivery
+
+
+def present(award: Award) -> schemas.Award:
+    return schemas.Award.model_validate(award)
+
+
+async def award_final_results(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    upstream: Upstream,
+    stage: StageInfo,
+    principal: Principal | None,
+) -> Delivery | None:
+    """Run by the results finalise path once the final version is committed (a background task
+    after the response): plan the stage's awards from its final results and send them. Never
+    raises: a registry outage or any other failure leaves the awards pending (or failed) for
+    `POST /v1/stages/{id}/awards:send`, which completes the job."""
+    try:
+        async with sessionmaker() as session, session.begin():
+            results = await final_results(session, stage.id)
+            await service.plan_awards(session, upstream, stage, results, principal)
+        return await deliver(sessionmaker, upstream, stage, principal)
+    except DomainError as exc:
+        log.warning(
+            "awards left for awards:send", extra={"stage_id": str(stage.id), "error": exc.detail}
+        )
+    except Exception:
+        log.exception("awards left for awards:send", extra={"stage_id": str(stage.id)})
+    return None

@@ -1,0 +1,234 @@
+"""Award endpoints: rules per stage, sending the stage's awards to the registry, their delivery
+state, and retrying one."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.judging.access import check_stage_manager
+from services.judging.awards import flows, schemas, service
+from services.judging.awards.results import final_results
+from services.judging.upstream import StageInfo, UpstreamDep
+from shared.auth.deps import AdminOrOrganiser
+from shared.db import SessionDep, get_or_404
+from shared.errors import error_responses
+from shared.idempotency import IdempotencyKeyHeader, idempotent_create
+from shared.models.judging import Award, DeliveryState
+from shared.pagination import CursorQuery, LimitQuery, Page, paginate
+
+router = APIRouter(prefix="/v1", tags=["awards"])
+
+
+def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    factory: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    return factory
+
+
+#: For flows that commit step by step (each award in its own transaction).
+SessionMakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessionmaker)]
+
+
+async def _managed_stage(
+    upstream: UpstreamDep, principal: AdminOrOrganiser, stage_id: uuid.UUID
+) -> StageInfo:
+    """The stage, for admins and the organisers of its competition (403 otherwise)."""
+    stage = await upstream.stage(stage_id)
+    check_stage_manager(principal, stage)
+    return stage
+
+
+ManagedStage = Annotated[StageInfo, Depends(_managed_stage)]
+
+
+@router.post(
+    "/stages/{stage_id}/award-rules",
+    response_model=schemas.AwardRule,
+    status_code=201,
+    summary="Add an award rule to a stage",
+    responses=error_responses(401, 403, 404, 409, 422, 502, 503, 504),
+)
+async def create_rule(
+    request: Request,
+    session: SessionDep,
+    principal: AdminOrOrganiser,
+    stage: ManagedStage,
+    data: schemas.AwardRuleCreate,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    """What the stage's final results earn in the registry:
+
+    - `honour`: grant `honour_code` (e.g. 山东省技术能手) to the top `top_n` or the `prizes`;
+    - `grade_promotion`: promote one level (or to `to_grade`) the top `top_n` or the `prizes`;
+    - `competition_result`: write the result to each competitor's talent file (everyone
+      ranked, unless narrowed by `top_n` or `prizes`).
+
+    A team entry's award goes to each member. One rule per kind per stage (per honour code for
+    honours): 409 for a second. Organisers of the stage's competition only."""
+
+    async def create() -> schemas.AwardRule:
+        rule = await service.create_rule(session, stage, data, principal)
+        return schemas.AwardRule.model_validate(rule)
+
+    return await idempotent_create(
+        session,
+        request,
+        principal,
+        idempotency_key,
+        data,
+        create,
+        location=lambda _: f"/v1/stages/{stage.id}/award-rules",
+    )
+
+
+@router.get(
+    "/stages/{stage_id}/award-rules",
+    response_model=list[schemas.AwardRule],
+    summary="List a stage's award rules",
+    responses=error_responses(401, 403, 404, 422, 502, 503, 504),
+)
+async def list_rules(
+    session: SessionDep, _: AdminOrOrganiser, stage: ManagedStage
+) -> list[schemas.AwardRule]:
+    """The stage's rules in creation order (a handful per stage, so not paginated)."""
+    return [
+        schemas.AwardRule.model_validate(r) for r in await service.list_rules(session, stage.id)
+    ]
+
+
+@router.delete(
+    "/award-rules/{rule_id}",
+    status_code=204,
+    summary="Delete an award rule",
+    responses=error_responses(401, 403, 404, 409, 422, 502, 503, 504),
+)
+async def delete_rule(
+    session: SessionDep, upstream: UpstreamDep, principal: AdminOrOrganiser, rule_id: uuid.UUID
+) -> Response:
+    """Delete a rule that has no awards yet; once its awards are planned it is part of the
+    record (409)."""
+    rule = await service.get_rule(session, rule_id, for_update=True)
+    check_stage_manager(principal, await upstream.stage(rule.stage_id))
+    await service.delete_rule(session, rule, principal)
+    return Response(status_code=204)
+
+
+async def _report(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    stage_id: uuid.UUID,
+    *,
+    planned: int,
+    delivery: flows.Delivery,
+    skipped: list[schemas.Skipped],
+) -> schemas.SendReport:
+    async with sessionmaker() as session:
+        awards = await session.scalars(
+            select(Award).where(Award.stage_id == stage_id).order_by(Award.created_at, Award.id)
+        )
+        return schemas.SendReport(
+            stage_id=stage_id,
+            planned=planned,
+            sent=delivery.sent,
+            failed=delivery.failed,
+            totals=await service.totals(session, stage_id),
+            skipped=skipped,
+            awards=[flows.present(a) for a in awards],
+        )
+
+
+@router.post(
+    "/stages/{stage_id}/awards:send",
+    response_model=schemas.SendReport,
+    summary="Send the stage's awards to the registry (safe to retry)",
+    responses=error_responses(401, 403, 404, 412, 422, 502, 503, 504),
+)
+async def send_awards(
+    sessionmaker: SessionMakerDep,
+    upstream: UpstreamDep,
+    principal: AdminOrOrganiser,
+    stage: ManagedStage,
+) -> schemas.SendReport:
+    """Once the stage's results are final (412 before): plan the awards the rules give (once;
+    a rule added later adds its awards on the next call), issue the certificates, and send
+    every award not yet sent: honour grants, grade promotions and talent-file entries, each with
+    its deterministic `source_ref` so the registry records it exactly once however often this is
+    called. An award the registry refuses (the worker already holds that grade...) is marked
+    `failed` with the reason. Registry down: 503 problem; what was sent before stays `sent`,
+    the failing award is `failed`, the rest `pending`; call again to complete. Each award sent
+    emits `award.granted`."""
+    async with sessionmaker() as session, session.begin():
+        results = await final_results(session, stage.id)
+        plan = await service.plan_awards(session, upstream, stage, results, principal)
+    delivery = await flows.deliver(sessionmaker, upstream, stage, principal)
+    return await _report(
+        sessionmaker, stage.id, planned=plan.created, delivery=delivery, skipped=plan.skipped
+    )
+
+
+@router.get(
+    "/stages/{stage_id}/awards",
+    response_model=Page[schemas.Award],
+    summary="List a stage's awards and their delivery state",
+    responses=error_responses(401, 403, 404, 422, 502, 503, 504),
+)
+async def list_awards(
+    session: SessionDep,
+    _: AdminOrOrganiser,
+    stage: ManagedStage,
+    state: Annotated[DeliveryState | None, Query(description="Only awards in this state.")] = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[schemas.Award]:
+    """Every planned award with its state (`pending`, `sent`, `failed` with `last_error`), the
+    number of attempts and the registry's record id, in planning order."""
+    stmt = select(Award).where(Award.stage_id == stage.id)
+    if state is not None:
+        stmt = stmt.where(Award.state == state)
+    return await paginate(
+        session,
+        stmt,
+        order_by=[Award.created_at, Award.id],
+        limit=limit,
+        cursor=cursor,
+        transform=flows.present,
+    )
+
+
+@router.post(
+    "/awards/{award_id}:retry",
+    response_model=schemas.Award,
+    summary="Retry sending one award",
+    responses=error_responses(401, 403, 404, 422, 502, 503, 504),
+)
+async def retry_award(
+    sessionmaker: SessionMakerDep,
+    upstream: UpstreamDep,
+    principal: AdminOrOrganiser,
+    award_id: uuid.UUID,
+) -> schemas.Award:
+    """Send one `failed` (or `pending`) award again, with the same `source_ref` (so it is
+    recorded once). A `sent` award is answered as it is. Registry down: 503 problem, the award
+    stays `failed`."""
+    async with sessionmaker() as session:
+        award = await get_or_404(session, Award, award_id, "award")
+    stage = await upstream.stage(award.stage_id)
+    check_stage_manager(principal, stage)
+    if award.state is not DeliveryState.sent:
+        await flows.deliver(sessionmaker, upstream, stage, principal, award_ids=[award.id])
+    async with sessionmaker() as session:
+        return flows.present(await get_or_404(session, Award, award_id, "award"))
+
+
+#: Events sent to webhook subscribers (documented in the OpenAPI `webhooks` section).
+webhooks = APIRouter(tags=["awards"])
+
+
+@webhooks.post("award.granted", summary="An award reached the registry")
+async def award_granted(event: schemas.AwardEvent) -> None:
+    """Sent once per award when the registry has recorded it: an honour grant, a grade
+    promotion or a talent-file competition result (`data.kind`), with the competitor, rank,
+    prize and the registry's record (`data.registry_ref`). Signed per Standard Webhooks."""

@@ -1,0 +1,137 @@
+"""Award rule and award schemas."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.models.judging import AwardKind, DeliveryState
+from shared.models.registry.enums import SkillGrade
+
+Prize = Literal["first", "second", "third", "merit"]
+
+
+class AwardRuleCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"kind": "honour", "honour_code": "shandong_technical_expert", "top_n": 3},
+                {"kind": "grade_promotion", "prizes": ["first"]},
+                {"kind": "grade_promotion", "to_grade": "senior_technician", "top_n": 1},
+                {"kind": "competition_result"},
+            ]
+        },
+    )
+
+    kind: AwardKind = Field(
+        description="`honour`: grant `honour_code`; `grade_promotion`: one level up (or to "
+        "`to_grade`); `competition_result`: an entry in the competitor's talent file."
+    )
+    honour_code: str | None = Field(
+        None, min_length=1, max_length=64, description="Required for `honour`, else absent."
+    )
+    to_grade: SkillGrade | None = Field(
+        None,
+        description="`grade_promotion` only: the named grade the rules promise (the registry "
+        "refuses a jump of more than one level). Absent: one level above the worker's grade.",
+    )
+    top_n: int | None = Field(
+        None, ge=1, le=100000, description="Only entries ranked 1..top_n (shared ranks count)."
+    )
+    prizes: list[Prize] | None = Field(
+        None, min_length=1, max_length=4, description="Only entries with one of these prizes."
+    )
+    citation: str | None = Field(
+        None, max_length=2000, description="Text for the honour grant or promotion reason."
+    )
+
+
+class AwardRule(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    stage_id: uuid.UUID
+    kind: AwardKind
+    honour_code: str | None
+    to_grade: str | None
+    top_n: int | None
+    prizes: list[str] | None
+    citation: str | None
+    created_by: str
+    created_at: datetime
+
+
+class Award(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    stage_id: uuid.UUID
+    rule_id: uuid.UUID
+    kind: AwardKind
+    entry_id: uuid.UUID
+    worker_id: uuid.UUID
+    rank: int
+    prize: str | None
+    source_ref: str = Field(
+        description="Sent to the registry; the same outcome always has the same reference.",
+        examples=["award:5f0c...:9a1e...:0b7d...:honour"],
+    )
+    request: dict[str, Any] = Field(description="The registry call, fixed when planned.")
+    state: DeliveryState = Field(
+        description="`pending` (not sent yet), `sent` (recorded by the registry), `failed` "
+        "(the last attempt failed: `last_error` says why; send or retry again)."
+    )
+    attempts: int
+    last_error: str | None
+    registry_ref: str | None = Field(description="The registry's grant, change or entry id.")
+    sent_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Skipped(BaseModel):
+    entry_id: uuid.UUID
+    worker_id: uuid.UUID
+    rule_id: uuid.UUID
+    reason: str = Field(examples=["already holds technician, at or above the rule's grade"])
+
+
+class SendReport(BaseModel):
+    stage_id: uuid.UUID
+    planned: int = Field(description="Awards created by this call (0 when planned before).")
+    sent: int = Field(description="Awards the registry recorded during this call.")
+    failed: int = Field(description="Awards the registry refused during this call.")
+    totals: dict[str, int] = Field(
+        description="Every award of the stage by state after the call.",
+        examples=[{"pending": 0, "sent": 12, "failed": 0}],
+    )
+    skipped: list[Skipped] = Field(default_factory=list)
+    awards: list[Award]
+
+
+class AwardEvent(BaseModel):
+    """A Standard Webhooks payload: `{type, timestamp, data}`."""
+
+    type: str = Field(examples=["award.granted"])
+    timestamp: datetime
+    data: dict[str, Any] = Field(
+        examples=[
+            {
+                "award_id": "3c6f1d2e-8a4b-4c5d-9e6f-7a8b9c0d1e2f",
+                "stage_id": "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f",
+                "competition_id": "0a5e8f3c-2b1d-4c6e-8f7a-9b0c1d2e3f4a",
+                "organiser_locality_code": "370000",
+                "entry_id": "9a1e1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f",
+                "worker_id": "6b1f0c2e-4d7a-4a51-9a43-1f2d3c4b5a69",
+                "kind": "honour",
+                "honour_code": "shandong_technical_expert",
+                "rank": 1,
+                "prize": "first",
+                "source_ref": "award:5f0c...:9a1e...:6b1f...:honour",
+            }
+        ]
+    )

@@ -1,0 +1,308 @@
+"""Appeals against a provisional result: filed by the competitor (the team's leader for a team)
+within the appeal window, decided by the arbitration panel; an upheld appeal reopens the named
+scores for re-scoring (`scoring.service.unlock_scores`), after which the judges lock them again
+and the organisers recompute and publish a new provisional version.
+
+Who arbitrates: there is no separate arbiter role in the registry (adding one would touch every
+service's role checks and the accounts table); admins (the province's arbitration committee)
+always may, and organisers covering the stage may when the stage's result rules name their
+account in `arbiters` (an explicit, per-stage arbitration flag, audited with the rules).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.judging.access import check_stage_manager, covers
+from services.judging.results import schemas
+from services.judging.results.service import SERVICE, _latest, _lock
+from services.judging.scoring.service import _lock_marks, unlock_scores
+from services.judging.upstream import StageInfo
+from shared import audit, outbox
+from shared.auth.principal import Principal, Role
+from shared.concurrency import check_if_match
+from shared.db import get_or_404
+from shared.errors import Conflict, FieldError, Forbidden, RuleViolation
+from shared.models.judging import (
+    Appeal,
+    AppealStatus,
+    MarkingAspect,
+    ResultEntry,
+    ResultRules,
+    ResultStatus,
+    Score,
+)
+from shared.pagination import Page, paginate
+
+
+def view(appeal: Appeal) -> schemas.Appeal:
+    return schemas.Appeal.model_validate(appeal)
+
+
+def _snapshot(appeal: Appeal) -> dict[str, object]:
+    return view(appeal).model_dump(mode="json")
+
+
+async def count(session: AsyncSession, stage_id: uuid.UUID, *, pending: bool) -> int:
+    stmt = select(func.count()).select_from(Appeal).where(Appeal.stage_id == stage_id)
+    if pending:
+        stmt = stmt.where(Appeal.status == AppealStatus.pending)
+    return int(await session.scalar(stmt) or 0)
+
+
+async def upheld_since(session: AsyncSession, stage_id: uuid.UUID, since: datetime) -> bool:
+    found = await session.scalar(
+        select(Appeal.id)
+        .where(
+            Appeal.stage_id == stage_id,
+            Appeal.status == AppealStatus.upheld,
+            Appeal.decided_at >= since,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def file(
+    session: AsyncSession,
+    stage: StageInfo,
+    data: schemas.AppealCreate,
+    principal: Principal,
+    *,
+    now: datetime | None = None,
+) -> Appeal:
+    """File an appeal against the current provisional version of the stage."""
+    now = now or datetime.now(UTC)
+    if principal.role is not Role.worker or principal.worker_id is None:
+        raise Forbidden("Appeals are filed by the competitor (a team's leader) with their account.")
+    await _lock(session, stage.id)
+    latest = await _latest(session, stage.id, (ResultStatus.provisional, ResultStatus.final))
+    if latest is None:
+        raise Conflict(f"Stage {stage.id} has no published results to appeal against.")
+    if latest.status is ResultStatus.final:
+        raise Conflict(
+            f"The results of stage {stage.id} are final: the appeal window closed at "
+            f"{latest.appeal_deadline.isoformat() if latest.appeal_deadline else 'publication'}.",
+            rule="appeal_window_closed",
+        )
+    assert latest.appeal_deadline is not None
+    if now >= latest.appeal_deadline:
+        raise Conflict(
+            f"The appeal window of stage {stage.id} closed at "
+            f"{latest.appeal_deadline.isoformat()}.",
+            rule="appeal_window_closed",
+            appeal_deadline=latest.appeal_deadline.isoformat(),
+        )
+    stmt = select(ResultEntry).where(
+        ResultEntry.result_id == latest.id, ResultEntry.worker_id == principal.worker_id
+    )
+    if data.entry_id is not None:
+        stmt = stmt.where(ResultEntry.entry_id == data.entry_id)
+    mine = list(await session.scalars(stmt))
+    if not mine:
+        raise Forbidden(
+            "Only the competitor of an entry (for a team, its leader) may appeal its result"
+            + (f"; entry {data.entry_id} is not yours." if data.entry_id else ".")
+        )
+    if len(mine) > 1:
+        raise RuleViolation(
+            "You have several entries in this stage: name one as entry_id.",
+            errors=[FieldError(field="entry_id", message="required: you have several entries")],
+        )
+    entry = mine[0]
+    scheme_id = uuid.UUID(latest.inputs["scheme_id"])
+    known = set(
+        await session.scalars(
+            select(MarkingAspect.id).where(
+                MarkingAspect.scheme_id == scheme_id, MarkingAspect.id.in_(data.aspect_ids)
+            )
+        )
+    )
+    errors = [
+        FieldError(field=f"aspect_ids[{i}]", message="not an aspect of the stage's scheme")
+        for i, a in enumerate(data.aspect_ids)
+        if a not in known
+    ]
+    if errors:
+        raise RuleViolation(f"{len(errors)} aspect id(s) are not of this stage.", errors=errors)
+    assert entry.entry_id is not None
+    appeal = Appeal(
+        stage_id=stage.id,
+        result_id=latest.id,
+        stage_entry_id=entry.stage_entry_id,
+        entry_id=entry.entry_id,
+        aspect_ids=[str(a) for a in dict.fromkeys(data.aspect_ids)],
+        reason=data.reason,
+        status=AppealStatus.pending,
+        filed_by=principal.sub,
+    )
+    await audit.add_created(
+        session,
+        appeal,
+        service=SERVICE,
+        principal=principal,
+        action="appeal.file",
+        entity_type="appeal",
+        after=lambda: _snapshot(appeal),
+    )
+    outbox.emit(
+        session,
+        service=SERVICE,
+        type="appeal.filed",
+        subject=str(appeal.id),
+        data={
+            "appeal_id": str(appeal.id),
+            "stage_id": str(stage.id),
+            "entry_id": str(appeal.entry_id),
+            "result_version": latest.version,
+            "aspect_ids": appeal.aspect_ids,
+        },
+    )
+    return appeal
+
+
+async def list_appeals(
+    session: AsyncSession,
+    stage: StageInfo,
+    principal: Principal,
+    *,
+    status: AppealStatus | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[schemas.Appeal]:
+    """Stage managers (and arbiters) see every appeal; a competitor their own."""
+    stmt = select(Appeal).where(Appeal.stage_id == stage.id)
+    if principal.role is Role.worker:
+        stmt = stmt.where(Appeal.filed_by == principal.sub)
+    else:
+        await check_arbiter_or_manager(session, stage, principal)
+    if status is not None:
+        stmt = stmt.where(Appeal.status == status)
+    return await paginate(
+        session,
+        stmt,
+        order_by=[Appeal.created_at, Appeal.id],
+        limit=limit,
+        cursor=cursor,
+        transform=view,
+    )
+
+
+async def _is_arbiter(session: AsyncSession, stage: StageInfo, principal: Principal) -> bool:
+    if principal.role is Role.admin:
+        return True
+    if principal.role is not Role.organiser:
+        return False
+    rules = await session.get(ResultRules, stage.id)
+    return (
+        rules is not None
+        and principal.sub in rules.arbiters
+        and covers(principal, stage.organiser_locality_code, stage.organiser_enterprise_id)
+    )
+
+
+async def check_arbiter_or_manager(
+    session: AsyncSession, stage: StageInfo, principal: Principal
+) -> None:
+    if await _is_arbiter(session, stage, principal):
+        return
+    check_stage_manager(principal, stage)
+
+
+async def decide(
+    session: AsyncSession,
+    appeal_id: uuid.UUID,
+    stage: StageInfo,
+    data: schemas.AppealDecision,
+    if_match: str | None,
+    principal: Principal,
+) -> Appeal:
+    if not await _is_arbiter(session, stage, principal):
+        raise Forbidden(
+            "Appeals are decided by admins and by organisers on the stage's arbitration panel "
+            "(result rules `arbiters`)."
+        )
+    await _lock(session, stage.id)
+    appeal = await get_or_404(session, Appeal, appeal_id, "appeal", for_update=True)
+    check_if_match(if_match, appeal.version)
+    if appeal.status is not AppealStatus.pending:
+        raise Conflict(f"Appeal {appeal.id} was already decided ({appeal.status.value}).")
+    before = _snapshot(appeal)
+    appeal.status = AppealStatus(data.outcome)
+    appeal.decision_reason = data.reason
+    appeal.decided_by = principal.sub
+    appeal.decided_at = datetime.now(UTC)
+    appeal.version += 1
+    if appeal.status is AppealStatus.upheld:
+        score_ids = list(
+            await session.scalars(
+                select(Score.id).where(
+                    Score.stage_id == appeal.stage_id,
+                    Score.stage_entry_id == appeal.stage_entry_id,
+                    Score.aspect_id.in_([uuid.UUID(a) for a in appeal.aspect_ids]),
+                )
+            )
+        )
+        await unlock_scores(
+            session,
+            appeal.stage_id,
+            score_ids,
+            principal.sub,
+            f"appeal {appeal.id} upheld: {data.reason}",
+        )
+        appeal.unlocked_score_ids = [str(s) for s in score_ids]
+    await session.flush()
+    await session.refresh(appeal)
+    audit.record(
+        session,
+        service=SERVICE,
+        principal=principal,
+        action="appeal.decide",
+        entity_type="appeal",
+        entity_id=appeal.id,
+        before=before,
+        after=_snapshot(appeal),
+    )
+    outbox.emit(
+        session,
+        service=SERVICE,
+        type="appeal.decided",
+        subject=str(appeal.id),
+        data={
+            "appeal_id": str(appeal.id),
+            "stage_id": str(appeal.stage_id),
+            "entry_id": str(appeal.entry_id),
+            "outcome": appeal.status.value,
+            "unlocked_scores": len(appeal.unlocked_score_ids or []),
+        },
+    )
+    return appeal
+
+
+async def relock(
+    session: AsyncSession, appeal_id: uuid.UUID, stage: StageInfo, principal: Principal
+) -> int:
+    """Lock again the marks an upheld appeal reopened, once the judges have re-scored them
+    (the stage's panel lock stays in place throughout; only these marks were open)."""
+    await check_arbiter_or_manager(session, stage, principal)
+    await _lock(session, stage.id)
+    appeal = await get_or_404(session, Appeal, appeal_id, "appeal", for_update=True)
+    if appeal.status is not AppealStatus.upheld:
+        raise Conflict(
+            f"Appeal {appeal.id} is {appeal.status.value}: only an upheld appeal reopens marks."
+        )
+    count = await _lock_marks(session, stage.id, principal.sub, judge_id=None)
+    audit.record(
+        session,
+        service=SERVICE,
+        principal=principal,
+        action="appeal.relock_scores",
+        entity_type="appeal",
+        entity_id=appeal.id,
+        after={"stage_id": str(stage.id), "scores_locked": count},
+    )
+    return count
