@@ -93,3 +93,72 @@ class RequestContextMiddleware:
                 },
             )
             _request_id.reset(token)
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies above a limit with a 413 problem naming it, before any parsing.
+
+    `json_limit` applies to every body except `multipart/form-data` (file uploads), which get
+    `upload_limit`. A declared Content-Length is checked up front; a chunked body is read up to
+    the limit (and no further) before the app sees it.
+    """
+
+    def __init__(self, app: ASGIApp, *, json_limit: int, upload_limit: int) -> None:
+        self.app = app
+        self.json_limit = json_limit
+        self.upload_limit = upload_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
+        upload = content_type.startswith("multipart/form-data")
+        limit = self.upload_limit if upload else self.json_limit
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            try:
+                too_large = int(declared) > limit
+            except ValueError:
+                too_large = False  # the server rejects a malformed length itself
+            if too_large:
+                await self._refuse(scope, receive, send, limit, upload)
+                return
+            await self.app(scope, receive, send)
+            return
+        # No declared length (chunked): buffer up to the limit, then replay to the app.
+        chunks: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            chunks.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > limit:
+                await self._refuse(scope, receive, send, limit, upload)
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return chunks.pop(0) if chunks else await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int, upload: bool) -> None:
+        from shared.errors import problem
+
+        what = "An upload" if upload else "A request body"
+        setting = "IMPORT_MAX_BYTES" if upload else "MAX_BODY_BYTES"
+        response = problem(
+            413,
+            f"{what} may be at most {limit} bytes ({setting}).",
+            slug="payload-too-large",
+            title="Content too large",
+            instance=scope.get("path"),
+            limit_bytes=limit,
+        )
+        await response(scope, receive, send)
