@@ -73,6 +73,21 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = Field(
         1800, ge=60, le=86400, description="Lifetime of an access token."
     )
+    login_max_failures_per_username: int = Field(
+        10,
+        ge=1,
+        description="Failed sign-ins for one username (or client id) within LOGIN_WINDOW_SECONDS "
+        "after which the token endpoint answers 429.",
+    )
+    login_max_failures_per_ip: int = Field(
+        50,
+        ge=1,
+        description="Failed sign-ins from one client address within LOGIN_WINDOW_SECONDS after "
+        "which the token endpoint answers 429.",
+    )
+    login_window_seconds: int = Field(
+        900, ge=1, description="The rate-limiting window of the token endpoint, seconds."
+    )
     key_dir: Path = Field(
         PROJECT_ROOT / "var" / "keys",
         description="Folder holding the registry's RS256 signing key (generated on first run; "

@@ -38,7 +38,7 @@ def _missing(*names: str) -> InvalidInput:
     "/v1/auth/token",
     response_model=schemas.TokenResponse,
     summary="Get an access token",
-    responses=error_responses(400, 401, 422),
+    responses=error_responses(400, 401, 422, 429),
 )
 async def token(
     request: Request,
@@ -59,15 +59,23 @@ async def token(
       (form fields or HTTP Basic).
 
     Tokens are RS256 JWTs; verify them with `/.well-known/jwks.json`. Five wrong passwords lock
-    the account for 15 minutes.
+    the account for 15 minutes; too many failures for one username or from one address within
+    `LOGIN_WINDOW_SECONDS` are answered 429 with `Retry-After`, before any password is checked.
     """
     settings = request.app.state.settings
+    client_ip = request.client.host if request.client else "unknown"
     if grant_type == "password":
         if not username or not password:
             raise _missing(
                 *[n for n, v in (("username", username), ("password", password)) if not v]
             )
-        principal = await service.authenticate_password(session, username, password)
+        name = username.strip().lower()
+        await service.check_rate_limit(session, settings, name, client_ip)
+        try:
+            principal = await service.authenticate_password(session, username, password)
+        except service.InvalidGrant:
+            await service.record_failed_attempt(session, settings, name, client_ip)
+            raise
     elif grant_type == "client_credentials":
         basic = _basic_credentials(authorization)
         if basic:
@@ -80,9 +88,14 @@ async def token(
                     if not v
                 ]
             )
-        principal = await service.authenticate_client(
-            session, client_id, client_secret, set(scope.split())
-        )
+        await service.check_rate_limit(session, settings, "client:" + client_id, client_ip)
+        try:
+            principal = await service.authenticate_client(
+                session, client_id, client_secret, set(scope.split())
+            )
+        except service.InvalidClient:
+            await service.record_failed_attempt(session, settings, "client:" + client_id, client_ip)
+            raise
     else:
         raise DomainError(
             f"grant_type {grant_type!r} is not supported; use password or client_credentials.",

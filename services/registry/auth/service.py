@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.passwords import verify_password
 from shared.auth.principal import Principal, PrincipalKind, Role
-from shared.errors import DomainError
-from shared.models.registry import Account, MachineClient
+from shared.auth.tokens import LocalKeyVerifier
+from shared.config import Settings
+from shared.errors import DomainError, Unauthorized
+from shared.models.registry import Account, LoginAttempt, MachineClient
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
@@ -21,6 +25,59 @@ class InvalidGrant(DomainError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, error="invalid_grant")
+
+
+class TooManyAttempts(DomainError):
+    status, slug, title = 429, "too-many-sign-in-attempts", "Too many sign-in attempts"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(
+            detail,
+            error="slow_down",
+            headers={"Retry-After": str(retry_after)},
+            retry_after=retry_after,
+        )
+
+
+async def check_rate_limit(
+    session: AsyncSession, settings: Settings, username: str, client_ip: str
+) -> None:
+    """Refuse before any password is checked when this username, or this client address, has
+    failed too often within the window. Counted in the database, so it holds across replicas."""
+    since = datetime.now(UTC) - timedelta(seconds=settings.login_window_seconds)
+    row = (
+        await session.execute(
+            select(
+                func.count().filter(LoginAttempt.username == username),
+                func.count().filter(LoginAttempt.client_ip == client_ip),
+            ).where(
+                LoginAttempt.at >= since,
+                or_(LoginAttempt.username == username, LoginAttempt.client_ip == client_ip),
+            )
+        )
+    ).one()
+    by_user, by_ip = int(row[0]), int(row[1])
+    window = settings.login_window_seconds
+    if by_user >= settings.login_max_failures_per_username:
+        raise TooManyAttempts(
+            f"Too many failed sign-ins for this username in the last {window} s; try later.",
+            window,
+        )
+    if by_ip >= settings.login_max_failures_per_ip:
+        raise TooManyAttempts(
+            f"Too many failed sign-ins from your address in the last {window} s; try later.",
+            window,
+        )
+
+
+async def record_failed_attempt(
+    session: AsyncSession, settings: Settings, username: str, client_ip: str
+) -> None:
+    # Its own transaction: the request's is rolled back by the error that follows.
+    async with AsyncSession(bind=session.bind) as own, own.begin():
+        own.add(LoginAttempt(username=username[:128], client_ip=client_ip[:64]))
+        cutoff = datetime.now(UTC) - timedelta(seconds=settings.login_window_seconds * 2)
+        await own.execute(delete(LoginAttempt).where(LoginAttempt.at < cutoff))
 
 
 class InvalidClient(DomainError):
@@ -105,3 +162,28 @@ async def authenticate_client(
         name=client.name,
         scopes=frozenset(requested or granted),
     )
+
+
+class RegistryVerifier:
+    """The registry's token check: its own keys, plus, for machine clients, a look at the
+    client's row, so a revoked client's tokens are refused at once (the other services refuse
+    them when they expire: ACCESS_TOKEN_TTL_SECONDS bounds that)."""
+
+    def __init__(self, keys: LocalKeyVerifier, app: Any) -> None:
+        self.keys = keys
+        self.app = app
+
+    async def verify(self, token: str) -> Principal:
+        principal = await self.keys.verify(token)
+        if principal.kind is PrincipalKind.client:
+            async with self.app.state.sessionmaker() as session:
+                row = (
+                    await session.execute(
+                        select(MachineClient.is_active, MachineClient.revoked_at).where(
+                            MachineClient.id == uuid.UUID(principal.sub)
+                        )
+                    )
+                ).one_or_none()
+            if row is None or not row.is_active or row.revoked_at is not None:
+                raise Unauthorized("This machine client has been revoked.")
+        return principal

@@ -1,6 +1,12 @@
 """Tables owned by the registry service, one module per domain area."""
 
-from shared.models.registry.core import Account, Locality, LocalityLevel, MachineClient
+from shared.models.registry.core import (
+    Account,
+    Locality,
+    LocalityLevel,
+    LoginAttempt,
+    MachineClient,
+)
 from shared.models.registry.enums import (
     EnterpriseSize,
     FileStatus,
@@ -72,6 +78,7 @@ __all__ = [
     "InnovationAchievement",
     "Locality",
     "LocalityLevel",
+    "LoginAttempt",
     "MachineClient",
     "Mentorship",
     "MentorshipKind",
