@@ -71,7 +71,16 @@ class Settings(BaseSettings):
     jwt_issuer: str = Field("shandong-skills-registry", description="`iss` of issued tokens.")
     jwt_audience: str = Field("shandong-skills", description="`aud` of issued tokens.")
     access_token_ttl_seconds: int = Field(
-        1800, ge=60, le=86400, description="Lifetime of an access token."
+        900,
+        ge=60,
+        le=86400,
+        description="Lifetime of an access token. Short, because the other services cannot "
+        "see a revocation before the token expires.",
+    )
+    refresh_token_ttl_seconds: int = Field(
+        14 * 86400,
+        ge=300,
+        description="Lifetime of a refresh token (people only; each is usable once).",
     )
     login_max_failures_per_username: int = Field(
         10,

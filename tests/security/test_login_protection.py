@@ -4,7 +4,9 @@ the password policy, and machine clients whose tokens die the moment they are re
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from shared.config import Settings
@@ -152,3 +154,77 @@ async def test_revoked_machine_client_is_refused_at_once(
         },
     )
     assert_problem(again, 401)
+
+
+async def password_grant(services: Services, username: str) -> dict[str, Any]:
+    response = await services.registry.post(
+        "/v1/auth/token",
+        data={"grant_type": "password", "username": username, "password": ADMIN_PASSWORD},
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def refresh(services: Services, token: str) -> httpx.Response:
+    return await services.registry.post(
+        "/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": token}
+    )
+
+
+async def test_refresh_tokens_rotate_and_reuse_revokes_the_family(services: Services) -> None:
+    await create_account(services, "judge.wang", "judge")
+    first = await password_grant(services, "judge.wang")
+    assert first["expires_in"] == 900
+    assert first["refresh_token"].startswith("rt_")
+
+    second = await refresh(services, first["refresh_token"])
+    assert second.status_code == 200, second.text
+    rotated = second.json()
+    assert rotated["refresh_token"] != first["refresh_token"]
+    me = await services.judging.get("/v1/me", headers=bearer(rotated["access_token"]))
+    assert me.json()["role"] == "judge"
+
+    # The first token again (a thief replaying it): refused, and the family is revoked, so
+    # even the legitimate latest token no longer works.
+    body = assert_problem(await refresh(services, first["refresh_token"]), 400)
+    assert body["error"] == "invalid_grant"
+    assert "already used" in body["detail"]
+    assert_problem(await refresh(services, rotated["refresh_token"]), 400)
+
+    # A new sign-in starts a new family, unaffected.
+    fresh = await password_grant(services, "judge.wang")
+    assert (await refresh(services, fresh["refresh_token"])).status_code == 200
+
+
+async def test_refresh_token_of_a_disabled_account_is_refused(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    account_id = await create_account(services, "worker.zhao", "judge")
+    grant = await password_grant(services, "worker.zhao")
+    disabled = await services.registry.patch(
+        f"/v1/accounts/{account_id}", json={"is_active": False}, headers=admin_headers
+    )
+    assert disabled.status_code == 200, disabled.text
+    body = assert_problem(await refresh(services, grant["refresh_token"]), 400)
+    assert "disabled" in body["detail"]
+
+
+async def test_machine_clients_get_no_refresh_token(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    created = await services.registry.post(
+        "/v1/machine-clients",
+        json={"name": "工会系统", "scopes": ["registry:read"]},
+        headers=admin_headers,
+    )
+    client = created.json()
+    response = await services.registry.post(
+        "/v1/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client["client_id"],
+            "client_secret": client["client_secret"],
+        },
+    )
+    assert response.json()["refresh_token"] is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,7 +16,7 @@ from shared.auth.principal import Principal, PrincipalKind, Role
 from shared.auth.tokens import LocalKeyVerifier
 from shared.config import Settings
 from shared.errors import DomainError, Unauthorized
-from shared.models.registry import Account, LoginAttempt, MachineClient
+from shared.models.registry import Account, LoginAttempt, MachineClient, RefreshToken
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
@@ -187,3 +189,73 @@ class RegistryVerifier:
             if row is None or not row.is_active or row.revoked_at is not None:
                 raise Unauthorized("This machine client has been revoked.")
         return principal
+
+
+def _hash_refresh(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def issue_refresh_token(
+    session: AsyncSession,
+    settings: Settings,
+    account_id: uuid.UUID,
+    family_id: uuid.UUID | None = None,
+) -> tuple[str, int]:
+    """A new opaque refresh token (only its hash is stored) and its lifetime in seconds."""
+    token = "rt_" + secrets.token_urlsafe(32)
+    ttl = settings.refresh_token_ttl_seconds
+    session.add(
+        RefreshToken(
+            family_id=family_id or uuid.uuid4(),
+            account_id=account_id,
+            token_hash=_hash_refresh(token),
+            expires_at=datetime.now(UTC) + timedelta(seconds=ttl),
+        )
+    )
+    await session.flush()
+    return token, ttl
+
+
+async def use_refresh_token(
+    session: AsyncSession, settings: Settings, token: str
+) -> tuple[Principal, str, int]:
+    """Rotate: the presented token is spent and a new one of its family returned, with the
+    account's principal. A token presented twice revokes its family: whoever holds any of its
+    tokens (the thief or the user) must sign in again."""
+    # Spending (or revoking) is committed in a transaction of its own, under a lock on the
+    # token, so it stands even though the refusal that may follow rolls the request back, and
+    # two concurrent uses of one token cannot both succeed.
+    refusal: str | None = None
+    async with AsyncSession(bind=session.bind) as own, own.begin():
+        row = await own.scalar(
+            select(RefreshToken)
+            .where(RefreshToken.token_hash == _hash_refresh(token))
+            .with_for_update()
+        )
+        now = datetime.now(UTC)
+        if row is None:
+            refusal = "Unknown refresh token."
+        elif row.revoked_at is not None:
+            refusal = "This refresh token has been revoked; sign in again."
+        elif row.used_at is not None:
+            await own.execute(
+                update(RefreshToken)
+                .where(RefreshToken.family_id == row.family_id, RefreshToken.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            refusal = (
+                "This refresh token was already used: every token of this sign-in is now "
+                "revoked; sign in again."
+            )
+        elif row.expires_at <= now:
+            refusal = "This refresh token has expired; sign in again."
+        else:
+            row.used_at = now
+            family_id, account_id = row.family_id, row.account_id
+    if refusal is not None:
+        raise InvalidGrant(refusal)
+    account = await session.get(Account, account_id)
+    if account is None or not account.is_active:
+        raise InvalidGrant("This account is disabled.")
+    new_token, ttl = await issue_refresh_token(session, settings, account.id, family_id)
+    return account_principal(account), new_token, ttl

@@ -6,6 +6,7 @@ from shared.models.registry.core import (
     LocalityLevel,
     LoginAttempt,
     MachineClient,
+    RefreshToken,
 )
 from shared.models.registry.enums import (
     EnterpriseSize,
@@ -86,6 +87,7 @@ __all__ = [
     "MentorshipStatus",
     "ProgrammeKind",
     "ProgrammeStatus",
+    "RefreshToken",
     "Sex",
     "SkillGrade",
     "TeamRole",

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Uuid,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -97,3 +98,21 @@ class LoginAttempt(Base):
     )
     username: Mapped[str] = mapped_column(String(128))
     client_ip: Mapped[str] = mapped_column(String(64))
+
+
+class RefreshToken(Base):
+    """A refresh token (stored as its SHA-256 only). Each use replaces it with a new one of the
+    same family; using one twice revokes the whole family (a stolen token was replayed)."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    family_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[datetime] = created_at()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
