@@ -123,3 +123,16 @@ async def test_upload_of_the_wrong_type_is_refused(
     )
     body = assert_problem(response, 422)
     assert body["errors"][0]["field"] == "file"
+
+
+async def test_nul_characters_are_refused_before_the_database(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    """Found by fuzzing: Postgres text cannot hold U+0000, which used to surface as a 500."""
+    response = await services.registry.get("/v1/enterprises?q=%E5%B1%B1%00", headers=admin_headers)
+    assert_problem(response, 422)
+    response = await services.registry.post(
+        "/v1/enterprises", json=enterprise("山东\u0000机械"), headers=admin_headers
+    )
+    assert_problem(response, 422)
+    assert await enterprise_count(services, admin_headers) == 0
