@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -215,6 +216,30 @@ def validation_problem(request: Request, exc: RequestValidationError) -> Problem
     )
 
 
+#: Errors meaning "no usable database connection" rather than a bug: answered 503, not 500.
+_UNAVAILABLE = (
+    "CannotConnectNowError",
+    "ConnectionDoesNotExistError",
+    "ConnectionFailureError",
+    "AdminShutdownError",
+    "CrashShutdownError",
+    "TooManyConnectionsError",
+    "InterfaceError",
+)
+
+
+def database_unavailable(exc: DBAPIError) -> bool:
+    orig = exc.orig
+    cause = getattr(orig, "__cause__", None)
+    names = {type(e).__name__ for e in (orig, cause) if e is not None}
+    return (
+        exc.connection_invalidated
+        or isinstance(orig, OSError)
+        or isinstance(cause, OSError)
+        or bool(names & set(_UNAVAILABLE))
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
@@ -232,6 +257,41 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         return validation_problem(request, exc)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> Response:
+        if not database_unavailable(exc):
+            log.error("database error", exc_info=exc)
+            return problem(
+                500,
+                "An unexpected error occurred; it has been logged. Quote the request id when "
+                "reporting it.",
+                slug="internal-error",
+                title="Internal server error",
+                request=request,
+            )
+        log.warning("database unavailable: %s", type(exc.orig).__name__)
+        return problem(
+            503,
+            "The database is unavailable; retry in a moment.",
+            slug="database-unavailable",
+            title="Database unavailable",
+            request=request,
+            headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(OSError)
+    async def _os(request: Request, exc: OSError) -> Response:
+        # asyncpg raises OSError (connection refused, socket gone) when it cannot connect.
+        log.warning("database unreachable: %s", type(exc).__name__)
+        return problem(
+            503,
+            "The database is unavailable; retry in a moment.",
+            slug="database-unavailable",
+            title="Database unavailable",
+            request=request,
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
