@@ -240,6 +240,15 @@ def database_unavailable(exc: DBAPIError) -> bool:
     )
 
 
+def _raised_by_database_driver(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if "asyncpg" in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
@@ -282,7 +291,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OSError)
     async def _os(request: Request, exc: OSError) -> Response:
-        # asyncpg raises OSError (connection refused, socket gone) when it cannot connect.
+        # asyncpg raises a bare OSError (connection refused, socket file gone) when it cannot
+        # connect; any other OSError is a bug like any other.
+        if not _raised_by_database_driver(exc):
+            log.error("unexpected error", exc_info=exc)
+            return problem(
+                500,
+                "An unexpected error occurred; it has been logged. Quote the request id when "
+                "reporting it.",
+                slug="internal-error",
+                title="Internal server error",
+                request=request,
+            )
         log.warning("database unreachable: %s", type(exc).__name__)
         return problem(
             503,
