@@ -356,10 +356,24 @@ def document_problems(schema: dict[str, Any]) -> None:
     problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(problem_schema.pop("$defs", {}))
     components["Problem"] = problem_schema
-    for operations in schema.get("paths", {}).values():
+    too_large = {
+        "description": "The body is larger than MAX_BODY_BYTES (uploads: IMPORT_MAX_BYTES).",
+        "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": PROBLEM_REF}}},
+    }
+    unavailable = {
+        "description": "The database, or a service this call depends on, is unavailable.",
+        "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": PROBLEM_REF}}},
+    }
+    for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
             response = operation.get("responses", {}).get("422")
             if response and "application/json" in response.get("content", {}):
                 operation["responses"]["422"] = error_responses(422)[422]
+            # Answered by the middleware and the error handlers for every route.
+            responses = operation.setdefault("responses", {})
+            if "requestBody" in operation:
+                responses.setdefault("413", too_large)
+            if path.startswith("/v1/"):
+                responses.setdefault("503", unavailable)
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
