@@ -217,14 +217,10 @@ async def test_every_route_against_every_role(matrix: Matrix, service: str) -> N
         for persona in matrix.people:
             limited = persona.role in rule.limits
             out.append((persona, rule.admits(persona.role), limited))
-        if rule.scopes:
-            one = frozenset({sorted(rule.scopes)[0]})
-            headers = await matrix.integration(one)
-            out.append(
-                (Persona("integration+scope", Role.integration, headers), True, True)
-                if Role.integration in rule.limits
-                else (Persona("integration+scope", Role.integration, headers), True, False)
-            )
+        for scope in sorted(rule.scopes):  # each admitting scope on its own
+            headers = await matrix.integration(frozenset({scope}))
+            persona = Persona(f"integration[{scope}]", Role.integration, headers)
+            out.append((persona, True, Role.integration in rule.limits))
         others = all_scopes - rule.scopes
         if others:
             persona = Persona(
