@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
+from shared.audit_router import router as audit_router
 from shared.auth.deps import CurrentPrincipal
 from shared.auth.tokens import JwksVerifier, TokenVerifier
 from shared.clients import CompetitionsClient, JudgingClient, RegistryClient
@@ -30,7 +31,7 @@ from shared.errors import (
     problem,
 )
 from shared.logging import configure_logging
-from shared.middleware import RequestContextMiddleware
+from shared.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from shared.migrate import current_revision, head_revision
 
 
@@ -184,6 +185,7 @@ def create_service_app(
             *openapi_tags,
             {"name": "auth", "description": "Tokens and identity."},
             {"name": "health", "description": "Liveness and readiness probes."},
+            {"name": "audit", "description": "The append-only audit log (admins)."},
         ],
         docs_url=None,
         redoc_url=None,
@@ -196,6 +198,11 @@ def create_service_app(
 
     install_error_handlers(app)
     install_docs(app)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        json_limit=settings.max_body_bytes,
+        upload_limit=settings.import_max_bytes,
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -211,6 +218,7 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     app.include_router(_me_router())
+    app.include_router(audit_router)
     for events in webhooks:  # the OpenAPI `webhooks` section: events outside systems receive
         app.webhooks.routes.extend(events.routes)
 

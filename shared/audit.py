@@ -8,17 +8,46 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal
+from shared.crypto import mask_id_number, mask_phone
 from shared.middleware import current_request_id
 from shared.models.infra import AuditLog
 
 #: Fields never written to the audit log in clear.
-REDACTED_FIELDS = frozenset({"password", "password_hash", "secret", "secret_hash", "client_secret"})
+REDACTED_FIELDS = frozenset(
+    {
+        "password",
+        "password_hash",
+        "secret",
+        "secret_hash",
+        "client_secret",
+        "refresh_token",
+        "access_token",
+    }
+)
+#: Personal fields written masked, whatever the caller passed (defence in depth: the services
+#: already snapshot masked values).
+MASKED_FIELDS: dict[str, Callable[[str], str]] = {
+    "id_number": mask_id_number,
+    "phone": mask_phone,
+}
+
+
+def _clean(key: str, value: Any) -> Any:
+    if key in REDACTED_FIELDS:
+        return "***"
+    if key in MASKED_FIELDS and isinstance(value, str) and "*" not in value:
+        return MASKED_FIELDS[key](value)
+    if isinstance(value, dict):
+        return {k: _clean(k, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(key, v) for v in value]
+    return value
 
 
 def _redact(data: dict[str, Any] | None) -> dict[str, Any] | None:
     if data is None:
         return None
-    return {k: ("***" if k in REDACTED_FIELDS else v) for k, v in data.items()}
+    return {k: _clean(k, v) for k, v in data.items()}
 
 
 def record(

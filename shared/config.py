@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(10, ge=1, description="SQLAlchemy pool size per process.")
     db_max_overflow: int = Field(10, ge=0, description="Extra connections above the pool size.")
+    db_role: str | None = Field(
+        "app_writer",
+        pattern=r"^[a-z_][a-z0-9_]*$",
+        description="Database role the services switch to on every connection (SET ROLE): "
+        "migration 0020 creates `app_writer`, which cannot UPDATE or DELETE the audit log. "
+        "Empty: stay the connecting user.",
+    )
     db_statement_timeout_ms: int = Field(
         15000, ge=0, description="Server-side statement timeout for every connection (0 = none)."
     )
@@ -64,7 +71,31 @@ class Settings(BaseSettings):
     jwt_issuer: str = Field("shandong-skills-registry", description="`iss` of issued tokens.")
     jwt_audience: str = Field("shandong-skills", description="`aud` of issued tokens.")
     access_token_ttl_seconds: int = Field(
-        1800, ge=60, le=86400, description="Lifetime of an access token."
+        900,
+        ge=60,
+        le=86400,
+        description="Lifetime of an access token. Short, because the other services cannot "
+        "see a revocation before the token expires.",
+    )
+    refresh_token_ttl_seconds: int = Field(
+        14 * 86400,
+        ge=300,
+        description="Lifetime of a refresh token (people only; each is usable once).",
+    )
+    login_max_failures_per_username: int = Field(
+        10,
+        ge=1,
+        description="Failed sign-ins for one username (or client id) within LOGIN_WINDOW_SECONDS "
+        "after which the token endpoint answers 429.",
+    )
+    login_max_failures_per_ip: int = Field(
+        50,
+        ge=1,
+        description="Failed sign-ins from one client address within LOGIN_WINDOW_SECONDS after "
+        "which the token endpoint answers 429.",
+    )
+    login_window_seconds: int = Field(
+        900, ge=1, description="The rate-limiting window of the token endpoint, seconds."
     )
     key_dir: Path = Field(
         PROJECT_ROOT / "var" / "keys",
@@ -97,7 +128,16 @@ class Settings(BaseSettings):
     )
 
     import_max_bytes: int = Field(
-        100 * 1024 * 1024, ge=1024, description="Largest accepted bulk-import upload, bytes."
+        100 * 1024 * 1024,
+        ge=1024,
+        description="Largest accepted upload (multipart/form-data: bulk imports, entry "
+        "spreadsheets), bytes; larger ones are refused with a 413.",
+    )
+    max_body_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Largest accepted request body other than an upload (JSON, forms), bytes; "
+        "larger ones are refused with a 413 before they are parsed.",
     )
 
     http_connect_timeout: float = Field(
@@ -203,6 +243,11 @@ class Settings(BaseSettings):
         if any(v < 0 for v in value):
             raise ValueError("retry delays must not be negative")
         return value
+
+    @field_validator("db_role", mode="before")
+    @classmethod
+    def _empty_role(cls, value: object) -> object:
+        return value or None
 
     @field_validator("database_url")
     @classmethod

@@ -27,6 +27,9 @@ def make_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
     server_settings = {"application_name": "shandong-skills", "timezone": "UTC"}
     if settings.db_statement_timeout_ms:
         server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
+    if settings.db_role:
+        # Least privilege: every connection works as this role (SET ROLE at connection start).
+        server_settings["role"] = settings.db_role
     options: dict[str, Any] = {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,

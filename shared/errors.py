@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -222,6 +223,39 @@ def validation_problem(request: Request, exc: RequestValidationError) -> Problem
     )
 
 
+#: Errors meaning "no usable database connection" rather than a bug: answered 503, not 500.
+_UNAVAILABLE = (
+    "CannotConnectNowError",
+    "ConnectionDoesNotExistError",
+    "ConnectionFailureError",
+    "AdminShutdownError",
+    "CrashShutdownError",
+    "TooManyConnectionsError",
+    "InterfaceError",
+)
+
+
+def database_unavailable(exc: DBAPIError) -> bool:
+    orig = exc.orig
+    cause = getattr(orig, "__cause__", None)
+    names = {type(e).__name__ for e in (orig, cause) if e is not None}
+    return (
+        exc.connection_invalidated
+        or isinstance(orig, OSError)
+        or isinstance(cause, OSError)
+        or bool(names & set(_UNAVAILABLE))
+    )
+
+
+def _raised_by_database_driver(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if "asyncpg" in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
@@ -253,6 +287,52 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         return validation_problem(request, exc)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> Response:
+        if not database_unavailable(exc):
+            log.error("database error", exc_info=exc)
+            return problem(
+                500,
+                "An unexpected error occurred; it has been logged. Quote the request id when "
+                "reporting it.",
+                slug="internal-error",
+                title="Internal server error",
+                request=request,
+            )
+        log.warning("database unavailable: %s", type(exc.orig).__name__)
+        return problem(
+            503,
+            "The database is unavailable; retry in a moment.",
+            slug="database-unavailable",
+            title="Database unavailable",
+            request=request,
+            headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(OSError)
+    async def _os(request: Request, exc: OSError) -> Response:
+        # asyncpg raises a bare OSError (connection refused, socket file gone) when it cannot
+        # connect; any other OSError is a bug like any other.
+        if not _raised_by_database_driver(exc):
+            log.error("unexpected error", exc_info=exc)
+            return problem(
+                500,
+                "An unexpected error occurred; it has been logged. Quote the request id when "
+                "reporting it.",
+                slug="internal-error",
+                title="Internal server error",
+                request=request,
+            )
+        log.warning("database unreachable: %s", type(exc).__name__)
+        return problem(
+            503,
+            "The database is unavailable; retry in a moment.",
+            slug="database-unavailable",
+            title="Database unavailable",
+            request=request,
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -298,10 +378,24 @@ def document_problems(schema: dict[str, Any]) -> None:
     problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(problem_schema.pop("$defs", {}))
     components["Problem"] = problem_schema
-    for operations in schema.get("paths", {}).values():
+    too_large = {
+        "description": "The body is larger than MAX_BODY_BYTES (uploads: IMPORT_MAX_BYTES).",
+        "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": PROBLEM_REF}}},
+    }
+    unavailable = {
+        "description": "The database, or a service this call depends on, is unavailable.",
+        "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": PROBLEM_REF}}},
+    }
+    for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
             response = operation.get("responses", {}).get("422")
             if response and "application/json" in response.get("content", {}):
                 operation["responses"]["422"] = error_responses(422)[422]
+            # Answered by the middleware and the error handlers for every route.
+            responses = operation.setdefault("responses", {})
+            if "requestBody" in operation:
+                responses.setdefault("413", too_large)
+            if path.startswith("/v1/"):
+                responses.setdefault("503", unavailable)
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)

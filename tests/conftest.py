@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,24 +73,30 @@ def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("keys")
 
 
+def make_settings(database_url: str, key_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "environment": "test",
+        "database_url": database_url,
+        "key_dir": key_dir,
+        "registry_url": "http://registry",
+        "competitions_url": "http://competitions",
+        "judging_url": "http://judging",
+        "public_registry_url": "http://localhost:8001",
+        "http_retries": 0,
+        "db_pool_size": 5,
+        # Cheap hashes keep the suite fast; production keeps the secure defaults.
+        "argon2_time_cost": 1,
+        "argon2_memory_kib": 1024,
+        "service_client_id": account_service.SERVICE_CLIENT_ID,
+        "service_client_secret": SERVICE_SECRET,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
 @pytest.fixture
 def settings(database_url: str, key_dir: Path) -> Settings:
-    return Settings(
-        environment="test",
-        database_url=database_url,
-        key_dir=key_dir,
-        registry_url="http://registry",
-        competitions_url="http://competitions",
-        judging_url="http://judging",
-        public_registry_url="http://localhost:8001",
-        http_retries=0,
-        db_pool_size=5,
-        # Cheap hashes keep the suite fast; production keeps the secure defaults.
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
-        service_client_id=account_service.SERVICE_CLIENT_ID,
-        service_client_secret=SERVICE_SECRET,
-    )
+    return make_settings(database_url, key_dir)
 
 
 class ServiceRouter(httpx.AsyncBaseTransport):
@@ -122,8 +128,9 @@ class Services:
         return client
 
 
-@pytest.fixture
-async def services(settings: Settings) -> AsyncIterator[Services]:
+@asynccontextmanager
+async def running_services(settings: Settings) -> AsyncIterator[Services]:
+    """The three apps with their lifespans running, talking HTTP to each other in-process."""
     router = ServiceRouter()
     apps = {
         "registry": create_registry(settings, transport=router),
@@ -139,6 +146,12 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
                 httpx.AsyncClient(transport=router, base_url=f"http://{name}")
             )
         yield Services(**clients, apps=apps, router=router)
+
+
+@pytest.fixture
+async def services(settings: Settings) -> AsyncIterator[Services]:
+    async with running_services(settings) as running:
+        yield running
 
 
 async def create_account(

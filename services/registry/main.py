@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from services.registry.accounts.router import router as accounts_router
 from services.registry.achievements.router import router as achievements_router
 from services.registry.auth.router import router as auth_router
+from services.registry.auth.service import RegistryVerifier
 from services.registry.enterprises.router import router as enterprises_router
 from services.registry.honours.router import router as honours_router
 from services.registry.honours.router import webhooks as honour_webhooks
@@ -108,7 +109,8 @@ def create_app(
         ],
         openapi_tags=TAGS,
         webhooks=[worker_webhooks, mentorship_webhooks, honour_webhooks, ping_webhooks],
-        token_verifier=lambda _http: LocalKeyVerifier(settings, published),
+        # Called in the lifespan, once `app` exists: machine clients are checked for revocation.
+        token_verifier=lambda _http: RegistryVerifier(LocalKeyVerifier(settings, published), app),
         transport=transport,
         background=[job_loop],
     )

@@ -56,14 +56,21 @@ def require(
             if principal.scopes.intersection(scopes):
                 return principal
             raise Forbidden(
-                f"This machine client lacks the scope needed here (one of: {', '.join(scopes)})."
+                f"This machine client lacks the scope needed here (one of: {', '.join(scopes)}).",
+                denied_by="scope",
             )
         if principal.role not in allowed:
             names = ", ".join(sorted(r.value for r in allowed)) or "none"
-            raise Forbidden(f"Role {principal.role.value} may not do this (allowed: {names}).")
+            raise Forbidden(
+                f"Role {principal.role.value} may not do this (allowed: {names}).",
+                denied_by="role",
+            )
         return principal
 
     dependency.__name__ = "require_" + "_".join(r.value for r in roles)
+    # Read by the authorisation-matrix test, which checks them against each service's policy.
+    dependency.required_roles = frozenset(roles)  # type: ignore[attr-defined]  # metadata
+    dependency.required_scopes = frozenset(scopes)  # type: ignore[attr-defined]  # metadata
     return dependency
 
 
@@ -72,4 +79,23 @@ AdminOrOrganiser = Annotated[Principal, Depends(require(Role.admin, Role.organis
 #: Also our own services, calling with their machine client (scope `internal`).
 AdminOrOrganiserOrService = Annotated[
     Principal, Depends(require(Role.admin, Role.organiser, scopes=("internal",)))
+]
+
+# Readers: any person; a machine client needs the service's read scope or `internal`. (Which
+# objects a person sees is decided by the service: an organiser's scope, a worker's own file.)
+_PEOPLE = (Role.admin, Role.organiser, Role.judge, Role.worker)
+RegistryReader = Annotated[
+    Principal, Depends(require(*_PEOPLE, scopes=("registry:read", "internal")))
+]
+#: Workers' files (personal data): not judges.
+FileReader = Annotated[
+    Principal,
+    Depends(require(Role.admin, Role.organiser, Role.worker, scopes=("registry:read", "internal"))),
+]
+CompetitionsReader = Annotated[
+    Principal, Depends(require(*_PEOPLE, scopes=("competitions:read", "internal")))
+]
+#: Self-service writes: organisers in scope, and workers for themselves.
+AdminOrganiserOrWorker = Annotated[
+    Principal, Depends(require(Role.admin, Role.organiser, Role.worker))
 ]

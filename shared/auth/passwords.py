@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 import anyio.to_thread
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
@@ -30,8 +33,26 @@ async def verify_password(password: str, password_hash: str | None) -> bool:
     )
 
 
-def validate_password_policy(password: str) -> str | None:
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The small list of passwords refused outright (`common_passwords.txt`)."""
+    path = Path(__file__).with_name("common_passwords.txt")
+    return frozenset(
+        line.strip().lower()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+
+
+def validate_password_policy(password: str, username: str | None = None) -> str | None:
     """Return why a password is refused, or None when it is acceptable."""
+    # The username itself, or (for usernames long enough to be a guess) one wrapped in digits
+    # and symbols, is the first thing tried.
+    name, lowered = (username or "").lower(), password.lower()
+    if name and (lowered == name or (len(name) >= 6 and name in lowered)):
+        return "must not contain the username"
+    if password.lower() in common_passwords():
+        return "is too common (it is on the list of passwords tried first by attackers)"
     if len(password) < 10:
         return "must be at least 10 characters long"
     if len(password) > 256:

@@ -39,7 +39,7 @@ async def test_token_response_shape_and_claims(services: Services) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["token_type"] == "bearer"
-    assert body["expires_in"] == 1800
+    assert body["expires_in"] == 900
     header = jwt.get_unverified_header(body["access_token"])
     assert header["alg"] == "RS256"
     jwks = (await services.registry.get("/.well-known/jwks.json")).json()

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from services.competitions.competitions import schemas, service
-from shared.auth.deps import AdminOrOrganiser, CurrentPrincipal
+from shared.auth.deps import AdminOrOrganiser, CompetitionsReader
 from shared.concurrency import IfMatchHeader, etag
 from shared.db import SessionDep
 from shared.errors import error_responses
@@ -62,7 +62,7 @@ async def create_competition(
 )
 async def list_competitions(
     session: SessionDep,
-    _: CurrentPrincipal,
+    _: CompetitionsReader,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     status: Annotated[CompetitionStatus | None, Query()] = None,
     locality_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
@@ -82,7 +82,7 @@ async def list_competitions(
     responses=error_responses(401, 404, 422),
 )
 async def get_competition(
-    session: SessionDep, _: CurrentPrincipal, competition_id: uuid.UUID, response: Response
+    session: SessionDep, _: CompetitionsReader, competition_id: uuid.UUID, response: Response
 ) -> schemas.Competition:
     """One competition, with the statuses it may move to next; `ETag` is its version."""
     competition = await service.get_competition(session, competition_id)

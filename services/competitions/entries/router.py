@@ -5,11 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 
 from services.competitions.entries import schemas, service
 from services.competitions.events.service import load_event
-from shared.auth.deps import AdminOrOrganiser, AdminOrOrganiserOrService, CurrentPrincipal
+from shared.auth.deps import (
+    AdminOrganiserOrWorker,
+    AdminOrOrganiser,
+    AdminOrOrganiserOrService,
+    require,
+)
+from shared.auth.principal import Principal, Role
 from shared.concurrency import etag
 from shared.db import SessionDep
 from shared.errors import FieldError, InvalidInput, error_responses
@@ -23,6 +29,20 @@ router = APIRouter(prefix="/v1", tags=["entries"])
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_IMPORT_ROWS = 5000
 ID_COLUMNS = {"id_number", "身份证号", "身份证号码", "公民身份号码"}
+
+#: Entries: organisers in scope, an enterprise organiser its workers', a worker their own, and
+#: our own services.
+EntryReader = Annotated[
+    Principal, Depends(require(Role.admin, Role.organiser, Role.worker, scopes=("internal",)))
+]
+#: Who may take each action on an entry (the service checks their scope on the entry).
+ACTION_ROLES: dict[str, tuple[Role, ...]] = {
+    "approve": (Role.admin, Role.organiser),
+    "reject": (Role.admin, Role.organiser),
+    "withdraw": (Role.admin, Role.organiser, Role.worker),
+    "check-in": (Role.admin, Role.organiser),
+    "disqualify": (Role.admin, Role.organiser),
+}
 
 
 async def _token(request: Request) -> str:
@@ -40,7 +60,7 @@ async def _token(request: Request) -> str:
 async def register(
     request: Request,
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: AdminOrganiserOrWorker,
     event_id: uuid.UUID,
     data: schemas.EntryCreate,
     idempotency_key: IdempotencyKeyHeader = None,
@@ -142,7 +162,7 @@ async def import_entries(
 )
 async def list_entries(
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: EntryReader,
     event_id: uuid.UUID,
     status: EntryStatus | None = None,
     enterprise_id: uuid.UUID | None = None,
@@ -171,7 +191,7 @@ async def list_entries(
     responses=error_responses(401, 403, 404, 422),
 )
 async def get_entry(
-    session: SessionDep, principal: CurrentPrincipal, entry_id: uuid.UUID, response: Response
+    session: SessionDep, principal: EntryReader, entry_id: uuid.UUID, response: Response
 ) -> schemas.Entry:
     """One entry, its members and (when waitlisted) its place in the queue."""
     entry = await service.load_entry(session, entry_id)
@@ -194,12 +214,14 @@ async def batch_get(
 
 
 def _action_endpoint(action: str, summary: str, doc: str) -> None:
+    gate = require(*ACTION_ROLES[action])
+
     async def endpoint(
         session: SessionDep,
-        principal: CurrentPrincipal,
         entry_id: uuid.UUID,
         response: Response,
         data: schemas.Decision | None = None,
+        principal: Principal = Depends(gate),
     ) -> schemas.Entry:
         entry = await service.act(
             session, entry_id, action, data.reason if data else None, principal

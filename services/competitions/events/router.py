@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from services.competitions.events import schemas, service
-from shared.auth.deps import AdminOrOrganiser, CurrentPrincipal
+from shared.auth.deps import AdminOrOrganiser, CompetitionsReader
 from shared.concurrency import IfMatchHeader, etag
 from shared.db import SessionDep
 from shared.errors import error_responses
@@ -59,7 +59,7 @@ async def create_event(
 )
 async def list_events(
     session: SessionDep,
-    _: CurrentPrincipal,
+    _: CompetitionsReader,
     competition_id: uuid.UUID,
     occupation: Annotated[str | None, Query(max_length=100)] = None,
     limit: LimitQuery = 50,
@@ -78,7 +78,7 @@ async def list_events(
     responses=error_responses(401, 404, 422),
 )
 async def get_event(
-    session: SessionDep, _: CurrentPrincipal, event_id: uuid.UUID, response: Response
+    session: SessionDep, _: CompetitionsReader, event_id: uuid.UUID, response: Response
 ) -> schemas.Event:
     """One event with its rules, places taken and waitlist; `ETag` is its version."""
     event = await service.get_event(session, event_id)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Request
 from starlette.responses import Response
 
 from services.competitions.scheduling import exports, schemas, service
-from shared.auth.deps import AdminOrOrganiser, CurrentPrincipal
+from shared.auth.deps import AdminOrOrganiser, CompetitionsReader
 from shared.db import SessionDep
 from shared.errors import error_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent_create
@@ -84,7 +84,7 @@ async def create_venue(
 )
 async def list_venues(
     session: SessionDep,
-    _: CurrentPrincipal,
+    _: CompetitionsReader,
     competition_id: uuid.UUID,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
@@ -133,7 +133,7 @@ async def create_workstations(
 )
 async def list_workstations(
     session: SessionDep,
-    _: CurrentPrincipal,
+    _: CompetitionsReader,
     venue_id: uuid.UUID,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
@@ -179,7 +179,7 @@ async def create_session(
 )
 async def list_sessions(
     session: SessionDep,
-    _: CurrentPrincipal,
+    _: CompetitionsReader,
     stage_id: uuid.UUID,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
@@ -300,7 +300,7 @@ async def publish_release(
 )
 async def list_releases(
     session: SessionDep,
-    _: CurrentPrincipal,
+    _: CompetitionsReader,
     stage_id: uuid.UUID,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
@@ -317,7 +317,7 @@ async def list_releases(
     responses={**_file(XLSX), **error_responses(401, 404, 422)},
 )
 async def release_xlsx(
-    session: SessionDep, _: CurrentPrincipal, stage_id: uuid.UUID, version: int
+    session: SessionDep, _: CompetitionsReader, stage_id: uuid.UUID, version: int
 ) -> Response:
     """One sheet, a row per slot: session start and end in Asia/Shanghai, venue, workstation
     and the entry's code. Cells that a spreadsheet would run as a formula are escaped."""
@@ -336,7 +336,7 @@ async def release_xlsx(
     responses={**_file(ICS, binary=False), **error_responses(401, 404, 422)},
 )
 async def release_ics(
-    session: SessionDep, _: CurrentPrincipal, stage_id: uuid.UUID, version: int
+    session: SessionDep, _: CompetitionsReader, stage_id: uuid.UUID, version: int
 ) -> Response:
     """An RFC 5545 calendar: one event per session (times in UTC), its entries and
     workstations in the description."""
@@ -357,7 +357,7 @@ async def release_ics(
     responses=error_responses(401, 404, 422),
 )
 async def get_release(
-    session: SessionDep, _: CurrentPrincipal, stage_id: uuid.UUID, version: int
+    session: SessionDep, _: CompetitionsReader, stage_id: uuid.UUID, version: int
 ) -> schemas.Release:
     """A published release with its frozen slots."""
     _stage, release = await service.get_release(session, stage_id, version)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.competitions.stages import schemas, service
-from shared.auth.deps import AdminOrOrganiser, CurrentPrincipal, require
+from shared.auth.deps import AdminOrOrganiser, CompetitionsReader, require
 from shared.auth.principal import Principal, Role
 from shared.concurrency import IfMatchHeader, etag
 from shared.db import SessionDep
@@ -73,7 +73,7 @@ async def create_stage(
 )
 async def list_stages(
     session: SessionDep,
-    _: CurrentPrincipal,
+    _: CompetitionsReader,
     event_id: uuid.UUID,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
@@ -89,7 +89,7 @@ async def list_stages(
     responses=error_responses(401, 404, 422),
 )
 async def get_stage(
-    session: SessionDep, _: CurrentPrincipal, stage_id: uuid.UUID, response: Response
+    session: SessionDep, _: CompetitionsReader, stage_id: uuid.UUID, response: Response
 ) -> schemas.Stage:
     """One stage, with its `ETag` for a later `PATCH`."""
     stage = await service.get_stage(session, stage_id)
@@ -280,7 +280,7 @@ async def list_stage_entries(
     responses=error_responses(401, 403, 404, 422),
 )
 async def blind_code_mapping(
-    session: SessionDep, principal: CurrentPrincipal, stage_id: uuid.UUID
+    session: SessionDep, principal: AdminOrOrganiser, stage_id: uuid.UUID
 ) -> list[schemas.BlindCodeMapping]:
     """Code → entry for the whole stage. Admins only until judging locks the stage; then also
     organisers whose scope covers the competition. Everyone else: 403."""

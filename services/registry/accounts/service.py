@@ -20,8 +20,8 @@ from shared.models.registry import Account, Locality, MachineClient
 from shared.pagination import Page, paginate
 
 
-def _check_password(password: str) -> None:
-    reason = validate_password_policy(password)
+def _check_password(password: str, username: str | None) -> None:
+    reason = validate_password_policy(password, username)
     if reason:
         raise InvalidInput(
             f"The password {reason}.", errors=[FieldError(field="password", message=reason)]
@@ -35,7 +35,7 @@ def _snapshot(account: Account) -> dict[str, object]:
 async def create_account(
     session: AsyncSession, data: schemas.AccountCreate, principal: Principal | None
 ) -> Account:
-    _check_password(data.password)
+    _check_password(data.password, data.username)
     username = data.username.lower()
     if await session.scalar(select(Account.id).where(Account.username == username)):
         raise Conflict(f"The username {username!r} is taken.")
@@ -91,7 +91,7 @@ async def update_account(
     account = await get_account(session, account_id)
     before = _snapshot(account)
     if data.password is not None:
-        _check_password(data.password)
+        _check_password(data.password, account.username)
         account.password_hash = await hash_password(data.password)
         account.failed_logins = 0
         account.locked_until = None

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import JSONResponse, Response
 
 from services.registry.achievements import schemas, service
-from shared.auth.deps import AdminOrOrganiser, CurrentPrincipal
+from shared.auth.deps import AdminOrOrganiser, FileReader
 from shared.db import SessionDep
 from shared.errors import error_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent_create
@@ -65,7 +65,7 @@ async def create_achievement(
 )
 async def list_achievements(
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: FileReader,
     technology_area: Annotated[TechnologyArea | None, Query(description="Only this area.")] = None,
     stage: Annotated[AchievementStage | None, Query(description="Only this stage.")] = None,
     enterprise_id: Annotated[uuid.UUID | None, Query(description="Only this enterprise's.")] = None,
@@ -97,7 +97,7 @@ async def list_achievements(
     responses=error_responses(401, 403, 404, 422),
 )
 async def get_achievement(
-    session: SessionDep, principal: CurrentPrincipal, achievement_id: uuid.UUID
+    session: SessionDep, principal: FileReader, achievement_id: uuid.UUID
 ) -> Response:
     """One achievement with its team and entry links. The `ETag` header carries its version
     for `If-Match` on updates."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Header, Request
@@ -38,15 +39,20 @@ def _missing(*names: str) -> InvalidInput:
     "/v1/auth/token",
     response_model=schemas.TokenResponse,
     summary="Get an access token",
-    responses=error_responses(400, 401, 422),
+    responses=error_responses(400, 401, 422, 429),
 )
 async def token(
     request: Request,
     session: SessionDep,
-    grant_type: Annotated[str, Form(description="`password` or `client_credentials`.")],
+    grant_type: Annotated[
+        str, Form(description="`password`, `refresh_token` or `client_credentials`.")
+    ],
     username: Annotated[str | None, Form()] = None,
     password: Annotated[str | None, Form()] = None,
     scope: Annotated[str, Form(description="Requested scopes, space-separated.")] = "",
+    refresh_token: Annotated[
+        str | None, Form(description="For `grant_type=refresh_token`: the last one you got.")
+    ] = None,
     client_id: Annotated[str | None, Form()] = None,
     client_secret: Annotated[str | None, Form()] = None,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
@@ -55,19 +61,39 @@ async def token(
 
     - People: `grant_type=password` with `username` and `password` (this is what the
       **Authorize** button of every service's Swagger UI does).
+    - Then `grant_type=refresh_token` with the `refresh_token` of the last answer, for a new
+      access token and a new refresh token (each is good once: presenting a used one revokes
+      every token of that sign-in).
     - Machine clients: `grant_type=client_credentials` with `client_id` and `client_secret`
       (form fields or HTTP Basic).
 
     Tokens are RS256 JWTs; verify them with `/.well-known/jwks.json`. Five wrong passwords lock
-    the account for 15 minutes.
+    the account for 15 minutes; too many failures for one username or from one address within
+    `LOGIN_WINDOW_SECONDS` are answered 429 with `Retry-After`, before any password is checked.
     """
     settings = request.app.state.settings
+    client_ip = request.client.host if request.client else "unknown"
     if grant_type == "password":
         if not username or not password:
             raise _missing(
                 *[n for n, v in (("username", username), ("password", password)) if not v]
             )
-        principal = await service.authenticate_password(session, username, password)
+        name = username.strip().lower()
+        await service.check_rate_limit(session, settings, name, client_ip)
+        try:
+            principal = await service.authenticate_password(session, username, password)
+        except service.InvalidGrant:
+            await service.record_failed_attempt(session, settings, name, client_ip)
+            raise
+        refresh, refresh_ttl = await service.issue_refresh_token(
+            session, settings, uuid.UUID(principal.sub)
+        )
+    elif grant_type == "refresh_token":
+        if not refresh_token:
+            raise _missing("refresh_token")
+        principal, refresh, refresh_ttl = await service.use_refresh_token(
+            session, settings, refresh_token
+        )
     elif grant_type == "client_credentials":
         basic = _basic_credentials(authorization)
         if basic:
@@ -80,18 +106,29 @@ async def token(
                     if not v
                 ]
             )
-        principal = await service.authenticate_client(
-            session, client_id, client_secret, set(scope.split())
-        )
+        await service.check_rate_limit(session, settings, "client:" + client_id, client_ip)
+        refresh, refresh_ttl = None, None
+        try:
+            principal = await service.authenticate_client(
+                session, client_id, client_secret, set(scope.split())
+            )
+        except service.InvalidClient:
+            await service.record_failed_attempt(session, settings, "client:" + client_id, client_ip)
+            raise
     else:
         raise DomainError(
-            f"grant_type {grant_type!r} is not supported; use password or client_credentials.",
+            f"grant_type {grant_type!r} is not supported; use password, refresh_token or "
+            "client_credentials.",
             error="unsupported_grant_type",
             errors=[FieldError(field="grant_type", message="unsupported grant type")],
         )
     access_token, ttl = issue_access_token(settings, request.app.state.signing_key, principal)
     return schemas.TokenResponse(
-        access_token=access_token, expires_in=ttl, scope=" ".join(sorted(principal.scopes))
+        access_token=access_token,
+        expires_in=ttl,
+        scope=" ".join(sorted(principal.scopes)),
+        refresh_token=refresh,
+        refresh_expires_in=refresh_ttl,
     )
 
 

@@ -14,6 +14,14 @@ class TokenResponse(BaseModel):
     scope: str = Field(
         "", description="Granted scopes, space-separated.", examples=["registry:read"]
     )
+    refresh_token: str | None = Field(
+        None,
+        description="People only: exchange it once at this endpoint "
+        "(`grant_type=refresh_token`) for a new access token and a new refresh token.",
+    )
+    refresh_expires_in: int | None = Field(
+        None, description="Seconds until the refresh token expires.", examples=[1209600]
+    )
 
 
 class Jwks(BaseModel):

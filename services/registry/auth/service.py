@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.passwords import verify_password
 from shared.auth.principal import Principal, PrincipalKind, Role
-from shared.errors import DomainError
-from shared.models.registry import Account, MachineClient
+from shared.auth.tokens import LocalKeyVerifier
+from shared.config import Settings
+from shared.errors import DomainError, Unauthorized
+from shared.models.registry import Account, LoginAttempt, MachineClient, RefreshToken
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
@@ -21,6 +27,59 @@ class InvalidGrant(DomainError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, error="invalid_grant")
+
+
+class TooManyAttempts(DomainError):
+    status, slug, title = 429, "too-many-sign-in-attempts", "Too many sign-in attempts"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(
+            detail,
+            error="slow_down",
+            headers={"Retry-After": str(retry_after)},
+            retry_after=retry_after,
+        )
+
+
+async def check_rate_limit(
+    session: AsyncSession, settings: Settings, username: str, client_ip: str
+) -> None:
+    """Refuse before any password is checked when this username, or this client address, has
+    failed too often within the window. Counted in the database, so it holds across replicas."""
+    since = datetime.now(UTC) - timedelta(seconds=settings.login_window_seconds)
+    row = (
+        await session.execute(
+            select(
+                func.count().filter(LoginAttempt.username == username),
+                func.count().filter(LoginAttempt.client_ip == client_ip),
+            ).where(
+                LoginAttempt.at >= since,
+                or_(LoginAttempt.username == username, LoginAttempt.client_ip == client_ip),
+            )
+        )
+    ).one()
+    by_user, by_ip = int(row[0]), int(row[1])
+    window = settings.login_window_seconds
+    if by_user >= settings.login_max_failures_per_username:
+        raise TooManyAttempts(
+            f"Too many failed sign-ins for this username in the last {window} s; try later.",
+            window,
+        )
+    if by_ip >= settings.login_max_failures_per_ip:
+        raise TooManyAttempts(
+            f"Too many failed sign-ins from your address in the last {window} s; try later.",
+            window,
+        )
+
+
+async def record_failed_attempt(
+    session: AsyncSession, settings: Settings, username: str, client_ip: str
+) -> None:
+    # Its own transaction: the request's is rolled back by the error that follows.
+    async with AsyncSession(bind=session.bind) as own, own.begin():
+        own.add(LoginAttempt(username=username[:128], client_ip=client_ip[:64]))
+        cutoff = datetime.now(UTC) - timedelta(seconds=settings.login_window_seconds * 2)
+        await own.execute(delete(LoginAttempt).where(LoginAttempt.at < cutoff))
 
 
 class InvalidClient(DomainError):
@@ -105,3 +164,98 @@ async def authenticate_client(
         name=client.name,
         scopes=frozenset(requested or granted),
     )
+
+
+class RegistryVerifier:
+    """The registry's token check: its own keys, plus, for machine clients, a look at the
+    client's row, so a revoked client's tokens are refused at once (the other services refuse
+    them when they expire: ACCESS_TOKEN_TTL_SECONDS bounds that)."""
+
+    def __init__(self, keys: LocalKeyVerifier, app: Any) -> None:
+        self.keys = keys
+        self.app = app
+
+    async def verify(self, token: str) -> Principal:
+        principal = await self.keys.verify(token)
+        if principal.kind is PrincipalKind.client:
+            async with self.app.state.sessionmaker() as session:
+                row = (
+                    await session.execute(
+                        select(MachineClient.is_active, MachineClient.revoked_at).where(
+                            MachineClient.id == uuid.UUID(principal.sub)
+                        )
+                    )
+                ).one_or_none()
+            if row is None or not row.is_active or row.revoked_at is not None:
+                raise Unauthorized("This machine client has been revoked.")
+        return principal
+
+
+def _hash_refresh(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def issue_refresh_token(
+    session: AsyncSession,
+    settings: Settings,
+    account_id: uuid.UUID,
+    family_id: uuid.UUID | None = None,
+) -> tuple[str, int]:
+    """A new opaque refresh token (only its hash is stored) and its lifetime in seconds."""
+    token = "rt_" + secrets.token_urlsafe(32)
+    ttl = settings.refresh_token_ttl_seconds
+    session.add(
+        RefreshToken(
+            family_id=family_id or uuid.uuid4(),
+            account_id=account_id,
+            token_hash=_hash_refresh(token),
+            expires_at=datetime.now(UTC) + timedelta(seconds=ttl),
+        )
+    )
+    await session.flush()
+    return token, ttl
+
+
+async def use_refresh_token(
+    session: AsyncSession, settings: Settings, token: str
+) -> tuple[Principal, str, int]:
+    """Rotate: the presented token is spent and a new one of its family returned, with the
+    account's principal. A token presented twice revokes its family: whoever holds any of its
+    tokens (the thief or the user) must sign in again."""
+    # Spending (or revoking) is committed in a transaction of its own, under a lock on the
+    # token, so it stands even though the refusal that may follow rolls the request back, and
+    # two concurrent uses of one token cannot both succeed.
+    refusal: str | None = None
+    async with AsyncSession(bind=session.bind) as own, own.begin():
+        row = await own.scalar(
+            select(RefreshToken)
+            .where(RefreshToken.token_hash == _hash_refresh(token))
+            .with_for_update()
+        )
+        now = datetime.now(UTC)
+        if row is None:
+            refusal = "Unknown refresh token."
+        elif row.revoked_at is not None:
+            refusal = "This refresh token has been revoked; sign in again."
+        elif row.used_at is not None:
+            await own.execute(
+                update(RefreshToken)
+                .where(RefreshToken.family_id == row.family_id, RefreshToken.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            refusal = (
+                "This refresh token was already used: every token of this sign-in is now "
+                "revoked; sign in again."
+            )
+        elif row.expires_at <= now:
+            refusal = "This refresh token has expired; sign in again."
+        else:
+            row.used_at = now
+            family_id, account_id = row.family_id, row.account_id
+    if refusal is not None:
+        raise InvalidGrant(refusal)
+    account = await session.get(Account, account_id)
+    if account is None or not account.is_active:
+        raise InvalidGrant("This account is disabled.")
+    new_token, ttl = await issue_refresh_token(session, settings, account.id, family_id)
+    return account_principal(account), new_token, ttl

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from services.registry.enterprises import schemas, service
-from shared.auth.deps import AdminOrOrganiser, CurrentPrincipal
+from shared.auth.deps import AdminOrOrganiser, RegistryReader
 from shared.concurrency import IfMatchHeader, etag
 from shared.db import SessionDep
 from shared.errors import error_responses
@@ -59,7 +59,7 @@ async def create_enterprise(
 )
 async def list_enterprises(
     session: SessionDep,
-    _: CurrentPrincipal,
+    _: RegistryReader,
     q: Annotated[
         str | None, Query(min_length=1, max_length=50, description="Part of the name (中文).")
     ] = None,
@@ -90,7 +90,7 @@ async def list_enterprises(
     responses=error_responses(401, 404, 422),
 )
 async def get_enterprise(
-    session: SessionDep, _: CurrentPrincipal, enterprise_id: uuid.UUID, response: Response
+    session: SessionDep, _: RegistryReader, enterprise_id: uuid.UUID, response: Response
 ) -> schemas.Enterprise:
     """One enterprise; the `ETag` header carries its version for `If-Match` on updates."""
     enterprise = await service.get(session, enterprise_id)

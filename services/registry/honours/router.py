@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
 from services.registry.honours import schemas, service
-from shared.auth.deps import Admin, AdminOrOrganiser, CurrentPrincipal, require
+from shared.auth.deps import Admin, AdminOrOrganiser, FileReader, RegistryReader, require
 from shared.auth.principal import Principal, Role
 from shared.db import SessionDep
 from shared.errors import error_responses
@@ -38,7 +38,7 @@ HonourCode = Annotated[
 )
 async def list_honours(
     session: SessionDep,
-    _: CurrentPrincipal,
+    _: RegistryReader,
     level: Annotated[HonourLevel | None, Query(description="Only this level.")] = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
@@ -55,7 +55,7 @@ async def list_honours(
     summary="Get an honour",
     responses=error_responses(401, 404, 422),
 )
-async def get_honour(session: SessionDep, _: CurrentPrincipal, code: HonourCode) -> schemas.Honour:
+async def get_honour(session: SessionDep, _: RegistryReader, code: HonourCode) -> schemas.Honour:
     """One honour of the catalogue by its code."""
     return schemas.Honour.model_validate(await service.get_honour(session, code))
 
@@ -150,7 +150,7 @@ async def grant_honour(
 )
 async def list_grants(
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: FileReader,
     worker_id: Annotated[uuid.UUID | None, Query(description="Only this worker's.")] = None,
     honour_code: Annotated[
         str | None, Query(max_length=64, description="Only this honour.")
@@ -183,7 +183,7 @@ async def list_grants(
     responses=error_responses(401, 403, 404, 422),
 )
 async def get_grant(
-    session: SessionDep, principal: CurrentPrincipal, grant_id: uuid.UUID
+    session: SessionDep, principal: FileReader, grant_id: uuid.UUID
 ) -> schemas.HonourGrant:
     """One grant, with its revocation if it was revoked."""
     return schemas.HonourGrant.model_validate(await service.get_grant(session, grant_id, principal))

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.registry.imports import schemas
 from services.registry.imports.engine import ImportRunner, claim_next
 from services.registry.imports.parsing import COLUMNS, FileProblem, detect_format
+from shared import audit
 from shared.auth.principal import Principal, Role
 from shared.errors import FieldError, Forbidden, InvalidInput, NotFound
 from shared.models.registry import ImportJob, ImportKind, ImportRowError
@@ -106,8 +107,20 @@ async def errors_csv(session: AsyncSession, job_id: uuid.UUID, principal: Princi
         .where(ImportRowError.job_id == job_id)
         .order_by(ImportRowError.row_number, ImportRowError.id)
     )
+    count = 0
     for number, field, reason in rows:
         writer.writerow([number, csv_safe(field), csv_safe(reason)])
+        count += 1
+    # A download of what people's rows said: who took it, and when, is kept.
+    audit.record(
+        session,
+        service="registry",
+        principal=principal,
+        action="import_job.errors_exported",
+        entity_type="import_job",
+        entity_id=job_id,
+        after={"rows": count, "format": "csv"},
+    )
     return out.getvalue()
 
 

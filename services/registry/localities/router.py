@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from services.registry.localities import schemas, service
-from shared.auth.deps import Admin, CurrentPrincipal
+from shared.auth.deps import Admin, RegistryReader
 from shared.db import SessionDep
 from shared.errors import error_responses
 from shared.models.registry import LocalityLevel
@@ -28,7 +28,7 @@ CodePath = Annotated[
 )
 async def list_localities(
     session: SessionDep,
-    _: CurrentPrincipal,
+    _: RegistryReader,
     level: Annotated[LocalityLevel | None, Query(description="Only this level.")] = None,
     parent_code: Annotated[
         str | None, Query(pattern=r"^\d{6}$", description="Only children of this locality.")
@@ -49,9 +49,7 @@ async def list_localities(
     summary="Get a locality",
     responses=error_responses(401, 404, 422),
 )
-async def get_locality(
-    session: SessionDep, _: CurrentPrincipal, code: CodePath
-) -> schemas.Locality:
+async def get_locality(session: SessionDep, _: RegistryReader, code: CodePath) -> schemas.Locality:
     """One locality by its six-digit GB/T 2260 code."""
     return schemas.Locality.model_validate(await service.get(session, code))
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query, Request
 from starlette.responses import Response
 
 from services.registry.training import schemas, service
-from shared.auth.deps import AdminOrOrganiser, CurrentPrincipal
+from shared.auth.deps import AdminOrganiserOrWorker, AdminOrOrganiser, FileReader, RegistryReader
 from shared.db import SessionDep
 from shared.errors import error_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent_create
@@ -64,7 +64,7 @@ async def create_programme(
 )
 async def list_programmes(
     session: SessionDep,
-    _: CurrentPrincipal,
+    _: RegistryReader,
     kind: Annotated[ProgrammeKind | None, Query(description="Only this kind.")] = None,
     status: Annotated[ProgrammeStatus | None, Query(description="Only this status.")] = None,
     locality_code: Annotated[
@@ -101,7 +101,7 @@ async def list_programmes(
     responses=error_responses(401, 404, 422),
 )
 async def get_programme(
-    session: SessionDep, _: CurrentPrincipal, programme_id: uuid.UUID
+    session: SessionDep, _: RegistryReader, programme_id: uuid.UUID
 ) -> schemas.Programme:
     """One programme, with its capacity and how many workers are enrolled."""
     return schemas.Programme.model_validate(await service.get_programme(session, programme_id))
@@ -213,7 +213,7 @@ async def add_session(
 )
 async def list_sessions(
     session: SessionDep,
-    _: CurrentPrincipal,
+    _: RegistryReader,
     programme_id: uuid.UUID,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
@@ -232,7 +232,7 @@ async def list_sessions(
 async def enrol(
     request: Request,
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: AdminOrganiserOrWorker,
     programme_id: uuid.UUID,
     data: schemas.EnrolmentCreate,
     idempotency_key: IdempotencyKeyHeader = None,
@@ -265,7 +265,7 @@ async def enrol(
 )
 async def list_enrolments(
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: FileReader,
     programme_id: uuid.UUID,
     status: Annotated[EnrolmentStatus | None, Query(description="Only this status.")] = None,
     limit: LimitQuery = 50,
@@ -285,7 +285,10 @@ async def list_enrolments(
     responses=WRITE_ERRORS,
 )
 async def withdraw(
-    session: SessionDep, principal: CurrentPrincipal, programme_id: uuid.UUID, worker_id: uuid.UUID
+    session: SessionDep,
+    principal: AdminOrganiserOrWorker,
+    programme_id: uuid.UUID,
+    worker_id: uuid.UUID,
 ) -> schemas.Enrolment:
     """Withdraw from an `open` or `in_progress` programme (workers themselves, or the
     programme's organisers); the place is freed for someone else."""
@@ -329,7 +332,7 @@ async def record_attendance(
     responses=error_responses(401, 403, 404, 422),
 )
 async def get_attendance(
-    session: SessionDep, principal: CurrentPrincipal, programme_id: uuid.UUID, session_id: uuid.UUID
+    session: SessionDep, principal: FileReader, programme_id: uuid.UUID, session_id: uuid.UUID
 ) -> list[schemas.Attendance]:
     """The marks recorded for a session, for admins and the programme's organisers."""
     rows = await service.get_attendance(session, programme_id, session_id, principal)
@@ -344,7 +347,7 @@ async def get_attendance(
 )
 async def worker_training(
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: FileReader,
     worker_id: uuid.UUID,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,

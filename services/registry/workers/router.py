@@ -10,9 +10,10 @@ from fastapi.responses import JSONResponse
 
 from services.registry.workers import schemas, service
 from shared.auth.deps import (
+    AdminOrganiserOrWorker,
     AdminOrOrganiser,
     AdminOrOrganiserOrService,
-    CurrentPrincipal,
+    FileReader,
     require,
 )
 from shared.auth.principal import Principal, Role
@@ -92,7 +93,7 @@ async def create_worker(
 async def list_workers(
     request: Request,
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: FileReader,
     q: Annotated[
         str | None,
         Query(min_length=1, max_length=30, description="Part of the name, e.g. `建国` or `王`."),
@@ -138,7 +139,7 @@ async def list_workers(
     responses=error_responses(401, 403, 422),
 )
 async def batch_get(
-    session: SessionDep, principal: CurrentPrincipal, data: schemas.BatchGet
+    session: SessionDep, principal: FileReader, data: schemas.BatchGet
 ) -> schemas.BatchGetResult:
     """Up to 1,000 workers by id in one call, with what eligibility checks need (grade, birth
     date, locality, enterprise, file status) and no personal numbers. For the competitions and
@@ -173,7 +174,7 @@ async def lookup(
 async def get_worker(
     request: Request,
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: FileReader,
     worker_id: uuid.UUID,
     response: Response,
 ) -> schemas.Worker:
@@ -192,7 +193,7 @@ async def get_worker(
 async def update_worker(
     request: Request,
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: AdminOrganiserOrWorker,
     worker_id: uuid.UUID,
     data: schemas.WorkerUpdate,
     response: Response,
@@ -233,7 +234,7 @@ async def change_grade(
     responses=error_responses(401, 403, 404, 422),
 )
 async def grade_history(
-    session: SessionDep, principal: CurrentPrincipal, worker_id: uuid.UUID
+    session: SessionDep, principal: FileReader, worker_id: uuid.UUID
 ) -> list[schemas.GradeChange]:
     """Every grade the worker has held, oldest first, with certificates and sources."""
     changes = await service.grade_history(session, worker_id, principal)
@@ -285,7 +286,7 @@ async def set_file_status(
 )
 async def timeline(
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: FileReader,
     worker_id: uuid.UUID,
     kind: Annotated[str | None, Query(max_length=48, description="Only this kind.")] = None,
     limit: LimitQuery = 50,

@@ -1,6 +1,13 @@
 """Tables owned by the registry service, one module per domain area."""
 
-from shared.models.registry.core import Account, Locality, LocalityLevel, MachineClient
+from shared.models.registry.core import (
+    Account,
+    Locality,
+    LocalityLevel,
+    LoginAttempt,
+    MachineClient,
+    RefreshToken,
+)
 from shared.models.registry.enums import (
     EnterpriseSize,
     FileStatus,
@@ -72,6 +79,7 @@ __all__ = [
     "InnovationAchievement",
     "Locality",
     "LocalityLevel",
+    "LoginAttempt",
     "MachineClient",
     "Mentorship",
     "MentorshipKind",
@@ -79,6 +87,7 @@ __all__ = [
     "MentorshipStatus",
     "ProgrammeKind",
     "ProgrammeStatus",
+    "RefreshToken",
     "Sex",
     "SkillGrade",
     "TeamRole",
