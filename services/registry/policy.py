@@ -247,7 +247,7 @@ POLICY: dict[RouteKey, Rule] = {
     ),
     ("POST", "/v1/honours"): allow(Role.admin),
     ("POST", "/v1/honours/{code}/grants"): allow(
-        Role.admin, Role.organiser, scopes=("registry:write",), organiser=ORG_LOCALITY
+        Role.admin, Role.organiser, scopes=("internal", "registry:write"), organiser=ORG_LOCALITY
     ),
     ("GET", "/v1/honour-grants"): allow(
         Role.admin,
