@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import signal
 
-import httpx
-
 from shared.config import Settings, get_settings
 from shared.db import make_engine, make_sessionmaker
 from shared.logging import configure_logging
@@ -24,21 +22,23 @@ async def serve(settings: Settings, stopping: asyncio.Event | None = None) -> No
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     engine = make_engine(settings)
-    timeout = httpx.Timeout(settings.webhook_timeout_seconds)
-    limits = httpx.Limits(max_connections=settings.webhook_batch_size)
+    dispatcher = Dispatcher(make_sessionmaker(engine), settings)
     try:
-        async with httpx.AsyncClient(
-            timeout=timeout, limits=limits, follow_redirects=False, trust_env=False
-        ) as http:
-            await Dispatcher(make_sessionmaker(engine), http, settings).run(stopping)
+        await dispatcher.run(stopping)
     finally:
+        await dispatcher.aclose()
         await engine.dispose()
 
 
 def main() -> None:
     settings = get_settings()
     configure_logging("dispatcher", settings.log_level, settings.log_json, settings.environment)
-    asyncio.run(serve(settings))
+    try:  # uvicorn[standard] brings uvloop (not on Windows): faster sockets for httpx/asyncpg
+        import uvloop
+    except ImportError:  # pragma: no cover
+        asyncio.run(serve(settings))
+    else:
+        uvloop.run(serve(settings))
 
 
 if __name__ == "__main__":
