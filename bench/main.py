@@ -12,10 +12,13 @@
    against a bare FastAPI + asyncpg INSERT, then SQL checks (bench/registration.py).
 5. Scheduler, in process: `solver.place` on 20,000 entries in 40 events (2,000 in 8), then the
    independent `solver.check`; reference: a trivial unconstrained assignment (bench/scheduler.py).
-6. One table on the terminal and `bench/results/<UTC timestamp>.json`.
+6. Webhook fan-out (2,000 events quick, 10,000 full, to 3 subscribers): the dispatcher process
+   against bare httpx POSTs to the same httptools receivers, every delivery checked
+   (bench/webhooks.py).
+7. One table on the terminal and `bench/results/<UTC timestamp>.json`.
 
 `--only NAME[,NAME]` runs some of them: import, search, list, registration, scheduler (search and
-list need the imported workers, so they import them too).
+list need the imported workers, so they import them too), webhooks.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from bench import baseline_app, registration, scheduler
+from bench import baseline_app, registration, scheduler, webhooks
 from bench.accounts import create_admin_and_job, get_token
 from bench.data import SEARCH_TERMS, write_workers_csv
 from bench.ours_sql import list_workers_sql
@@ -52,7 +55,7 @@ from shared.migrate import upgrade_head
 
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 LIST_FILTER = {"locality_code": "370100", "grade": "senior"}
-BENCHMARKS = ("import", "search", "list", "registration", "scheduler")
+BENCHMARKS = ("import", "search", "list", "registration", "scheduler", "webhooks")
 #: --only name -> the name in the table (search and list come from http_urls)
 HTTP_NAMES = {"search": "name search", "list": "filtered list"}
 console = Console(width=150)
@@ -69,6 +72,7 @@ class Sizes:
     schedule_events: int
     schedule_double_workers: int
     max_requests: int = 500_000
+    webhook_events: int = 10_000
 
     @classmethod
     def of(cls, quick: bool) -> Sizes:
@@ -82,6 +86,7 @@ class Sizes:
                 schedule_entries=2_000,
                 schedule_events=8,
                 schedule_double_workers=300,
+                webhook_events=2_000,
             )
         return cls(
             rows=1_000_000,
@@ -281,6 +286,14 @@ def render(results: Results) -> Table:
                 f"{base['seconds']:.1f} s\n{base['rows_per_s']:,.0f} rows/s",
             ]
             target = "≤ 2.0 (time)"
+        elif bench["kind"] == "webhooks":
+            cells = [
+                f"{ours['deliveries_per_s']:,.0f} deliveries/s\n{ours['deliveries']:,} in "
+                f"{ours['seconds']:.1f} s, lost {ours['lost']}, twice {ours['duplicates']}, "
+                f"bad signatures {ours['rejected']}",
+                f"{base['deliveries_per_s']:,.0f} POST/s\nbare httpx",
+            ]
+            target = "≥ 1,000/s,\nnone lost"
         elif bench["kind"] == "scheduler":
             cells = [
                 f"{ours['seconds']:.1f} s, {ours['placed']:,}/{ours['entries']:,} placed\n"
@@ -343,6 +356,12 @@ async def bench_all(
         await bench_registration(results, sizes, database_url, work)
     if "scheduler" in only:
         bench_scheduler(results, sizes)
+    if "webhooks" in only:
+        n = sizes.webhook_events
+        log(f"Webhook fan-out: {n:,} events x 3 subscribers, dispatcher vs bare httpx...")
+        out = await webhooks.run(database_url, work, n)
+        log(f"  {out['ours']['deliveries_per_s']:,.0f} deliveries/s, lost {out['ours']['lost']}")
+        results.benchmarks["webhook fan-out"] = out
 
 
 async def bench_workers(
@@ -504,6 +523,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"{burst['verification']['detail']}[/]"
             )
             code = 1
+    fan_out = results.benchmarks.get("webhook fan-out")
+    if fan_out and not (
+        fan_out["ours"]["deliveries"] == fan_out["events"] * 3
+        and not any(fan_out["ours"][k] for k in ("lost", "duplicates", "rejected"))
+    ):
+        console.print(f"[bold red]WEBHOOK FAN-OUT CHECK FAILED: {fan_out['ours']}[/]")
+        code = 1
     sched = results.benchmarks.get("scheduler")
     if sched and not sched["meets_target"]:
         console.print(f"[bold red]SCHEDULER CHECK FAILED: {sched['ours']['first_problems']}[/]")

@@ -39,7 +39,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.servers import free_port
+from bench.servers import RssSampler, free_port
 from shared.config import PROJECT_ROOT, Settings
 from shared.dbserver import asyncpg_dsn
 from shared.run import start_dispatcher, stop_services
@@ -242,14 +242,15 @@ async def run(
             ids = await _emit(conn, events, max(1, events // 10))
         started = time.perf_counter()
         done = 0
-        while time.perf_counter() - started < limit:
-            done = await conn.fetchval(
-                "SELECT count(*) FROM webhook_deliveries WHERE status = 'succeeded'"
-            )
-            if done >= expected:
-                break
-            await asyncio.sleep(0.05)
-        seconds = time.perf_counter() - started
+        with RssSampler(*(p.pid for p in procs.values())) as rss:
+            while time.perf_counter() - started < limit:
+                done = await conn.fetchval(
+                    "SELECT count(*) FROM webhook_deliveries WHERE status = 'succeeded'"
+                )
+                if done >= expected:
+                    break
+                await asyncio.sleep(0.05)
+            seconds = time.perf_counter() - started
         stop_services(procs)
         attempts = await conn.fetchval("SELECT count(*) FROM webhook_attempts")
         statuses = dict(
@@ -275,7 +276,7 @@ async def run(
         "duplicates": duplicates,
         "rejected": rejected,
         "dispatchers": dispatchers,
-        "peak_rss_kib": None,
+        "peak_rss_kib": rss.peak // 1024,
     }
     base |= {"received": bare_ok, "deliveries_per_s": base["count"] / base["seconds"]}
     ok = done == expected and lost == 0 and duplicates == 0 and rejected == 0

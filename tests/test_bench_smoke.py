@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import imports, load, registration, scheduler
+from bench import imports, load, registration, scheduler, webhooks
 from bench.data import SEARCH_TERMS, write_workers_csv
 from bench.main import create_admin_and_job, explain, http_urls
 from bench.servers import server_env, start_baseline, stop
@@ -88,3 +88,16 @@ def test_scheduler_places_everything_without_a_clash() -> None:
     assert result["ours"]["sessions_used"] >= result["ours"]["sessions_lower_bound"] > 0
     assert not result["baseline"]["no_clash"]  # the unconstrained reference clashes
     assert result["meets_target"]
+
+
+@pytest.mark.timeout(90)
+async def test_webhook_fan_out_benchmark_counts_every_delivery(
+    database_url: str, tmp_path: Path
+) -> None:
+    out = await webhooks.run(database_url, tmp_path, events=40, subscribers=2)
+    ours, base = out["ours"], out["baseline"]
+    assert (ours["deliveries"], ours["attempts"]) == (80, 80)
+    assert (ours["lost"], ours["duplicates"], ours["rejected"]) == (0, 0, 0)
+    assert ours["statuses"] == {"succeeded": 80}
+    assert base["received"] == base["count"] == 80
+    assert ours["peak_rss_kib"] > 0
