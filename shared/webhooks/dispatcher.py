@@ -74,8 +74,9 @@ _CLAIM = text(
     )
     UPDATE webhook_deliveries w
     SET lease_id = :lease_id, locked_until = now() + make_interval(secs => :lease_seconds)
-    FROM due, webhook_subscriptions s, outbox_events o
-    WHERE w.id = due.id AND s.id = w.subscription_id AND o.seq = w.event_seq
+    FROM webhook_subscriptions s, outbox_events o
+    WHERE w.id = ANY(ARRAY(SELECT id FROM due))  -- by primary key, not a scan of the table
+      AND s.id = w.subscription_id AND o.seq = w.event_seq
     RETURNING w.id, w.subscription_id, w.event_id, w.attempts, s.url, s.secret,
         CASE WHEN s.previous_secret_expires_at IS NULL OR s.previous_secret_expires_at > now()
              THEN s.previous_secret END AS previous_secret,
