@@ -2,7 +2,8 @@
 
 Each batch is one transaction: its workers (or enterprises) with their initial grade,
 employment, timeline entry and `worker.created` event, its row errors, and the job's counters.
-A crash therefore loses nothing that was reported done, and a resumed job starts after the last
+Batches are read and validated ahead in a thread and written two at a time, but commit in file
+order, so a crash loses nothing that was reported done, and a resumed job starts after the last
 committed batch. Identity numbers are matched by their keyed hash, so rows already in the
 database (from an earlier run of the same file, or registered by hand) are reported as
 duplicates and never inserted twice; duplicates inside the file are caught the same way.
