@@ -23,11 +23,14 @@
    single SQL aggregation of the same data (scores checked equal); then the cached public
    leaderboard (judging, 2 uvicorn workers) against the bare app's one-row read, and the time
    until a new version published elsewhere is served.
-9. One table on the terminal and `bench/results/<UTC timestamp>.json`.
+9. Webhook fan-out (2,000 events quick, 10,000 full, to 3 subscribers): the dispatcher process
+   against bare httpx POSTs to the same httptools receivers, every delivery checked
+   (bench/webhooks.py).
+10. One table on the terminal and `bench/results/<UTC timestamp>.json`.
 
 `--only NAME[,NAME]` runs some of them: import, search, list, registration, scheduler,
-assignment, scoring, results, leaderboard (search and list need the imported workers, so they
-import them too; the leaderboard needs the computed stage, so it computes it too).
+assignment, scoring, results, leaderboard, webhooks (search and list need the imported workers,
+so they import them too; the leaderboard needs the computed stage, so it computes it too).
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from bench import assignment, baseline_app, registration, scheduler, scoring
+from bench import assignment, baseline_app, registration, scheduler, scoring, webhooks
 from bench import results as judging_results
 from bench.accounts import create_admin_and_job, get_token
 from bench.data import SEARCH_TERMS, write_workers_csv
@@ -75,6 +78,7 @@ BENCHMARKS = (
     "scoring",
     "results",
     "leaderboard",
+    "webhooks",
 )
 #: --only name -> the name in the table (search and list come from http_urls)
 HTTP_NAMES = {"search": "name search", "list": "filtered list"}
@@ -97,6 +101,7 @@ class Sizes:
     score_entries: int = 500
     result_entries: int = 100_000
     max_requests: int = 500_000
+    webhook_events: int = 10_000
 
     @classmethod
     def of(cls, quick: bool) -> Sizes:
@@ -115,6 +120,7 @@ class Sizes:
                 score_judges=50,
                 score_entries=50,
                 result_entries=10_000,
+                webhook_events=2_000,
             )
         return cls(
             rows=1_000_000,
@@ -332,6 +338,14 @@ def render(results: Results) -> Table:
                 f"{base['seconds']:.2f} s (one SQL\naggregation + rank)",
             ]
             target = "≤ 1.5 (time)"
+        elif bench["kind"] == "webhooks":
+            cells = [
+                f"{ours['deliveries_per_s']:,.0f} deliveries/s\n{ours['deliveries']:,} in "
+                f"{ours['seconds']:.1f} s, lost {ours['lost']}, twice {ours['duplicates']}, "
+                f"bad signatures {ours['rejected']}",
+                f"{base['deliveries_per_s']:,.0f} POST/s\nbare httpx",
+            ]
+            target = "≥ 1,000/s,\nnone lost"
         elif bench["kind"] == "scheduler":
             cells = [
                 f"{ours['seconds']:.1f} s, {ours['placed']:,}/{ours['entries']:,} placed\n"
@@ -400,6 +414,12 @@ async def bench_all(
         await bench_scoring(results, sizes, database_url, work)
     if only & {"results", "leaderboard"}:
         await bench_results(results, sizes, database_url, work, only)
+    if "webhooks" in only:
+        n = sizes.webhook_events
+        log(f"Webhook fan-out: {n:,} events x 3 subscribers, dispatcher vs bare httpx...")
+        out = await webhooks.run(database_url, work, n)
+        log(f"  {out['ours']['deliveries_per_s']:,.0f} deliveries/s, lost {out['ours']['lost']}")
+        results.benchmarks["webhook fan-out"] = out
 
 
 async def bench_workers(
@@ -686,6 +706,13 @@ def main(argv: list[str] | None = None) -> int:
     placed = results.benchmarks.get("judge assignment")
     if placed and not placed["meets_target"]:
         console.print(f"[bold red]ASSIGNMENT CHECK FAILED: {placed['ours']}[/]")
+        code = 1
+    fan_out = results.benchmarks.get("webhook fan-out")
+    if fan_out and not (
+        fan_out["ours"]["deliveries"] == fan_out["events"] * 3
+        and not any(fan_out["ours"][k] for k in ("lost", "duplicates", "rejected"))
+    ):
+        console.print(f"[bold red]WEBHOOK FAN-OUT CHECK FAILED: {fan_out['ours']}[/]")
         code = 1
     sched = results.benchmarks.get("scheduler")
     if sched and not sched["meets_target"]:

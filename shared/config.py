@@ -197,6 +197,20 @@ class Settings(BaseSettings):
         description="How long a dispatcher's claim on a delivery lasts; a killed dispatcher's "
         "claims come back to the others after it.",
     )
+    webhook_concurrency: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="Batches one dispatcher works on at once: while some are being sent, the "
+        "next are claimed and the finished ones recorded.",
+    )
+    webhook_subscription_concurrency: int = Field(
+        16,
+        ge=1,
+        le=1000,
+        description="Requests one dispatcher has in flight to one subscription at most (its "
+        "keep-alive connections to that receiver).",
+    )
 
     log_level: str = Field("INFO", description="Python log level.")
     log_json: bool = Field(True, description="Structured JSON logs (false: plain text).")

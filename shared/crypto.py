@@ -13,6 +13,7 @@ import hmac
 import os
 import secrets
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
@@ -37,15 +38,20 @@ class PersonalDataCipher:
             raise ValueError("DATA_KEY must be 32 bytes, base64-encoded")
         return cls(_derive(master, b"skills/pii/encrypt"), _derive(master, b"skills/pii/lookup"))
 
+    @cached_property
+    def _aead(self) -> AESGCM:
+        # One key schedule per cipher, not per value (bulk imports encrypt a million numbers).
+        return AESGCM(self.enc_key)
+
     def encrypt(self, value: str) -> bytes:
-        nonce = secrets.token_bytes(12)
-        return nonce + AESGCM(self.enc_key).encrypt(nonce, value.encode(), None)
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, value.encode(), None)
 
     def decrypt(self, blob: bytes) -> str:
-        return AESGCM(self.enc_key).decrypt(blob[:12], blob[12:], None).decode()
+        return self._aead.decrypt(blob[:12], blob[12:], None).decode()
 
     def lookup_hash(self, value: str) -> bytes:
-        return hmac.new(self.lookup_key, value.encode(), hashlib.sha256).digest()
+        return hmac.digest(self.lookup_key, value.encode(), hashlib.sha256)
 
 
 def load_cipher(data_key: str | None, key_dir: Path) -> PersonalDataCipher:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -18,24 +18,27 @@ from shared.config import Settings
 from shared.errors import NotFound
 
 
-def make_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
+def make_engine(
+    settings: Settings, server_settings: Mapping[str, str] | None = None, **overrides: Any
+) -> AsyncEngine:
     if not settings.database_url:
         raise RuntimeError(
             "DATABASE_URL is not set. Start everything with `make run` (it starts an embedded "
             "Postgres), or set DATABASE_URL=postgresql://user:pass@host:5432/db."
         )
-    server_settings = {"application_name": "shandong-skills", "timezone": "UTC"}
+    session = {"application_name": "shandong-skills", "timezone": "UTC"}
     if settings.db_statement_timeout_ms:
-        server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
+        session["statement_timeout"] = str(settings.db_statement_timeout_ms)
     if settings.db_role:
         # Least privilege: every connection works as this role (SET ROLE at connection start).
-        server_settings["role"] = settings.db_role
+        session["role"] = settings.db_role
+    session.update(server_settings or {})
     options: dict[str, Any] = {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,
         # A restarted Postgres must not leave dead connections in the pool.
         "pool_pre_ping": True,
-        "connect_args": {"server_settings": server_settings},
+        "connect_args": {"server_settings": session},
     }
     options.update(overrides)
     return create_async_engine(settings.database_url, **options)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import assignment, imports, load, registration, scheduler, scoring
+from bench import assignment, imports, load, registration, scheduler, scoring, webhooks
 from bench.data import SEARCH_TERMS, write_workers_csv
 from bench.main import create_admin_and_job, explain, http_urls
 from bench.servers import server_env, start_baseline, stop
@@ -131,3 +131,16 @@ async def test_result_computation_agrees_with_the_sql_aggregation(database_url: 
     assert agreement["ok"], agreement
     trimmed = await judging_results.compute_ours(database_url, stage_id, "trimmed_mean", "zscore")
     assert trimmed["version"] == 2
+
+
+@pytest.mark.timeout(90)
+async def test_webhook_fan_out_benchmark_counts_every_delivery(
+    database_url: str, tmp_path: Path
+) -> None:
+    out = await webhooks.run(database_url, tmp_path, events=40, subscribers=2)
+    ours, base = out["ours"], out["baseline"]
+    assert (ours["deliveries"], ours["attempts"]) == (80, 80)
+    assert (ours["lost"], ours["duplicates"], ours["rejected"]) == (0, 0, 0)
+    assert ours["statuses"] == {"succeeded": 80}
+    assert base["received"] == base["count"] == 80
+    assert ours["peak_rss_kib"] > 0

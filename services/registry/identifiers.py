@@ -85,14 +85,17 @@ def validate_id_number(value: str, field: str = "id_number") -> str:
     of Shandong's current districts (for example Linyi 371302, Weihai 371002): real people's
     numbers. So the region is checked at province level only.
     """
-    number = ric.compact(value).upper()
+    # Most numbers arrive clean (imports: a million at a time), and stdnum's `compact` (Unicode
+    # digits to ASCII, separators stripped) is then both a no-op and the slowest step.
+    clean = len(value) == 18 and value.isascii() and value.isalnum()
+    number = value.upper() if clean else ric.compact(value).upper()
     if len(number) != 18:
         raise _invalid(field, "identity number must be 18 characters long")
     if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
         raise _invalid(field, "identity number has characters that are not allowed")
     try:
-        birth = ric.get_birth_date(number)
-    except ValidationError as exc:
+        birth = _birth_date(number)
+    except ValueError as exc:
         raise _invalid(field, "the birth date inside the identity number does not exist") from exc
     if birth > date.today():
         raise _invalid(field, "the birth date inside the identity number is in the future")
@@ -103,9 +106,15 @@ def validate_id_number(value: str, field: str = "id_number") -> str:
     return number
 
 
+def _birth_date(number: str) -> date:
+    """Digits 7-14 as a date, as `ric.get_birth_date` reads them, for an already compact number
+    (that function compacts again, which costs more than the date itself)."""
+    return date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+
+
 def id_number_facts(number: str) -> tuple[date, Sex]:
     """Birth date and sex encoded in a valid identity number (17th digit odd: male)."""
-    return ric.get_birth_date(number), Sex.male if int(number[16]) % 2 else Sex.female
+    return _birth_date(number), Sex.male if int(number[16]) % 2 else Sex.female
 
 
 def validate_credit_code(value: str, field: str = "credit_code") -> str:

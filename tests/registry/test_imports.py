@@ -10,7 +10,9 @@ from typing import Any
 
 import openpyxl
 import pytest
+from sqlalchemy import text
 
+from services.registry.imports import engine
 from shared.config import Settings
 from shared.models.registry import Sex
 from tests.conftest import Services, assert_problem, bearer, create_account, get_token
@@ -264,3 +266,89 @@ class TestUploadLimit:
         assert "2048" in str(assert_problem(response, 413)["detail"])
         jobs = (await services.registry.get("/v1/imports", headers=admin_headers)).json()
         assert jobs["items"] == []
+
+
+async def test_failed_batch_rolls_back_and_the_job_resumes_after_the_last_commit(
+    services: Services, admin_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches are written two at a time but committed in file order: when one fails, the one
+    after it (already inserted on the other connection) rolls back too, `processed_rows` counts
+    the committed prefix, and the job taken over after its lease resumes right after it."""
+    monkeypatch.setattr(engine, "BATCH_SIZE", 2)
+    app = services.apps["registry"]
+    # A database failure on one row of the second batch: a trigger, so the real insert fails.
+    async with app.state.sessionmaker() as session, session.begin():
+        await session.execute(
+            text(
+                """
+                CREATE FUNCTION refuse_import() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF NEW.name = '故障' THEN RAISE EXCEPTION 'simulated failure'; END IF;
+                    RETURN NEW;
+                END $$
+                """
+            )
+        )
+        await session.execute(
+            text(
+                "CREATE TRIGGER refuse_import BEFORE INSERT ON workers "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_import()"
+            )
+        )
+    numbers = [identity_number() for _ in range(7)]
+    names = ["赵一", "钱二", "孙三", "故障", "周五", "吴六", "郑七"]
+    rows = [["name", "id_number", "occupation", "locality_code", "grade"]]
+    rows += [
+        [name, number, "焊工", "370200", "中级工"]
+        for name, number in zip(names, numbers, strict=True)
+    ]
+    rows.append(["钱二", numbers[1], "焊工", "370200", "中级工"])  # a duplicate of row 3
+    response = await services.registry.post(
+        "/v1/imports/workers", files={"file": ("w.csv", csv_bytes(rows))}, headers=admin_headers
+    )
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    for _ in range(200):  # the runner fails on batch 2 and leaves the job to its lease
+        job = (await services.registry.get(f"/v1/imports/{job_id}", headers=admin_headers)).json()
+        if job["processed_rows"] == 2 and job["status"] == "running":
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # batch 3 was inserted beside batch 2: it must not commit
+    job = (await services.registry.get(f"/v1/imports/{job_id}", headers=admin_headers)).json()
+    assert (job["status"], job["processed_rows"], job["inserted_rows"]) == ("running", 2, 2), job
+    listed = (
+        await services.registry.get("/v1/workers", params={"limit": 50}, headers=admin_headers)
+    ).json()["items"]
+    assert sorted(w["name"] for w in listed) == sorted(names[:2])
+    assert (
+        await services.registry.get(f"/v1/imports/{job_id}/errors", headers=admin_headers)
+    ).json()["items"] == []
+
+    async with app.state.sessionmaker() as session, session.begin():
+        await session.execute(text("DROP TRIGGER refuse_import ON workers"))
+        await session.execute(
+            text("UPDATE import_jobs SET lease_until = now() - interval '1 second' WHERE id = :id"),
+            {"id": job_id},
+        )
+    app.state.import_wakeup.set()
+    job = await wait_done(services, admin_headers, job_id)
+    assert job["status"] == "completed", job
+    assert (job["processed_rows"], job["inserted_rows"], job["duplicate_rows"]) == (8, 7, 1), job
+    errors = (
+        await services.registry.get(f"/v1/imports/{job_id}/errors", headers=admin_headers)
+    ).json()["items"]
+    assert [(e["row_number"], e["field"]) for e in errors] == [(9, "id_number")]
+    # Row 3 was committed before the failure, so the resumed run finds it in the database.
+    qian = next(w for w in listed if w["name"] == "钱二")
+    assert errors[0]["reason"] == f"already registered as worker {qian['id']}"
+    listed = (
+        await services.registry.get("/v1/workers", params={"limit": 50}, headers=admin_headers)
+    ).json()["items"]
+    assert sorted(w["name"] for w in listed) == sorted(names)
+    for worker in listed:
+        timeline = (
+            await services.registry.get(
+                f"/v1/workers/{worker['id']}/timeline", headers=admin_headers
+            )
+        ).json()["items"]
+        assert [e["kind"] for e in timeline] == ["registered"]

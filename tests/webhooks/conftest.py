@@ -8,7 +8,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -43,8 +42,9 @@ async def sessionmaker(settings: Settings) -> AsyncIterator[async_sessionmaker[A
 async def dispatcher(
     settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[Dispatcher]:
-    async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds) as http:
-        yield Dispatcher(sessionmaker, http, settings)
+    dispatcher = Dispatcher(sessionmaker, settings)
+    yield dispatcher
+    await dispatcher.aclose()
 
 
 @pytest.fixture

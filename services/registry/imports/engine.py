@@ -2,7 +2,8 @@
 
 Each batch is one transaction: its workers (or enterprises) with their initial grade,
 employment, timeline entry and `worker.created` event, its row errors, and the job's counters.
-A crash therefore loses nothing that was reported done, and a resumed job starts after the last
+Batches are read and validated ahead in a thread and written two at a time, but commit in file
+order, so a crash loses nothing that was reported done, and a resumed job starts after the last
 committed batch. Identity numbers are matched by their keyed hash, so rows already in the
 database (from an earlier run of the same file, or registered by hand) are reported as
 duplicates and never inserted twice; duplicates inside the file are caught the same way.
@@ -10,16 +11,20 @@ duplicates and never inserted twice; duplicates inside the file are caught the s
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import select, text, update
+from sqlalchemy import LargeBinary, String, any_, bindparam, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry.identifiers import id_number_facts, validate_credit_code, validate_id_number
@@ -45,11 +50,89 @@ from shared.models.registry import (
     ImportKind,
     ImportStatus,
     Locality,
+    SkillGrade,
     TimelineKind,
     Worker,
 )
 
 BATCH_SIZE = 5000
+#: Batches written at once, each on its own connection (commits stay in file order).
+WRITERS = 2
+
+#: Per connection, emptied at each commit: a batch's validated rows, before they are inserted.
+STAGE_TABLE = """
+CREATE TEMP TABLE IF NOT EXISTS import_stage (
+    name text NOT NULL,
+    id_number_hash bytea NOT NULL,
+    id_number_enc bytea NOT NULL,
+    id_number_masked text NOT NULL,
+    sex text NOT NULL,
+    birth_date date NOT NULL,
+    phone_enc bytea,
+    phone_masked text,
+    occupation text NOT NULL,
+    enterprise_id uuid,
+    locality_code text NOT NULL,
+    grade text NOT NULL,
+    file_type text NOT NULL
+) ON COMMIT DELETE ROWS
+"""
+STAGE_COLUMNS = [
+    "name",
+    "id_number_hash",
+    "id_number_enc",
+    "id_number_masked",
+    "sex",
+    "birth_date",
+    "phone_enc",
+    "phone_masked",
+    "occupation",
+    "enterprise_id",
+    "locality_code",
+    "grade",
+    "file_type",
+]
+#: One statement writes the staged workers and, from the rows it inserted, their initial grade,
+#: employment, timeline entry and `worker.created` event: the derived rows are never built (nor
+#: their ids generated, their JSON serialised) in Python. $1 now, $2 today, $3 the importing
+#: account, $4 now as ISO 8601 (the payload's timestamp), $5 {grade: timeline summary}.
+INSERT_STAGED = f"""
+WITH w AS (
+    INSERT INTO workers (id, {", ".join(STAGE_COLUMNS)}, file_status, version, created_at,
+                         updated_at)
+    SELECT gen_random_uuid(), {", ".join(STAGE_COLUMNS)}, 'active', 1, $1, $1
+    FROM import_stage
+    RETURNING id, grade, enterprise_id, locality_code
+), grades AS (
+    INSERT INTO grade_changes (id, worker_id, to_grade, effective_date, source, source_ref,
+                               recorded_by, created_at)
+    SELECT gen_random_uuid(), id, grade, $2, 'initial', NULL, $3, $1 FROM w
+), jobs AS (
+    INSERT INTO employments (id, worker_id, enterprise_id, started_on, created_at)
+    SELECT gen_random_uuid(), id, enterprise_id, $2, $1 FROM w WHERE enterprise_id IS NOT NULL
+), timeline AS (
+    INSERT INTO talent_file_events (worker_id, occurred_at, kind, summary, data, source_type,
+                                    source_id, recorded_by, recorded_at)
+    SELECT id, $1, '{TimelineKind.registered.value}', $5::jsonb ->> grade,
+           jsonb_build_object('grade', grade, 'import', true), 'worker', id::text, $3, $1
+    FROM w
+)
+INSERT INTO outbox_events (id, service, type, subject, occurred_at, payload)
+SELECT gen_random_uuid(), 'registry', 'worker.created', 'worker:' || id, $1,
+       jsonb_build_object(
+           'type', 'worker.created',
+           'timestamp', $4::text,
+           'data', jsonb_build_object(
+               'worker_id', id, 'grade', grade, 'enterprise_id', enterprise_id,
+               'locality_code', locality_code
+           )
+       )
+FROM w
+"""  # noqa: S608 - constants only; every value is a bind parameter
+TIMELINE_SUMMARIES = json.dumps(
+    {grade.value: f"批量导入建档，等级：{name}" for grade, name in GRADE_NAMES.items()}
+)
+FILE_TYPES = {grade: FileType.for_grade(grade).value for grade in SkillGrade}
 LEASE = timedelta(seconds=120)
 PHONE = re.compile(PHONE_PATTERN)
 
@@ -139,7 +222,6 @@ def validate_worker_rows(
         batch.records.append(
             {
                 "row": number,
-                "id": uuid.uuid4(),
                 "name": name,
                 "hash": cipher.lookup_hash(id_number),
                 "enc": cipher.encrypt(id_number),
@@ -224,23 +306,119 @@ class ImportRunner:
         try:
             source: RowSource = await anyio.to_thread.run_sync(open_rows, kind, content, fmt)
             await self._set(job_id, total_rows=source.total)
-            seen: dict[bytes | str, int] = {}
-            done = 0
-            while True:
-                rows = await anyio.to_thread.run_sync(source.next_batch, BATCH_SIZE)
-                if not rows:
-                    break
-                if done + len(rows) <= skip:  # committed by an earlier run of this job
-                    done += len(rows)
-                    self._remember(kind, rows, seen)
-                    continue
-                await self._batch(job_id, kind, rows, seen, principal)
-                done += len(rows)
-                if self.progress:
-                    self.progress(done, source.total)
+            await self._run_batches(job_id, kind, source, skip, principal)
         except FileProblem as exc:
             return await self._finish(job_id, ImportStatus.failed, str(exc), principal)
         return await self._finish(job_id, ImportStatus.completed, None, principal)
+
+    async def _run_batches(
+        self,
+        job_id: uuid.UUID,
+        kind: ImportKind,
+        source: RowSource,
+        skip: int,
+        principal: Principal,
+    ) -> None:
+        """The pipeline: batch N+2 is read and validated (thread) while N+1 is checked for
+        duplicates (in file order) and written, and N's insert is finishing on a second
+        connection; commits stay in file order. Python's CPU work and two database backends
+        overlap instead of taking turns. Everything written is awaited before returning, even
+        when reading fails (a broken row in the middle of a file fails the job after the
+        batches before it are committed, as before)."""
+        seen: dict[bytes | str, int] = {}
+        done = 0
+        writes: list[asyncio.Task[None]] = []
+        try:
+            async for rows, batch in self._read_ahead(kind, source, skip):
+                if batch is None:  # committed by an earlier run of this job
+                    self._remember(kind, rows, seen)
+                    done += len(rows)
+                    continue
+                while len([w for w in writes if not w.done()]) >= WRITERS:
+                    await asyncio.wait(writes, return_when=asyncio.FIRST_COMPLETED)
+                for write in writes:
+                    if write.done():
+                        write.result()  # a failed batch stops the job here
+                session = self.sessionmaker()
+                try:
+                    await session.begin()
+                    checked = await self._check(session, kind, batch, seen, principal)
+                except BaseException:
+                    await session.close()
+                    raise
+                before = writes[-1] if writes else None
+                writes = [w for w in writes if not w.done()]
+                writes.append(
+                    asyncio.create_task(
+                        self._write(
+                            session, job_id, kind, len(rows), batch, checked, principal, before
+                        )
+                    )
+                )
+                done += len(rows)
+                if self.progress:
+                    writes[-1].add_done_callback(
+                        partial(self._report, done=done, total=source.total)
+                    )
+        finally:
+            if writes:
+                await asyncio.wait(writes)
+                for write in writes:  # retrieved, so that none is logged as never retrieved
+                    write.exception()
+        for write in writes:
+            write.result()
+
+    def _report(self, task: asyncio.Task[None], done: int, total: int | None) -> None:
+        if self.progress and not task.cancelled() and task.exception() is None:
+            self.progress(done, total)
+
+    def _read_and_validate(
+        self, kind: ImportKind, source: RowSource, skip: int
+    ) -> tuple[list[tuple[int, dict[str, str]]], Batch | None]:
+        """The next batch of rows and, unless `skip` says it is already committed, its
+        validation (CPU only, in a worker thread; `None` for a skipped batch)."""
+        rows = source.next_batch(BATCH_SIZE)
+        if not rows or len(rows) <= skip:
+            return rows, None
+        if kind is ImportKind.workers:
+            return rows, validate_worker_rows(rows, self.cipher)
+        return rows, validate_enterprise_rows(rows)
+
+    async def _read_ahead(
+        self, kind: ImportKind, source: RowSource, skip: int
+    ) -> AsyncIterator[tuple[list[tuple[int, dict[str, str]]], Batch | None]]:
+        """Batches in file order, the next one read and validated in a thread while the caller
+        writes the current one: Python's CPU work overlaps the database's instead of adding
+        to it. At most two batches wait besides the one being written."""
+        queue: asyncio.Queue[
+            tuple[list[tuple[int, dict[str, str]]], Batch | None] | BaseException | None
+        ] = asyncio.Queue(maxsize=1)
+
+        async def produce() -> None:
+            left = skip
+            try:
+                while True:
+                    rows, batch = await anyio.to_thread.run_sync(
+                        self._read_and_validate, kind, source, left
+                    )
+                    if not rows:
+                        break
+                    left = max(0, left - len(rows))
+                    await queue.put((rows, batch))
+                await queue.put(None)
+            except Exception as exc:  # FileProblem and the like reach the caller
+                await queue.put(exc)
+
+        producer = asyncio.create_task(produce())
+        try:
+            while (item := await queue.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await producer
 
     def _remember(
         self, kind: ImportKind, rows: list[tuple[int, dict[str, str]]], seen: dict[bytes | str, int]
@@ -293,45 +471,67 @@ class ImportRunner:
             )
         return job
 
-    async def _batch(
+    async def _check(
         self,
-        job_id: uuid.UUID,
+        session: AsyncSession,
         kind: ImportKind,
-        rows: list[tuple[int, dict[str, str]]],
+        batch: Batch,
         seen: dict[bytes | str, int],
         principal: Principal,
-    ) -> None:
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The rows of a validated batch to insert, and how many were duplicates; every other
+        row gets its error. Runs in file order (it reads and extends `seen`); its queries are
+        the first statements of the batch's transaction."""
         if kind is ImportKind.workers:
-            batch = await anyio.to_thread.run_sync(validate_worker_rows, rows, self.cipher)
-        else:
-            batch = await anyio.to_thread.run_sync(validate_enterprise_rows, rows)
-        async with self.sessionmaker() as session, session.begin():
+            return await self._check_workers(session, batch, seen, principal)
+        return await self._check_enterprises(session, batch, seen, principal)
+
+    async def _write(
+        self,
+        session: AsyncSession,
+        job_id: uuid.UUID,
+        kind: ImportKind,
+        rows: int,
+        batch: Batch,
+        checked: tuple[list[dict[str, Any]], int],
+        principal: Principal,
+        before: asyncio.Task[None] | None,
+    ) -> None:
+        """Insert a checked batch, its row errors and the job's counters, and commit, but only
+        after the batch `before` it has committed: the job's `processed_rows` always counts a
+        prefix of the file, which is what a resumed job skips. Owns (and closes) `session`."""
+        good, duplicates = checked
+        try:
             raw = await (await session.connection()).get_raw_connection()
             conn: Any = raw.driver_connection
-            if kind is ImportKind.workers:
-                inserted, duplicates = await self._workers(session, conn, batch, seen, principal)
-            else:
-                inserted, duplicates = await self._enterprises(
-                    session, conn, batch, seen, principal
-                )
+            if good:
+                if kind is ImportKind.workers:
+                    await self._insert_workers(conn, good, principal)
+                else:
+                    await self._insert_enterprises(conn, good)
             if batch.errors:
                 await conn.copy_records_to_table(
                     "import_row_errors",
                     columns=["job_id", "row_number", "field", "reason"],
                     records=[(job_id, e.row, e.field, e.reason[:1000]) for e in batch.errors],
                 )
+            if before is not None:
+                await before  # raises if it failed: this batch then rolls back too
             error_rows = len({e.row for e in batch.errors}) - duplicates
             await session.execute(
                 update(ImportJob)
                 .where(ImportJob.id == job_id)
                 .values(
-                    processed_rows=ImportJob.processed_rows + len(rows),
-                    inserted_rows=ImportJob.inserted_rows + inserted,
+                    processed_rows=ImportJob.processed_rows + rows,
+                    inserted_rows=ImportJob.inserted_rows + len(good),
                     duplicate_rows=ImportJob.duplicate_rows + duplicates,
                     error_rows=ImportJob.error_rows + error_rows,
                     lease_until=datetime.now(UTC) + LEASE,
                 )
             )
+            await session.commit()
+        finally:
+            await session.close()
 
     async def _known_enterprises(self, session: AsyncSession, codes: set[str]) -> None:
         missing = [c for c in codes if c not in self.enterprises]
@@ -344,21 +544,20 @@ class ImportRunner:
             for code, ent_id, locality in result:
                 self.enterprises[code] = (ent_id, locality)
 
-    async def _workers(
+    async def _check_workers(
         self,
         session: AsyncSession,
-        conn: Any,
         batch: Batch,
         seen: dict[bytes | str, int],
         principal: Principal,
-    ) -> tuple[int, int]:
-        await self._known_enterprises(session, {r["credit"] for r in batch.records if r["credit"]})
+    ) -> tuple[list[dict[str, Any]], int]:
+        # One array parameter, not an IN list of 5,000 binds for SQLAlchemy to compile.
+        hashes = bindparam("hashes", [r["hash"] for r in batch.records], ARRAY(LargeBinary))
         result = await session.execute(
-            select(Worker.id_number_hash, Worker.id).where(
-                Worker.id_number_hash.in_([r["hash"] for r in batch.records])
-            )
+            select(Worker.id_number_hash, Worker.id).where(Worker.id_number_hash == any_(hashes))
         )
         existing = {row_hash: worker_id for row_hash, worker_id in result}
+        await self._known_enterprises(session, {r["credit"] for r in batch.records if r["credit"]})
         good: list[dict[str, Any]] = []
         duplicates = 0
         for r in batch.records:
@@ -402,159 +601,52 @@ class ImportRunner:
                 )
                 continue
             seen[r["hash"]] = r["row"]
-            good.append({**r, "enterprise_id": enterprise_id, "locality": locality})
-        if not good:
-            return 0, duplicates
-        now = datetime.now(UTC)
-        today = now.date()
+            r["enterprise_id"], r["locality"] = enterprise_id, locality
+            good.append(r)
+        return good, duplicates
+
+    async def _insert_workers(
+        self, conn: Any, good: list[dict[str, Any]], principal: Principal
+    ) -> None:
+        await conn.execute(STAGE_TABLE)
         await conn.copy_records_to_table(
-            "workers",
-            columns=[
-                "id",
-                "name",
-                "id_number_hash",
-                "id_number_enc",
-                "id_number_masked",
-                "sex",
-                "birth_date",
-                "phone_enc",
-                "phone_masked",
-                "occupation",
-                "enterprise_id",
-                "locality_code",
-                "grade",
-                "file_type",
-                "file_status",
-                "version",
-                "created_at",
-                "updated_at",
-            ],
+            "import_stage",
+            columns=STAGE_COLUMNS,
             records=[
                 (
-                    r["id"],
                     r["name"],
                     r["hash"],
                     r["enc"],
                     r["masked"],
-                    r["sex"].value,
+                    r["sex"],
                     r["birth"],
                     r["phone_enc"],
                     r["phone_masked"],
                     r["occupation"],
                     r["enterprise_id"],
                     r["locality"],
-                    r["grade"].value,
-                    FileType.for_grade(r["grade"]).value,
-                    "active",
-                    1,
-                    now,
-                    now,
+                    r["grade"],
+                    FILE_TYPES[r["grade"]],
                 )
                 for r in good
             ],
         )
-        await conn.copy_records_to_table(
-            "grade_changes",
-            columns=[
-                "id",
-                "worker_id",
-                "to_grade",
-                "effective_date",
-                "source",
-                "source_ref",
-                "recorded_by",
-                "created_at",
-            ],
-            records=[
-                (
-                    uuid.uuid4(),
-                    r["id"],
-                    r["grade"].value,
-                    today,
-                    "initial",
-                    None,
-                    principal.sub,
-                    now,
-                )
-                for r in good
-            ],
+        now = datetime.now(UTC)
+        await conn.execute(
+            INSERT_STAGED, now, now.date(), principal.sub, now.isoformat(), TIMELINE_SUMMARIES
         )
-        employed = [r for r in good if r["enterprise_id"]]
-        if employed:
-            await conn.copy_records_to_table(
-                "employments",
-                columns=["id", "worker_id", "enterprise_id", "started_on", "created_at"],
-                records=[(uuid.uuid4(), r["id"], r["enterprise_id"], today, now) for r in employed],
-            )
-        await conn.copy_records_to_table(
-            "talent_file_events",
-            columns=[
-                "worker_id",
-                "occurred_at",
-                "kind",
-                "summary",
-                "data",
-                "source_type",
-                "source_id",
-                "recorded_by",
-                "recorded_at",
-            ],
-            records=[
-                (
-                    r["id"],
-                    now,
-                    TimelineKind.registered.value,
-                    f"批量导入建档，等级：{GRADE_NAMES[r['grade']]}",
-                    json.dumps({"grade": r["grade"].value, "import": True}),
-                    "worker",
-                    str(r["id"]),
-                    principal.sub,
-                    now,
-                )
-                for r in good
-            ],
-        )
-        await conn.copy_records_to_table(
-            "outbox_events",
-            columns=["id", "service", "type", "subject", "occurred_at", "payload"],
-            records=[
-                (
-                    uuid.uuid4(),
-                    "registry",
-                    "worker.created",
-                    f"worker:{r['id']}",
-                    now,
-                    json.dumps(
-                        {
-                            "type": "worker.created",
-                            "timestamp": now.isoformat(),
-                            "data": {
-                                "worker_id": str(r["id"]),
-                                "grade": r["grade"].value,
-                                "enterprise_id": str(r["enterprise_id"])
-                                if r["enterprise_id"]
-                                else None,
-                                "locality_code": r["locality"],
-                            },
-                        }
-                    ),
-                )
-                for r in good
-            ],
-        )
-        return len(good), duplicates
 
-    async def _enterprises(
+    async def _check_enterprises(
         self,
         session: AsyncSession,
-        conn: Any,
         batch: Batch,
         seen: dict[bytes | str, int],
         principal: Principal,
-    ) -> tuple[int, int]:
+    ) -> tuple[list[dict[str, Any]], int]:
+        codes = bindparam("codes", [r["credit"] for r in batch.records], ARRAY(String))
         result = await session.execute(
             select(Enterprise.credit_code, Enterprise.id).where(
-                Enterprise.credit_code.in_([r["credit"] for r in batch.records])
+                Enterprise.credit_code == any_(codes)
             )
         )
         existing = {code: enterprise_id for code, enterprise_id in result}
@@ -588,37 +680,38 @@ class ImportRunner:
             else:
                 seen[r["credit"]] = r["row"]
                 good.append(r)
-        if good:
-            now = datetime.now(UTC)
-            await conn.copy_records_to_table(
-                "enterprises",
-                columns=[
-                    "id",
-                    "credit_code",
-                    "name",
-                    "locality_code",
-                    "industry",
-                    "size",
-                    "version",
-                    "created_at",
-                    "updated_at",
-                ],
-                records=[
-                    (
-                        r["id"],
-                        r["credit"],
-                        r["name"],
-                        r["locality"],
-                        r["industry"].value,
-                        r["size"].value,
-                        1,
-                        now,
-                        now,
-                    )
-                    for r in good
-                ],
-            )
-        return len(good), duplicates
+        return good, duplicates
+
+    async def _insert_enterprises(self, conn: Any, good: list[dict[str, Any]]) -> None:
+        now = datetime.now(UTC)
+        await conn.copy_records_to_table(
+            "enterprises",
+            columns=[
+                "id",
+                "credit_code",
+                "name",
+                "locality_code",
+                "industry",
+                "size",
+                "version",
+                "created_at",
+                "updated_at",
+            ],
+            records=[
+                (
+                    r["id"],
+                    r["credit"],
+                    r["name"],
+                    r["locality"],
+                    r["industry"].value,
+                    r["size"].value,
+                    1,
+                    now,
+                    now,
+                )
+                for r in good
+            ],
+        )
 
 
 async def claim_next(sessionmaker: async_sessionmaker[AsyncSession]) -> uuid.UUID | None:
