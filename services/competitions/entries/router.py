@@ -68,7 +68,7 @@ async def register(
         )
         if done.failures or done.entry is None:
             raise service.failures_problem(done)
-        return await service.present(session, done.entry)
+        return service.present_registered(done)
 
     return await idempotent_create(
         session,

@@ -10,12 +10,13 @@ serialised: exactly one gets it, the others are waitlisted. A waitlisted entry i
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ARRAY, Integer, Uuid, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.competitions.access import check_organiser_scope
@@ -31,6 +32,7 @@ from shared.clients import RegistryClient
 from shared.db import get_or_404
 from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, RuleViolation
 from shared.localities import locality_covers
+from shared.middleware import current_request_id
 from shared.models.competitions import (
     HOLDING_PLACE,
     Competition,
@@ -73,6 +75,7 @@ class Candidate:
     row: int | None = None
     failures: list[schemas.RuleFailure] = field(default_factory=list)
     entry: Entry | None = None
+    waitlist_position: int | None = None
 
     @property
     def leader(self) -> uuid.UUID:
@@ -271,94 +274,200 @@ async def register(
             continue
         evaluate(event, competition, candidate, facts, missing)
 
-    event = await load_event(session, event_id, for_update=True)  # serialises places
-    taken = (
-        await session.scalar(
-            select(func.count()).where(Entry.event_id == event.id, Entry.status.in_(HOLDING_PLACE))
-        )
-        or 0
-    )
+    # The lock serialises places. Everything that can happen before it has happened (the
+    # registry call, the rules); under it, each candidate costs one statement (`_PLACE`), and
+    # the caller's commit follows at once, so the lock is held for three round trips.
+    event = await load_event(session, event_id, for_update=True)
     for i, candidate in enumerate(candidates):
         if candidate.failures:
             continue
         leader = facts[candidate.leader]
         enterprise_id = uuid.UUID(leader["enterprise_id"]) if leader.get("enterprise_id") else None
-        clash = (
-            await session.scalars(
-                select(EntryMember.worker_id).where(
-                    EntryMember.event_id == event.id,
-                    EntryMember.active,
-                    EntryMember.worker_id.in_(candidate.members),
-                )
-            )
-        ).all()
-        for worker_id in clash:
-            candidate.fail("one_entry_per_event", "already entered in this event", worker_id)
-        if event.enterprise_quota and enterprise_id:
-            used = (
-                await session.scalar(
-                    select(func.count()).where(
-                        Entry.event_id == event.id,
-                        Entry.enterprise_id == enterprise_id,
-                        Entry.status.in_(LIVE),
-                    )
-                )
-                or 0
-            )
-            if used >= event.enterprise_quota:
-                candidate.fail(
-                    "enterprise_quota",
-                    f"the enterprise already has {used} entries; "
-                    f"the quota is {event.enterprise_quota}",
-                )
-        if candidate.failures:
-            continue
-        if taken >= event.capacity:
-            status = EntryStatus.waitlisted
-        else:
-            status = EntryStatus.approved if approve.get(i) else EntryStatus.pending
-            taken += 1
-        entry = Entry(
-            competition_id=competition.id,
-            event_id=event.id,
-            worker_id=candidate.leader,
-            team_name=candidate.team_name,
-            achievement_id=candidate.achievement_id,
-            enterprise_id=enterprise_id,
-            locality_code=leader["locality_code"],
-            status=status,
-            registered_by=principal.sub,
+        wanted = EntryStatus.approved if approve.get(i) else EntryStatus.pending
+        await _take_place(
+            session, event, competition, candidate, wanted, enterprise_id, leader, principal
         )
-        session.add(entry)
-        await session.flush()
-        for position, worker_id in enumerate(candidate.members):
-            session.add(
-                EntryMember(
-                    entry_id=entry.id,
-                    worker_id=worker_id,
-                    event_id=event.id,
-                    role="leader" if position == 0 else "member",
-                )
-            )
-        await session.flush()
-        await session.refresh(entry)
-        candidate.entry = entry
-        audit.record(
-            session,
-            service=SERVICE,
-            principal=principal,
-            action="entry.create",
-            entity_type="entry",
-            entity_id=entry.id,
-            after={
-                "event_id": str(event.id),
-                "members": [str(m) for m in candidate.members],
-                "status": status.value,
+    return event, candidates
+
+
+#: One round trip under the event lock: count the places and the enterprise's entries, look for
+#: members already entered, and (if nothing is in the way) insert the entry, its members, the
+#: audit row and, when approved, the outbox event; answer the decision and the stored row. The
+#: counts see every committed registration, because the lock was taken by an earlier statement
+#: (a statement's snapshot is taken when it starts).
+_PLACE = text(
+    """
+WITH taken AS (
+    SELECT count(*) AS n FROM entries
+    WHERE event_id = :event_id AND status IN ('pending', 'approved', 'checked_in')
+), clash AS (
+    SELECT coalesce(array_agg(worker_id), '{}') AS ids FROM entry_members
+    WHERE event_id = :event_id AND active AND worker_id = ANY(:members)
+), quota AS (
+    SELECT count(*) AS n FROM entries
+    WHERE CAST(:quota AS integer) IS NOT NULL AND event_id = :event_id
+      AND enterprise_id = :enterprise_id
+      AND status IN ('pending', 'approved', 'checked_in', 'waitlisted')
+), decision AS (
+    SELECT clash.ids AS clash, quota.n AS quota_used,
+           CASE WHEN cardinality(clash.ids) > 0 OR quota.n >= :quota THEN NULL
+                WHEN taken.n >= :capacity THEN 'waitlisted'
+                ELSE CAST(:wanted AS varchar) END AS status
+    FROM taken, clash, quota
+), entry AS (
+    INSERT INTO entries (id, competition_id, event_id, worker_id, team_name, achievement_id,
+                         enterprise_id, locality_code, status, registered_by)
+    SELECT :id, :competition_id, :event_id, :leader_id, :team_name, :achievement_id,
+           :enterprise_id, :locality_code, decision.status, :registered_by
+    FROM decision WHERE decision.status IS NOT NULL
+    RETURNING id, status, version, created_at, updated_at
+), members AS (
+    INSERT INTO entry_members (entry_id, worker_id, event_id, role)
+    SELECT entry.id, m.worker_id, :event_id,
+           CASE WHEN m.position = 1 THEN 'leader' ELSE 'member' END
+    FROM entry, unnest(CAST(:members AS uuid[])) WITH ORDINALITY AS m(worker_id, position)
+), audit AS (
+    INSERT INTO audit_log (service, actor_sub, actor_role, request_id, action, entity_type,
+                           entity_id, after)
+    SELECT :service, :actor_sub, :actor_role, :request_id, 'entry.create', 'entry',
+           CAST(entry.id AS text),
+           CAST(:audit_after AS jsonb) || jsonb_build_object('status', entry.status)
+    FROM entry
+), outbox AS (
+    INSERT INTO outbox_events (id, service, type, subject, payload)
+    SELECT :outbox_id, :service, 'entry.approved', :subject, CAST(:payload AS jsonb)
+    FROM entry WHERE entry.status = 'approved'
+)
+SELECT decision.clash, decision.quota_used, entry.status, entry.version, entry.created_at,
+       entry.updated_at,
+       CASE WHEN entry.status = 'waitlisted' THEN 1 + (
+           SELECT count(*) FROM entries w
+           WHERE w.event_id = :event_id AND w.status = 'waitlisted'
+             AND (w.created_at, w.id) < (entry.created_at, entry.id)) END AS position
+FROM decision LEFT JOIN entry ON true
+"""
+).bindparams(
+    bindparam("members", type_=ARRAY(Uuid())),
+    bindparam("id", type_=Uuid()),
+    bindparam("event_id", type_=Uuid()),
+    bindparam("competition_id", type_=Uuid()),
+    bindparam("leader_id", type_=Uuid()),
+    bindparam("achievement_id", type_=Uuid()),
+    bindparam("enterprise_id", type_=Uuid()),
+    bindparam("outbox_id", type_=Uuid()),
+    bindparam("quota", type_=Integer()),
+    bindparam("capacity", type_=Integer()),
+)
+
+
+async def _take_place(
+    session: AsyncSession,
+    event: Event,
+    competition: Competition,
+    candidate: Candidate,
+    wanted: EntryStatus,
+    enterprise_id: uuid.UUID | None,
+    leader: dict[str, Any],
+    principal: Principal,
+) -> None:
+    """Register one candidate (the caller holds the event lock): `candidate.entry` is set, or
+    its failures (already entered, enterprise quota) are."""
+    entry_id = uuid.uuid4()
+    quota = event.enterprise_quota if event.enterprise_quota and enterprise_id else None
+    payload = {
+        "type": EVENT_TYPES[EntryStatus.approved],
+        "timestamp": datetime.now(UTC).isoformat(),
+        "data": {
+            "entry_id": str(entry_id),
+            "event_id": str(event.id),
+            "competition_id": str(competition.id),
+            "worker_id": str(candidate.leader),
+            "status": EntryStatus.approved.value,
+            "reason": None,
+        },
+    }
+    after = {"event_id": str(event.id), "members": [str(m) for m in candidate.members]}
+    row = (
+        await session.execute(
+            _PLACE,
+            {
+                "id": entry_id,
+                "event_id": event.id,
+                "competition_id": competition.id,
+                "leader_id": candidate.leader,
+                "members": candidate.members,
+                "team_name": candidate.team_name,
+                "achievement_id": candidate.achievement_id,
+                "enterprise_id": enterprise_id,
+                "locality_code": leader["locality_code"],
+                "registered_by": principal.sub,
+                "wanted": wanted.value,
+                "capacity": event.capacity,
+                "quota": quota,
+                "service": SERVICE,
+                "actor_sub": principal.sub,
+                "actor_role": principal.role.value,
+                "request_id": current_request_id(),
+                "audit_after": json.dumps(after),
+                "outbox_id": uuid.uuid4(),
+                "subject": f"entry:{entry_id}",
+                "payload": json.dumps(payload),
             },
         )
-        if status is EntryStatus.approved:
-            _emit(session, entry)
-    return event, candidates
+    ).one()
+    if row.status is None:
+        for worker_id in row.clash:
+            candidate.fail("one_entry_per_event", "already entered in this event", worker_id)
+        if quota is not None and row.quota_used >= quota:
+            candidate.fail(
+                "enterprise_quota",
+                f"the enterprise already has {row.quota_used} entries; the quota is {quota}",
+            )
+        return
+    candidate.entry = Entry(
+        id=entry_id,
+        competition_id=competition.id,
+        event_id=event.id,
+        worker_id=candidate.leader,
+        team_name=candidate.team_name,
+        achievement_id=candidate.achievement_id,
+        enterprise_id=enterprise_id,
+        locality_code=leader["locality_code"],
+        status=EntryStatus(row.status),
+        status_reason=None,
+        registered_by=principal.sub,
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+    candidate.waitlist_position = row.position
+
+
+def present_registered(candidate: Candidate) -> schemas.Entry:
+    """The response for a new entry, from what registration already knows (no query)."""
+    e = candidate.entry
+    assert e is not None
+    return schemas.Entry(
+        id=e.id,
+        competition_id=e.competition_id,
+        event_id=e.event_id,
+        worker_id=e.worker_id,
+        team_name=e.team_name,
+        achievement_id=e.achievement_id,
+        members=[
+            schemas.Member(worker_id=candidate.leader, role="leader"),
+            *(schemas.Member(worker_id=w, role="member") for w in sorted(candidate.members[1:])),
+        ],
+        enterprise_id=e.enterprise_id,
+        locality_code=e.locality_code,
+        status=e.status,
+        status_reason=e.status_reason,
+        waitlist_position=candidate.waitlist_position,
+        registered_by=e.registered_by,
+        version=e.version,
+        created_at=e.created_at,
+        updated_at=e.updated_at,
+    )
 
 
 def _emit(session: AsyncSession, entry: Entry) -> None:

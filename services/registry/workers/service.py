@@ -16,7 +16,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, literal, select
+from sqlalchemy import ColumnElement, and_, exists, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -292,7 +292,11 @@ async def list_workers(
     cursor: str | None,
 ) -> Page[schemas.Worker]:
     rank = name_rank(Worker.name, q) if q else None
-    stmt = select(Worker, (rank if rank is not None else literal(0)).label("rank"))
+    # Columns, not entities: no ORM object per row. The encrypted numbers are read only for
+    # callers who may see them in clear (admins, a worker their own file).
+    clear = principal.role is Role.admin or principal.role is Role.worker
+    columns = [*LIST_COLUMNS, *(SECRET_COLUMNS if clear else ())]
+    stmt = select(*columns, (rank if rank is not None else literal(0)).label("rank"))
     scope = _scope_filter(principal)
     if scope is not None:
         stmt = stmt.where(scope)
@@ -330,8 +334,57 @@ async def list_workers(
         order_by=order_by,
         limit=limit,
         cursor=cursor,
-        key=lambda r: ((r.rank,) if rank is not None else ()) + (r[0].created_at, r[0].id),
-        transform=lambda r: present(r[0], cipher, principal),
+        key=lambda r: ((r.rank,) if rank is not None else ()) + (r.created_at, r.id),
+        transform=lambda r: present_row(r, cipher, principal),
+    )
+
+
+#: What a list shows of a worker (`present_row`), and the encrypted numbers for clear views.
+LIST_COLUMNS = (
+    Worker.id,
+    Worker.name,
+    Worker.id_number_masked,
+    Worker.sex,
+    Worker.birth_date,
+    Worker.phone_masked,
+    Worker.occupation,
+    Worker.enterprise_id,
+    Worker.locality_code,
+    Worker.grade,
+    Worker.file_type,
+    Worker.file_status,
+    Worker.version,
+    Worker.created_at,
+    Worker.updated_at,
+)
+SECRET_COLUMNS = (Worker.id_number_enc, Worker.phone_enc)
+
+
+def present_row(row: Any, cipher: PersonalDataCipher, principal: Principal) -> schemas.Worker:
+    """`present` for a row of LIST_COLUMNS (+ SECRET_COLUMNS when the caller may see them):
+    the values come typed from the database, so the model is built without validating again."""
+    clear = principal.role is Role.admin or (
+        principal.role is Role.worker and principal.worker_id == row.id
+    )
+    phone = row.phone_masked
+    if clear and row.phone_enc is not None:
+        phone = cipher.decrypt(row.phone_enc)
+    return schemas.Worker.model_construct(
+        id=row.id,
+        name=row.name,
+        id_number=cipher.decrypt(row.id_number_enc) if clear else row.id_number_masked,
+        sex=row.sex,
+        birth_date=row.birth_date,
+        phone=phone,
+        occupation=row.occupation,
+        enterprise_id=row.enterprise_id,
+        locality_code=row.locality_code,
+        grade=row.grade,
+        file_type=row.file_type,
+        file_status=row.file_status,
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 
@@ -741,30 +794,51 @@ async def record_competition_result(
 async def batch_get(
     session: AsyncSession, ids: list[uuid.UUID], principal: Principal
 ) -> schemas.BatchGetResult:
+    """One query: the eligibility columns and each worker's current honours."""
     unique = list(dict.fromkeys(ids))
-    rows = (await session.scalars(select(Worker).where(Worker.id.in_(unique)))).all()
+    live = and_(HonourGrant.worker_id == Worker.id, HonourGrant.revoked_at.is_(None))
+    honours = select(func.array_agg(HonourGrant.honour_code)).where(live).scalar_subquery()
+    national = exists().where(
+        live, HonourGrant.honour_code == Honour.code, Honour.level == HonourLevel.national
+    )
+    rows: list[Any] = list(
+        await session.execute(
+            select(
+                *ELIGIBILITY_COLUMNS,
+                honours.label("honours"),
+                national.label("national_winner"),
+            ).where(Worker.id.in_(unique))
+        )
+    )
     visible = [w for w in rows if can_view(principal, w)]
     if len(visible) < len(rows):
         raise Forbidden(f"{len(rows) - len(visible)} of these workers are outside your scope.")
     by_id = {w.id: w for w in rows}
-    honours: dict[uuid.UUID, list[tuple[str, HonourLevel]]] = {}
-    held = await session.execute(
-        select(HonourGrant.worker_id, Honour.code, Honour.level)
-        .join(Honour, Honour.code == HonourGrant.honour_code)
-        .where(HonourGrant.worker_id.in_(list(by_id)), HonourGrant.revoked_at.is_(None))
+    items = [
+        schemas.WorkerEligibility.model_construct(
+            **{c.key: getattr(by_id[i], c.key) for c in ELIGIBILITY_COLUMNS},
+            honours=sorted(by_id[i].honours or []),
+            national_winner=by_id[i].national_winner,
+        )
+        for i in unique
+        if i in by_id
+    ]
+    return schemas.BatchGetResult.model_construct(
+        items=items, missing=[i for i in unique if i not in by_id]
     )
-    for worker_id, code, level in held:
-        honours.setdefault(worker_id, []).append((code, level))
-    items = []
-    for i in unique:
-        if i not in by_id:
-            continue
-        own = honours.get(i, [])
-        item = schemas.WorkerEligibility.model_validate(by_id[i], from_attributes=True)
-        item.honours = sorted(code for code, _ in own)
-        item.national_winner = any(level is HonourLevel.national for _, level in own)
-        items.append(item)
-    return schemas.BatchGetResult(items=items, missing=[i for i in unique if i not in by_id])
+
+
+ELIGIBILITY_COLUMNS = (
+    Worker.id,
+    Worker.name,
+    Worker.sex,
+    Worker.birth_date,
+    Worker.occupation,
+    Worker.enterprise_id,
+    Worker.locality_code,
+    Worker.grade,
+    Worker.file_status,
+)
 
 
 async def lookup_by_id_numbers(
