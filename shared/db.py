@@ -90,20 +90,29 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def make_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions for read-only requests: autocommit, so no BEGIN/COMMIT round trips (each
-    statement is its own snapshot: use them where one statement answers the request)."""
+def make_autocommit_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions without a transaction: each statement commits on its own, and there are no
+    BEGIN/COMMIT round trips. For reads (lists, search, batch reads: each statement is its own
+    snapshot) and for writes that are one statement (registration's `take_entry_place`)."""
     return make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
 
 
-async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A session for endpoints that only read (lists, search, batch reads)."""
-    factory: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
+async def get_autocommit_session(request: Request) -> AsyncIterator[AsyncSession]:
+    factory: async_sessionmaker[AsyncSession] = request.app.state.autocommit_sessionmaker
     async with factory() as session:
         yield session
 
 
-ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
+AutocommitSessionDep = Annotated[AsyncSession, Depends(get_autocommit_session)]
+
+
+async def release_if_autocommit(session: AsyncSession) -> None:
+    """Give an autocommit session's connection back to the pool (before a slow call to another
+    service, say): nothing is lost, every statement has committed already. A session in a
+    transaction keeps it. Loaded objects stay usable (`expire_on_commit=False`)."""
+    options = session.get_bind().get_execution_options()
+    if options.get("isolation_level") == "AUTOCOMMIT":
+        await session.commit()
 
 
 async def ping(engine: AsyncEngine) -> None:

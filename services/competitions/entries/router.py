@@ -11,7 +11,7 @@ from services.competitions.entries import schemas, service
 from services.competitions.events.service import load_event
 from shared.auth.deps import AdminOrOrganiser, AdminOrOrganiserOrService, CurrentPrincipal
 from shared.concurrency import etag
-from shared.db import SessionDep
+from shared.db import AutocommitSessionDep, SessionDep
 from shared.errors import FieldError, InvalidInput, error_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent_create
 from shared.models.competitions import EntryStatus
@@ -40,6 +40,7 @@ async def _token(request: Request) -> str:
 async def register(
     request: Request,
     session: SessionDep,
+    autocommit: AutocommitSessionDep,
     principal: CurrentPrincipal,
     event_id: uuid.UUID,
     data: schemas.EntryCreate,
@@ -54,12 +55,16 @@ async def register(
     locality, file status, national winners, one entry per worker per event and the enterprise
     quota. **Every** failed rule is listed in the 422 (`rules`). When the event is full the
     entry is `waitlisted` and gets a place, oldest first, as soon as one frees."""
-    event = await load_event(session, event_id)
+    # Without an Idempotency-Key nothing else is written, so the registration runs outside a
+    # transaction: the event lock is then held only inside the one call that takes the place.
+    # With a key, the stored answer must commit with the entry: one transaction for both.
+    work = session if idempotency_key else autocommit
+    event = await load_event(work, event_id)
     candidate = service.candidate_from(event, data)
 
     async def create() -> schemas.Entry:
         _, [done] = await service.register(
-            session,
+            work,
             request.app.state.clients.registry,
             await _token(request),
             event_id,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Integer, Uuid, bindparam, func, select, text, update
+from sqlalchemy import ARRAY, Integer, Text, Uuid, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.competitions.access import check_organiser_scope
@@ -29,7 +29,7 @@ from services.competitions.events.service import load_event
 from shared import audit, outbox
 from shared.auth.principal import Principal, Role
 from shared.clients import RegistryClient
-from shared.db import get_or_404
+from shared.db import get_or_404, release_if_autocommit
 from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, RuleViolation
 from shared.localities import locality_covers
 from shared.middleware import current_request_id
@@ -261,6 +261,7 @@ async def register(
     event = await load_event(session, event_id)
     competition = await get_competition(session, event.competition_id)
     _open_for_registration(competition)
+    await release_if_autocommit(session)  # no connection held while the registry answers
     facts, missing = await fetch_facts(registry, token, candidates)
     await _check_achievements(registry, token, candidates)
     approve: dict[int, bool] = {}
@@ -274,10 +275,11 @@ async def register(
             continue
         evaluate(event, competition, candidate, facts, missing)
 
-    # The lock serialises places. Everything that can happen before it has happened (the
-    # registry call, the rules); under it, each candidate costs one statement (`_PLACE`), and
-    # the caller's commit follows at once, so the lock is held for three round trips.
-    event = await load_event(session, event_id, for_update=True)
+    # Everything that can happen outside the event lock has happened (the registry call, the
+    # rules); each candidate now costs one call of `take_entry_place` (migration 0012), which
+    # locks the event row, counts the places and writes the entry, its members, its audit row
+    # and its outbox event. Run outside a transaction (see the router) the lock is released
+    # when the call returns; inside one, at the commit.
     for i, candidate in enumerate(candidates):
         if candidate.failures:
             continue
@@ -290,73 +292,29 @@ async def register(
     return event, candidates
 
 
-#: One round trip under the event lock: count the places and the enterprise's entries, look for
-#: members already entered, and (if nothing is in the way) insert the entry, its members, the
-#: audit row and, when approved, the outbox event; answer the decision and the stored row. The
-#: counts see every committed registration, because the lock was taken by an earlier statement
-#: (a statement's snapshot is taken when it starts).
-_PLACE = text(
-    """
-WITH taken AS (
-    SELECT count(*) AS n FROM entries
-    WHERE event_id = :event_id AND status IN ('pending', 'approved', 'checked_in')
-), clash AS (
-    SELECT coalesce(array_agg(worker_id), '{}') AS ids FROM entry_members
-    WHERE event_id = :event_id AND active AND worker_id = ANY(:members)
-), quota AS (
-    SELECT count(*) AS n FROM entries
-    WHERE CAST(:quota AS integer) IS NOT NULL AND event_id = :event_id
-      AND enterprise_id = :enterprise_id
-      AND status IN ('pending', 'approved', 'checked_in', 'waitlisted')
-), decision AS (
-    SELECT clash.ids AS clash, quota.n AS quota_used,
-           CASE WHEN cardinality(clash.ids) > 0 OR quota.n >= :quota THEN NULL
-                WHEN taken.n >= :capacity THEN 'waitlisted'
-                ELSE CAST(:wanted AS varchar) END AS status
-    FROM taken, clash, quota
-), entry AS (
-    INSERT INTO entries (id, competition_id, event_id, worker_id, team_name, achievement_id,
-                         enterprise_id, locality_code, status, registered_by)
-    SELECT :id, :competition_id, :event_id, :leader_id, :team_name, :achievement_id,
-           :enterprise_id, :locality_code, decision.status, :registered_by
-    FROM decision WHERE decision.status IS NOT NULL
-    RETURNING id, status, version, created_at, updated_at
-), members AS (
-    INSERT INTO entry_members (entry_id, worker_id, event_id, role)
-    SELECT entry.id, m.worker_id, :event_id,
-           CASE WHEN m.position = 1 THEN 'leader' ELSE 'member' END
-    FROM entry, unnest(CAST(:members AS uuid[])) WITH ORDINALITY AS m(worker_id, position)
-), audit AS (
-    INSERT INTO audit_log (service, actor_sub, actor_role, request_id, action, entity_type,
-                           entity_id, after)
-    SELECT :service, :actor_sub, :actor_role, :request_id, 'entry.create', 'entry',
-           CAST(entry.id AS text),
-           CAST(:audit_after AS jsonb) || jsonb_build_object('status', entry.status)
-    FROM entry
-), outbox AS (
-    INSERT INTO outbox_events (id, service, type, subject, payload)
-    SELECT :outbox_id, :service, 'entry.approved', :subject, CAST(:payload AS jsonb)
-    FROM entry WHERE entry.status = 'approved'
-)
-SELECT decision.clash, decision.quota_used, entry.status, entry.version, entry.created_at,
-       entry.updated_at,
-       CASE WHEN entry.status = 'waitlisted' THEN 1 + (
-           SELECT count(*) FROM entries w
-           WHERE w.event_id = :event_id AND w.status = 'waitlisted'
-             AND (w.created_at, w.id) < (entry.created_at, entry.id)) END AS position
-FROM decision LEFT JOIN entry ON true
-"""
+_TAKE_PLACE = text(
+    "SELECT * FROM take_entry_place(:id, :event_id, :competition_id, CAST(:members AS uuid[]), "
+    ":team_name, :achievement_id, :enterprise_id, :locality_code, :registered_by, :wanted, "
+    ":quota, :service, :actor_sub, :actor_role, :request_id, CAST(:audit_after AS jsonb), "
+    ":outbox_id, :outbox_type, CAST(:payload AS jsonb))"
 ).bindparams(
     bindparam("members", type_=ARRAY(Uuid())),
     bindparam("id", type_=Uuid()),
     bindparam("event_id", type_=Uuid()),
     bindparam("competition_id", type_=Uuid()),
-    bindparam("leader_id", type_=Uuid()),
     bindparam("achievement_id", type_=Uuid()),
     bindparam("enterprise_id", type_=Uuid()),
     bindparam("outbox_id", type_=Uuid()),
     bindparam("quota", type_=Integer()),
-    bindparam("capacity", type_=Integer()),
+    bindparam("team_name", type_=Text()),
+    bindparam("locality_code", type_=Text()),
+    bindparam("registered_by", type_=Text()),
+    bindparam("wanted", type_=Text()),
+    bindparam("service", type_=Text()),
+    bindparam("actor_sub", type_=Text()),
+    bindparam("actor_role", type_=Text()),
+    bindparam("request_id", type_=Text()),
+    bindparam("outbox_type", type_=Text()),
 )
 
 
@@ -389,12 +347,11 @@ async def _take_place(
     after = {"event_id": str(event.id), "members": [str(m) for m in candidate.members]}
     row = (
         await session.execute(
-            _PLACE,
+            _TAKE_PLACE,
             {
                 "id": entry_id,
                 "event_id": event.id,
                 "competition_id": competition.id,
-                "leader_id": candidate.leader,
                 "members": candidate.members,
                 "team_name": candidate.team_name,
                 "achievement_id": candidate.achievement_id,
@@ -402,7 +359,6 @@ async def _take_place(
                 "locality_code": leader["locality_code"],
                 "registered_by": principal.sub,
                 "wanted": wanted.value,
-                "capacity": event.capacity,
                 "quota": quota,
                 "service": SERVICE,
                 "actor_sub": principal.sub,
@@ -410,7 +366,7 @@ async def _take_place(
                 "request_id": current_request_id(),
                 "audit_after": json.dumps(after),
                 "outbox_id": uuid.uuid4(),
-                "subject": f"entry:{entry_id}",
+                "outbox_type": EVENT_TYPES[EntryStatus.approved],
                 "payload": json.dumps(payload),
             },
         )
@@ -440,7 +396,7 @@ async def _take_place(
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
-    candidate.waitlist_position = row.position
+    candidate.waitlist_position = row.waitlist_position
 
 
 def present_registered(candidate: Candidate) -> schemas.Entry:

@@ -18,7 +18,7 @@ from shared.auth.deps import (
 from shared.auth.principal import Principal, Role
 from shared.concurrency import IfMatchHeader, etag
 from shared.crypto import PersonalDataCipher
-from shared.db import ReadSessionDep, SessionDep
+from shared.db import AutocommitSessionDep, SessionDep
 from shared.errors import error_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent_create
 from shared.models.registry import FileStatus, SkillGrade
@@ -92,7 +92,7 @@ async def create_worker(
 )
 async def list_workers(
     request: Request,
-    session: ReadSessionDep,
+    session: AutocommitSessionDep,
     principal: CurrentPrincipal,
     q: Annotated[
         str | None,
@@ -140,7 +140,7 @@ async def list_workers(
     responses=error_responses(401, 403, 422),
 )
 async def batch_get(
-    session: ReadSessionDep, principal: CurrentPrincipal, data: schemas.BatchGet
+    session: AutocommitSessionDep, principal: CurrentPrincipal, data: schemas.BatchGet
 ) -> Response:
     """Up to 1,000 workers by id in one call, with what eligibility checks need (grade, birth
     date, locality, enterprise, file status) and no personal numbers. For the competitions and
