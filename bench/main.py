@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,7 +53,6 @@ from shared.migrate import upgrade_head
 
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 LIST_FILTER = {"locality_code": "370100", "grade": "senior"}
-BENCHMARKS = ("import", "search", "list", "registration", "scheduler")
 #: --only name -> the name in the table (search and list come from http_urls)
 HTTP_NAMES = {"search": "name search", "list": "filtered list"}
 console = Console(width=150)
@@ -103,6 +103,62 @@ class Results:
     benchmarks: dict[str, dict[str, Any]] = field(default_factory=dict)
     explain: dict[str, Any] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Run:
+    """What a benchmark gets: the sizes, this run's migrated database (shared by all the
+    benchmarks, dropped at the end), a scratch directory, the `--only` names and the results
+    to add its rows to (`record`)."""
+
+    sizes: Sizes
+    database_url: str
+    work: Path
+    only: set[str]
+    results: Results
+
+    def record(
+        self,
+        name: str,
+        ours: dict[str, Any],
+        baseline: dict[str, Any],
+        *,
+        ratio: float,
+        met: bool,
+        target: str,
+        kind: str = "http",
+        **extra: Any,
+    ) -> None:
+        """One row of the table. `kind` "http" shows req/s and latency (sides as returned by
+        `bench.load`, plus `peak_rss_kib`); any other kind shows `cells` (two strings: ours,
+        baseline) and `target_text`. Both sides may carry `peak_rss_kib`."""
+        self.results.benchmarks[name] = {
+            "kind": kind,
+            "ours": ours,
+            "baseline": baseline,
+            "ratio": ratio,
+            "target": target,
+            "meets_target": met,
+            **extra,
+        }
+
+
+BenchFn = Callable[[Run], Awaitable[None]]
+#: --only name -> the benchmark that runs it, in the order they run.
+REGISTERED: dict[str, BenchFn] = {}
+
+
+def benchmark(*names: str) -> Callable[[BenchFn], BenchFn]:
+    """Add a benchmark to `make bench`: `@benchmark("scores") async def f(run: Run) -> None`
+    (import the module from bench/main.py). Several names may share one function (it runs
+    once, and reads `run.only` to see which of its parts were asked for)."""
+
+    def add(fn: BenchFn) -> BenchFn:
+        for name in names:
+            REGISTERED[name] = fn
+        return fn
+
+    return add
 
 
 def log(message: str) -> None:
@@ -269,7 +325,7 @@ def render(results: Results) -> Table:
     workers = any(b["kind"] == "import" for b in results.benchmarks.values())
     size = f"{results.sizes['rows']:,} workers, " if workers else ""
     table = Table(title=f"make bench ({size}{results.server})")
-    for column in ("benchmark", "ours", "baseline", "ratio", "target", "peak memory"):
+    for column in ("benchmark", "ours", "baseline", "ratio", "target", "met?", "peak memory"):
         table.add_column(column, justify="left" if column == "benchmark" else "right")
     for name, bench in results.benchmarks.items():
         ours, base = bench["ours"], bench["baseline"]
@@ -281,6 +337,9 @@ def render(results: Results) -> Table:
                 f"{base['seconds']:.1f} s\n{base['rows_per_s']:,.0f} rows/s",
             ]
             target = "≤ 2.0 (time)"
+        elif bench["kind"] not in ("http", "scheduler"):
+            cells = list(bench["cells"])
+            target = bench.get("target_text", bench["target"])
         elif bench["kind"] == "scheduler":
             cells = [
                 f"{ours['seconds']:.1f} s, {ours['placed']:,}/{ours['entries']:,} placed\n"
@@ -296,8 +355,9 @@ def render(results: Results) -> Table:
                 for s in (ours, base)
             ]
             target = f"≥ {bench.get('target_ratio', 0.7)} (req/s)"
-        memory = f"{_mib(ours['peak_rss_kib'])}\n{_mib(base['peak_rss_kib'])}"
-        table.add_row(name, *cells, ratio, target, memory)
+        memory = f"{_mib(ours.get('peak_rss_kib'))}\n{_mib(base.get('peak_rss_kib'))}"
+        met = "[green]yes[/]" if ok else "[bold red]NO[/]"
+        table.add_row(name, *cells, ratio, target, met, memory)
     table.caption = (
         "peak memory: ours / baseline. Import: ru_maxrss of the importing process. "
         "HTTP: summed RSS of the uvicorn processes (psutil, sampled every 100 ms; registration: "
@@ -337,17 +397,23 @@ async def _run(args: argparse.Namespace) -> Results:
 async def bench_all(
     results: Results, sizes: Sizes, database_url: str, work: Path, only: set[str]
 ) -> None:
-    if only & {"import", "search", "list"}:
-        await bench_workers(results, sizes, database_url, work, only)
-    if "registration" in only:
-        await bench_registration(results, sizes, database_url, work)
-    if "scheduler" in only:
-        bench_scheduler(results, sizes)
+    run = Run(sizes, database_url, work, only, results)
+    done: list[BenchFn] = []
+    for name, fn in REGISTERED.items():
+        if name in only and fn not in done:
+            done.append(fn)
+            await fn(run)
 
 
-async def bench_workers(
-    results: Results, sizes: Sizes, database_url: str, work: Path, only: set[str]
-) -> None:
+@benchmark("import", "search", "list")
+async def bench_workers(run: Run) -> None:
+    results, sizes, database_url, work, only = (
+        run.results,
+        run.sizes,
+        run.database_url,
+        run.work,
+        run.only,
+    )
     key_dir = work / "keys"
     csv_path = work / "workers.csv"
     log(f"Writing {sizes.rows:,} workers to a CSV...")
@@ -374,14 +440,15 @@ async def bench_workers(
     for side in (ours, base):
         side["rows_per_s"] = side["rows"] / side["seconds"]
     ratio = ours["seconds"] / base["seconds"]
-    results.benchmarks["bulk import"] = {
-        "kind": "import",
-        "ours": ours,
-        "baseline": base,
-        "ratio": ratio,
-        "target": "ours/baseline seconds <= 2.0",
-        "meets_target": ratio <= 2.0,
-    }
+    run.record(
+        "bulk import",
+        ours,
+        base,
+        ratio=ratio,
+        met=ratio <= 2.0,
+        target="ours/baseline seconds <= 2.0",
+        kind="import",
+    )
 
     log("VACUUM ANALYZE (as autovacuum would after a bulk load; untimed)...")
     await sql(database_url, "VACUUM ANALYZE")
@@ -399,17 +466,12 @@ async def bench_workers(
     for name in http["ours"]:
         o, b = http["ours"][name], http["baseline"][name]
         ratio = o["rps"] / b["rps"] if b["rps"] else 0.0
-        results.benchmarks[name] = {
-            "kind": "http",
-            "ours": o,
-            "baseline": b,
-            "ratio": ratio,
-            "target": "ours/baseline req/s >= 0.7",
-            "meets_target": ratio >= 0.7,
-        }
+        run.record(name, o, b, ratio=ratio, met=ratio >= 0.7, target="ours/baseline req/s >= 0.7")
 
 
-async def bench_registration(results: Results, sizes: Sizes, database_url: str, work: Path) -> None:
+@benchmark("registration")
+async def bench_registration(run: Run) -> None:
+    sizes, database_url, work = run.sizes, run.database_url, run.work
     n = sizes.registrations
     key_dir = work / "keys"
     log(f"Registration burst: {n:,} workers, an event of capacity {n // 2:,}...")
@@ -425,21 +487,23 @@ async def bench_registration(results: Results, sizes: Sizes, database_url: str, 
     log(f"  {base['rps']:,.1f} req/s, statuses {base['statuses']}")
     verdict = await registration.verify(database_url, setup, ours, base)
     ratio = ours["rps"] / base["rps"] if base["rps"] else 0.0
-    results.benchmarks["registration burst"] = {
-        "kind": "http",
-        "ours": ours,
-        "baseline": base,
-        "ratio": ratio,
-        "target": "ours/baseline req/s >= 0.5",
-        "target_ratio": 0.5,
-        "meets_target": ratio >= 0.5,
-        "requests": n,
-        "capacity": setup.capacity,
-        "verification": verdict,
-    }
+    run.record(
+        "registration burst",
+        ours,
+        base,
+        ratio=ratio,
+        met=ratio >= 0.5,
+        target="ours/baseline req/s >= 0.5",
+        target_ratio=0.5,
+        requests=n,
+        capacity=setup.capacity,
+        verification=verdict,
+    )
 
 
-def bench_scheduler(results: Results, sizes: Sizes) -> None:
+@benchmark("scheduler")
+async def bench_scheduler(run: Run) -> None:
+    results, sizes = run.results, run.sizes
     log(
         f"Scheduler: {sizes.schedule_entries:,} entries in {sizes.schedule_events} events, "
         f"{sizes.schedule_double_workers:,} workers in two events..."
@@ -471,9 +535,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         type=_only,
-        default=set(BENCHMARKS),
+        default=set(REGISTERED),
         metavar="NAME[,NAME]",
-        help=f"run only these benchmarks: {', '.join(BENCHMARKS)}",
+        help=f"run only these benchmarks: {', '.join(REGISTERED)}",
     )
     args = parser.parse_args(argv)
     results = asyncio.run(_run(args))
@@ -514,10 +578,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _only(value: str) -> set[str]:
     names = {n.strip() for n in value.split(",") if n.strip()}
-    unknown = names - set(BENCHMARKS)
+    unknown = names - set(REGISTERED)
     if unknown or not names:
         raise argparse.ArgumentTypeError(
             f"unknown benchmark(s) {', '.join(sorted(unknown)) or '(none)'}; "
-            f"choose from {', '.join(BENCHMARKS)}"
+            f"choose from {', '.join(REGISTERED)}"
         )
     return names
