@@ -130,7 +130,7 @@ async def list_workers(
         limit=limit,
         cursor=cursor,
     )
-    return model_response(page)
+    return Response(schemas.WORKER_PAGE.dump_json(page), media_type="application/json")
 
 
 @router.post(

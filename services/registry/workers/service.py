@@ -51,7 +51,7 @@ from shared.models.registry import (
     TimelineKind,
     Worker,
 )
-from shared.pagination import Page, paginate, paginate_rows
+from shared.pagination import Page, keyset_rows, paginate
 
 MIN_WORKING_AGE = 16
 
@@ -290,7 +290,7 @@ async def list_workers(
     honour: str | None,
     limit: int,
     cursor: str | None,
-) -> Page[schemas.Worker]:
+) -> schemas.WorkerPage:
     rank = name_rank(Worker.name, q) if q else None
     # Columns, not entities: no ORM object per row. The encrypted numbers are read only for
     # callers who may see them in clear (admins, a worker their own file).
@@ -328,15 +328,15 @@ async def list_workers(
     order_by: list[Any] = [Worker.created_at, Worker.id]
     if rank is not None:
         order_by.insert(0, rank)
-    return await paginate_rows(
+    rows, next_cursor = await keyset_rows(
         session,
         stmt,
         order_by=order_by,
         limit=limit,
         cursor=cursor,
         key=lambda r: ((r.rank,) if rank is not None else ()) + (r.created_at, r.id),
-        transform=lambda r: present_row(r, cipher, principal),
     )
+    return {"items": [present_row(r, cipher, principal) for r in rows], "next_cursor": next_cursor}
 
 
 #: What a list shows of a worker (`present_row`), and the encrypted numbers for clear views.
@@ -360,32 +360,32 @@ LIST_COLUMNS = (
 SECRET_COLUMNS = (Worker.id_number_enc, Worker.phone_enc)
 
 
-def present_row(row: Any, cipher: PersonalDataCipher, principal: Principal) -> schemas.Worker:
-    """`present` for a row of LIST_COLUMNS (+ SECRET_COLUMNS when the caller may see them):
-    the values come typed from the database, so the model is built without validating again."""
+def present_row(row: Any, cipher: PersonalDataCipher, principal: Principal) -> schemas.WorkerItem:
+    """`present` for a row of LIST_COLUMNS (+ SECRET_COLUMNS when the caller may see them), as
+    a plain dict: the values come typed from the database, nothing to validate again."""
     clear = principal.role is Role.admin or (
         principal.role is Role.worker and principal.worker_id == row.id
     )
     phone = row.phone_masked
     if clear and row.phone_enc is not None:
         phone = cipher.decrypt(row.phone_enc)
-    return schemas.Worker.model_construct(
-        id=row.id,
-        name=row.name,
-        id_number=cipher.decrypt(row.id_number_enc) if clear else row.id_number_masked,
-        sex=row.sex,
-        birth_date=row.birth_date,
-        phone=phone,
-        occupation=row.occupation,
-        enterprise_id=row.enterprise_id,
-        locality_code=row.locality_code,
-        grade=row.grade,
-        file_type=row.file_type,
-        file_status=row.file_status,
-        version=row.version,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    return {
+        "id": row.id,
+        "name": row.name,
+        "id_number": cipher.decrypt(row.id_number_enc) if clear else row.id_number_masked,
+        "sex": row.sex,
+        "birth_date": row.birth_date,
+        "phone": phone,
+        "occupation": row.occupation,
+        "enterprise_id": row.enterprise_id,
+        "locality_code": row.locality_code,
+        "grade": row.grade,
+        "file_type": row.file_type,
+        "file_status": row.file_status,
+        "version": row.version,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
 
 
 async def update(
