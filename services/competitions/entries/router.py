@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 
 from services.competitions.entries import schemas, service
-from services.competitions.events.service import load_event
 from shared.auth.deps import AdminOrOrganiser, AdminOrOrganiserOrService, CurrentPrincipal
 from shared.concurrency import etag
 from shared.db import AutocommitSessionDep, SessionDep
@@ -59,7 +58,7 @@ async def register(
     # transaction: the event lock is then held only inside the one call that takes the place.
     # With a key, the stored answer must commit with the entry: one transaction for both.
     work = session if idempotency_key else autocommit
-    event = await load_event(work, event_id)
+    event = await service.load_for_registration(work, event_id)
     candidate = service.candidate_from(event, data)
 
     async def create() -> schemas.Entry:

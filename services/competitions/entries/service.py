@@ -30,7 +30,14 @@ from shared import audit, outbox
 from shared.auth.principal import Principal, Role
 from shared.clients import RegistryClient
 from shared.db import get_or_404, release_if_autocommit
-from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, RuleViolation
+from shared.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RuleViolation,
+)
 from shared.localities import locality_covers
 from shared.middleware import current_request_id
 from shared.models.competitions import (
@@ -232,6 +239,21 @@ async def _check_achievements(
         outsiders = [w for w in candidate.members if str(w) not in team]
         for worker_id in outsiders:
             candidate.fail("achievement_team", "not in the achievement's team", worker_id)
+
+
+async def load_for_registration(session: AsyncSession, event_id: uuid.UUID) -> Event:
+    """The event and its competition in one query (both stay in the session for `register`),
+    or a 404."""
+    found = (
+        await session.execute(
+            select(Event, Competition)
+            .join(Competition, Competition.id == Event.competition_id)
+            .where(Event.id == event_id)
+        )
+    ).first()
+    if found is None:
+        raise NotFound(f"No event with id {event_id}.")
+    return found[0]
 
 
 def _open_for_registration(competition: Competition) -> None:
