@@ -311,6 +311,7 @@ async def register(
         await _take_place(
             session, event, competition, candidate, wanted, enterprise_id, leader, principal
         )
+    await release_if_autocommit(session)
     return event, candidates
 
 
