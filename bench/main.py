@@ -78,7 +78,7 @@ class Sizes:
                 duration=3.0,
                 warmup=1.0,
                 concurrency=64,
-                registrations=2_000,
+                registrations=1_000,
                 schedule_entries=2_000,
                 schedule_events=8,
                 schedule_double_workers=300,
@@ -481,6 +481,10 @@ async def bench_registration(run: Run) -> None:
     await checkpoint(database_url)
     ours = await asyncio.to_thread(registration.run_ours, env, work, setup)
     log(f"  {ours['rps']:,.1f} req/s, statuses {ours['statuses']}")
+    for service, errors in ours["server_errors"].items():
+        if errors["count"]:
+            last = errors["last"][-1]
+            log(f"  [red]{service} logged {errors['count']} errors[/], the last: {last}")
     log("  baseline: one INSERT per request into bench_entries...")
     await checkpoint(database_url)
     base = await registration.run_baseline(database_url, env, work, setup)
@@ -527,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="small sizes: 50,000 workers, 3 s load runs, 2,000 registrations and entries",
+        help="small sizes: 50,000 workers, 3 s load runs, 1,000 registrations, 2,000 entries",
     )
     parser.add_argument("--rows", type=int, help="override the number of workers")
     parser.add_argument("--duration", type=float, help="override the load duration, seconds")
