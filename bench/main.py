@@ -7,7 +7,7 @@
 3. Name search and a filtered list over those workers: the registry (2 uvicorn workers,
    uvloop, httptools, production settings, an admin token) against a bare FastAPI + asyncpg
    app running the same SQL (bench/baseline_app.py), driven by bench/load.py in its own process.
-4. Registration burst (2,000 requests with --quick, 20,000 without): registry and competitions
+4. Registration burst (1,000 requests with --quick, 20,000 without): registry and competitions
    as uvicorn processes, one admin registration per request into an event of capacity N/2,
    against a bare FastAPI + asyncpg INSERT, then SQL checks (bench/registration.py).
 5. Scheduler, in process: `solver.place` on 20,000 entries in 40 events (2,000 in 8), then the
