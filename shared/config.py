@@ -45,7 +45,7 @@ class Settings(BaseSettings):
         "an embedded Postgres with pgserver.",
     )
     db_pool_size: int = Field(
-        20, ge=1, description="SQLAlchemy pool size per process (connections kept open)."
+        10, ge=1, description="SQLAlchemy pool size per process (connections kept open)."
     )
     db_max_overflow: int = Field(
         0,
