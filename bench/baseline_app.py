@@ -37,6 +37,7 @@ import asyncpg
 from fastapi import FastAPI, Request, Response
 
 from services.registry.search import query_tokens
+from shared.config import Settings
 from shared.dbserver import asyncpg_dsn
 
 COLUMNS = (
@@ -134,9 +135,10 @@ def _json(rows: list[asyncpg.Record]) -> bytes:
 
 def create_app() -> FastAPI:
     dsn = asyncpg_dsn(os.environ["DATABASE_URL"])
-    pool_size = int(os.environ.get("DB_POOL_SIZE", "10")) + int(
-        os.environ.get("DB_MAX_OVERFLOW", "10")
-    )
+    # The same connection budget as the services (DB_POOL_SIZE + DB_MAX_OVERFLOW, as Settings
+    # reads them, defaults included).
+    settings = Settings()
+    pool_size = settings.db_pool_size + settings.db_max_overflow
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -20,6 +20,9 @@ from shared.models.registry import SkillGrade
 class _Capture:
     statement: Any = None
 
+    async def connection(self) -> _Capture:
+        return self
+
     async def execute(self, statement: Any) -> Any:
         self.statement = statement
 

@@ -162,11 +162,25 @@ def run_ours(
     try:
         headers = {"authorization": f"Bearer {get_token(registry)}"}
         pids = [p.pid for p in procs.values()]
-        return burst(
+        result = burst(
             competitions, "/v1/events/{event_id}/entries", setup, work, headers, pids, concurrency
         )
     finally:
         stop(procs)
+    result["server_errors"] = server_errors(work, ("registry", "competitions"))
+    return result
+
+
+def server_errors(log_dir: Path, services: tuple[str, ...], keep: int = 5) -> dict[str, Any]:
+    """How many error lines each service logged, and the last few (a 5xx in the burst is
+    explained here rather than lost with the run's temporary directory)."""
+    out: dict[str, Any] = {}
+    for service in services:
+        path = log_dir / f"{service}.log"
+        lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+        errors = [line for line in lines if '"level": "error"' in line]
+        out[service] = {"count": len(errors), "last": [e[-3000:] for e in errors[-keep:]]}
+    return out
 
 
 async def create_baseline_table(database_url: str) -> None:

@@ -44,8 +44,15 @@ class Settings(BaseSettings):
         description="Postgres URL (postgresql://user:pass@host:port/db). Unset: `make run` starts "
         "an embedded Postgres with pgserver.",
     )
-    db_pool_size: int = Field(10, ge=1, description="SQLAlchemy pool size per process.")
-    db_max_overflow: int = Field(10, ge=0, description="Extra connections above the pool size.")
+    db_pool_size: int = Field(
+        10, ge=1, description="SQLAlchemy pool size per process (connections kept open)."
+    )
+    db_max_overflow: int = Field(
+        0,
+        ge=0,
+        description="Extra connections above the pool size, closed as soon as they are returned "
+        "(under bursts they are opened and closed again and again: size the pool instead).",
+    )
     db_role: str | None = Field(
         "app_writer",
         pattern=r"^[a-z_][a-z0-9_]*$",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import text
+from sqlalchemy import event, exc, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -36,12 +37,44 @@ def make_engine(
     options: dict[str, Any] = {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,
-        # A restarted Postgres must not leave dead connections in the pool.
-        "pool_pre_ping": True,
         "connect_args": {"server_settings": session},
     }
     options.update(overrides)
-    return create_async_engine(settings.database_url, **options)
+    engine = create_async_engine(settings.database_url, **options)
+    if not options.get("pool_pre_ping"):
+        ping_when_idle(engine)
+    return engine
+
+
+#: A pooled connection unused for this long is pinged before it is handed out.
+PING_IDLE_SECONDS = 1.0
+
+
+def ping_when_idle(engine: AsyncEngine, idle_seconds: float = PING_IDLE_SECONDS) -> None:
+    """A restarted Postgres must not leave dead connections in the pool, but `pool_pre_ping`
+    costs a round trip (three outside autocommit: BEGIN, ping, ROLLBACK) on every checkout.
+
+    So only a connection idle for `idle_seconds` is pinged (a restart takes longer than that);
+    a dead one is replaced before use. A connection in constant use that dies with the server
+    fails its statement, which SQLAlchemy recognises as a disconnect: it invalidates the whole
+    pool, so only the requests in flight at the restart see an error.
+    """
+    pool = engine.sync_engine.pool
+
+    @event.listens_for(pool, "checkin")
+    def _checkin(dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        since = record.info.get("checked_in_at")
+        if since is None or time.monotonic() - since < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool discards this connection and checks out another (a fresh one).
+            raise exc.DisconnectionError("stale pooled connection") from error
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -61,6 +94,34 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def make_autocommit_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions without a transaction: each statement commits on its own, and there are no
+    BEGIN/COMMIT round trips. For reads (lists, search, batch reads: each statement is its own
+    snapshot) and for writes that are one statement (registration's `take_entry_place`)."""
+    return make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+
+async def get_autocommit_session(request: Request) -> AsyncIterator[AsyncSession]:
+    factory: async_sessionmaker[AsyncSession] = request.app.state.autocommit_sessionmaker
+    async with factory() as session:
+        yield session
+
+
+# scope="function": the connection goes back to the pool when the endpoint returns, before the
+# response is sent (under load, connections held while responses go out make the pool open
+# overflow connections, and closing and reopening them costs more than the requests).
+AutocommitSessionDep = Annotated[AsyncSession, Depends(get_autocommit_session, scope="function")]
+
+
+async def release_if_autocommit(session: AsyncSession) -> None:
+    """Give an autocommit session's connection back to the pool (before a slow call to another
+    service, say): nothing is lost, every statement has committed already. A session in a
+    transaction keeps it. Loaded objects stay usable (`expire_on_commit=False`)."""
+    options = session.get_bind().get_execution_options()
+    if options.get("isolation_level") == "AUTOCOMMIT":
+        await session.commit()
 
 
 async def ping(engine: AsyncEngine) -> None:

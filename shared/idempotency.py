@@ -53,7 +53,7 @@ async def idempotent_create(
     location: Callable[[Any], str] | None = None,
 ) -> Response:
     service: str = request.app.state.service
-    fingerprint = _fingerprint(payload)
+    fingerprint = _fingerprint(payload) if key else ""
     if key:
         stored = await session.get(IdempotencyKey, (service, principal.sub, key))
         if stored is not None:

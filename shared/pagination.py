@@ -109,16 +109,22 @@ async def keyset_rows(
     limit: int,
     cursor: str | None,
     key: Callable[[Any], Sequence[Any]],
+    core: bool = False,
 ) -> tuple[list[Any], str | None]:
     """One page of rows and the cursor of the next, for callers that shape items themselves
-    (for example in one batch, to avoid a query per item)."""
+    (for example in one batch, to avoid a query per item). `core=True` runs a statement of
+    columns (no entities) on the session's connection, skipping the ORM's result handling."""
     if cursor:
         values = decode_cursor(cursor, order_by)
         stmt = stmt.where(
             tuple_(*order_by)
             > tuple_(*[literal(v, c.type) for c, v in zip(order_by, values, strict=True)])
         )
-    rows = list((await session.execute(stmt.order_by(*order_by).limit(limit + 1))).all())
+    stmt = stmt.order_by(*order_by).limit(limit + 1)
+    if core:
+        rows = list((await (await session.connection()).execute(stmt)).all())
+    else:
+        rows = list((await session.execute(stmt)).all())
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

@@ -102,18 +102,49 @@ class TokenVerifier(Protocol):
     async def verify(self, token: str) -> Principal: ...
 
 
+class VerifiedTokens:
+    """Principals of tokens whose signature and claims were checked, for `ttl` seconds (never
+    past the token's expiry): a client sends the same token with every request, and an RS256
+    check plus claim parsing is most of what a small read costs. Bounded; cleared when full."""
+
+    def __init__(self, ttl: float = 30.0, size: int = 10_000) -> None:
+        self.ttl, self.size = ttl, size
+        self._seen: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, token: str) -> Principal | None:
+        hit = self._seen.get(token)
+        if hit is None:
+            return None
+        if time.time() >= hit[0]:
+            del self._seen[token]
+            return None
+        return hit[1]
+
+    def put(self, token: str, claims: dict[str, Any], principal: Principal) -> Principal:
+        if len(self._seen) >= self.size:
+            self._seen.clear()
+        until = min(time.time() + self.ttl, float(claims["exp"]))
+        self._seen[token] = (until, principal)
+        return principal
+
+
 class LocalKeyVerifier:
     """The registry verifies with the keys it holds."""
 
     def __init__(self, settings: Settings, keys: list[SigningKey]) -> None:
         self.settings = settings
         self.keys = {k.kid: k.private_key.public_key() for k in keys}
+        self.verified = VerifiedTokens()
 
     async def verify(self, token: str) -> Principal:
+        known = self.verified.get(token)
+        if known is not None:
+            return known
         key = self.keys.get(_kid(token))
         if key is None:
             raise Unauthorized("The token was signed with a key this system does not know.")
-        return principal_from_claims(_decode(token, key, self.settings), token)
+        claims = _decode(token, key, self.settings)
+        return self.verified.put(token, claims, principal_from_claims(claims, token))
 
 
 class JwksVerifier:
@@ -137,6 +168,7 @@ class JwksVerifier:
         self._keys: dict[str, Any] = {}
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
+        self.verified = VerifiedTokens()
 
     async def _refresh(self) -> None:
         try:
@@ -175,7 +207,11 @@ class JwksVerifier:
         return self._keys.get(kid)
 
     async def verify(self, token: str) -> Principal:
+        known = self.verified.get(token)
+        if known is not None:
+            return known
         key = await self._key(_kid(token))
         if key is None:
             raise Unauthorized("The token was signed with a key this system does not know.")
-        return principal_from_claims(_decode(token, key, self.settings), token)
+        claims = _decode(token, key, self.settings)
+        return self.verified.put(token, claims, principal_from_claims(claims, token))

@@ -35,7 +35,9 @@ def make_http_client(
             connect=settings.http_connect_timeout,
             pool=settings.http_connect_timeout,
         ),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        # Keep every connection: with fewer kept than used at once (a registration burst runs
+        # 32 calls per worker), each call beyond them opens and closes a TCP connection.
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
         transport=transport,
         headers={"user-agent": "shandong-skills-service"},
     )

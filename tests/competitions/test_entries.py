@@ -465,3 +465,45 @@ async def test_innovation_entry_takes_an_achievement_and_its_team(
     assert entered.status_code == 201, entered.text
     assert entered.json()["achievement_id"] == achievement.json()["id"]
     assert len(entered.json()["members"]) == 3
+
+
+async def test_registration_with_an_idempotency_key_is_made_once(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    """With a key the place is taken in the request's transaction (the stored answer commits
+    with the entry); a repeat answers the first result and registers nothing more."""
+    event = await open_event(services, admin_headers, capacity=1)
+    first, second = await worker(services), await worker(services)
+    headers = {**admin_headers, "Idempotency-Key": "entry-key-0001"}
+    made = await enter(services, headers, event, worker_id=str(first))
+    assert made.status_code == 201, made.text
+    assert made.json()["status"] == "approved"
+    again = await enter(services, headers, event, worker_id=str(first))
+    assert again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == made.json()
+    other = await enter(services, headers, event, worker_id=str(second))
+    assert other.status_code == 409  # the key was used for a different request
+    waiting = await enter(services, admin_headers, event, worker_id=str(second))
+    assert waiting.json()["status"] == "waitlisted"
+    assert waiting.json()["waitlist_position"] == 1
+    listed = await services.competitions.get(
+        f"/v1/events/{event['id']}/entries", headers=admin_headers
+    )
+    assert [e["worker_id"] for e in listed.json()["items"]] == [str(first), str(second)]
+
+
+async def test_the_registration_answer_is_what_is_stored(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    """The answer is built from what the place-taking call returned, without reading back:
+    it must match `GET /v1/entries/{id}` (members in order, waitlist position, timestamps)."""
+    event = await open_event(services, admin_headers, capacity=1)
+    for _ in range(3):
+        made = await enter(services, admin_headers, event, worker_id=str(await worker(services)))
+        assert made.status_code == 201, made.text
+        stored = await services.competitions.get(
+            f"/v1/entries/{made.json()['id']}", headers=admin_headers
+        )
+        assert stored.json() == made.json()
+    assert made.json()["waitlist_position"] == 2

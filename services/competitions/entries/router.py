@@ -17,7 +17,7 @@ from shared.auth.deps import (
 )
 from shared.auth.principal import Principal, Role
 from shared.concurrency import etag
-from shared.db import SessionDep
+from shared.db import AutocommitSessionDep, SessionDep
 from shared.errors import FieldError, InvalidInput, error_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent_create
 from shared.models.competitions import EntryStatus
@@ -60,6 +60,7 @@ async def _token(request: Request) -> str:
 async def register(
     request: Request,
     session: SessionDep,
+    autocommit: AutocommitSessionDep,
     principal: AdminOrganiserOrWorker,
     event_id: uuid.UUID,
     data: schemas.EntryCreate,
@@ -74,12 +75,16 @@ async def register(
     locality, file status, national winners, one entry per worker per event and the enterprise
     quota. **Every** failed rule is listed in the 422 (`rules`). When the event is full the
     entry is `waitlisted` and gets a place, oldest first, as soon as one frees."""
-    event = await load_event(session, event_id)
+    # Without an Idempotency-Key nothing else is written, so the registration runs outside a
+    # transaction: the event lock is then held only inside the one call that takes the place.
+    # With a key, the stored answer must commit with the entry: one transaction for both.
+    work = session if idempotency_key else autocommit
+    event = await service.load_for_registration(work, event_id)
     candidate = service.candidate_from(event, data)
 
     async def create() -> schemas.Entry:
         _, [done] = await service.register(
-            session,
+            work,
             request.app.state.clients.registry,
             await _token(request),
             event_id,
@@ -88,7 +93,7 @@ async def register(
         )
         if done.failures or done.entry is None:
             raise service.failures_problem(done)
-        return await service.present(session, done.entry)
+        return service.present_registered(done)
 
     return await idempotent_create(
         session,

@@ -10,12 +10,13 @@ serialised: exactly one gets it, the others are waitlisted. A waitlisted entry i
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ARRAY, Integer, Text, Uuid, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.competitions.access import check_organiser_scope
@@ -28,9 +29,17 @@ from services.competitions.events.service import load_event
 from shared import audit, outbox
 from shared.auth.principal import Principal, Role
 from shared.clients import RegistryClient
-from shared.db import get_or_404
-from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, RuleViolation
+from shared.db import get_or_404, release_if_autocommit
+from shared.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RuleViolation,
+)
 from shared.localities import locality_covers
+from shared.middleware import current_request_id
 from shared.models.competitions import (
     HOLDING_PLACE,
     Competition,
@@ -73,6 +82,7 @@ class Candidate:
     row: int | None = None
     failures: list[schemas.RuleFailure] = field(default_factory=list)
     entry: Entry | None = None
+    waitlist_position: int | None = None
 
     @property
     def leader(self) -> uuid.UUID:
@@ -231,6 +241,21 @@ async def _check_achievements(
             candidate.fail("achievement_team", "not in the achievement's team", worker_id)
 
 
+async def load_for_registration(session: AsyncSession, event_id: uuid.UUID) -> Event:
+    """The event and its competition in one query (both stay in the session for `register`),
+    or a 404."""
+    found = (
+        await session.execute(
+            select(Event, Competition)
+            .join(Competition, Competition.id == Event.competition_id)
+            .where(Event.id == event_id)
+        )
+    ).first()
+    if found is None:
+        raise NotFound(f"No event with id {event_id}.")
+    return found[0]
+
+
 def _open_for_registration(competition: Competition) -> None:
     if competition.status is not CompetitionStatus.registration_open:
         raise Conflict(
@@ -258,6 +283,7 @@ async def register(
     event = await load_event(session, event_id)
     competition = await get_competition(session, event.competition_id)
     _open_for_registration(competition)
+    await release_if_autocommit(session)  # no connection held while the registry answers
     facts, missing = await fetch_facts(registry, token, candidates)
     await _check_achievements(registry, token, candidates)
     approve: dict[int, bool] = {}
@@ -271,94 +297,156 @@ async def register(
             continue
         evaluate(event, competition, candidate, facts, missing)
 
-    event = await load_event(session, event_id, for_update=True)  # serialises places
-    taken = (
-        await session.scalar(
-            select(func.count()).where(Entry.event_id == event.id, Entry.status.in_(HOLDING_PLACE))
-        )
-        or 0
-    )
+    # Everything that can happen outside the event lock has happened (the registry call, the
+    # rules); each candidate now costs one call of `take_entry_place` (migration 0032), which
+    # locks the event row, counts the places and writes the entry, its members, its audit row
+    # and its outbox event. Run outside a transaction (see the router) the lock is released
+    # when the call returns; inside one, at the commit.
     for i, candidate in enumerate(candidates):
         if candidate.failures:
             continue
         leader = facts[candidate.leader]
         enterprise_id = uuid.UUID(leader["enterprise_id"]) if leader.get("enterprise_id") else None
-        clash = (
-            await session.scalars(
-                select(EntryMember.worker_id).where(
-                    EntryMember.event_id == event.id,
-                    EntryMember.active,
-                    EntryMember.worker_id.in_(candidate.members),
-                )
-            )
-        ).all()
-        for worker_id in clash:
-            candidate.fail("one_entry_per_event", "already entered in this event", worker_id)
-        if event.enterprise_quota and enterprise_id:
-            used = (
-                await session.scalar(
-                    select(func.count()).where(
-                        Entry.event_id == event.id,
-                        Entry.enterprise_id == enterprise_id,
-                        Entry.status.in_(LIVE),
-                    )
-                )
-                or 0
-            )
-            if used >= event.enterprise_quota:
-                candidate.fail(
-                    "enterprise_quota",
-                    f"the enterprise already has {used} entries; "
-                    f"the quota is {event.enterprise_quota}",
-                )
-        if candidate.failures:
-            continue
-        if taken >= event.capacity:
-            status = EntryStatus.waitlisted
-        else:
-            status = EntryStatus.approved if approve.get(i) else EntryStatus.pending
-            taken += 1
-        entry = Entry(
-            competition_id=competition.id,
-            event_id=event.id,
-            worker_id=candidate.leader,
-            team_name=candidate.team_name,
-            achievement_id=candidate.achievement_id,
-            enterprise_id=enterprise_id,
-            locality_code=leader["locality_code"],
-            status=status,
-            registered_by=principal.sub,
+        wanted = EntryStatus.approved if approve.get(i) else EntryStatus.pending
+        await _take_place(
+            session, event, competition, candidate, wanted, enterprise_id, leader, principal
         )
-        session.add(entry)
-        await session.flush()
-        for position, worker_id in enumerate(candidate.members):
-            session.add(
-                EntryMember(
-                    entry_id=entry.id,
-                    worker_id=worker_id,
-                    event_id=event.id,
-                    role="leader" if position == 0 else "member",
-                )
-            )
-        await session.flush()
-        await session.refresh(entry)
-        candidate.entry = entry
-        audit.record(
-            session,
-            service=SERVICE,
-            principal=principal,
-            action="entry.create",
-            entity_type="entry",
-            entity_id=entry.id,
-            after={
-                "event_id": str(event.id),
-                "members": [str(m) for m in candidate.members],
-                "status": status.value,
+    await release_if_autocommit(session)
+    return event, candidates
+
+
+_TAKE_PLACE = text(
+    "SELECT * FROM take_entry_place(:id, :event_id, :competition_id, CAST(:members AS uuid[]), "
+    ":team_name, :achievement_id, :enterprise_id, :locality_code, :registered_by, :wanted, "
+    ":quota, :service, :actor_sub, :actor_role, :request_id, CAST(:audit_after AS jsonb), "
+    ":outbox_id, :outbox_type, CAST(:payload AS jsonb))"
+).bindparams(
+    bindparam("members", type_=ARRAY(Uuid())),
+    bindparam("id", type_=Uuid()),
+    bindparam("event_id", type_=Uuid()),
+    bindparam("competition_id", type_=Uuid()),
+    bindparam("achievement_id", type_=Uuid()),
+    bindparam("enterprise_id", type_=Uuid()),
+    bindparam("outbox_id", type_=Uuid()),
+    bindparam("quota", type_=Integer()),
+    bindparam("team_name", type_=Text()),
+    bindparam("locality_code", type_=Text()),
+    bindparam("registered_by", type_=Text()),
+    bindparam("wanted", type_=Text()),
+    bindparam("service", type_=Text()),
+    bindparam("actor_sub", type_=Text()),
+    bindparam("actor_role", type_=Text()),
+    bindparam("request_id", type_=Text()),
+    bindparam("outbox_type", type_=Text()),
+)
+
+
+async def _take_place(
+    session: AsyncSession,
+    event: Event,
+    competition: Competition,
+    candidate: Candidate,
+    wanted: EntryStatus,
+    enterprise_id: uuid.UUID | None,
+    leader: dict[str, Any],
+    principal: Principal,
+) -> None:
+    """Register one candidate (the caller holds the event lock): `candidate.entry` is set, or
+    its failures (already entered, enterprise quota) are."""
+    entry_id = uuid.uuid4()
+    quota = event.enterprise_quota if event.enterprise_quota and enterprise_id else None
+    payload = {
+        "type": EVENT_TYPES[EntryStatus.approved],
+        "timestamp": datetime.now(UTC).isoformat(),
+        "data": {
+            "entry_id": str(entry_id),
+            "event_id": str(event.id),
+            "competition_id": str(competition.id),
+            "worker_id": str(candidate.leader),
+            "status": EntryStatus.approved.value,
+            "reason": None,
+        },
+    }
+    after = {"event_id": str(event.id), "members": [str(m) for m in candidate.members]}
+    row = (
+        await session.execute(
+            _TAKE_PLACE,
+            {
+                "id": entry_id,
+                "event_id": event.id,
+                "competition_id": competition.id,
+                "members": candidate.members,
+                "team_name": candidate.team_name,
+                "achievement_id": candidate.achievement_id,
+                "enterprise_id": enterprise_id,
+                "locality_code": leader["locality_code"],
+                "registered_by": principal.sub,
+                "wanted": wanted.value,
+                "quota": quota,
+                "service": SERVICE,
+                "actor_sub": principal.sub,
+                "actor_role": principal.role.value,
+                "request_id": current_request_id(),
+                "audit_after": json.dumps(after),
+                "outbox_id": uuid.uuid4(),
+                "outbox_type": EVENT_TYPES[EntryStatus.approved],
+                "payload": json.dumps(payload),
             },
         )
-        if status is EntryStatus.approved:
-            _emit(session, entry)
-    return event, candidates
+    ).one()
+    if row.status is None:
+        for worker_id in row.clash:
+            candidate.fail("one_entry_per_event", "already entered in this event", worker_id)
+        if quota is not None and row.quota_used >= quota:
+            candidate.fail(
+                "enterprise_quota",
+                f"the enterprise already has {row.quota_used} entries; the quota is {quota}",
+            )
+        return
+    candidate.entry = Entry(
+        id=entry_id,
+        competition_id=competition.id,
+        event_id=event.id,
+        worker_id=candidate.leader,
+        team_name=candidate.team_name,
+        achievement_id=candidate.achievement_id,
+        enterprise_id=enterprise_id,
+        locality_code=leader["locality_code"],
+        status=EntryStatus(row.status),
+        status_reason=None,
+        registered_by=principal.sub,
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+    candidate.waitlist_position = row.waitlist_position
+
+
+def present_registered(candidate: Candidate) -> schemas.Entry:
+    """The response for a new entry, from what registration already knows (no query)."""
+    e = candidate.entry
+    assert e is not None
+    return schemas.Entry(
+        id=e.id,
+        competition_id=e.competition_id,
+        event_id=e.event_id,
+        worker_id=e.worker_id,
+        team_name=e.team_name,
+        achievement_id=e.achievement_id,
+        members=[
+            schemas.Member(worker_id=candidate.leader, role="leader"),
+            *(schemas.Member(worker_id=w, role="member") for w in sorted(candidate.members[1:])),
+        ],
+        enterprise_id=e.enterprise_id,
+        locality_code=e.locality_code,
+        status=e.status,
+        status_reason=e.status_reason,
+        waitlist_position=candidate.waitlist_position,
+        registered_by=e.registered_by,
+        version=e.version,
+        created_at=e.created_at,
+        updated_at=e.updated_at,
+    )
 
 
 def _emit(session: AsyncSession, entry: Entry) -> None:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,7 +34,18 @@ async def load_worker(
     return await get_or_404(session, Worker, worker_id, "worker", for_update=for_update)
 
 
-def can_manage(principal: Principal, worker: Worker) -> bool:
+class WorkerScope(Protocol):
+    """What the scope checks read of a worker (a `Worker`, or a row of its columns)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def enterprise_id(self) -> uuid.UUID | None: ...
+    @property
+    def locality_code(self) -> str: ...
+
+
+def can_manage(principal: Principal, worker: WorkerScope) -> bool:
     if principal.role is Role.admin:
         return True
     if principal.role is Role.organiser:
@@ -43,7 +55,7 @@ def can_manage(principal: Principal, worker: Worker) -> bool:
     return False
 
 
-def can_view(principal: Principal, worker: Worker) -> bool:
+def can_view(principal: Principal, worker: WorkerScope) -> bool:
     if can_manage(principal, worker):
         return True
     if principal.role is Role.worker:

@@ -19,11 +19,12 @@ from shared.auth.deps import (
 from shared.auth.principal import Principal, Role
 from shared.concurrency import IfMatchHeader, etag
 from shared.crypto import PersonalDataCipher
-from shared.db import SessionDep
+from shared.db import AutocommitSessionDep, SessionDep
 from shared.errors import error_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent_create
 from shared.models.registry import FileStatus, SkillGrade
 from shared.pagination import CursorQuery, LimitQuery, Page
+from shared.responses import model_response
 
 router = APIRouter(prefix="/v1", tags=["workers"])
 
@@ -92,7 +93,7 @@ async def create_worker(
 )
 async def list_workers(
     request: Request,
-    session: SessionDep,
+    session: AutocommitSessionDep,
     principal: FileReader,
     q: Annotated[
         str | None,
@@ -112,10 +113,10 @@ async def list_workers(
     ] = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
-) -> Page[schemas.Worker]:
+) -> Response:
     """Workers in your scope (organisers: their locality or enterprise), in registration order;
     with `q`, exact name matches first, then names starting with it, then the rest."""
-    return await service.list_workers(
+    page = await service.list_workers(
         session,
         _cipher(request),
         principal,
@@ -130,6 +131,7 @@ async def list_workers(
         limit=limit,
         cursor=cursor,
     )
+    return Response(schemas.WORKER_PAGE.dump_json(page), media_type="application/json")
 
 
 @router.post(
@@ -139,12 +141,12 @@ async def list_workers(
     responses=error_responses(401, 403, 422),
 )
 async def batch_get(
-    session: SessionDep, principal: FileReader, data: schemas.BatchGet
-) -> schemas.BatchGetResult:
+    session: AutocommitSessionDep, principal: FileReader, data: schemas.BatchGet
+) -> Response:
     """Up to 1,000 workers by id in one call, with what eligibility checks need (grade, birth
     date, locality, enterprise, file status) and no personal numbers. For the competitions and
     judging services: never call once per worker."""
-    return await service.batch_get(session, data.ids, principal)
+    return model_response(await service.batch_get(session, data.ids, principal))
 
 
 @router.post(

@@ -6,7 +6,8 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from typing_extensions import TypedDict
 
 from shared.models.registry import FileStatus, FileType, GradeSource, Sex, SkillGrade
 
@@ -75,6 +76,37 @@ class Worker(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class WorkerItem(TypedDict):
+    """`Worker` as a plain dict, for pages built straight from database rows (see
+    `WORKER_PAGE`): the same fields, types and JSON."""
+
+    id: uuid.UUID
+    name: str
+    id_number: str
+    sex: Sex
+    birth_date: date
+    phone: str | None
+    occupation: str
+    enterprise_id: uuid.UUID | None
+    locality_code: str
+    grade: SkillGrade
+    file_type: FileType
+    file_status: FileStatus
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class WorkerPage(TypedDict):
+    items: list[WorkerItem]
+    next_cursor: str | None
+
+
+#: Serialises a `WorkerPage` exactly as FastAPI would a `Page[Worker]` (pydantic's JSON),
+#: without building a model per row.
+WORKER_PAGE = TypeAdapter(WorkerPage)
 
 
 class WorkerEligibility(BaseModel):

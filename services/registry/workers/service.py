@@ -16,7 +16,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, literal, select
+from sqlalchemy import ColumnElement, and_, exists, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,7 +51,7 @@ from shared.models.registry import (
     TimelineKind,
     Worker,
 )
-from shared.pagination import Page, paginate, paginate_rows
+from shared.pagination import Page, keyset_rows, paginate
 
 MIN_WORKING_AGE = 16
 
@@ -290,9 +290,13 @@ async def list_workers(
     honour: str | None,
     limit: int,
     cursor: str | None,
-) -> Page[schemas.Worker]:
+) -> schemas.WorkerPage:
     rank = name_rank(Worker.name, q) if q else None
-    stmt = select(Worker, (rank if rank is not None else literal(0)).label("rank"))
+    # Columns, not entities: no ORM object per row. The encrypted numbers are read only for
+    # callers who may see them in clear (admins, a worker their own file).
+    clear = principal.role is Role.admin or principal.role is Role.worker
+    columns = [*LIST_COLUMNS, *(SECRET_COLUMNS if clear else ())]
+    stmt = select(*columns, (rank if rank is not None else literal(0)).label("rank"))
     scope = _scope_filter(principal)
     if scope is not None:
         stmt = stmt.where(scope)
@@ -324,15 +328,70 @@ async def list_workers(
     order_by: list[Any] = [Worker.created_at, Worker.id]
     if rank is not None:
         order_by.insert(0, rank)
-    return await paginate_rows(
+    rows, next_cursor = await keyset_rows(
         session,
         stmt,
         order_by=order_by,
         limit=limit,
         cursor=cursor,
-        key=lambda r: ((r.rank,) if rank is not None else ()) + (r[0].created_at, r[0].id),
-        transform=lambda r: present(r[0], cipher, principal),
+        key=lambda r: ((r.rank,) if rank is not None else ()) + (r.created_at, r.id),
+        core=True,
     )
+    return {"items": [present_row(r, cipher, principal) for r in rows], "next_cursor": next_cursor}
+
+
+#: What a list shows of a worker, and the encrypted numbers for clear views (`present_row`
+#: reads them by position: keep the order).
+LIST_COLUMNS = (
+    Worker.id,
+    Worker.name,
+    Worker.id_number_masked,
+    Worker.sex,
+    Worker.birth_date,
+    Worker.phone_masked,
+    Worker.occupation,
+    Worker.enterprise_id,
+    Worker.locality_code,
+    Worker.grade,
+    Worker.file_type,
+    Worker.file_status,
+    Worker.version,
+    Worker.created_at,
+    Worker.updated_at,
+)
+SECRET_COLUMNS = (Worker.id_number_enc, Worker.phone_enc)
+
+
+def present_row(row: Any, cipher: PersonalDataCipher, principal: Principal) -> schemas.WorkerItem:
+    """`present` for a row of LIST_COLUMNS (+ SECRET_COLUMNS when the caller may see them), as
+    a plain dict: the values come typed from the database, nothing to validate again."""
+    (id_, name, id_masked, sex, birth, phone_masked, occupation, enterprise_id, locality) = row[:9]
+    clear = principal.role is Role.admin or (
+        principal.role is Role.worker and principal.worker_id == id_
+    )
+    id_number, phone = id_masked, phone_masked
+    if clear:
+        id_number_enc, phone_enc = row[15], row[16]
+        id_number = cipher.decrypt(id_number_enc)
+        if phone_enc is not None:
+            phone = cipher.decrypt(phone_enc)
+    return {
+        "id": id_,
+        "name": name,
+        "id_number": id_number,
+        "sex": sex,
+        "birth_date": birth,
+        "phone": phone,
+        "occupation": occupation,
+        "enterprise_id": enterprise_id,
+        "locality_code": locality,
+        "grade": row[9],
+        "file_type": row[10],
+        "file_status": row[11],
+        "version": row[12],
+        "created_at": row[13],
+        "updated_at": row[14],
+    }
 
 
 async def update(
@@ -741,30 +800,51 @@ async def record_competition_result(
 async def batch_get(
     session: AsyncSession, ids: list[uuid.UUID], principal: Principal
 ) -> schemas.BatchGetResult:
+    """One query: the eligibility columns and each worker's current honours."""
     unique = list(dict.fromkeys(ids))
-    rows = (await session.scalars(select(Worker).where(Worker.id.in_(unique)))).all()
+    live = and_(HonourGrant.worker_id == Worker.id, HonourGrant.revoked_at.is_(None))
+    honours = select(func.array_agg(HonourGrant.honour_code)).where(live).scalar_subquery()
+    national = exists().where(
+        live, HonourGrant.honour_code == Honour.code, Honour.level == HonourLevel.national
+    )
+    rows: list[Any] = list(
+        await session.execute(
+            select(
+                *ELIGIBILITY_COLUMNS,
+                honours.label("honours"),
+                national.label("national_winner"),
+            ).where(Worker.id.in_(unique))
+        )
+    )
     visible = [w for w in rows if can_view(principal, w)]
     if len(visible) < len(rows):
         raise Forbidden(f"{len(rows) - len(visible)} of these workers are outside your scope.")
     by_id = {w.id: w for w in rows}
-    honours: dict[uuid.UUID, list[tuple[str, HonourLevel]]] = {}
-    held = await session.execute(
-        select(HonourGrant.worker_id, Honour.code, Honour.level)
-        .join(Honour, Honour.code == HonourGrant.honour_code)
-        .where(HonourGrant.worker_id.in_(list(by_id)), HonourGrant.revoked_at.is_(None))
+    items = [
+        schemas.WorkerEligibility.model_construct(
+            **{c.key: getattr(by_id[i], c.key) for c in ELIGIBILITY_COLUMNS},
+            honours=sorted(by_id[i].honours or []),
+            national_winner=by_id[i].national_winner,
+        )
+        for i in unique
+        if i in by_id
+    ]
+    return schemas.BatchGetResult.model_construct(
+        items=items, missing=[i for i in unique if i not in by_id]
     )
-    for worker_id, code, level in held:
-        honours.setdefault(worker_id, []).append((code, level))
-    items = []
-    for i in unique:
-        if i not in by_id:
-            continue
-        own = honours.get(i, [])
-        item = schemas.WorkerEligibility.model_validate(by_id[i], from_attributes=True)
-        item.honours = sorted(code for code, _ in own)
-        item.national_winner = any(level is HonourLevel.national for _, level in own)
-        items.append(item)
-    return schemas.BatchGetResult(items=items, missing=[i for i in unique if i not in by_id])
+
+
+ELIGIBILITY_COLUMNS = (
+    Worker.id,
+    Worker.name,
+    Worker.sex,
+    Worker.birth_date,
+    Worker.occupation,
+    Worker.enterprise_id,
+    Worker.locality_code,
+    Worker.grade,
+    Worker.file_status,
+)
 
 
 async def lookup_by_id_numbers(
