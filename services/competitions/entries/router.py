@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 
 from services.competitions.entries import schemas, service
-from services.competitions.events.service import load_event
 from shared.auth.deps import (
     AdminOrganiserOrWorker,
     AdminOrOrganiser,
