@@ -67,6 +67,12 @@ def ping_when_idle(engine: AsyncEngine, idle_seconds: float = PING_IDLE_SECONDS)
 
     @event.listens_for(pool, "checkout")
     def _checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        # A server restart or a failover closes the connection's socket, and asyncpg notices it
+        # while the connection waits in the pool: refuse such a connection at no cost, so even
+        # the first request after a restart gets a live one.
+        driver = getattr(dbapi_connection, "_connection", None)
+        if driver is not None and driver.is_closed():
+            raise exc.DisconnectionError("pooled connection closed by the server")
         since = record.info.get("checked_in_at")
         if since is None or time.monotonic() - since < idle_seconds:
             return

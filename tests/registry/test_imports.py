@@ -278,6 +278,7 @@ async def test_failed_batch_rolls_back_and_the_job_resumes_after_the_last_commit
     app = services.apps["registry"]
     # A database failure on one row of the second batch: a trigger, so the real insert fails.
     async with app.state.sessionmaker() as session, session.begin():
+        await session.execute(text("SET LOCAL ROLE NONE"))  # DDL needs the owner, not app_writer
         await session.execute(
             text(
                 """
@@ -325,6 +326,7 @@ async def test_failed_batch_rolls_back_and_the_job_resumes_after_the_last_commit
     ).json()["items"] == []
 
     async with app.state.sessionmaker() as session, session.begin():
+        await session.execute(text("SET LOCAL ROLE NONE"))
         await session.execute(text("DROP TRIGGER refuse_import ON workers"))
         await session.execute(
             text("UPDATE import_jobs SET lease_until = now() - interval '1 second' WHERE id = :id"),
