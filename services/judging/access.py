@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from services.judging.upstream import StageInfo
+from fastapi import Depends
+
+from services.judging.upstream import StageInfo, UpstreamDep
+from shared.auth.deps import AdminOrOrganiser
 from shared.auth.principal import Principal, Role
 from shared.errors import Forbidden
 from shared.localities import locality_covers
@@ -66,3 +70,16 @@ def check_stage_manager(principal: Principal, stage: StageInfo, *, service: bool
 
 def _scope(principal: Principal) -> str:
     return str(principal.locality_code or principal.enterprise_id or principal.role.value)
+
+
+async def _managed_stage(
+    upstream: UpstreamDep, principal: AdminOrOrganiser, stage_id: uuid.UUID
+) -> StageInfo:
+    """The stage, for admins and the organisers covering its competition (404, 403 otherwise)."""
+    stage = await upstream.stage(stage_id)
+    check_stage_manager(principal, stage)
+    return stage
+
+
+#: A route's `stage_id`, resolved and checked for a manager of its competition.
+ManagedStage = Annotated[StageInfo, Depends(_managed_stage)]

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.judging.access import check_stage_manager
+from services.judging.access import ManagedStage, check_stage_manager
 from services.judging.awards import flows, schemas, service
 from services.judging.awards.results import final_results
-from services.judging.upstream import StageInfo, UpstreamDep
+from services.judging.upstream import UpstreamDep
 from shared.auth.deps import AdminOrOrganiser
 from shared.db import SessionDep, get_or_404
 from shared.errors import error_responses
@@ -31,18 +31,6 @@ def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
 
 #: For flows that commit step by step (each award in its own transaction).
 SessionMakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessionmaker)]
-
-
-async def _managed_stage(
-    upstream: UpstreamDep, principal: AdminOrOrganiser, stage_id: uuid.UUID
-) -> StageInfo:
-    """The stage, for admins and the organisers of its competition (403 otherwise)."""
-    stage = await upstream.stage(stage_id)
-    check_stage_manager(principal, stage)
-    return stage
-
-
-ManagedStage = Annotated[StageInfo, Depends(_managed_stage)]
 
 
 @router.post(

@@ -12,7 +12,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Re
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from services.judging.access import check_stage_manager
+from services.judging.access import ManagedStage, check_stage_manager
 from services.judging.awards import flows as award_flows
 from services.judging.results import appeals, leaderboard, schemas, service
 from services.judging.upstream import StageInfo, UpstreamDep
@@ -35,18 +35,6 @@ Appellant = Annotated[Principal, Depends(require(Role.worker))]
 AppealReader = Annotated[
     Principal, Depends(require(Role.admin, Role.organiser, Role.worker, scopes=("internal",)))
 ]
-
-
-async def _managed_stage(
-    upstream: UpstreamDep, principal: AdminOrOrganiser, stage_id: uuid.UUID
-) -> StageInfo:
-    """The stage, for admins and organisers covering its competition (404, 403 otherwise)."""
-    stage = await upstream.stage(stage_id)
-    check_stage_manager(principal, stage)
-    return stage
-
-
-ManagedStage = Annotated[StageInfo, Depends(_managed_stage)]
 
 
 def _invalidate(request: Request, background: BackgroundTasks, stage_id: uuid.UUID) -> None:
