@@ -484,6 +484,14 @@ async def test_competition_results_in_the_file_and_honour_filter(
     assert_problem(
         await services.registry.put(url, json={**body, "prize": "gold"}, headers=admin_headers), 422
     )
+    # The longest reference the endpoint accepts (128 characters) is stored, not a 500.
+    long_ref = "result:" + "x" * 121
+    longest = await services.registry.put(
+        f"/v1/internal/competition-results/{long_ref}",
+        json={**body, "competition_id": str(uuid.uuid4())},
+        headers=admin_headers,
+    )
+    assert longest.status_code == 201, longest.text
     entries = (
         await services.registry.get(
             f"/v1/workers/{worker['id']}/timeline",
@@ -491,8 +499,8 @@ async def test_competition_results_in_the_file_and_honour_filter(
             headers=admin_headers,
         )
     ).json()["items"]
-    assert len(entries) == 1
-    assert entries[0]["occurred_at"].startswith("2026-11-20T02:00:00")
+    assert len(entries) == 2
+    assert all(e["occurred_at"].startswith("2026-11-20T02:00:00") for e in entries)
 
     granted = await services.registry.post(
         "/v1/honours/qilu_craftsman/grants",
