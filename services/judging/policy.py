@@ -161,6 +161,14 @@ POLICY: dict[RouteKey, Rule] = {
     ("GET", "/v1/stages/{stage_id}/appeals"): allow(
         Role.admin, Role.organiser, Role.worker, scopes=("internal",), organiser=ORG, worker=WORKER
     ),
+    ("GET", "/v1/appeals/{appeal_id}"): allow(
+        Role.admin,
+        Role.organiser,
+        Role.worker,
+        scopes=("internal",),
+        organiser=ORG,
+        worker=WORKER,
+    ),
     ("POST", "/v1/appeals/{appeal_id}:decide"): allow(Role.admin, Role.organiser, organiser=ORG),
     ("POST", "/v1/appeals/{appeal_id}:relock-scores"): allow(
         Role.admin, Role.organiser, organiser=ORG

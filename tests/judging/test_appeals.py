@@ -165,6 +165,17 @@ async def test_an_upheld_appeal_changes_the_ranking(
     assert filed.status_code == 201, filed.text
     appeal = filed.json()
     assert appeal["status"] == "pending"
+    # The Location names the appeal: its filer and the panel read it; another worker gets 404.
+    location = filed.headers["location"]
+    assert location == f"/v1/appeals/{appeal['id']}"
+    own = await services.judging.get(location, headers=worker_b_headers)
+    assert own.status_code == 200, own.text
+    assert own.json() == appeal
+    assert own.headers["etag"] == '"1"'
+    assert (await services.judging.get(location, headers=arbiter)).json()["id"] == appeal["id"]
+    assert_problem(await services.judging.get(location, headers=stranger), 404)
+    # An organiser covering the stage reads it too (deciding needs the arbiters' list).
+    assert (await services.judging.get(location, headers=other_organiser)).status_code == 200
     mine = await services.judging.get(f"/v1/stages/{sid}/appeals", headers=worker_b_headers)
     assert [a["id"] for a in mine.json()["items"]] == [appeal["id"]]
     assert (await services.judging.get(f"/v1/stages/{sid}/appeals", headers=stranger)).json()[

@@ -26,7 +26,7 @@ from shared import audit, outbox
 from shared.auth.principal import Principal, Role
 from shared.concurrency import check_if_match
 from shared.db import get_or_404
-from shared.errors import Conflict, FieldError, Forbidden, RuleViolation
+from shared.errors import Conflict, FieldError, Forbidden, NotFound, RuleViolation
 from shared.models.judging import (
     Appeal,
     AppealStatus,
@@ -190,6 +190,20 @@ async def list_appeals(
         cursor=cursor,
         transform=view,
     )
+
+
+async def read(
+    session: AsyncSession, appeal_id: uuid.UUID, stage: StageInfo, principal: Principal
+) -> Appeal:
+    """One appeal: for the competitor who filed it (404 for any other worker, so an appeal's
+    existence is not revealed), the stage's managers and its arbiters."""
+    appeal = await get_or_404(session, Appeal, appeal_id, "appeal")
+    if principal.role is Role.worker:
+        if appeal.filed_by != principal.sub:
+            raise NotFound(f"No appeal with id {appeal_id}.")
+    else:
+        await check_arbiter_or_manager(session, stage, principal)
+    return appeal
 
 
 async def _is_arbiter(session: AsyncSession, stage: StageInfo, principal: Principal) -> bool:

@@ -442,6 +442,30 @@ async def list_appeals(
     )
 
 
+@router.get(
+    "/v1/appeals/{appeal_id}",
+    response_model=schemas.Appeal,
+    summary="Get an appeal",
+    responses=error_responses(401, 403, 404, 422, 502, 503, 504),
+)
+async def get_appeal(
+    session: SessionDep,
+    upstream: UpstreamDep,
+    principal: AppealReader,
+    appeal_id: uuid.UUID,
+    response: Response,
+) -> schemas.Appeal:
+    """The appeal with its status and decision (the `Location` of a filed appeal). The
+    competitor who filed it, the stage's organisers, admins and its arbiters may read it; for
+    any other competitor it does not exist (404). The ETag is what `:decide` takes in
+    `If-Match`."""
+    appeal = await get_or_404(session, Appeal, appeal_id, "appeal")
+    stage = await upstream.stage(appeal.stage_id)
+    found = await appeals.read(session, appeal_id, stage, principal)
+    response.headers["ETag"] = etag(found.version)
+    return appeals.view(found)
+
+
 @router.post(
     "/v1/appeals/{appeal_id}:decide",
     response_model=schemas.Appeal,
