@@ -256,6 +256,29 @@ def _raised_by_database_driver(exc: BaseException) -> bool:
     return False
 
 
+def _internal_error(request: Request) -> Response:
+    """A bug: logged by the caller, answered without any detail but the request id."""
+    return problem(
+        500,
+        "An unexpected error occurred; it has been logged. Quote the request id when reporting it.",
+        slug="internal-error",
+        title="Internal server error",
+        request=request,
+    )
+
+
+def _database_unavailable(request: Request) -> Response:
+    """Postgres unreachable or restarting: nothing was done, a retry shortly is safe."""
+    return problem(
+        503,
+        "The database is unavailable; retry in a moment.",
+        slug="database-unavailable",
+        title="Database unavailable",
+        request=request,
+        headers={"Retry-After": "1"},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
@@ -292,23 +315,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _database(request: Request, exc: DBAPIError) -> Response:
         if not database_unavailable(exc):
             log.error("database error", exc_info=exc)
-            return problem(
-                500,
-                "An unexpected error occurred; it has been logged. Quote the request id when "
-                "reporting it.",
-                slug="internal-error",
-                title="Internal server error",
-                request=request,
-            )
+            return _internal_error(request)
         log.warning("database unavailable: %s", type(exc.orig).__name__)
-        return problem(
-            503,
-            "The database is unavailable; retry in a moment.",
-            slug="database-unavailable",
-            title="Database unavailable",
-            request=request,
-            headers={"Retry-After": "1"},
-        )
+        return _database_unavailable(request)
 
     @app.exception_handler(OSError)
     async def _os(request: Request, exc: OSError) -> Response:
@@ -316,23 +325,9 @@ def install_error_handlers(app: FastAPI) -> None:
         # connect; any other OSError is a bug like any other.
         if not _raised_by_database_driver(exc):
             log.error("unexpected error", exc_info=exc)
-            return problem(
-                500,
-                "An unexpected error occurred; it has been logged. Quote the request id when "
-                "reporting it.",
-                slug="internal-error",
-                title="Internal server error",
-                request=request,
-            )
+            return _internal_error(request)
         log.warning("database unreachable: %s", type(exc).__name__)
-        return problem(
-            503,
-            "The database is unavailable; retry in a moment.",
-            slug="database-unavailable",
-            title="Database unavailable",
-            request=request,
-            headers={"Retry-After": "1"},
-        )
+        return _database_unavailable(request)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

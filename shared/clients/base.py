@@ -132,6 +132,30 @@ class ServiceClient:
         data: dict[str, Any] = self.json_or_502(response, self.service)
         return data
 
+    async def get_all_pages(
+        self, path: str, *, token: str | None, params: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """GET every page of a cursor-paginated list (200 a page): all items, in order; a 502
+        problem on any refusal."""
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            query: dict[str, Any] = {**(params or {}), "limit": 200}
+            if cursor:
+                query["cursor"] = cursor
+            response = await self.request("GET", path, token=token, params=query)
+            if response.status_code != 200:
+                raise DownstreamError(
+                    f"The {self.service} service refused GET {path} ({response.status_code}).",
+                    status=502,
+                    service=self.service,
+                )
+            page = self.json_or_502(response, self.service)
+            items += page["items"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return items
+
     @staticmethod
     def json_or_502(response: httpx.Response, service: str) -> Any:
         try:

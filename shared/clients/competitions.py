@@ -27,48 +27,12 @@ class CompetitionsClient(ServiceClient):
 
     async def list_event_stages(self, event_id: str, *, token: str) -> list[dict[str, Any]]:
         """Every stage of an event (all pages), in seq order."""
-        items: list[dict[str, Any]] = []
-        cursor: str | None = None
-        path = f"/v1/events/{event_id}/stages"
-        while True:
-            params: dict[str, Any] = {"limit": 200}
-            if cursor:
-                params["cursor"] = cursor
-            response = await self.request("GET", path, token=token, params=params)
-            if response.status_code != 200:
-                raise DownstreamError(
-                    f"The competitions service refused GET {path} ({response.status_code}).",
-                    status=502,
-                    service=self.service,
-                )
-            page = self.json_or_502(response, self.service)
-            items += page["items"]
-            cursor = page.get("next_cursor")
-            if not cursor:
-                return items
+        return await self.get_all_pages(f"/v1/events/{event_id}/stages", token=token)
 
     async def list_stage_entries(self, stage_id: str, *, token: str) -> list[dict[str, Any]]:
         """Every stage entry of a stage, all pages (entry ids are shown to admins and to our
         own services' `internal` token)."""
-        items: list[dict[str, Any]] = []
-        cursor: str | None = None
-        path = f"/v1/stages/{stage_id}/stage-entries"
-        while True:
-            params: dict[str, Any] = {"limit": 200}
-            if cursor:
-                params["cursor"] = cursor
-            response = await self.request("GET", path, token=token, params=params)
-            if response.status_code != 200:
-                raise DownstreamError(
-                    f"The competitions service refused GET {path} ({response.status_code}).",
-                    status=502,
-                    service=self.service,
-                )
-            page = self.json_or_502(response, self.service)
-            items += page["items"]
-            cursor = page.get("next_cursor")
-            if not cursor:
-                return items
+        return await self.get_all_pages(f"/v1/stages/{stage_id}/stage-entries", token=token)
 
     async def batch_get_entries(self, ids: list[str], *, token: str) -> dict[str, dict[str, Any]]:
         """Entries (members, enterprise, locality) by id, 1,000 per call."""

@@ -78,28 +78,12 @@ class RegistryClient(ServiceClient):
         apprentice_id: uuid.UUID | None = None,
     ) -> list[dict[str, Any]]:
         """Every mentorship of a mentor or an apprentice (all statuses, all pages)."""
-        items: list[dict[str, Any]] = []
-        cursor: str | None = None
-        while True:
-            params: dict[str, Any] = {"limit": 200}
-            if mentor_id:
-                params["mentor_id"] = str(mentor_id)
-            if apprentice_id:
-                params["apprentice_id"] = str(apprentice_id)
-            if cursor:
-                params["cursor"] = cursor
-            response = await self.request("GET", "/v1/mentorships", token=token, params=params)
-            if response.status_code != 200:
-                raise DownstreamError(
-                    f"The registry refused GET /v1/mentorships ({response.status_code}).",
-                    status=502,
-                    service=self.service,
-                )
-            page = self.json_or_502(response, self.service)
-            items += page["items"]
-            cursor = page.get("next_cursor")
-            if not cursor:
-                return items
+        params: dict[str, Any] = {}
+        if mentor_id:
+            params["mentor_id"] = str(mentor_id)
+        if apprentice_id:
+            params["apprentice_id"] = str(apprentice_id)
+        return await self.get_all_pages("/v1/mentorships", token=token, params=params)
 
     async def lookup_id_numbers(self, numbers: list[str], *, token: str) -> list[uuid.UUID | None]:
         """Worker ids for identity numbers (in order; None where unknown)."""
