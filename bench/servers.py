@@ -15,7 +15,7 @@ from shared.config import PROJECT_ROOT
 from shared.run import start_services, stop_services, wait_ready
 
 WORKERS = 2
-#: Production options: uvloop, httptools, no access log (service_command adds --no-access-log).
+#: Production options: uvloop, httptools, no access log (shared.serve's default).
 UVICORN_OPTIONS = ["--loop", "uvloop", "--http", "httptools"]
 
 

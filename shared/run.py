@@ -39,22 +39,22 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
 def service_command(
     service: str, host: str, port: int, workers: int = 1, extra: Sequence[str] = ()
 ) -> list[str]:
+    """The command that runs one service: uvicorn through `shared.serve`, whose workers each
+    accept their own connections (SO_REUSEPORT) instead of sharing one socket."""
     cmd = [
         sys.executable,
         "-m",
-        "uvicorn",
-        "--factory",
-        f"services.{service}.main:create_app",
+        "shared.serve",
+        service,
         "--host",
         host,
         "--port",
         str(port),
-        "--no-access-log",
         "--timeout-graceful-shutdown",
         "5",
+        "--workers",
+        str(workers),
     ]
-    if workers > 1:
-        cmd += ["--workers", str(workers)]
     return cmd + list(extra)
 
 

@@ -5,12 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import httpx
+
 from shared.clients.base import ServiceClient
+from shared.clients.coalesce import Coalescer
 from shared.errors import DownstreamError
 
 
 class RegistryClient(ServiceClient):
     service = "registry"
+
+    def __init__(self, http: httpx.AsyncClient, base_url: str, *, retries: int = 2) -> None:
+        super().__init__(http, base_url, retries=retries)
+        self._workers: Coalescer[uuid.UUID, dict[str, Any]] = Coalescer(self._fetch_workers)
 
     async def get_locality(self, code: str, *, token: str | None) -> dict[str, Any] | None:
         """The locality with this GB/T 2260 code, or None when the registry does not know it."""
@@ -37,18 +44,23 @@ class RegistryClient(ServiceClient):
     async def batch_get_workers(
         self, ids: list[uuid.UUID], *, token: str
     ) -> tuple[dict[uuid.UUID, dict[str, Any]], list[uuid.UUID]]:
-        """Eligibility facts of many workers in one call: (found by id, missing ids)."""
-        found: dict[uuid.UUID, dict[str, Any]] = {}
-        missing: list[uuid.UUID] = []
+        """Eligibility facts of many workers: (found by id, missing ids). Concurrent calls with
+        the same token are coalesced into one `workers:batch-get` (shared/clients/coalesce.py)."""
         unique = list(dict.fromkeys(ids))
-        for start in range(0, len(unique), 1000):
-            chunk = unique[start : start + 1000]
+        found = await self._workers.get(token, unique)
+        return found, [i for i in unique if i not in found]
+
+    async def _fetch_workers(
+        self, token: str, ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, dict[str, Any]]:
+        found: dict[uuid.UUID, dict[str, Any]] = {}
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start : start + 1000]
             body = await self._post_read(
                 "/v1/workers:batch-get", {"ids": [str(i) for i in chunk]}, token
             )
             found.update({uuid.UUID(w["id"]): w for w in body["items"]})
-            missing += [uuid.UUID(i) for i in body["missing"]]
-        return found, missing
+        return found
 
     async def password_token(self, username: str, password: str) -> str | None:
         """Re-authenticate a person (OAuth2 password grant): their access token, or None when

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 
 from services.competitions.entries import schemas, service
+from services.competitions.entries.batching import PlaceBatcher
 from shared.auth.deps import (
     AdminOrganiserOrWorker,
     AdminOrOrganiser,
@@ -47,6 +48,16 @@ ACTION_ROLES: dict[str, tuple[Role, ...]] = {
 async def _token(request: Request) -> str:
     token: str = await request.app.state.service_token.get()
     return token
+
+
+def _place_batcher(request: Request) -> PlaceBatcher:
+    """The process's registration batcher (made on first use, on the app's autocommit
+    sessions)."""
+    state = request.app.state
+    batcher: PlaceBatcher | None = getattr(state, "place_batcher", None)
+    if batcher is None:
+        batcher = state.place_batcher = PlaceBatcher(state.autocommit_sessionmaker)
+    return batcher
 
 
 @router.post(
@@ -89,6 +100,8 @@ async def register(
             event_id,
             [candidate],
             principal,
+            # with a key the entry commits with the stored answer: no batching
+            batcher=None if idempotency_key else _place_batcher(request),
         )
         if done.failures or done.entry is None:
             raise service.failures_problem(done)

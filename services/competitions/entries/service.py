@@ -10,13 +10,13 @@ serialised: exactly one gets it, the others are waitlisted. A waitlisted entry i
 
 from __future__ import annotations
 
-import json
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Integer, Text, Uuid, bindparam, func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.competitions.access import check_organiser_scope
@@ -25,6 +25,7 @@ from services.competitions.competitions.service import (
     get_competition,
 )
 from services.competitions.entries import schemas
+from services.competitions.entries.batching import PlaceBatcher, take_places
 from services.competitions.events.service import load_event
 from shared import audit, outbox
 from shared.auth.principal import Principal, Role
@@ -277,9 +278,12 @@ async def register(
     event_id: uuid.UUID,
     candidates: list[Candidate],
     principal: Principal,
+    batcher: PlaceBatcher | None = None,
 ) -> tuple[Event, list[Candidate]]:
     """Register candidates; each gets an entry or its failures. Remote reads first, then the
-    local transaction under the event lock (a registry failure leaves nothing behind)."""
+    places under the event lock (a registry failure leaves nothing behind). With `batcher`
+    (only for a session outside a transaction) the places are taken together with other
+    requests' registrations for the event."""
     event = await load_event(session, event_id)
     competition = await get_competition(session, event.competition_id)
     _open_for_registration(competition)
@@ -298,62 +302,40 @@ async def register(
         evaluate(event, competition, candidate, facts, missing)
 
     # Everything that can happen outside the event lock has happened (the registry call, the
-    # rules); each candidate now costs one call of `take_entry_place` (migration 0032), which
-    # locks the event row, counts the places and writes the entry, its members, its audit row
-    # and its outbox event. Run outside a transaction (see the router) the lock is released
-    # when the call returns; inside one, at the commit.
-    for i, candidate in enumerate(candidates):
-        if candidate.failures:
-            continue
-        leader = facts[candidate.leader]
-        enterprise_id = uuid.UUID(leader["enterprise_id"]) if leader.get("enterprise_id") else None
-        wanted = EntryStatus.approved if approve.get(i) else EntryStatus.pending
-        await _take_place(
-            session, event, competition, candidate, wanted, enterprise_id, leader, principal
-        )
+    # rules); what is left is one call of `take_entry_places` (migrations 0032, 0034), which
+    # locks the event row and, for each candidate in turn, counts the places and writes the
+    # entry, its members, its audit row and its outbox event. Run outside a transaction (see
+    # the router), registrations arriving together share that call through `batcher`: one
+    # lock, one commit. Inside a transaction the lock is held until the request commits.
+    ready = [(i, c) for i, c in enumerate(candidates) if not c.failures]
+    items = [
+        _place_item(event, competition, c, approve.get(i, False), facts[c.leader], principal)
+        for i, c in ready
+    ]
+    if items and batcher is not None:
+        await release_if_autocommit(session)
+        rows = list(await asyncio.gather(*(batcher.take(event.id, item) for item in items)))
+    elif items:
+        rows = await take_places(session, items)
+    else:
+        rows = []
+    for (_, candidate), item, row in zip(ready, items, rows, strict=True):
+        _apply_place(event, competition, candidate, item, row, principal)
     await release_if_autocommit(session)
     return event, candidates
 
 
-_TAKE_PLACE = text(
-    "SELECT * FROM take_entry_place(:id, :event_id, :competition_id, CAST(:members AS uuid[]), "
-    ":team_name, :achievement_id, :enterprise_id, :locality_code, :registered_by, :wanted, "
-    ":quota, :service, :actor_sub, :actor_role, :request_id, CAST(:audit_after AS jsonb), "
-    ":outbox_id, :outbox_type, CAST(:payload AS jsonb))"
-).bindparams(
-    bindparam("members", type_=ARRAY(Uuid())),
-    bindparam("id", type_=Uuid()),
-    bindparam("event_id", type_=Uuid()),
-    bindparam("competition_id", type_=Uuid()),
-    bindparam("achievement_id", type_=Uuid()),
-    bindparam("enterprise_id", type_=Uuid()),
-    bindparam("outbox_id", type_=Uuid()),
-    bindparam("quota", type_=Integer()),
-    bindparam("team_name", type_=Text()),
-    bindparam("locality_code", type_=Text()),
-    bindparam("registered_by", type_=Text()),
-    bindparam("wanted", type_=Text()),
-    bindparam("service", type_=Text()),
-    bindparam("actor_sub", type_=Text()),
-    bindparam("actor_role", type_=Text()),
-    bindparam("request_id", type_=Text()),
-    bindparam("outbox_type", type_=Text()),
-)
-
-
-async def _take_place(
-    session: AsyncSession,
+def _place_item(
     event: Event,
     competition: Competition,
     candidate: Candidate,
-    wanted: EntryStatus,
-    enterprise_id: uuid.UUID | None,
+    approve: bool,
     leader: dict[str, Any],
     principal: Principal,
-) -> None:
-    """Register one candidate (the caller holds the event lock): `candidate.entry` is set, or
-    its failures (already entered, enterprise quota) are."""
+) -> dict[str, Any]:
+    """take_entry_place's arguments for one candidate, as JSON values."""
     entry_id = uuid.uuid4()
+    enterprise_id = leader.get("enterprise_id") or None
     quota = event.enterprise_quota if event.enterprise_quota and enterprise_id else None
     payload = {
         "type": EVENT_TYPES[EntryStatus.approved],
@@ -367,33 +349,40 @@ async def _take_place(
             "reason": None,
         },
     }
-    after = {"event_id": str(event.id), "members": [str(m) for m in candidate.members]}
-    row = (
-        await session.execute(
-            _TAKE_PLACE,
-            {
-                "id": entry_id,
-                "event_id": event.id,
-                "competition_id": competition.id,
-                "members": candidate.members,
-                "team_name": candidate.team_name,
-                "achievement_id": candidate.achievement_id,
-                "enterprise_id": enterprise_id,
-                "locality_code": leader["locality_code"],
-                "registered_by": principal.sub,
-                "wanted": wanted.value,
-                "quota": quota,
-                "service": SERVICE,
-                "actor_sub": principal.sub,
-                "actor_role": principal.role.value,
-                "request_id": current_request_id(),
-                "audit_after": json.dumps(after),
-                "outbox_id": uuid.uuid4(),
-                "outbox_type": EVENT_TYPES[EntryStatus.approved],
-                "payload": json.dumps(payload),
-            },
-        )
-    ).one()
+    return {
+        "id": str(entry_id),
+        "event_id": str(event.id),
+        "competition_id": str(competition.id),
+        "members": [str(m) for m in candidate.members],
+        "team_name": candidate.team_name,
+        "achievement_id": str(candidate.achievement_id) if candidate.achievement_id else None,
+        "enterprise_id": str(enterprise_id) if enterprise_id else None,
+        "locality_code": leader["locality_code"],
+        "registered_by": principal.sub,
+        "wanted": (EntryStatus.approved if approve else EntryStatus.pending).value,
+        "quota": quota,
+        "service": SERVICE,
+        "actor_sub": principal.sub,
+        "actor_role": principal.role.value,
+        "request_id": current_request_id(),
+        "audit_after": {"event_id": str(event.id), "members": [str(m) for m in candidate.members]},
+        "outbox_id": str(uuid.uuid4()),
+        "outbox_type": EVENT_TYPES[EntryStatus.approved],
+        "payload": payload,
+    }
+
+
+def _apply_place(
+    event: Event,
+    competition: Competition,
+    candidate: Candidate,
+    item: dict[str, Any],
+    row: Any,
+    principal: Principal,
+) -> None:
+    """`candidate.entry` from take_entry_place's answer, or its failures (already entered,
+    enterprise quota)."""
+    quota = item["quota"]
     if row.status is None:
         for worker_id in row.clash:
             candidate.fail("one_entry_per_event", "already entered in this event", worker_id)
@@ -404,14 +393,14 @@ async def _take_place(
             )
         return
     candidate.entry = Entry(
-        id=entry_id,
+        id=uuid.UUID(item["id"]),
         competition_id=competition.id,
         event_id=event.id,
         worker_id=candidate.leader,
         team_name=candidate.team_name,
         achievement_id=candidate.achievement_id,
-        enterprise_id=enterprise_id,
-        locality_code=leader["locality_code"],
+        enterprise_id=uuid.UUID(item["enterprise_id"]) if item["enterprise_id"] else None,
+        locality_code=item["locality_code"],
         status=EntryStatus(row.status),
         status_reason=None,
         registered_by=principal.sub,

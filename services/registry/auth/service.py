@@ -178,7 +178,8 @@ class RegistryVerifier:
     async def verify(self, token: str) -> Principal:
         principal = await self.keys.verify(token)
         if principal.kind is PrincipalKind.client:
-            async with self.app.state.sessionmaker() as session:
+            # autocommit: one round trip, no BEGIN/ROLLBACK around the one read
+            async with self.app.state.autocommit_sessionmaker() as session:
                 row = (
                     await session.execute(
                         select(MachineClient.is_active, MachineClient.revoked_at).where(
