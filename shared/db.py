@@ -105,7 +105,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 def make_autocommit_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions without a transaction: each statement commits on its own, and there are no
     BEGIN/COMMIT round trips. For reads (lists, search, batch reads: each statement is its own
-    snapshot) and for writes that are one statement (registration's `take_entry_place`)."""
+    snapshot) and for writes that are one statement (registration's `take_entry_places`)."""
     return make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
 
 

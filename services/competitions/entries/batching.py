@@ -31,8 +31,8 @@ TAKE_PLACES = text("SELECT * FROM take_entry_places(CAST(:items AS jsonb)) ORDER
 
 
 async def take_places(session: AsyncSession, items: list[dict[str, Any]]) -> list[Row[Any]]:
-    """Take places for these registrations (take_entry_place's arguments without `p_`, as JSON
-    values), in order, in one statement: one result row each, in the same order."""
+    """Take places for these registrations (the elements migration 0034 describes), in order,
+    in one statement: one result row each, in the same order."""
     rows = list(await session.execute(TAKE_PLACES, {"items": json.dumps(items)}))
     if len(rows) != len(items):  # pragma: no cover - the function returns one row per item
         raise RuntimeError(f"take_entry_places answered {len(rows)} rows for {len(items)}")

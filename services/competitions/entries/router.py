@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.competitions.entries import schemas, service
 from services.competitions.entries.batching import PlaceBatcher
@@ -69,7 +70,6 @@ def _place_batcher(request: Request) -> PlaceBatcher:
 )
 async def register(
     request: Request,
-    session: SessionDep,
     autocommit: AutocommitSessionDep,
     principal: AdminOrganiserOrWorker,
     event_id: uuid.UUID,
@@ -85,23 +85,38 @@ async def register(
     locality, file status, national winners, one entry per worker per event and the enterprise
     quota. **Every** failed rule is listed in the 422 (`rules`). When the event is full the
     entry is `waitlisted` and gets a place, oldest first, as soon as one frees."""
-    # Without an Idempotency-Key nothing else is written, so the registration runs outside a
-    # transaction: the event lock is then held only inside the one call that takes the place.
-    # With a key, the stored answer must commit with the entry: one transaction for both.
-    work = session if idempotency_key else autocommit
-    event = await service.load_for_registration(work, event_id)
-    candidate = service.candidate_from(event, data)
+    if idempotency_key:
+        # The stored answer must commit with the entry: one transaction for both, committed
+        # before the response goes out (as SessionDep does).
+        async with request.app.state.sessionmaker() as session, session.begin():
+            return await _register(request, session, principal, event_id, data, idempotency_key)
+    # Without a key nothing else is written, so the registration runs outside a transaction
+    # and takes its place through the batcher, together with the others arriving for the
+    # event (one lock and one commit for all of them).
+    return await _register(request, autocommit, principal, event_id, data, None)
+
+
+async def _register(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    event_id: uuid.UUID,
+    data: schemas.EntryCreate,
+    idempotency_key: str | None,
+) -> Response:
+    loaded = await service.load_for_registration(session, event_id)
+    candidate = service.candidate_from(loaded[0], data)
 
     async def create() -> schemas.Entry:
         _, [done] = await service.register(
-            work,
+            session,
             request.app.state.clients.registry,
             await _token(request),
             event_id,
             [candidate],
             principal,
-            # with a key the entry commits with the stored answer: no batching
             batcher=None if idempotency_key else _place_batcher(request),
+            loaded=loaded,
         )
         if done.failures or done.entry is None:
             raise service.failures_problem(done)

@@ -242,9 +242,10 @@ async def _check_achievements(
             candidate.fail("achievement_team", "not in the achievement's team", worker_id)
 
 
-async def load_for_registration(session: AsyncSession, event_id: uuid.UUID) -> Event:
-    """The event and its competition in one query (both stay in the session for `register`),
-    or a 404."""
+async def load_for_registration(
+    session: AsyncSession, event_id: uuid.UUID
+) -> tuple[Event, Competition]:
+    """The event and its competition in one query (pass them on to `register`), or a 404."""
     found = (
         await session.execute(
             select(Event, Competition)
@@ -254,7 +255,7 @@ async def load_for_registration(session: AsyncSession, event_id: uuid.UUID) -> E
     ).first()
     if found is None:
         raise NotFound(f"No event with id {event_id}.")
-    return found[0]
+    return found[0], found[1]
 
 
 def _open_for_registration(competition: Competition) -> None:
@@ -279,13 +280,18 @@ async def register(
     candidates: list[Candidate],
     principal: Principal,
     batcher: PlaceBatcher | None = None,
+    loaded: tuple[Event, Competition] | None = None,
 ) -> tuple[Event, list[Candidate]]:
     """Register candidates; each gets an entry or its failures. Remote reads first, then the
     places under the event lock (a registry failure leaves nothing behind). With `batcher`
     (only for a session outside a transaction) the places are taken together with other
-    requests' registrations for the event."""
-    event = await load_event(session, event_id)
-    competition = await get_competition(session, event.competition_id)
+    requests' registrations for the event. `loaded`: the event and its competition, when the
+    caller has them (`load_for_registration`)."""
+    if loaded is not None:
+        event, competition = loaded
+    else:
+        event = await load_event(session, event_id)
+        competition = await get_competition(session, event.competition_id)
     _open_for_registration(competition)
     await release_if_autocommit(session)  # no connection held while the registry answers
     facts, missing = await fetch_facts(registry, token, candidates)
@@ -302,7 +308,7 @@ async def register(
         evaluate(event, competition, candidate, facts, missing)
 
     # Everything that can happen outside the event lock has happened (the registry call, the
-    # rules); what is left is one call of `take_entry_places` (migrations 0032, 0034), which
+    # rules); what is left is one call of `take_entry_places` (migration 0034), which
     # locks the event row and, for each candidate in turn, counts the places and writes the
     # entry, its members, its audit row and its outbox event. Run outside a transaction (see
     # the router), registrations arriving together share that call through `batcher`: one
@@ -333,7 +339,7 @@ def _place_item(
     leader: dict[str, Any],
     principal: Principal,
 ) -> dict[str, Any]:
-    """take_entry_place's arguments for one candidate, as JSON values."""
+    """One element of take_entry_places' argument (migration 0034) for a candidate."""
     entry_id = uuid.uuid4()
     enterprise_id = leader.get("enterprise_id") or None
     quota = event.enterprise_quota if event.enterprise_quota and enterprise_id else None
@@ -380,7 +386,7 @@ def _apply_place(
     row: Any,
     principal: Principal,
 ) -> None:
-    """`candidate.entry` from take_entry_place's answer, or its failures (already entered,
+    """`candidate.entry` from take_entry_places' answer, or its failures (already entered,
     enterprise quota)."""
     quota = item["quota"]
     if row.status is None:
