@@ -37,4 +37,4 @@ USER 10001:10001
 EXPOSE 8001 8002 8003
 
 # Health checks are defined per service in docker-compose.yml (each listens on its own port).
-CMD ["uvicorn", "--factory", "services.registry.main:create_app", "--host", "0.0.0.0", "--port", "8001", "--no-access-log"]
+CMD ["python", "-m", "shared.serve", "registry", "--host", "0.0.0.0", "--port", "8001"]

@@ -23,6 +23,7 @@ import yaml
 from pydantic import ValidationError
 
 from shared.config import PROJECT_ROOT, SERVICE_PORTS, Settings
+from shared.serve import app_path, parse
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
@@ -238,7 +239,10 @@ def test_service_runs_the_project_image(name: str) -> None:
 def test_service_listens_on_and_publishes_its_port(name: str) -> None:
     port = SERVICE_PORTS[name]
     command = _command(name)
-    assert command[0] == "uvicorn", f"{name} should be started by uvicorn: {command}"
+    assert command[:3] == ["python", "-m", "shared.serve"], (
+        f"{name} should be started by `python -m shared.serve` (uvicorn workers that each accept "
+        f"their own connections): {command}"
+    )
     assert _option(command, "--port") == str(port), (
         f"{name}'s command should pass --port {port} (SERVICE_PORTS): {command}"
     )
@@ -253,15 +257,15 @@ def test_service_listens_on_and_publishes_its_port(name: str) -> None:
 @pytest.mark.parametrize("name", APP_SERVICES)
 def test_service_factory_target_is_importable(name: str) -> None:
     command = _command(name)
-    assert "--factory" in command, f"{name}: create_app is a factory, uvicorn needs --factory"
-    targets = [part for part in command[1:] if re.fullmatch(r"[\w.]+:\w+", part)]
-    assert targets == [f"services.{name}.main:create_app"], (
-        f"{name} should run services.{name}.main:create_app, not {targets}"
-    )
-    target = targets[0]
+    assert command[3:4] == [name], f"{name} should run `python -m shared.serve {name}`: {command}"
+    target = app_path(name)
+    assert target == f"services.{name}.main:create_app"
     module_name, _, attribute = target.partition(":")
     factory = getattr(importlib.import_module(module_name), attribute, None)
     assert callable(factory), f"{target} is not a callable"
+    # the command parses as shared.serve reads it (its options exist, the port is this one)
+    args = parse(command[3:])
+    assert (args.service, args.port) == (name, SERVICE_PORTS[name])
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
@@ -481,8 +485,9 @@ def test_dockerfile_key_dir_matches_compose_and_default_command_runs_registry() 
     cmds = [_args(rest) for keyword, rest in _final_stage() if keyword == "CMD"]
     assert cmds, "the Dockerfile should have a default CMD"
     cmd = cmds[-1]
-    assert "services.registry.main:create_app" in cmd, f"the default CMD should run registry: {cmd}"
-    assert "--factory" in cmd, f"the default CMD should pass --factory: {cmd}"
+    assert cmd[:4] == ["python", "-m", "shared.serve", "registry"], (
+        f"the default CMD should run registry through shared.serve: {cmd}"
+    )
     assert _option(cmd, "--port") == str(SERVICE_PORTS["registry"]), (
         f"the default CMD should listen on {SERVICE_PORTS['registry']}: {cmd}"
     )
