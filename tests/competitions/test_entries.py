@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.competitions.entries.batching import PlaceBatcher
 from shared.models.registry import FileStatus, Sex, SkillGrade
 from tests.conftest import Services, assert_problem, bearer, create_account, get_token
 from tests.factories import credit_code, identity_number, make_worker
@@ -507,3 +508,69 @@ async def test_the_registration_answer_is_what_is_stored(
         )
         assert stored.json() == made.json()
     assert made.json()["waitlist_position"] == 2
+
+
+async def test_a_burst_shares_database_and_registry_calls_and_keeps_arrival_order(
+    services: Services, admin_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Registrations that arrive together share one `take_entry_places` call (one lock, one
+    commit) and one registry batch-get, and each still gets its own outcome: the places in
+    order, then waitlist positions 1, 2, 3... in the order the places were taken, and a worker
+    entered twice in the same burst refused once."""
+    app = services.apps["competitions"]
+    batcher = app.state.place_batcher = PlaceBatcher(app.state.autocommit_sessionmaker)
+    place_calls: list[int] = []
+    take = batcher._call
+
+    async def counted_take(items: list[dict[str, Any]]) -> Any:
+        place_calls.append(len(items))
+        return await take(items)
+
+    monkeypatch.setattr(batcher, "_call", counted_take)
+    coalescer = app.state.clients.registry._workers
+    registry_calls: list[int] = []
+    fetch = coalescer.fetch
+
+    async def counted_fetch(key: str, ids: list[uuid.UUID]) -> Any:
+        registry_calls.append(len(ids))
+        return await fetch(key, ids)
+
+    monkeypatch.setattr(coalescer, "fetch", counted_fetch)
+
+    event = await open_event(services, admin_headers, capacity=3)
+    workers = [await worker(services) for _ in range(12)]
+    bodies = [str(w) for w in workers] + [str(workers[5])]
+    responses = await asyncio.gather(
+        *[enter(services, admin_headers, event, worker_id=w) for w in bodies]
+    )
+    created = [r.json() for r in responses if r.status_code == 201]
+    refused = [r for r in responses if r.status_code != 201]
+    assert len(created) == 12, [r.text for r in refused]
+    assert len(refused) == 1
+    rules = {f["rule"] for f in assert_problem(refused[0], 422)["rules"]}
+    assert rules == {"one_entry_per_event"}
+    assert sorted(e["worker_id"] for e in created) == sorted(str(w) for w in workers)
+
+    # batched: fewer calls than registrations, every registration in exactly one call
+    assert sum(place_calls) == 13
+    assert len(place_calls) < 13, place_calls
+    assert len(registry_calls) < 13, registry_calls
+
+    assert [e["status"] for e in created].count("approved") == 3
+    waiting = sorted(
+        (e for e in created if e["status"] == "waitlisted"), key=lambda e: e["waitlist_position"]
+    )
+    assert [e["waitlist_position"] for e in waiting] == list(range(1, 10))
+    # positions follow the order the places were taken (created_at), as the list shows them
+    listed = await services.competitions.get(
+        f"/v1/events/{event['id']}/entries",
+        params={"status": "waitlisted", "limit": 50},
+        headers=admin_headers,
+    )
+    assert listed.status_code == 200, listed.text
+    by_id = {e["id"]: e for e in listed.json()["items"]}
+    assert {e["id"]: e["waitlist_position"] for e in waiting} == {
+        i: e["waitlist_position"] for i, e in by_id.items()
+    }
+    ordered = sorted(waiting, key=lambda e: (e["created_at"], e["id"]))
+    assert [e["waitlist_position"] for e in ordered] == list(range(1, 10))
