@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.config import Settings
 from shared.models.infra import OutboxEvent
 from shared.models.webhooks import DeliveryStatus, WebhookSubscription
-from shared.webhooks import signing
+from shared.webhooks import http, signing
 from shared.webhooks.matching import DIRECT_TYPES, data_matches, type_matches
 from shared.webhooks.ssrf import UnsafeUrl, check_url
 
@@ -190,28 +190,18 @@ class Dispatcher:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
-        #: Per subscription, WEBHOOK_SUBSCRIPTION_CONCURRENCY slots, each an httpx client of
-        #: one keep-alive connection (created on first use). Small pools on purpose: httpcore
-        #: scans every connection of a pool on each request, which at a hundred connections in
-        #: one client cost ~9 ms of CPU per webhook here, more than everything else together.
-        self._clients: dict[uuid.UUID, asyncio.Queue[httpx.AsyncClient | None]] = {}
+        #: Per subscription, WEBHOOK_SUBSCRIPTION_CONCURRENCY slots, each one keep-alive
+        #: connection (`http.Connection`, created on first use, opened when first needed).
+        self._clients: dict[uuid.UUID, asyncio.Queue[http.Connection | None]] = {}
         self._progress = asyncio.Event()
         self._tls: ssl.SSLContext | None = None
 
-    def _new_client(self) -> httpx.AsyncClient:
+    def _new_client(self) -> http.Connection:
         if self._tls is None:  # building one costs ~30 ms (CA bundle): shared by the clients
             self._tls = httpx.create_ssl_context()
-        return httpx.AsyncClient(
-            verify=self._tls,
-            timeout=httpx.Timeout(self.settings.webhook_timeout_seconds),
-            limits=httpx.Limits(
-                max_connections=1, max_keepalive_connections=1, keepalive_expiry=30
-            ),
-            follow_redirects=False,
-            trust_env=False,
-        )
+        return http.Connection(self._tls, keepalive_expiry=30.0)
 
-    def _slots(self, subscription_id: uuid.UUID) -> asyncio.Queue[httpx.AsyncClient | None]:
+    def _slots(self, subscription_id: uuid.UUID) -> asyncio.Queue[http.Connection | None]:
         slots = self._clients.get(subscription_id)
         if slots is None:
             slots = asyncio.Queue()
@@ -225,7 +215,7 @@ class Dispatcher:
             while not slots.empty():
                 client = slots.get_nowait()
                 if client is not None:
-                    await client.aclose()
+                    client.close()
         self._clients.clear()
 
     # ------------------------------------------------------------------------------ fan-out
@@ -346,7 +336,7 @@ class Dispatcher:
             slots.put_nowait(client)
 
     async def _send(
-        self, http: httpx.AsyncClient, claimed: Claimed, refused: str | None
+        self, client: http.Connection, claimed: Claimed, refused: str | None
     ) -> Outcome:
         attempted_at = datetime.now(UTC)
         started = time.monotonic()
@@ -359,29 +349,23 @@ class Dispatcher:
             return done(error=refused)
         body = json.dumps(claimed.payload, ensure_ascii=False, separators=(",", ":"))
         headers = signing.headers(str(claimed.event_id), datetime.now(UTC), body, claimed.secrets)
+        timeout = self.settings.webhook_timeout_seconds
         try:
-            async with http.stream(
-                "POST", claimed.url, content=body.encode(), headers=headers
-            ) as response:
-                received = b""
-                async for chunk in response.aiter_bytes():
-                    received += chunk
-                    if len(received) >= RESPONSE_LIMIT:
-                        break
-                retry_after = None
-                if response.status_code in (429, 503):
-                    retry_after = parse_retry_after(response.headers.get("retry-after"))
-                return done(
-                    status_code=response.status_code,
-                    response_body=received[:RESPONSE_LIMIT].decode("utf-8", "replace")[
-                        :RESPONSE_LIMIT
-                    ],
-                    retry_after=retry_after,
-                )
-        except httpx.TimeoutException:
-            return done(error=f"timed out after {self.settings.webhook_timeout_seconds:g} s")
-        except httpx.HTTPError as exc:
+            response = await client.post(
+                claimed.url, body.encode(), headers, time_limit=timeout, limit=RESPONSE_LIMIT
+            )
+        except http.TimeoutException:
+            return done(error=f"timed out after {timeout:g} s")
+        except http.HTTPError as exc:
             return done(error=f"{type(exc).__name__}: {exc}"[:512] or type(exc).__name__)
+        retry_after = None
+        if response.status_code in (429, 503):
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+        return done(
+            status_code=response.status_code,
+            response_body=response.body.decode("utf-8", "replace")[:RESPONSE_LIMIT],
+            retry_after=retry_after,
+        )
 
     async def record(self, outcomes: Sequence[Outcome]) -> None:
         """Write the attempts and the deliveries' new state; a lost lease changes no delivery
