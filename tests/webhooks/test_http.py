@@ -312,3 +312,48 @@ async def test_https_verifies_the_certificate(tmp_path: Path) -> None:
             )
     finally:
         await server.close()
+
+
+async def test_under_uvloop_as_the_dispatcher_runs() -> None:
+    """The dispatcher process runs on uvloop (whose transports differ from asyncio's): keep-alive,
+    a server-closed connection, the body limit and a timeout there, on a loop of its own."""
+    import uvloop
+
+    async def scenario() -> tuple[list[int], int, bool]:
+        seen: list[tuple[bytes, dict[str, str], bytes]] = []
+        long = b"HTTP/1.1 500 Oops\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000
+        server = Server(answering(OK, OK, long, record=seen))
+        await server.start()
+        slow = Server(answering(record=[]))
+
+        async def never(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await read_request(reader)
+            await asyncio.sleep(30)
+
+        slow.handler = never
+        await slow.start()
+        try:
+            conn = http.Connection()
+            codes = [(await conn.post(server.url(), b"{}", {}, time_limit=5)).status_code]
+            codes.append((await conn.post(server.url(), b"{}", {}, time_limit=5)).status_code)
+            response = await conn.post(server.url(), b"{}", {}, time_limit=5, limit=100)
+            codes.append(response.status_code)
+            assert response.body == b"x" * 100
+            # The server closed that connection after its last answer: a new one.
+            await asyncio.sleep(0.05)
+            codes.append((await conn.post(server.url(), b"{}", {}, time_limit=5)).status_code)
+            timed_out = False
+            try:
+                await conn.post(slow.url(), b"{}", {}, time_limit=0.2)
+            except http.TimeoutException:
+                timed_out = True
+            conn.close()
+            return codes, server.connections, timed_out
+        finally:
+            await server.close()
+            await slow.close()
+
+    codes, connections, timed_out = await asyncio.to_thread(uvloop.run, scenario())
+    assert codes == [204, 204, 500, 204]
+    assert connections == 2
+    assert timed_out
