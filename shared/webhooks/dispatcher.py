@@ -118,7 +118,10 @@ _RECORD = text(
                                 ELSE d.delivered_at END,
             lease_id = NULL, locked_until = NULL
         FROM v
-        WHERE d.id = v.id AND d.lease_id = v.lease AND d.status = 'pending'
+        -- `d.id = ANY(...)`: by primary key whatever the statistics (a join on `d.id = v.id`
+        -- alone got a hash join over a scan of every pending delivery)
+        WHERE d.id = ANY(CAST(:ids AS uuid[])) AND d.id = v.id
+          AND d.lease_id = v.lease AND d.status = 'pending'
     )
     INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, latency_ms,
                                   response_body, error)
