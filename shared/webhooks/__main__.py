@@ -46,7 +46,7 @@ async def serve(settings: Settings, stopping: asyncio.Event | None = None) -> No
 def main() -> None:
     settings = get_settings()
     configure_logging("dispatcher", settings.log_level, settings.log_json, settings.environment)
-    try:  # uvicorn[standard] brings uvloop (not on Windows): faster sockets for httpx/asyncpg
+    try:  # uvicorn[standard] brings uvloop (not on Windows): faster sockets for HTTP and asyncpg
         import uvloop
     except ImportError:  # pragma: no cover
         asyncio.run(serve(settings))
