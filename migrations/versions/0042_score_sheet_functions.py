@@ -70,15 +70,16 @@ END;
 $$
 """
 
-# Marks by aspect id (validated by the service against the frozen scheme `p_scheme_id`).
+# Marks by aspect id (validated by the service against the scheme `p_scheme_id`, frozen here
+# first when `p_freeze`).
 # Outcomes: ok, fallback, precondition_required (428), precondition_failed (412); with the
 # sheet's version and, for ok, its marks as arrays.
 PUT_SHEET = """
 CREATE FUNCTION judging_put_sheet(
     p_stage_id uuid, p_sub text, p_blind_code text, p_worker_id uuid, p_related uuid[],
     p_local boolean, p_if_match_given boolean, p_if_match_any boolean, p_if_match integer[],
-    p_scheme_id uuid, p_aspect_ids uuid[], p_values numeric[], p_reason text,
-    p_actor_role text, p_request_id text, p_after jsonb
+    p_scheme_id uuid, p_freeze boolean, p_aspect_ids uuid[], p_values numeric[],
+    p_reason text, p_actor_role text, p_request_id text, p_after jsonb
 ) RETURNS TABLE (
     o_outcome text, o_version integer, o_assignment_id uuid, o_judge_id uuid,
     o_submitted_at timestamptz, o_aspect_ids uuid[], o_values numeric[], o_versions integer[],
@@ -93,6 +94,7 @@ DECLARE
     v_id uuid;
     v_old numeric;
     v_version integer;
+    v_scheme marking_schemes;
 BEGIN
     a := judging_sheet_for_write(
         p_stage_id, p_sub, p_blind_code, p_worker_id, p_related, p_local);
@@ -134,6 +136,33 @@ BEGIN
             a.submitted_at, NULL::uuid[], NULL::numeric[], NULL::integer[],
             NULL::timestamptz[], NULL::timestamptz[], NULL::timestamptz[];
         RETURN;
+    END IF;
+    -- The first marks of the stage freeze its scheme (`marking.service.freeze`, under its
+    -- lock): `p_scheme_id` must still be the current version, else fall back.
+    IF p_freeze THEN
+        PERFORM pg_advisory_xact_lock(
+            hashtextextended('marking-scheme:' || p_stage_id::text, 0));
+        SELECT * INTO v_scheme FROM marking_schemes
+        WHERE stage_id = p_stage_id ORDER BY version DESC LIMIT 1;
+        IF v_scheme.id IS DISTINCT FROM p_scheme_id THEN
+            RETURN QUERY SELECT 'fallback', a.sheet_version, a.id, a.judge_id, a.submitted_at,
+                NULL::uuid[], NULL::numeric[], NULL::integer[],
+                NULL::timestamptz[], NULL::timestamptz[], NULL::timestamptz[];
+            RETURN;
+        END IF;
+        IF v_scheme.frozen_at IS NULL THEN
+            UPDATE marking_schemes SET frozen_at = v_now, frozen_by = p_sub
+            WHERE id = p_scheme_id;
+            INSERT INTO audit_log (
+                service, actor_sub, actor_role, request_id, action, entity_type, entity_id,
+                before, after
+            ) VALUES (
+                'judging', p_sub, p_actor_role, p_request_id, 'marking_scheme.freeze',
+                'marking_scheme', p_scheme_id::text,
+                jsonb_build_object('version', v_scheme.version, 'frozen', false),
+                jsonb_build_object('version', v_scheme.version, 'frozen', true)
+            );
+        END IF;
     END IF;
     SELECT jsonb_object_agg(m.code, trim_scale(s.value)::text) INTO v_before
     FROM scores s JOIN marking_aspects m ON m.id = s.aspect_id

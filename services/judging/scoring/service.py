@@ -22,7 +22,7 @@ import json
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -348,7 +348,7 @@ _WORKER_OF: dict[str, uuid.UUID | None] = {}
 
 _PUT_SQL = (
     "SELECT * FROM judging_put_sheet($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
-    "$14, $15, $16)"
+    "$14, $15, $16, $17)"
 )
 _SUBMIT_SQL = (
     "SELECT * FROM judging_submit_sheet($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
@@ -453,6 +453,17 @@ def _check_outcome(row: Any, blind_code: str, if_match: str | None) -> None:
         raise Fallback
 
 
+async def _scheme_fast(engine: AsyncEngine, stage_id: uuid.UUID) -> SchemeInfo:
+    """The stage's scheme: from this process's frozen ones, else read (outside a
+    transaction: `judging_put_sheet` checks it is still the current version when it freezes
+    it)."""
+    cached = _FROZEN.get(stage_id)
+    if cached is not None:
+        return cached
+    async with AsyncSession(engine) as session:
+        return await _scheme(session, stage_id)
+
+
 async def put_sheet_fast(
     engine: AsyncEngine,
     upstream: Upstream,
@@ -462,9 +473,12 @@ async def put_sheet_fast(
     if_match: str | None,
     principal: Principal,
 ) -> schemas.ScoreSheet:
-    scheme = _FROZEN.get(stage.id)
-    if scheme is None or _validate(data.marks, scheme.by_code):
-        raise Fallback  # the first marks freeze the scheme; bad marks get their 422 in order
+    try:
+        scheme = await _scheme_fast(engine, stage.id)
+    except Conflict:
+        raise Fallback from None  # no scheme: the general path answers in order
+    if _validate(data.marks, scheme.by_code):
+        raise Fallback  # bad marks get their 422 after the checks that come first
     given, any_, versions = _if_match(if_match)
     row = await _fast_call(
         engine,
@@ -477,6 +491,7 @@ async def put_sheet_fast(
         any_,
         versions,
         scheme.id,
+        not scheme.frozen,
         [scheme.by_code[m.aspect_code].id for m in data.marks],
         [m.value for m in data.marks],
         data.reason,
@@ -485,6 +500,9 @@ async def put_sheet_fast(
         json.dumps({m.aspect_code: _fmt(m.value) for m in data.marks}),
     )
     _check_outcome(row, blind_code, if_match)
+    if not scheme.frozen:
+        scheme = replace(scheme, frozen=True)  # by this call or an earlier one
+        _FROZEN[stage.id] = scheme
     return _fast_sheet(row, stage, blind_code, scheme)
 
 
@@ -496,9 +514,12 @@ async def submit_sheet_fast(
     if_match: str | None,
     principal: Principal,
 ) -> schemas.ScoreSheet:
-    scheme = _FROZEN.get(stage.id)
-    if scheme is None:
-        raise Fallback
+    try:
+        scheme = await _scheme_fast(engine, stage.id)
+    except Conflict:
+        raise Fallback from None
+    if not scheme.frozen:
+        raise Fallback  # nothing marked yet: the general path names what is missing
     given, any_, versions = _if_match(if_match)
     row = await _fast_call(
         engine,
