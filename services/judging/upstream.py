@@ -193,7 +193,9 @@ class Upstream:
         return await self.registry.get_locality(code, token=await self.token()) is not None
 
 
-def get_upstream(request: Request) -> Upstream:
+async def get_upstream(request: Request) -> Upstream:
+    # async: a plain `def` dependency would run in FastAPI's thread pool, a thread hop per
+    # request for a few attribute reads.
     settings = request.app.state.settings
     return Upstream(
         competitions=request.app.state.clients.competitions,
