@@ -83,8 +83,8 @@ async def test_a_judge_moved_to_the_competitors_city_is_refused_once_marks_flow(
     p = await panel(services, admin_headers, entries=1, judges=2, scheme=SCHEME_EXAMPLE)
     assert (await solve(services, admin_headers, p.stage_id, k=2)).status_code == 200
     entry = p.stage.entries[0]
-    for judge in range(2):
-        assert (await put(services, p, judge, entry, FULL)).status_code == 200
+    for index in range(2):
+        assert (await put(services, p, index, entry, FULL)).status_code == 200
     # Judge 0's record now says Zibo: at a provincial competition that is a conflict.
     judge = p.judges[0]
     read = await services.judging.get(f"/v1/judges/{judge['id']}", headers=admin_headers)
