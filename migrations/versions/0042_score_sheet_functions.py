@@ -138,12 +138,18 @@ BEGIN
         RETURN;
     END IF;
     -- The first marks of the stage freeze its scheme (`marking.service.freeze`, under its
-    -- lock): `p_scheme_id` must still be the current version, else fall back.
+    -- lock): `p_scheme_id` must still be the current version, else fall back. A frozen
+    -- scheme never changes again, so once it is frozen no lock is needed (a burst of first
+    -- marks would otherwise queue on it one by one).
     IF p_freeze THEN
-        PERFORM pg_advisory_xact_lock(
-            hashtextextended('marking-scheme:' || p_stage_id::text, 0));
         SELECT * INTO v_scheme FROM marking_schemes
         WHERE stage_id = p_stage_id ORDER BY version DESC LIMIT 1;
+        IF v_scheme.frozen_at IS NULL THEN
+            PERFORM pg_advisory_xact_lock(
+                hashtextextended('marking-scheme:' || p_stage_id::text, 0));
+            SELECT * INTO v_scheme FROM marking_schemes
+            WHERE stage_id = p_stage_id ORDER BY version DESC LIMIT 1;
+        END IF;
         IF v_scheme.id IS DISTINCT FROM p_scheme_id THEN
             RETURN QUERY SELECT 'fallback', a.sheet_version, a.id, a.judge_id, a.submitted_at,
                 NULL::uuid[], NULL::numeric[], NULL::integer[],
