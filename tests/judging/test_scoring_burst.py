@@ -1,6 +1,7 @@
 """Score entry under a burst: the first marks of many judges at once freeze the scheme exactly
 once, and the rules still hold once marks flow (conflicts from the judge's record as it is now,
-locks, versions), whichever way the service answers them."""
+locks, versions, a mentorship begun after the first marks), whichever way the service
+answers them."""
 
 from __future__ import annotations
 
@@ -11,8 +12,19 @@ from sqlalchemy import func, select
 
 from services.judging.marking.schemas import SCHEME_EXAMPLE
 from shared.models.judging import JudgeAssignment, ScoreHistory
+from shared.models.registry.mentoring import MentorshipStatus
 from tests.conftest import Services, assert_problem
-from tests.judging.helpers import audit_count, panel
+from tests.judging.helpers import (
+    audit_count,
+    create_judge,
+    enterprise,
+    login,
+    mentorship,
+    panel,
+    stage_with_entries,
+    sub_of,
+    worker,
+)
 from tests.judging.test_scoring import FULL, put, scored_panel, solve, submit
 
 
@@ -126,3 +138,60 @@ async def test_locked_marks_refuse_changes_once_marks_flow(
     )
     assert read.headers["etag"] == '"1"'
     assert len(read.json()["marks"]) == 2
+
+
+async def test_a_mentorship_begun_once_marks_flow_blocks_a_worker_judge(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    home = await enterprise(services, "370100")
+    other = await enterprise(services, "370300")
+    judge_worker = await worker(services, enterprise_id=home.id, locality_code="370100")
+    competitors = [
+        await worker(services, enterprise_id=other.id, locality_code="370300") for _ in range(2)
+    ]
+    stage = await stage_with_entries(
+        services,
+        admin_headers,
+        [
+            {"worker_id": c.id, "enterprise_id": other.id, "locality_code": "370300"}
+            for c in competitors
+        ],
+    )
+    headers = await login(services, f"judge.{uuid.uuid4().hex[:6]}", "judge")
+    await create_judge(
+        services,
+        admin_headers,
+        kind="worker",
+        worker_id=str(judge_worker.id),
+        name=None,
+        employer_name=None,
+        locality_code=None,
+        account_sub=await sub_of(services, headers),
+    )
+    saved = await services.judging.post(
+        f"/v1/stages/{stage.stage_id}/marking-schemes", json=SCHEME_EXAMPLE, headers=admin_headers
+    )
+    assert saved.status_code == 201, saved.text
+    assert (await solve(services, admin_headers, stage.stage_id, k=1)).status_code == 200
+    mapping = await services.competitions.get(
+        f"/v1/stages/{stage.stage_id}/blind-codes:mapping", headers=admin_headers
+    )
+    codes = {uuid.UUID(m["entry_id"]): m["blind_code"] for m in mapping.json()}
+    urls = [f"/v1/stages/{stage.stage_id}/scores/{codes[e]}" for e in stage.entries]
+    for target in urls:
+        marked = await services.judging.put(target, json={"marks": FULL}, headers=headers)
+        assert marked.status_code == 200, marked.text
+
+    # The judge becomes the first competitor's mentor: that entry is closed to them now.
+    await mentorship(services, judge_worker.id, competitors[0].id, MentorshipStatus.active)
+    change = {"marks": [{"aspect_code": "B2.1", "value": 3}]}
+    refused = await services.judging.put(
+        urls[0], json=change, headers={**headers, "if-match": '"1"'}
+    )
+    assert "mentor" in assert_problem(refused, 403)["detail"]
+    assert_problem(await services.judging.post(f"{urls[0]}:submit", headers=headers), 403)
+    changed = await services.judging.put(
+        urls[1], json=change, headers={**headers, "if-match": '"1"'}
+    )
+    assert changed.status_code == 200, changed.text
+    assert (await services.judging.post(f"{urls[1]}:submit", headers=headers)).status_code == 200
