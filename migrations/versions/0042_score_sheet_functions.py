@@ -71,13 +71,14 @@ $$
 """
 
 # Marks by aspect id (validated by the service against the scheme `p_scheme_id`, frozen here
-# first when `p_freeze`).
+# first when `p_freeze`). `p_worker_known`: whether `p_worker_id` is the judge's worker as the
+# service last knew it (else outcome `worker` for a worker judge, see below).
 # Outcomes: ok, fallback, precondition_required (428), precondition_failed (412); with the
 # sheet's version and, for ok, its marks as arrays.
 PUT_SHEET = """
 CREATE FUNCTION judging_put_sheet(
-    p_stage_id uuid, p_sub text, p_blind_code text, p_worker_id uuid, p_related uuid[],
-    p_local boolean, p_if_match_given boolean, p_if_match_any boolean, p_if_match integer[],
+    p_stage_id uuid, p_sub text, p_blind_code text, p_worker_id uuid, p_worker_known boolean,
+    p_related uuid[], p_local boolean, p_if_match_given boolean, p_if_match_any boolean, p_if_match integer[],
     p_scheme_id uuid, p_freeze boolean, p_aspect_ids uuid[], p_values numeric[],
     p_reason text, p_actor_role text, p_request_id text, p_after jsonb
 ) RETURNS TABLE (
@@ -95,7 +96,20 @@ DECLARE
     v_old numeric;
     v_version integer;
     v_scheme marking_schemes;
+    v_worker uuid;
 BEGIN
+    IF NOT p_worker_known THEN
+        -- The service does not know the judge yet: an outside expert goes on, a worker judge
+        -- is answered `worker` (its worker id) so that the service asks the registry for
+        -- their mentorships and calls again.
+        SELECT jj.worker_id INTO v_worker FROM judges jj WHERE jj.account_sub = p_sub;
+        IF v_worker IS NOT NULL THEN
+            RETURN QUERY SELECT 'worker', NULL::integer, NULL::uuid, v_worker,
+                NULL::timestamptz, NULL::uuid[], NULL::numeric[], NULL::integer[],
+                NULL::timestamptz[], NULL::timestamptz[], NULL::timestamptz[];
+            RETURN;
+        END IF;
+    END IF;
     a := judging_sheet_for_write(
         p_stage_id, p_sub, p_blind_code, p_worker_id, p_related, p_local);
     IF a.id IS NULL THEN
@@ -233,8 +247,8 @@ $$
 # fallback (the service names the missing ones). Outcomes: ok, fallback, precondition_failed.
 SUBMIT_SHEET = """
 CREATE FUNCTION judging_submit_sheet(
-    p_stage_id uuid, p_sub text, p_blind_code text, p_worker_id uuid, p_related uuid[],
-    p_local boolean, p_if_match_given boolean, p_if_match_any boolean, p_if_match integer[],
+    p_stage_id uuid, p_sub text, p_blind_code text, p_worker_id uuid, p_worker_known boolean,
+    p_related uuid[], p_local boolean, p_if_match_given boolean, p_if_match_any boolean, p_if_match integer[],
     p_aspect_ids uuid[], p_actor_role text, p_request_id text
 ) RETURNS TABLE (
     o_outcome text, o_version integer, o_assignment_id uuid, o_judge_id uuid,
@@ -245,7 +259,20 @@ LANGUAGE plpgsql AS $$
 DECLARE
     a judge_assignments;
     v_now timestamptz := now();
+    v_worker uuid;
 BEGIN
+    IF NOT p_worker_known THEN
+        -- The service does not know the judge yet: an outside expert goes on, a worker judge
+        -- is answered `worker` (its worker id) so that the service asks the registry for
+        -- their mentorships and calls again.
+        SELECT jj.worker_id INTO v_worker FROM judges jj WHERE jj.account_sub = p_sub;
+        IF v_worker IS NOT NULL THEN
+            RETURN QUERY SELECT 'worker', NULL::integer, NULL::uuid, v_worker,
+                NULL::timestamptz, NULL::uuid[], NULL::numeric[], NULL::integer[],
+                NULL::timestamptz[], NULL::timestamptz[], NULL::timestamptz[];
+            RETURN;
+        END IF;
+    END IF;
     a := judging_sheet_for_write(
         p_stage_id, p_sub, p_blind_code, p_worker_id, p_related, p_local);
     IF a.id IS NULL THEN

@@ -343,17 +343,17 @@ def _sheet(
 #: {account_sub: the judge's worker id, None for an outside expert}, per process: whose
 #: mentorships to ask the registry for before the call. The functions compare it with the
 #: judge's row (in the same statement as everything else) and fall back when it differs, so a
-#: stale entry costs one general-path request, never a wrong answer.
+#: stale entry costs one general-path request, never a wrong answer. A judge not known yet
+#: costs nothing extra when an outside expert, one more call when a worker.
 _WORKER_OF: dict[str, uuid.UUID | None] = {}
 
 _PUT_SQL = (
     "SELECT * FROM judging_put_sheet($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
-    "$14, $15, $16, $17)"
+    "$14, $15, $16, $17, $18)"
 )
 _SUBMIT_SQL = (
-    "SELECT * FROM judging_submit_sheet($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    "SELECT * FROM judging_submit_sheet($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 )
-_WORKER_SQL = "SELECT worker_id FROM judges WHERE account_sub = $1"
 _ETAG = re.compile(r'"(0|[1-9][0-9]{0,8})"')
 
 
@@ -388,21 +388,25 @@ async def _fast_call(
     """Run a sheet function for the caller (`engine` without transactions): its row, or
     `Fallback` when it declines. No connection is held while the registry is asked."""
     sub = principal.sub
-    if sub not in _WORKER_OF:
-        async with engine.connect() as conn:
-            found: Any = (await conn.exec_driver_sql(_WORKER_SQL, (sub,))).first()
-        if found is None:
-            raise Fallback  # no judge: the general path answers 404
-        _WORKER_OF[sub] = found[0]
-    worker_id = _WORKER_OF[sub]
-    related = list(await upstream.relations(worker_id)) if worker_id is not None else []
+    known = sub in _WORKER_OF
+    worker_id = _WORKER_OF.get(sub)
     local = stage.level in upstream.local_conflict_levels
-    params = (stage.id, sub, blind_code, worker_id, related, local, *rest)
-    async with engine.connect() as conn:
-        row = (await conn.exec_driver_sql(sql, params)).first()
-    if row is None or row[0] == "fallback":
+    row: Any = None
+    for _ in range(2):
+        related = list(await upstream.relations(worker_id)) if worker_id is not None else []
+        params = (stage.id, sub, blind_code, worker_id, known, related, local, *rest)
+        async with engine.connect() as conn:
+            row = (await conn.exec_driver_sql(sql, params)).first()
+        if row is None or row[0] != "worker":
+            break
+        # A worker judge this process did not know: their mentorships first, then again.
+        worker_id, known = row[3], True
+        _WORKER_OF[sub] = worker_id
+    if row is None or row[0] in ("fallback", "worker"):
         _WORKER_OF.pop(sub, None)  # read again next time (the link may have changed)
         raise Fallback
+    if not known:
+        _WORKER_OF[sub] = None  # the call went through as an outside expert's
     return row
 
 
