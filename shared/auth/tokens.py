@@ -196,7 +196,10 @@ class JwksVerifier:
         if kid in self._keys and fresh:
             return self._keys[kid]
         async with self._lock:
+            # Again under the lock: requests that queued behind a refresh must use its keys,
+            # not each fetch them once more (a burst at start-up did, one after the other).
             age = time.monotonic() - self._fetched_at
+            fresh = age < self.settings.jwks_cache_seconds
             if (kid not in self._keys and age >= self.min_refresh_interval) or not fresh:
                 try:
                     await self._refresh()
