@@ -13,7 +13,7 @@ marks, a judge whose worker link changed, missing marks on submit) they change n
 answer `fallback`, and the service runs its general path, which names the reason.
 
 Revision ID: 0042
-Revises: 0033
+Revises: 0034
 Create Date: 2026-11-25 15:00:00+00:00
 """
 
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0042"
-down_revision: str | None = "0033"
+down_revision: str | None = "0034"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
