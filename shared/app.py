@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from shared.errors import (
 from shared.logging import configure_logging
 from shared.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from shared.migrate import current_revision, head_revision
+
+log = logging.getLogger("shared.app")
 
 
 @dataclass
@@ -124,6 +127,29 @@ def _health_router(service: str) -> APIRouter:
     return router
 
 
+async def _warm_up(app: FastAPI) -> None:
+    """Best effort, right after start: fetch the registry's signing keys and this service's
+    machine token, so the first burst of requests after a (re)start does not wait for them
+    (every worker process of every service would otherwise fetch both while requests queue).
+    A failure (the registry not up yet) is harmless: the first request fetches them."""
+    for delay in (0.2, 2.0, 10.0):
+        try:  # wait `delay`, or stop at once when the service stops
+            await asyncio.wait_for(app.state.stopping.wait(), delay)
+            return
+        except TimeoutError:
+            pass
+        try:
+            verifier = app.state.token_verifier
+            if isinstance(verifier, JwksVerifier):
+                await verifier.warm()
+            if app.state.service_token.configured:
+                await app.state.service_token.get()
+        except Exception as exc:  # the registry may still be starting
+            log.debug("warm-up failed, will retry", extra={"error": type(exc).__name__})
+            continue
+        return
+
+
 def create_service_app(
     *,
     service: ServiceName,
@@ -164,7 +190,7 @@ def create_service_app(
         # Long-running loops of the service (job runners). At shutdown they are asked to stop
         # (`app.state.stopping`) and given time to finish their step, then cancelled.
         app.state.stopping = asyncio.Event()
-        tasks = [asyncio.create_task(loop(app)) for loop in background]
+        tasks = [asyncio.create_task(loop(app)) for loop in (*background, _warm_up)]
         try:
             yield
         finally:

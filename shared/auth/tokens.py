@@ -209,6 +209,13 @@ class JwksVerifier:
                     # Registry briefly down: keep using the cached key we already trust.
         return self._keys.get(kid)
 
+    async def warm(self) -> None:
+        """Fetch the keys now if none are cached (at start-up)."""
+        if not self._keys:
+            async with self._lock:
+                if not self._keys:
+                    await self._refresh()
+
     async def verify(self, token: str) -> Principal:
         known = self.verified.get(token)
         if known is not None:
