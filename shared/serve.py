@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import signal
@@ -71,6 +72,9 @@ def uvicorn_options(args: argparse.Namespace) -> dict[str, Any]:
 def worker(service: str, options: dict[str, Any]) -> None:  # pragma: no cover - a child
     import uvicorn
 
+    if sys.platform == "linux":  # stop with the parent, even if it is killed outright
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PDEATHSIG
     sock = bind(options["host"], options["port"], listen=True)
     server = uvicorn.Server(uvicorn.Config(app_path(service), **options))
     server.run(sockets=[sock])

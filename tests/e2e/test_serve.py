@@ -134,3 +134,21 @@ async def test_a_port_taken_by_another_program_fails_at_once(
         proc = serve(service_env(e2e_database, key_dir, urls), port, 2, tmp_path / "serve.log")
         assert await asyncio.to_thread(proc.wait, 30) == 1
     assert f"cannot bind 127.0.0.1:{port}" in (tmp_path / "serve.log").read_text()
+
+
+async def test_workers_stop_when_the_parent_is_killed(
+    e2e_database: str, key_dir: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    urls = {s: "http://127.0.0.1:1" for s in ("registry", "competitions", "judging")}
+    proc = serve(service_env(e2e_database, key_dir, urls), port, 2, tmp_path / "serve.log")
+    try:
+        workers = await asyncio.to_thread(wait_for_workers, proc, port, 2)
+        proc.kill()  # SIGKILL: the parent cannot pass anything on
+        proc.wait()
+        _, alive = await asyncio.to_thread(psutil.wait_procs, workers, 30)
+        assert not alive, f"workers outlived their parent: {[w.pid for w in alive]}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
