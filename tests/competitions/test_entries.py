@@ -574,3 +574,35 @@ async def test_a_burst_shares_database_and_registry_calls_and_keeps_arrival_orde
     }
     ordered = sorted(waiting, key=lambda e: (e["created_at"], e["id"]))
     assert [e["waitlist_position"] for e in ordered] == list(range(1, 10))
+
+
+async def test_a_batch_that_fails_as_a_whole_is_retried_one_registration_at_a_time(
+    services: Services, admin_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shared `take_entry_places` call that fails (a connection lost mid-call, say) fails no
+    one: its registrations are retried one by one, each getting its own place, once."""
+    app = services.apps["competitions"]
+    batcher = app.state.place_batcher = PlaceBatcher(app.state.autocommit_sessionmaker)
+    take = batcher._call
+    failed: list[int] = []
+
+    async def first_batch_fails(items: list[dict[str, Any]]) -> Any:
+        if len(items) > 1 and not failed:
+            failed.append(len(items))
+            raise ConnectionResetError("the connection was lost")
+        return await take(items)
+
+    monkeypatch.setattr(batcher, "_call", first_batch_fails)
+    event = await open_event(services, admin_headers, capacity=4)
+    workers = [await worker(services) for _ in range(10)]
+    responses = await asyncio.gather(
+        *[enter(services, admin_headers, event, worker_id=str(w)) for w in workers]
+    )
+    assert failed, "no batch of more than one registration was formed"
+    assert [r.status_code for r in responses] == [201] * 10, [r.text for r in responses]
+    statuses = sorted(r.json()["status"] for r in responses)
+    assert statuses == ["approved"] * 4 + ["waitlisted"] * 6
+    listed = await services.competitions.get(
+        f"/v1/events/{event['id']}/entries", params={"limit": 50}, headers=admin_headers
+    )
+    assert len(listed.json()["items"]) == 10  # each registration written exactly once
