@@ -1,7 +1,8 @@
 """Coalescing reads by id: the ids asked for while a call is running go together in the next
 call (the "DataLoader" pattern), so N concurrent requests cost about two calls, not N.
 
-A request that finds no call running starts one at once, so nothing waits when it is quiet.
+A request that finds no call running starts one at once (with the others made in the same
+turn of the event loop), so nothing waits when it is quiet.
 Under load (a registration burst: every request asks the registry for its worker) the
 registry answers a few large batches instead of one small request per registration, which
 saves the per-request cost on both sides (HTTP, auth, a query each). Callers are grouped by
@@ -40,9 +41,10 @@ class Coalescer(Generic[K, V]):
         return await asyncio.shield(future)
 
     async def _drain(self, key: str) -> None:
+        batch: list[tuple[list[K], asyncio.Future[dict[K, V]]]] = []
         try:
             while waiting := self._waiting.get(key):
-                batch: list[tuple[list[K], asyncio.Future[dict[K, V]]]] = []
+                batch = []
                 wanted: dict[K, None] = {}
                 while waiting and len(wanted) + len(waiting[0][0]) <= self.max_ids:
                     ids, future = waiting.pop(0)
@@ -50,8 +52,14 @@ class Coalescer(Generic[K, V]):
                     wanted.update(dict.fromkeys(ids))
                 await self._run(key, list(wanted), batch)
         finally:
-            self._waiting.pop(key, None)
+            # Cancelled (the service stopping): no caller may wait for ever.
+            left = batch + self._waiting.pop(key, [])
             self._running.pop(key, None)
+            stopped = RuntimeError("the service stopped before the read was made")
+            for _, future in left:
+                if not future.done():
+                    future.set_exception(stopped)
+                    future.exception()
 
     async def _run(
         self, key: str, ids: list[K], batch: list[tuple[list[K], asyncio.Future[dict[K, V]]]]

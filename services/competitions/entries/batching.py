@@ -59,14 +59,18 @@ class PlaceBatcher:
         return await asyncio.shield(future)
 
     async def _drain(self, event_id: uuid.UUID) -> None:
+        batch: list[tuple[dict[str, Any], asyncio.Future[Row[Any]]]] = []
         try:
             while waiting := self._waiting.get(event_id):
                 batch = waiting[: self.max_batch]
                 del waiting[: self.max_batch]
                 await self._run(batch)
         finally:
-            self._waiting.pop(event_id, None)
+            # Cancelled (the service stopping): no caller may wait for ever.
+            left = batch + self._waiting.pop(event_id, [])
             self._draining.pop(event_id, None)
+            for _, future in left:
+                _settle(future, exc=RuntimeError("the service stopped before the place was taken"))
 
     async def _run(self, batch: list[tuple[dict[str, Any], asyncio.Future[Row[Any]]]]) -> None:
         try:
