@@ -22,7 +22,7 @@ from shared.clients import CompetitionsClient, JudgingClient, RegistryClient
 from shared.clients.base import make_http_client
 from shared.clients.service_token import ServiceToken
 from shared.config import ServiceName, Settings
-from shared.db import make_autocommit_sessionmaker, make_engine, make_sessionmaker, ping
+from shared.db import autocommit_engine, make_engine, make_sessionmaker, ping
 from shared.docs import install_docs
 from shared.errors import (
     ProblemResponse,
@@ -172,7 +172,8 @@ def create_service_app(
         http = make_http_client(settings, transport)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
-        app.state.autocommit_sessionmaker = make_autocommit_sessionmaker(engine)
+        app.state.autocommit_engine = autocommit_engine(engine)
+        app.state.autocommit_sessionmaker = make_sessionmaker(app.state.autocommit_engine)
         app.state.http = http
         app.state.clients = Clients(
             registry=RegistryClient(http, settings.registry_url, retries=settings.http_retries),

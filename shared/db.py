@@ -102,11 +102,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def make_autocommit_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions without a transaction: each statement commits on its own, and there are no
-    BEGIN/COMMIT round trips. For reads (lists, search, batch reads: each statement is its own
-    snapshot) and for writes that are one statement (registration's `take_entry_places`)."""
-    return make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+def autocommit_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The engine (same pool) without transactions: each statement commits on its own, and
+    there are no BEGIN/COMMIT round trips. For reads (lists, search, batch reads: each
+    statement is its own snapshot) and for writes that are one statement (registration's
+    `take_entry_places`, a judge's `judging_put_sheet`). Sessions on it:
+    `app.state.autocommit_sessionmaker`."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 async def get_autocommit_session(request: Request) -> AsyncIterator[AsyncSession]:

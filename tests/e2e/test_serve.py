@@ -24,6 +24,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+#: judging alone, answering /healthz: the other services are never called
+NOWHERE = {s: "http://127.0.0.1:1" for s in ("registry", "competitions", "judging")}
+
+
 def serve(env: dict[str, str], port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as output:
         cmd = [sys.executable, "-m", "shared.serve", "judging", "--port", str(port)]
@@ -83,8 +87,7 @@ async def test_workers_share_connections_restart_and_stop(
     e2e_database: str, key_dir: Path, tmp_path: Path
 ) -> None:
     port = free_port()
-    urls = {s: "http://127.0.0.1:1" for s in ("registry", "competitions", "judging")}
-    env = service_env(e2e_database, key_dir, urls)
+    env = service_env(e2e_database, key_dir, NOWHERE)
     proc = serve(env, port, 2, tmp_path / "serve.log")
     try:
         workers = await asyncio.to_thread(wait_for_workers, proc, port, 2)
@@ -130,8 +133,7 @@ async def test_a_port_taken_by_another_program_fails_at_once(
         other.bind(("127.0.0.1", 0))
         other.listen()
         port = other.getsockname()[1]
-        urls = {s: "http://127.0.0.1:1" for s in ("registry", "competitions", "judging")}
-        proc = serve(service_env(e2e_database, key_dir, urls), port, 2, tmp_path / "serve.log")
+        proc = serve(service_env(e2e_database, key_dir, NOWHERE), port, 2, tmp_path / "serve.log")
         assert await asyncio.to_thread(proc.wait, 30) == 1
     assert f"cannot bind 127.0.0.1:{port}" in (tmp_path / "serve.log").read_text()
 
@@ -140,8 +142,7 @@ async def test_workers_stop_when_the_parent_is_killed(
     e2e_database: str, key_dir: Path, tmp_path: Path
 ) -> None:
     port = free_port()
-    urls = {s: "http://127.0.0.1:1" for s in ("registry", "competitions", "judging")}
-    proc = serve(service_env(e2e_database, key_dir, urls), port, 2, tmp_path / "serve.log")
+    proc = serve(service_env(e2e_database, key_dir, NOWHERE), port, 2, tmp_path / "serve.log")
     try:
         workers = await asyncio.to_thread(wait_for_workers, proc, port, 2)
         proc.kill()  # SIGKILL: the parent cannot pass anything on

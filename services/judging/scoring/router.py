@@ -4,12 +4,9 @@ lists and flags, sign-offs and the panel lock."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.judging.access import check_stage_manager
 from services.judging.assignment.router import reveal
@@ -54,24 +51,6 @@ def _json(sheet: schemas.ScoreSheet) -> Response:
         media_type="application/json",
         headers={"ETag": etag(sheet.version)},
     )
-
-
-def _autocommit(request: Request) -> AsyncEngine:
-    """The app's engine without transactions (one statement, one round trip), kept per app."""
-    engine: AsyncEngine | None = getattr(request.app.state, "scores_autocommit_engine", None)
-    if engine is None:
-        engine = request.app.state.engine.execution_options(isolation_level="AUTOCOMMIT")
-        request.app.state.scores_autocommit_engine = engine
-    return engine
-
-
-@asynccontextmanager
-async def _transaction(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session in one transaction, as `SessionDep` gives (commit on success, else roll
-    back), for the general path of the writes that try their fast path first."""
-    factory: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with factory() as session, session.begin():
-        yield session
 
 
 @router.get(
@@ -123,10 +102,17 @@ async def put_sheet(
     stage = await upstream.stage(stage_id, max_age=STAGE_MAX_AGE)
     try:
         sheet = await service.put_sheet_fast(
-            _autocommit(request), upstream, stage, blind_code, data, if_match, principal
+            request.app.state.autocommit_engine,
+            upstream,
+            stage,
+            blind_code,
+            data,
+            if_match,
+            principal,
         )
     except service.Fallback:
-        async with _transaction(request) as session:
+        # the general path, in one transaction (as SessionDep gives)
+        async with request.app.state.sessionmaker() as session, session.begin():
             sheet = await service.put_sheet(
                 session, upstream, stage, blind_code, data, if_match, principal
             )
@@ -154,10 +140,11 @@ async def submit_sheet(
     stage = await upstream.stage(stage_id, max_age=STAGE_MAX_AGE)
     try:
         sheet = await service.submit_sheet_fast(
-            _autocommit(request), upstream, stage, blind_code, if_match, principal
+            request.app.state.autocommit_engine, upstream, stage, blind_code, if_match, principal
         )
     except service.Fallback:
-        async with _transaction(request) as session:
+        # the general path, in one transaction (as SessionDep gives)
+        async with request.app.state.sessionmaker() as session, session.begin():
             sheet = await service.submit_sheet(
                 session, upstream, stage, blind_code, if_match, principal
             )
