@@ -63,12 +63,22 @@ async def test_organiser_scope_and_county_coverage(services: Services) -> None:
     admin_id = await create_account(services, "root", "admin")
     assert admin_id
     admin = bearer(await get_token(services, "root"))
-    county = await services.registry.post(
+    # Counties are seeded (GB/T 2260): Lixia works at once, and cannot be added twice.
+    lixia = await services.registry.get("/v1/localities/370102", headers=admin)
+    assert lixia.json()["name"] == "历下区" and lixia.json()["parent_code"] == "370100"
+    again = await services.registry.post(
         "/v1/localities",
         json={"code": "370102", "name": "历下区", "parent_code": "370100"},
         headers=admin,
     )
-    assert county.status_code == 201
+    assert_problem(again, 409)
+    # Functional areas outside the county table can still be added by an admin.
+    zone = await services.registry.post(
+        "/v1/localities",
+        json={"code": "370171", "name": "济南高新技术产业开发区", "parent_code": "370100"},
+        headers=admin,
+    )
+    assert zone.status_code == 201, zone.text
     in_county = await services.registry.post(
         "/v1/enterprises", json=enterprise_body(locality_code="370102"), headers=headers
     )

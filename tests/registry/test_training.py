@@ -59,16 +59,6 @@ async def headers_for(services: Services, username: str, role: str, **extra: Any
     return bearer(await get_token(services, username))
 
 
-async def add_lixia(services: Services, admin_headers: dict[str, str]) -> None:
-    """Counties are not seeded: add Lixia (历下区), a county of Jinan."""
-    response = await services.registry.post(
-        "/v1/localities",
-        json={"code": "370102", "name": "历下区", "parent_code": "370100"},
-        headers=admin_headers,
-    )
-    assert response.status_code == 201, response.text
-
-
 async def create_programme(
     services: Services, headers: dict[str, str], **overrides: Any
 ) -> dict[str, Any]:
@@ -465,7 +455,6 @@ async def test_illegal_transitions_name_the_allowed_ones(
 async def test_role_and_scope_rules(services: Services, admin_headers: dict[str, str]) -> None:
     li, wang = await make_workers(services, 2)
     enterprise = await make_enterprise_id(services)
-    await add_lixia(services, admin_headers)
     jinan = await headers_for(services, "org.jinan", "organiser", locality_code="370100")
     qingdao = await headers_for(services, "org.qingdao", "organiser", locality_code="370200")
     company = await headers_for(services, "org.company", "organiser", enterprise_id=enterprise)
@@ -543,7 +532,6 @@ async def test_role_and_scope_rules(services: Services, admin_headers: dict[str,
 
 async def test_list_filters_and_cursor(services: Services, admin_headers: dict[str, str]) -> None:
     enterprise = await make_enterprise_id(services)
-    await add_lixia(services, admin_headers)
     await create_programme(services, admin_headers, kind="team_hall", locality_code="370102")
     await create_programme(services, admin_headers, kind="team_hall", locality_code="370200")
     await create_programme(

@@ -36,7 +36,8 @@ async def list_localities(
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> Page[schemas.Locality]:
-    """Shandong (370000), its 16 prefecture-level cities and any counties added, ordered by code.
+    """Shandong (370000), its 16 prefecture-level cities and its 136 county-level divisions
+    (GB/T 2260, all seeded), plus any functional areas an admin added, ordered by code.
     Filter with `level=city` or `parent_code=370100`."""
     return await service.list_localities(
         session, level=level, parent_code=parent_code, limit=limit, cursor=cursor

@@ -1,4 +1,4 @@
-"""Localities: the seeded province and cities, and counties added by admins."""
+"""Localities: the seeded province, cities and counties (GB/T 2260), and areas added by admins."""
 
 from __future__ import annotations
 
