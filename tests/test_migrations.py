@@ -40,5 +40,6 @@ async def test_upgrade_downgrade_upgrade_from_empty(pg_server: PgServer) -> None
     counties = [r for r in rows if r["level"] == "county"]
     assert len(counties) == 136  # GB/T 2260: Shandong's districts, county-level cities, counties
     assert all(r["parent_code"] in {c["code"] for c in cities} for r in counties)
-    assert codes["370116"]["name"] == "莱芜区" and codes["370116"]["parent_code"] == "370100"
+    assert codes["370116"]["name"] == "莱芜区"
+    assert codes["370116"]["parent_code"] == "370100"
     assert codes["370614"]["name"] == "蓬莱区"

@@ -65,7 +65,8 @@ async def test_organiser_scope_and_county_coverage(services: Services) -> None:
     admin = bearer(await get_token(services, "root"))
     # Counties are seeded (GB/T 2260): Lixia works at once, and cannot be added twice.
     lixia = await services.registry.get("/v1/localities/370102", headers=admin)
-    assert lixia.json()["name"] == "历下区" and lixia.json()["parent_code"] == "370100"
+    assert lixia.json()["name"] == "历下区"
+    assert lixia.json()["parent_code"] == "370100"
     again = await services.registry.post(
         "/v1/localities",
         json={"code": "370102", "name": "历下区", "parent_code": "370100"},
