@@ -204,8 +204,8 @@ class _PartScan:
             # Only distinct texts are held in memory (`count` is every use of one).
             if local == "sst" and _count(attrs.get("uniqueCount")) > limits.max_shared_strings:
                 raise self.too_big(f"more than {limits.max_shared_strings} distinct texts")
-            if not self.deep and local not in ("worksheet", "sst"):
-                raise _Stop
+            if not self.deep and local != "worksheet":
+                raise _Stop  # a quick look reads a worksheet up to its dimension only
             return
         if self.root == "sst":
             if local == "si":
