@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import httpx
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from services.registry.imports.service import create_job
 from shared.auth import passwords
 from shared.auth.principal import Principal, PrincipalKind, Role
 from shared.config import Settings
+from shared.crypto import load_cipher
 from shared.db import make_engine, make_sessionmaker
 from shared.models.registry import Account, ImportKind
 
@@ -37,9 +39,12 @@ async def ensure_admin(session: AsyncSession) -> Account:
     return account
 
 
-async def create_admin_and_job(database_url: str, content: bytes) -> tuple[str, uuid.UUID]:
-    """The admin account and an import job row holding the file (as `POST /v1/imports/workers`
-    does through `create_job`)."""
+async def create_admin_and_job(
+    database_url: str, content: bytes, key_dir: Path
+) -> tuple[str, uuid.UUID]:
+    """The admin account and an import job row holding the file, encrypted with the data key
+    in `key_dir` (as `POST /v1/imports/workers` does through `create_job`)."""
+    cipher = load_cipher(Settings().data_key, key_dir)
     engine = make_engine(Settings(database_url=database_url), pool_size=1, max_overflow=0)
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
@@ -47,7 +52,9 @@ async def create_admin_and_job(database_url: str, content: bytes) -> tuple[str, 
             principal = Principal(
                 sub=str(account.id), kind=PrincipalKind.account, role=Role.admin, name=ADMIN
             )
-            job = await create_job(session, ImportKind.workers, "workers.csv", content, principal)
+            job = await create_job(
+                session, ImportKind.workers, "workers.csv", content, principal, cipher
+            )
             return str(account.id), job.id
     finally:
         await engine.dispose()

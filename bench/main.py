@@ -501,7 +501,7 @@ async def bench_workers(run: Run) -> None:
         f"{csv_path.stat().st_size / 2**20:.1f} MiB written in {time.perf_counter() - start:.1f} s"
     )
     content = await asyncio.to_thread(csv_path.read_bytes)
-    _, job_id = await create_admin_and_job(database_url, content)
+    _, job_id = await create_admin_and_job(database_url, content, key_dir)
     del content
 
     log("Bulk import, baseline: COPY of the CSV into bench_copy...")

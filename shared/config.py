@@ -140,6 +140,48 @@ class Settings(BaseSettings):
         description="Largest accepted upload (multipart/form-data: bulk imports, entry "
         "spreadsheets), bytes; larger ones are refused with a 413.",
     )
+    import_max_attempts: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Times an import job is started (a process stopping or failing under it "
+        "counts, restarts included) before it is failed for good and its file deleted.",
+    )
+    import_file_retention_hours: float = Field(
+        24.0,
+        gt=0,
+        description="An uploaded file (encrypted) is deleted when its import ends; a job not "
+        "finished this many hours after upload is failed and its file deleted.",
+    )
+    table_max_rows: int = Field(
+        1_048_576,
+        ge=10,
+        description="Most rows an uploaded CSV or XLSX may have (Excel's own sheet limit).",
+    )
+    table_max_cell_chars: int = Field(
+        32_767,
+        ge=64,
+        description="Longest cell taken from an upload (Excel's own cell limit); a longer "
+        "one is an error of its row.",
+    )
+    xlsx_max_columns: int = Field(
+        1_000, ge=10, description="Most columns an uploaded XLSX sheet may use."
+    )
+    xlsx_max_cells: int = Field(
+        20_000_000, ge=100, description="Most cells in all the sheets of an uploaded XLSX."
+    )
+    xlsx_max_uncompressed_bytes: int = Field(
+        1024 * 1024 * 1024,
+        ge=1024,
+        description="Most bytes an uploaded XLSX may unpack to (zip bombs are refused by the "
+        "sizes their entries declare, before anything is unpacked).",
+    )
+    xlsx_max_shared_strings: int = Field(
+        4_000_000,
+        ge=10,
+        description="Most distinct texts (shared strings) in an uploaded XLSX; openpyxl holds "
+        "them all in memory, about 100 bytes each.",
+    )
     max_body_bytes: int = Field(
         1024 * 1024,
         ge=1024,

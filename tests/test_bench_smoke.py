@@ -20,7 +20,7 @@ async def test_import_both_ways_then_load_the_baseline_app(
     database_url: str, tmp_path: Path
 ) -> None:
     csv_path = write_workers_csv(tmp_path / "workers.csv", ROWS)
-    _, job_id = await create_admin_and_job(database_url, csv_path.read_bytes())
+    _, job_id = await create_admin_and_job(database_url, csv_path.read_bytes(), tmp_path / "keys")
 
     ours = await imports.run_ours(database_url, tmp_path / "keys", job_id)
     assert ours["status"] == "completed"

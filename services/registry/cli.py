@@ -39,6 +39,7 @@ from shared.crypto import load_cipher
 from shared.db import make_engine, make_sessionmaker
 from shared.errors import DomainError
 from shared.models.registry import ImportKind, ImportStatus
+from shared.tabular import TableLimits
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -92,11 +93,14 @@ async def _import(kind: ImportKind, path: Path, errors_to: str | None) -> int:
     engine = make_engine(settings, pool_size=2, max_overflow=0)
     sessionmaker = make_sessionmaker(engine)
     cipher = load_cipher(settings.data_key, settings.key_dir)
+    limits = TableLimits.from_settings(settings)
     operator = Principal(sub="cli", kind=PrincipalKind.account, role=Role.admin, name="cli")
     try:
         content = await anyio.to_thread.run_sync(path.read_bytes)
         async with sessionmaker() as session, session.begin():
-            job = await import_service.create_job(session, kind, path.name, content, operator)
+            job = await import_service.create_job(
+                session, kind, path.name, content, operator, cipher, limits
+            )
             job.status = ImportStatus.running  # ours: a running registry will not claim it
             job.lease_until = datetime.now(UTC) + LEASE
         with Progress(
@@ -111,6 +115,7 @@ async def _import(kind: ImportKind, path: Path, errors_to: str | None) -> int:
                 sessionmaker,
                 cipher,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
+                limits=limits,
             )
             finished = await runner.run(job.id)
         print(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,13 +25,12 @@ from shared.errors import FieldError, InvalidInput, error_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent_create
 from shared.models.competitions import EntryStatus
 from shared.pagination import CursorQuery, LimitQuery, Page
-from shared.tabular import TableProblem, read_rows
+from shared.tabular import TableLimits
 
 router = APIRouter(prefix="/v1", tags=["entries"])
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_IMPORT_ROWS = 5000
-ID_COLUMNS = {"id_number", "身份证号", "身份证号码", "公民身份号码"}
 
 #: Entries: organisers in scope, an enterprise organiser its workers', a worker their own, and
 #: our own services.
@@ -151,37 +152,29 @@ async def import_entries(
     """Bulk registration by an enterprise (or the organisers) for an individual event: one
     worker per row, found by identity number. Each row is registered like a single entry; the
     report gives every row's outcome (created, waitlisted, or refused with the rules it broke).
-    Rows that pass are kept even when others fail."""
+    Rows that pass are kept even when others fail. A row whose cell is not an identity number
+    is refused on its own (rule `id_number_valid`), as is one that cannot be read (a NUL, a
+    cell over the cell limit, broken CSV: rule `row_readable`); a file that cannot be read as
+    a table at all (or an XLSX beyond the limits in the README) is a 422."""
     content = await file.read(MAX_IMPORT_BYTES + 1)
     if len(content) > MAX_IMPORT_BYTES:
         raise InvalidInput(
             "The file is larger than 5 MiB; split it.",
             errors=[FieldError(field="file", message="too large")],
         )
-    try:
-        rows = list(read_rows(file.filename or "upload", content))
-    except TableProblem as exc:
-        raise InvalidInput(str(exc), errors=[FieldError(field="file", message=str(exc))]) from exc
-    if not rows or not any(h.lower() in ID_COLUMNS for h in rows[0]):
-        raise InvalidInput(
-            "The first row must name an identity-number column (身份证号 or id_number).",
-            errors=[FieldError(field="file", message="no 身份证号 column")],
-        )
-    column = next(i for i, h in enumerate(rows[0]) if h.lower() in ID_COLUMNS)
-    numbered = [
-        (n, r[column] if column < len(r) else "") for n, r in enumerate(rows[1:], start=2) if any(r)
-    ]
-    if len(numbered) > MAX_IMPORT_ROWS:
-        raise InvalidInput(
-            f"At most {MAX_IMPORT_ROWS} rows per file.",
-            errors=[FieldError(field="file", message="too many rows")],
-        )
+    # Blank lines are allowed beyond the row limit, but not without end.
+    limits = replace(
+        TableLimits.from_settings(request.app.state.settings), max_rows=MAX_IMPORT_ROWS * 2
+    )
+    rows = await anyio.to_thread.run_sync(
+        service.read_id_sheet, file.filename or "upload", content, limits, MAX_IMPORT_ROWS
+    )
     return await service.import_entries(
         session,
         request.app.state.clients.registry,
         await _token(request),
         event_id,
-        numbered,
+        rows,
         principal,
     )
 

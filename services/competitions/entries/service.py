@@ -11,6 +11,7 @@ serialised: exactly one gets it, the others are waitlisted. A waitlisted entry i
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -53,6 +54,7 @@ from shared.models.competitions import (
 )
 from shared.models.registry.enums import SkillGrade
 from shared.pagination import Page, keyset_rows
+from shared.tabular import TableLimits, TableProblem, UnreadableRow, cell_problem, read_rows
 
 LIVE = (*HOLDING_PLACE, EntryStatus.waitlisted)
 #: status -> statuses it may move to, by action
@@ -716,12 +718,80 @@ async def list_entries(
     )
 
 
+ID_COLUMNS = {"id_number", "身份证号", "身份证号码", "公民身份号码"}
+#: The shape of a resident identity number (GB 11643): anything else is refused on its row
+#: without asking the registry (which would refuse the whole batch for one NUL).
+ID_NUMBER_SHAPE = re.compile(r"\d{17}[\dX]")
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    """One data row of a registration spreadsheet: its identity number, or why it has none."""
+
+    row: int
+    id_number: str
+    problem: schemas.RuleFailure | None = None
+
+
+def read_id_sheet(
+    filename: str, content: bytes, limits: TableLimits, max_rows: int
+) -> list[SheetRow]:
+    """The identity-number column of a spreadsheet, row by row (CPU work: run it in a thread).
+    A row that cannot be read, or whose cell is not an identity number, carries its problem;
+    a file that cannot be read at all, or has no such column, is a 422."""
+    try:
+        rows = read_rows(filename, content, limits)
+        header = next(rows, None)
+        if isinstance(header, UnreadableRow) or not header:
+            header = []
+        column = next((i for i, h in enumerate(header) if h.lower() in ID_COLUMNS), None)
+        if column is None:
+            raise InvalidInput(
+                "The first row must name an identity-number column (身份证号 or id_number).",
+                errors=[FieldError(field="file", message="no 身份证号 column")],
+            )
+        out: list[SheetRow] = []
+        for number, cells in enumerate(rows, start=2):
+            if isinstance(cells, UnreadableRow):
+                out.append(SheetRow(number, "", _unreadable(cells.reason)))
+            elif any(cells):
+                out.append(_sheet_row(number, cells[column] if column < len(cells) else "", limits))
+            if len(out) > max_rows:
+                raise InvalidInput(
+                    f"At most {max_rows} rows per file.",
+                    errors=[FieldError(field="file", message="too many rows")],
+                )
+    except TableProblem as exc:
+        raise InvalidInput(str(exc), errors=[FieldError(field="file", message=str(exc))]) from exc
+    return out
+
+
+def _unreadable(reason: str) -> schemas.RuleFailure:
+    return schemas.RuleFailure(rule="row_readable", message=f"this row cannot be read: {reason}")
+
+
+def _sheet_row(number: int, cell: str, limits: TableLimits) -> SheetRow:
+    if (problem := cell_problem(cell, limits)) is not None:
+        return SheetRow(number, "", _unreadable(f"the identity number {problem}"))
+    id_number = cell.strip().upper()
+    if not ID_NUMBER_SHAPE.fullmatch(id_number):
+        return SheetRow(
+            number,
+            "",
+            schemas.RuleFailure(
+                rule="id_number_valid",
+                message="not an identity number (18 characters: 17 digits, then a digit or X)",
+            ),
+        )
+    return SheetRow(number, id_number)
+
+
 async def import_entries(
     session: AsyncSession,
     registry: RegistryClient,
     token: str,
     event_id: uuid.UUID,
-    rows: list[tuple[int, str]],
+    rows: list[SheetRow],
     principal: Principal,
 ) -> schemas.ImportReport:
     """Register one worker per spreadsheet row (individual events), each row reported."""
@@ -730,11 +800,23 @@ async def import_entries(
         raise Conflict(
             "Spreadsheet registration is for individual events; register teams one by one."
         )
-    worker_ids = await registry.lookup_id_numbers([n for _, n in rows], token=token)
+    # Each number asked once (a sheet may repeat one; the repeat is then refused as entered).
+    numbers = list(dict.fromkeys(r.id_number for r in rows if r.problem is None))
+    found = dict(
+        zip(numbers, await registry.lookup_id_numbers(numbers, token=token), strict=True)
+        if numbers
+        else []
+    )
     report: dict[int, schemas.ImportRow] = {}
     candidates = []
-    for (row, _), worker_id in zip(rows, worker_ids, strict=True):
-        if worker_id is None:
+    for sheet_row in rows:
+        row = sheet_row.row
+        worker_id = found.get(sheet_row.id_number) if sheet_row.problem is None else None
+        if sheet_row.problem is not None:
+            report[row] = schemas.ImportRow(
+                row_number=row, status="refused", failures=[sheet_row.problem]
+            )
+        elif worker_id is None:
             report[row] = schemas.ImportRow(
                 row_number=row,
                 status="refused",
@@ -762,7 +844,7 @@ async def import_entries(
                     status="waitlisted" if waiting else "created",
                     entry_id=candidate.entry.id,
                 )
-    ordered = [report[row] for row, _ in rows]
+    ordered = [report[r.row] for r in rows]
     return schemas.ImportReport(
         created=sum(r.status == "created" for r in ordered),
         waitlisted=sum(r.status == "waitlisted" for r in ordered),

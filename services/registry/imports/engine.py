@@ -23,6 +23,7 @@ from functools import partial
 from typing import Any
 
 import anyio.to_thread
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import LargeBinary, String, any_, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -35,6 +36,7 @@ from services.registry.imports.parsing import (
     FileProblem,
     RowSource,
     open_rows,
+    row_problems,
 )
 from services.registry.talent.access import locality_covers
 from services.registry.workers.schemas import PHONE_PATTERN
@@ -54,6 +56,7 @@ from shared.models.registry import (
     TimelineKind,
     Worker,
 )
+from shared.tabular import TableLimits
 
 BATCH_SIZE = 5000
 #: Batches written at once, each on its own connection (commits stay in file order).
@@ -134,7 +137,11 @@ TIMELINE_SUMMARIES = json.dumps(
 )
 FILE_TYPES = {grade: FileType.for_grade(grade).value for grade in SkillGrade}
 LEASE = timedelta(seconds=120)
+#: After a runner fails on a job, wait this long per attempt so far before trying it again.
+RETRY_BACKOFF = timedelta(seconds=10)
 PHONE = re.compile(PHONE_PATTERN)
+#: Six digits in a row could be (part of) an identity or phone number, put in the wrong column.
+LONG_NUMBER = re.compile(r"\d{6}")
 
 Progress = Callable[[int, int | None], None]
 
@@ -171,6 +178,14 @@ def _in_scope(principal: Principal, locality_code: str, enterprise_id: uuid.UUID
     return locality_covers(principal.locality_code, locality_code)
 
 
+def _shown(value: str) -> str:
+    """A refused cell quoted back in its row error (stored, and read by the uploader), unless it
+    may be personal data: row errors are kept in clear."""
+    if len(value) > 32 or LONG_NUMBER.search(value):
+        return "(the value given)"
+    return repr(value)
+
+
 def _age(birth: date, today: date) -> int:
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
 
@@ -182,6 +197,9 @@ def validate_worker_rows(
     batch = Batch()
     today = date.today()
     for number, row in rows:
+        if unread := row_problems(row):
+            batch.errors.extend(RowError(number, f, reason) for f, reason in unread)
+            continue
         try:
             id_number = validate_id_number(row.get("id_number", ""))
         except DomainError as exc:
@@ -198,7 +216,9 @@ def validate_worker_rows(
             problems.append(RowError(number, "occupation", "required, at most 100 characters"))
         grade = GRADE_ALIASES.get(row.get("grade", "").strip())
         if grade is None:
-            problems.append(RowError(number, "grade", f"unknown grade {row.get('grade', '')!r}"))
+            problems.append(
+                RowError(number, "grade", f"unknown grade {_shown(row.get('grade', ''))}")
+            )
         phone = row.get("phone", "").strip()
         if phone and not PHONE.match(phone):
             problems.append(RowError(number, "phone", "not a phone number"))
@@ -242,6 +262,9 @@ def validate_worker_rows(
 def validate_enterprise_rows(rows: list[tuple[int, dict[str, str]]]) -> Batch:
     batch = Batch()
     for number, row in rows:
+        if unread := row_problems(row):
+            batch.errors.extend(RowError(number, f, reason) for f, reason in unread)
+            continue
         problems = []
         try:
             code = validate_credit_code(row.get("credit_code", ""))
@@ -258,11 +281,11 @@ def validate_enterprise_rows(rows: list[tuple[int, dict[str, str]]]) -> Batch:
         industry = INDUSTRY_ALIASES.get(row.get("industry", "").strip())
         if industry is None:
             problems.append(
-                RowError(number, "industry", f"unknown industry {row.get('industry', '')!r}")
+                RowError(number, "industry", f"unknown industry {_shown(row.get('industry', ''))}")
             )
         size = SIZE_ALIASES.get(row.get("size", "").strip())
         if size is None:
-            problems.append(RowError(number, "size", f"unknown size {row.get('size', '')!r}"))
+            problems.append(RowError(number, "size", f"unknown size {_shown(row.get('size', ''))}"))
         if problems:
             batch.errors.extend(problems)
             continue
@@ -288,23 +311,40 @@ class ImportRunner:
         sessionmaker: async_sessionmaker[AsyncSession],
         cipher: PersonalDataCipher,
         progress: Progress | None = None,
+        limits: TableLimits | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.cipher = cipher
         self.progress = progress
+        self.limits = limits or TableLimits()
         self.localities: set[str] = set()
         self.enterprises: dict[str, tuple[uuid.UUID, str]] = {}
 
     async def run(self, job_id: uuid.UUID) -> ImportJob:
         async with self.sessionmaker() as session:
             job = await session.get(ImportJob, job_id)
-            if job is None or job.content is None:
+            sealed = await session.scalar(
+                select(ImportJob.content_enc).where(ImportJob.id == job_id)
+            )
+            if job is None or sealed is None:
                 raise LookupError(f"import job {job_id} has no file")
-            content, kind, fmt, skip = job.content, job.kind, job.file_format, job.processed_rows
+            kind, fmt, skip = job.kind, job.file_format, job.processed_rows
             principal = _job_principal(job)
             self.localities = set((await session.scalars(select(Locality.code))).all())
         try:
-            source: RowSource = await anyio.to_thread.run_sync(open_rows, kind, content, fmt)
+            content = await anyio.to_thread.run_sync(self.cipher.decrypt_file, sealed, job_id.bytes)
+        except InvalidTag:
+            return await self._finish(
+                job_id,
+                ImportStatus.failed,
+                "The stored file cannot be decrypted (was DATA_KEY changed?); upload it again.",
+                principal,
+            )
+        del sealed
+        try:
+            source: RowSource = await anyio.to_thread.run_sync(
+                open_rows, kind, content, fmt, self.limits
+            )
             await self._set(job_id, total_rows=source.total)
             await self._run_batches(job_id, kind, source, skip, principal)
         except FileProblem as exc:
@@ -449,26 +489,7 @@ class ImportRunner:
         async with self.sessionmaker() as session, session.begin():
             job = await session.get(ImportJob, job_id, with_for_update=True)
             assert job is not None
-            job.status = status
-            job.failure = failure
-            job.finished_at = datetime.now(UTC)
-            job.lease_until = None
-            job.content = None  # personal data in the file is not kept once imported
-            audit.record(
-                session,
-                service="registry",
-                principal=principal,
-                action=f"import.{job.kind.value}",
-                entity_type="import_job",
-                entity_id=job.id,
-                after={
-                    "status": status.value,
-                    "inserted": job.inserted_rows,
-                    "duplicates": job.duplicate_rows,
-                    "errors": job.error_rows,
-                    "failure": failure,
-                },
-            )
+            finish_job(session, job, status, failure, principal)
         return job
 
     async def _check(
@@ -714,21 +735,125 @@ class ImportRunner:
         )
 
 
-async def claim_next(sessionmaker: async_sessionmaker[AsyncSession]) -> uuid.UUID | None:
-    """Claim a queued job, or a running one whose worker stopped renewing its lease."""
+def finish_job(
+    session: AsyncSession,
+    job: ImportJob,
+    status: ImportStatus,
+    failure: str | None,
+    principal: Principal | None = None,
+) -> None:
+    """End a job (locked by the caller): its file is deleted whatever the outcome, since the
+    personal data in it is not kept once the job is over."""
+    job.status = status
+    job.failure = failure
+    job.finished_at = datetime.now(UTC)
+    job.lease_until = None
+    job.content_enc = None
+    audit.record(
+        session,
+        service="registry",
+        principal=principal or _job_principal(job),
+        action=f"import.{job.kind.value}",
+        entity_type="import_job",
+        entity_id=job.id,
+        after={
+            "status": status.value,
+            "inserted": job.inserted_rows,
+            "duplicates": job.duplicate_rows,
+            "errors": job.error_rows,
+            "failure": failure,
+        },
+    )
+
+
+def _gave_up(attempts: int, error: str | None = None) -> str:
+    last = f" (the last one failed with {error})" if error else ""
+    return (
+        f"The import was started {attempts} times without finishing{last}; the rows "
+        "reported done are imported. Upload the rest again, or tell the operators if it "
+        "happens again."
+    )
+
+
+EXPIRED = (
+    "The import did not finish within the retention period of uploaded files; the file was "
+    "deleted. Upload it again (rows already imported are reported as duplicates)."
+)
+
+
+async def sweep(
+    sessionmaker: async_sessionmaker[AsyncSession], max_attempts: int, retention: timedelta
+) -> int:
+    """Fail the jobs that must not run again, deleting their files: those started
+    `max_attempts` times whose runner is gone (a file that stops every runner, or a process
+    killed on it each time), and those older than `retention` that no runner holds. Returns
+    how many it failed."""
+    async with sessionmaker() as session, session.begin():
+        now = datetime.now(UTC)
+        due = (
+            await session.scalars(
+                select(ImportJob)
+                .where(
+                    ImportJob.status.in_([ImportStatus.queued, ImportStatus.running]),
+                    (ImportJob.status == ImportStatus.queued) | (ImportJob.lease_until < now),
+                    (ImportJob.attempts >= max_attempts) | (ImportJob.created_at < now - retention),
+                )
+                .order_by(ImportJob.created_at)
+                .limit(100)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        for job in due:
+            expired = job.created_at < now - retention
+            finish_job(
+                session,
+                job,
+                ImportStatus.failed,
+                EXPIRED if expired else _gave_up(job.attempts),
+            )
+        return len(due)
+
+
+async def release_after_error(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    job_id: uuid.UUID,
+    error: BaseException,
+    max_attempts: int,
+) -> None:
+    """A runner failed on a job: fail it for good on its last attempt (naming only the kind of
+    error: a message may quote a row), else let it be claimed again after a short wait."""
+    async with sessionmaker() as session, session.begin():
+        job = await session.get(ImportJob, job_id, with_for_update=True)
+        if job is None or job.status is not ImportStatus.running:
+            return
+        if job.attempts >= max_attempts:
+            finish_job(
+                session, job, ImportStatus.failed, _gave_up(job.attempts, type(error).__name__)
+            )
+        else:
+            job.lease_until = datetime.now(UTC) + min(LEASE, RETRY_BACKOFF * job.attempts)
+
+
+async def claim_next(
+    sessionmaker: async_sessionmaker[AsyncSession], max_attempts: int = 5
+) -> uuid.UUID | None:
+    """Claim a queued job, or a running one whose worker stopped renewing its lease, counting
+    the attempt (in the database, so restarts count too)."""
     async with sessionmaker() as session, session.begin():
         claimed = await session.scalar(
             text(
                 """
             UPDATE import_jobs SET status = 'running', lease_until = now() + interval '120 seconds',
-                   started_at = coalesce(started_at, now())
+                   started_at = coalesce(started_at, now()), attempts = attempts + 1
             WHERE id = (
                 SELECT id FROM import_jobs
-                WHERE status = 'queued' OR (status = 'running' AND lease_until < now())
+                WHERE (status = 'queued' OR (status = 'running' AND lease_until < now()))
+                  AND attempts < :max_attempts
                 ORDER BY created_at FOR UPDATE SKIP LOCKED LIMIT 1
             )
             RETURNING id
             """
-            )
+            ),
+            {"max_attempts": max_attempts},
         )
         return claimed

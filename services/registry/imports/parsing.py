@@ -6,16 +6,23 @@ in batches from a worker thread so a large upload never blocks the event loop.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
-import openpyxl
-
 from shared.models.registry import EnterpriseSize, ImportKind, Industry, SkillGrade
-from shared.tabular import TableProblem, cell_text, decode_csv, is_xlsx
+from shared.tabular import (
+    TableLimits,
+    TableProblem,
+    UnreadableRow,
+    cell_problem,
+    cell_text,
+    csv_line_count,
+    decode_csv,
+    is_xlsx,
+    iter_csv,
+    open_xlsx,
+)
 
 COLUMNS: dict[ImportKind, dict[str, tuple[str, ...]]] = {
     ImportKind.workers: {
@@ -83,18 +90,34 @@ SIZE_ALIASES: dict[str, EnterpriseSize] = {
 
 
 class FileProblem(ValueError):
-    """The file as a whole cannot be imported (format, missing columns)."""
+    """The file as a whole cannot be imported (format, missing columns, limits)."""
+
+
+#: Key prefix, in a row's field map, of a field's problem found while reading (a NUL, an
+#: over-long cell), or with the bare prefix a row that could not be read at all: the
+#: validators report these as row errors and go on with the next row.
+PROBLEM = "!"
+
+Row = tuple[int, dict[str, str]]
 
 
 @dataclass
 class RowSource:
     """A header-mapped row iterator over an upload, plus an estimate of its size."""
 
-    rows: Iterator[tuple[int, dict[str, str]]]
+    rows: Iterator[Row]
     total: int | None
 
-    def next_batch(self, size: int) -> list[tuple[int, dict[str, str]]]:
-        return list(islice(self.rows, size))
+    def next_batch(self, size: int) -> list[Row]:
+        try:
+            return list(islice(self.rows, size))
+        except TableProblem as exc:  # a file that cannot be read on: the job fails clearly
+            raise FileProblem(str(exc)) from exc
+
+
+def row_problems(row: dict[str, str]) -> list[tuple[str, str]]:
+    """(field, reason) of each problem the reader found in a row ("row" for the whole row)."""
+    return [(key[1:] or "row", reason) for key, reason in row.items() if key[:1] == PROBLEM]
 
 
 def _mapping(kind: ImportKind, header: list[str]) -> dict[int, str]:
@@ -112,18 +135,33 @@ def _mapping(kind: ImportKind, header: list[str]) -> dict[int, str]:
 
 
 def _rows(
-    kind: ImportKind, raw: Iterator[Sequence[object]], first_row: int
-) -> Iterator[tuple[int, dict[str, str]]]:
+    kind: ImportKind,
+    raw: Iterator[Sequence[object] | UnreadableRow],
+    first_row: int,
+    limits: TableLimits,
+) -> Iterator[Row]:
     try:
-        header = [cell_text(h) for h in next(raw)]
+        first = next(raw)
     except StopIteration:
         raise FileProblem("The file is empty.") from None
-    mapping = _mapping(kind, header)
+    except TableProblem as exc:
+        raise FileProblem(str(exc)) from exc
+    if isinstance(first, UnreadableRow):
+        raise FileProblem(f"The header row cannot be read: {first.reason}.")
+    mapping = _mapping(kind, [cell_text(h) for h in first])
     for number, values in enumerate(raw, start=first_row + 1):
+        if isinstance(values, UnreadableRow):
+            yield number, {PROBLEM: values.reason}
+            continue
         cells = [cell_text(v) for v in values]
         if not any(cells):
             continue
-        yield number, {field: cells[i] if i < len(cells) else "" for i, field in mapping.items()}
+        row = {field: cells[i] if i < len(cells) else "" for i, field in mapping.items()}
+        for field, value in list(row.items()):
+            if (problem := cell_problem(value, limits)) is not None:
+                row[field] = ""  # never validated, never stored
+                row[PROBLEM + field] = problem
+        yield number, row
 
 
 def detect_format(filename: str, content: bytes) -> str:
@@ -134,20 +172,21 @@ def detect_format(filename: str, content: bytes) -> str:
     raise FileProblem("Upload a .csv or .xlsx file.")
 
 
-def open_rows(kind: ImportKind, content: bytes, file_format: str) -> RowSource:
-    if file_format == "xlsx":
-        try:
-            workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds for a broken file
-            raise FileProblem(f"Not a readable XLSX file: {exc}") from exc
-        sheet = workbook.worksheets[0]
-        total = (sheet.max_row - 1) if sheet.max_row else None
-        raw = (list(r) for r in sheet.iter_rows(values_only=True))
-        return RowSource(_rows(kind, raw, 1), total)
+def open_rows(
+    kind: ImportKind, content: bytes, file_format: str, limits: TableLimits | None = None
+) -> RowSource:
+    """The rows of an upload, checked against `limits` before any is read (an XLSX is
+    inspected whole; a CSV's lines are counted)."""
+    limits = limits or TableLimits()
     try:
+        if file_format == "xlsx":
+            raw, counted = open_xlsx(content, limits)
+            total = counted - 1 if counted else None
+            return RowSource(_rows(kind, raw, 1, limits), total)
         text = decode_csv(content)
-    except TableProblem as exc:  # pragma: no cover - gb18030 decodes any byte string
+    except TableProblem as exc:
         raise FileProblem(str(exc)) from exc
-    reader = csv.reader(io.StringIO(text))
-    total = max(0, text.count("\n") - 1 + (0 if text.endswith("\n") else 1))
-    return RowSource(_rows(kind, (list(r) for r in reader), 1), total)
+    lines = csv_line_count(text)
+    if lines > limits.max_rows:
+        raise FileProblem(f"The file has more than {limits.max_rows} rows; split it.")
+    return RowSource(_rows(kind, iter_csv(text), 1, limits), max(0, lines - 1))

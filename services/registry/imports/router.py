@@ -14,6 +14,7 @@ from shared.db import SessionDep
 from shared.errors import DomainError, error_responses
 from shared.models.registry import ImportKind
 from shared.pagination import CursorQuery, LimitQuery, Page
+from shared.tabular import TableLimits
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
 
@@ -43,7 +44,16 @@ async def _upload(
     file: UploadFile,
 ) -> schemas.ImportJob:
     content = await _read_limited(file, request.app.state.settings.import_max_bytes)
-    job = await service.create_job(session, kind, file.filename or "upload", content, principal)
+    state = request.app.state
+    job = await service.create_job(
+        session,
+        kind,
+        file.filename or "upload",
+        content,
+        principal,
+        state.cipher,
+        TableLimits.from_settings(state.settings),
+    )
     # Wake the runner once this request's transaction has committed.
     request.app.state.import_wakeup.set()
     return schemas.ImportJob.model_validate(job)

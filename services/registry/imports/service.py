@@ -8,40 +8,65 @@ import hashlib
 import io
 import logging
 import uuid
+from datetime import timedelta
+from functools import partial
 
+import anyio.to_thread
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.imports import schemas
-from services.registry.imports.engine import ImportRunner, claim_next
+from services.registry.imports.engine import (
+    ImportRunner,
+    claim_next,
+    release_after_error,
+    sweep,
+)
 from services.registry.imports.parsing import COLUMNS, FileProblem, detect_format
 from shared import audit
 from shared.auth.principal import Principal, Role
+from shared.crypto import PersonalDataCipher
 from shared.errors import FieldError, Forbidden, InvalidInput, NotFound
 from shared.models.registry import ImportJob, ImportKind, ImportRowError
 from shared.pagination import Page, paginate
-from shared.tabular import csv_safe
+from shared.tabular import TableLimits, TableProblem, csv_safe, inspect_xlsx
 
 log = logging.getLogger("registry.imports")
 POLL_SECONDS = 2.0
 
 
 async def create_job(
-    session: AsyncSession, kind: ImportKind, filename: str, content: bytes, principal: Principal
+    session: AsyncSession,
+    kind: ImportKind,
+    filename: str,
+    content: bytes,
+    principal: Principal,
+    cipher: PersonalDataCipher,
+    limits: TableLimits | None = None,
 ) -> ImportJob:
+    """Queue an upload. The file holds identity numbers: it is stored encrypted, and checked
+    first (a quick look at an XLSX's structure) so that a file no register could be is a 422
+    now rather than a failed job later."""
     if not content:
         raise InvalidInput("The file is empty.", errors=[FieldError(field="file", message="empty")])
     try:
         file_format = detect_format(filename, content)
-    except FileProblem as exc:
+        if file_format == "xlsx":
+            await anyio.to_thread.run_sync(
+                partial(inspect_xlsx, content, limits or TableLimits(), deep=False)
+            )
+    except (FileProblem, TableProblem) as exc:
         raise InvalidInput(str(exc), errors=[FieldError(field="file", message=str(exc))]) from exc
+    job_id = uuid.uuid4()
+    sealed = await anyio.to_thread.run_sync(cipher.encrypt_file, content, job_id.bytes)
     job = ImportJob(
+        id=job_id,
         kind=kind,
         filename=filename[:255],
         file_format=file_format,
         sha256=hashlib.sha256(content).hexdigest(),
-        content=content,
+        content_enc=sealed,
         created_by=principal.sub,
         created_by_role=principal.role.value,
         scope_locality_code=principal.locality_code,
@@ -153,14 +178,29 @@ def template_csv(kind: ImportKind) -> str:
 
 async def job_loop(app: FastAPI) -> None:
     """Background runner in the registry: claims due jobs (SKIP LOCKED, so replicas share the
-    work) and runs them; a job whose runner died is taken over when its lease expires."""
+    work) and runs them; a job whose runner died is taken over when its lease expires, at most
+    IMPORT_MAX_ATTEMPTS times; jobs past that, or past the file retention, are failed and their
+    files deleted."""
     wakeup: asyncio.Event = app.state.import_wakeup
     stopping: asyncio.Event = app.state.stopping
+    settings = app.state.settings
+    sessionmaker = app.state.sessionmaker
+    limits = TableLimits.from_settings(settings)
+    retention = timedelta(hours=settings.import_file_retention_hours)
     while not stopping.is_set():
         try:
-            job_id = await claim_next(app.state.sessionmaker)
+            await sweep(sessionmaker, settings.import_max_attempts, retention)
+            job_id = await claim_next(sessionmaker, settings.import_max_attempts)
             if job_id is not None:
-                await ImportRunner(app.state.sessionmaker, app.state.cipher).run(job_id)
+                try:
+                    await ImportRunner(sessionmaker, app.state.cipher, limits=limits).run(job_id)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.exception("import job runner failed")
+                    await release_after_error(
+                        sessionmaker, job_id, exc, settings.import_max_attempts
+                    )
                 continue
         except asyncio.CancelledError:
             raise

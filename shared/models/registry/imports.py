@@ -36,7 +36,9 @@ class ImportStatus(enum.StrEnum):
 
 
 class ImportJob(Base):
-    """An uploaded file and the progress of importing it (the file is kept until done)."""
+    """An uploaded file and the progress of importing it. The file is kept encrypted (AES-GCM
+    with the data key, the job's id authenticated with it) and only until the job ends, or
+    until IMPORT_FILE_RETENTION_HOURS for a job that never does."""
 
     __tablename__ = "import_jobs"
     __table_args__ = (Index("ix_import_jobs_due", "status", "lease_until"),)
@@ -46,7 +48,8 @@ class ImportJob(Base):
     filename: Mapped[str] = mapped_column(String(255))
     file_format: Mapped[str] = mapped_column(String(8))
     sha256: Mapped[str] = mapped_column(String(64))
-    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: Deferred: only the runner reads the file (up to IMPORT_MAX_BYTES), nothing else loads it.
+    content_enc: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     status: Mapped[ImportStatus] = mapped_column(
         str_enum(ImportStatus), server_default=text("'queued'")
     )
@@ -57,6 +60,9 @@ class ImportJob(Base):
     error_rows: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     failure: Mapped[str | None] = mapped_column(Text)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Times a runner has claimed the job: a file that stops every runner is failed after
+    #: IMPORT_MAX_ATTEMPTS, even across restarts, instead of being retried for ever.
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     created_by: Mapped[str] = mapped_column(String(64))
     created_by_role: Mapped[str] = mapped_column(String(32))
     scope_locality_code: Mapped[str | None] = mapped_column(String(6))
