@@ -8,7 +8,7 @@ taken from python-stdnum's copy of the code table and written out here so that t
 never changes with a library upgrade. Rows an organiser already added keep their own names.
 
 Revision ID: 0049
-Revises: 0042
+Revises: 0043
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import insert
 
 revision: str = "0049"
-down_revision: str | None = "0042"
+down_revision: str | None = "0043"
 branch_labels = None
 depends_on = None
 
