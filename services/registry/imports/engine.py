@@ -36,7 +36,7 @@ from services.registry.imports.parsing import (
     RowSource,
     open_rows,
 )
-from services.registry.talent.access import locality_covers
+from services.registry.talent.access import can_view
 from services.registry.workers.schemas import PHONE_PATTERN
 from services.registry.workers.service import GRADE_NAMES, MIN_WORKING_AGE
 from shared import audit
@@ -54,6 +54,7 @@ from shared.models.registry import (
     TimelineKind,
     Worker,
 )
+from shared.scope import covers
 
 BATCH_SIZE = 5000
 #: Batches written at once, each on its own connection (commits stay in file order).
@@ -164,11 +165,7 @@ def _job_principal(job: ImportJob) -> Principal:
 
 
 def _in_scope(principal: Principal, locality_code: str, enterprise_id: uuid.UUID | None) -> bool:
-    if principal.role is Role.admin:
-        return True
-    if principal.enterprise_id is not None:
-        return enterprise_id == principal.enterprise_id
-    return locality_covers(principal.locality_code, locality_code)
+    return covers(principal, locality_code, enterprise_id)
 
 
 def _age(birth: date, today: date) -> int:
@@ -554,21 +551,15 @@ class ImportRunner:
         # One array parameter, not an IN list of 5,000 binds for SQLAlchemy to compile.
         hashes = bindparam("hashes", [r["hash"] for r in batch.records], ARRAY(LargeBinary))
         result = await session.execute(
-            select(Worker.id_number_hash, Worker.id).where(Worker.id_number_hash == any_(hashes))
+            select(
+                Worker.id_number_hash, Worker.id, Worker.enterprise_id, Worker.locality_code
+            ).where(Worker.id_number_hash == any_(hashes))
         )
-        existing = {row_hash: worker_id for row_hash, worker_id in result}
+        existing = {row.id_number_hash: row for row in result}
         await self._known_enterprises(session, {r["credit"] for r in batch.records if r["credit"]})
         good: list[dict[str, Any]] = []
         duplicates = 0
         for r in batch.records:
-            if r["hash"] in existing:
-                batch.errors.append(
-                    RowError(
-                        r["row"], "id_number", f"already registered as worker {existing[r['hash']]}"
-                    )
-                )
-                duplicates += 1
-                continue
             if r["hash"] in seen:
                 batch.errors.append(
                     RowError(
@@ -599,6 +590,18 @@ class ImportRunner:
                 batch.errors.append(
                     RowError(r["row"], "locality_code", "outside your organiser scope")
                 )
+                continue
+            # After the row's own scope (which says nothing about anybody else): a number on
+            # file is named only to an importer who may read that worker (as POST /v1/workers).
+            if r["hash"] in existing:
+                found = existing[r["hash"]]
+                reason = (
+                    f"already registered as worker {found.id}"
+                    if can_view(principal, found)
+                    else "cannot be registered in your scope"
+                )
+                batch.errors.append(RowError(r["row"], "id_number", reason))
+                duplicates += 1
                 continue
             seen[r["hash"]] = r["row"]
             r["enterprise_id"], r["locality"] = enterprise_id, locality
