@@ -43,8 +43,8 @@ def locality_clause(scope: str | None, column: Any) -> ColumnElement[bool]:
     if scope == PROVINCE:
         return true()
     if scope.endswith("00"):
-        return column.startswith(scope[:4], autoescape=True)  # type: ignore[no-any-return]
-    return column == scope  # type: ignore[no-any-return]
+        return column.startswith(scope[:4], autoescape=True)
+    return column == scope
 
 
 def covers(
@@ -71,7 +71,7 @@ def scope_clause(
     if principal.role is not Role.organiser:
         return false()
     if principal.enterprise_id is not None:
-        return enterprise_column == principal.enterprise_id  # type: ignore[no-any-return]
+        return enterprise_column == principal.enterprise_id
     return locality_clause(principal.locality_code, locality_column)
 
 
