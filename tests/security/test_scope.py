@@ -372,3 +372,32 @@ async def test_a_team_leader_learns_nothing_about_teammates(
         _names_nothing(response.text.replace(str(people["qingdao_id"]), "<the id sent>"), people)
     assert answers[0] == answers[1]
     assert '"team_member"' in answers[0]
+
+
+# --- judging: a worker made a judge ---------------------------------------------------------
+
+
+async def test_making_an_out_of_scope_worker_a_judge_answers_as_for_an_unknown_id(
+    services: Services, people: dict[str, Any]
+) -> None:
+    jinan = people["jinan"]
+    body = {
+        "kind": "worker",
+        "occupations": ["数控车工"],
+        "qualification": "city_judge",
+        "locality_code": "370100",  # a Jinan judge: the scope check on the judge passes
+    }
+    outside = await services.judging.post(
+        "/v1/judges", json={**body, "worker_id": str(people["qingdao_id"])}, headers=jinan
+    )
+    unknown_id = uuid.uuid4()
+    unknown = await services.judging.post(
+        "/v1/judges", json={**body, "worker_id": str(unknown_id)}, headers=jinan
+    )
+    assert_problem(outside, 422)
+    assert _without(outside.json(), people["qingdao_id"]) == _without(unknown.json(), unknown_id)
+    # In scope, the registry's facts are taken as before.
+    inside = await services.judging.post(
+        "/v1/judges", json={**body, "worker_id": str(people["jinan_id"])}, headers=jinan
+    )
+    assert inside.status_code == 201, inside.text

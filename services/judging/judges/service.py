@@ -81,7 +81,11 @@ async def create_judge(
         if data.worker_id is None:
             raise _refuse("worker_id", "required for a judge of kind worker")
         worker = (await upstream.workers([data.worker_id])).get(data.worker_id)
-        if worker is None:
+        # A worker outside the caller's scope is answered as an unknown one: the registry's
+        # name, employer and locality of someone the caller may not read never reach them.
+        if worker is None or not covers(
+            principal, worker.get("locality_code"), worker.get("enterprise_id")
+        ):
             raise _refuse("worker_id", f"the registry has no worker {data.worker_id}", rule=True)
         # The registry's file is the source of truth for who the worker is and where they work.
         name = name or worker["name"]
