@@ -560,6 +560,13 @@ class ImportRunner:
         good: list[dict[str, Any]] = []
         duplicates = 0
         for r in batch.records:
+            found = existing.get(r["hash"])
+            if found is not None and can_view(principal, found):
+                batch.errors.append(
+                    RowError(r["row"], "id_number", f"already registered as worker {found.id}")
+                )
+                duplicates += 1
+                continue
             if r["hash"] in seen:
                 batch.errors.append(
                     RowError(
@@ -591,16 +598,13 @@ class ImportRunner:
                     RowError(r["row"], "locality_code", "outside your organiser scope")
                 )
                 continue
-            # After the row's own scope (which says nothing about anybody else): a number on
-            # file is named only to an importer who may read that worker (as POST /v1/workers).
-            if r["hash"] in existing:
-                found = existing[r["hash"]]
-                reason = (
-                    f"already registered as worker {found.id}"
-                    if can_view(principal, found)
-                    else "cannot be registered in your scope"
+            # A number on file for a worker the importer may not read: named to nobody, and
+            # only after the row's own checks (as POST /v1/workers), so that those answer the
+            # same whether or not the number is on file.
+            if found is not None:
+                batch.errors.append(
+                    RowError(r["row"], "id_number", "cannot be registered in your scope")
                 )
-                batch.errors.append(RowError(r["row"], "id_number", reason))
                 duplicates += 1
                 continue
             seen[r["hash"]] = r["row"]
