@@ -54,7 +54,7 @@ def _kinds(route: APIRoute) -> set[str]:
 def _body_fields(route: APIRoute) -> set[str]:
     if route.body_field is None:
         return set()
-    model = getattr(route.body_field.field_info, "annotation", None) or route.body_field.type_
+    model = route.body_field.field_info.annotation
     fields = getattr(model, "model_fields", None)
     return set(fields or ())
 
