@@ -1,28 +1,26 @@
-"""Who may manage what in the competitions service (shared by its domain areas)."""
+"""Who may manage what in the competitions service (shared by its domain areas).
+
+The rule itself is `shared.scope.covers`, the same in every service; the loader dependencies
+that apply it to a route's object are in `services.competitions.scope`."""
 
 from __future__ import annotations
 
-from shared.auth.principal import Principal, Role
+from shared.auth.principal import Principal
 from shared.errors import Forbidden
-from shared.localities import locality_covers
 from shared.models.competitions import Competition
+from shared.scope import covers, describe
 
 
 def organiser_covers(principal: Principal, competition_or_locality: Competition | str) -> bool:
     """Admins cover everything; an organiser the competitions of their locality (a city also
     its counties, the province everything), or of their own enterprise."""
-    if principal.role is Role.admin:
-        return True
-    if principal.role is not Role.organiser:
-        return False
     if isinstance(competition_or_locality, Competition):
-        locality_code = competition_or_locality.organiser_locality_code
-        enterprise_id = competition_or_locality.organiser_enterprise_id
-    else:
-        locality_code, enterprise_id = competition_or_locality, None
-    if principal.enterprise_id is not None:
-        return principal.enterprise_id == enterprise_id
-    return locality_covers(principal.locality_code, locality_code)
+        return covers(
+            principal,
+            competition_or_locality.organiser_locality_code,
+            competition_or_locality.organiser_enterprise_id,
+        )
+    return covers(principal, competition_or_locality, None)
 
 
 def check_organiser_scope(principal: Principal, competition_or_locality: Competition | str) -> None:
@@ -32,5 +30,6 @@ def check_organiser_scope(principal: Principal, competition_or_locality: Competi
             if isinstance(competition_or_locality, Competition)
             else competition_or_locality
         )
-        scope = principal.locality_code or principal.enterprise_id or principal.role.value
-        raise Forbidden(f"Your scope ({scope}) does not cover competitions of locality {where}.")
+        raise Forbidden(
+            f"Your scope ({describe(principal)}) does not cover competitions of locality {where}."
+        )

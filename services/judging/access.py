@@ -1,4 +1,6 @@
-"""Who may manage what in the judging service (shared by its domain areas)."""
+"""Who may manage what in the judging service (shared by its domain areas).
+
+`covers` (re-exported from `shared.scope`) is the one organiser-scope rule of every service."""
 
 from __future__ import annotations
 
@@ -11,22 +13,18 @@ from services.judging.upstream import StageInfo, UpstreamDep
 from shared.auth.deps import AdminOrOrganiser
 from shared.auth.principal import Principal, Role
 from shared.errors import Forbidden
-from shared.localities import locality_covers
 from shared.models.judging import Judge
+from shared.scope import covers, describe, scope_loader
 
-
-def covers(
-    principal: Principal, locality_code: str | None, enterprise_id: uuid.UUID | None
-) -> bool:
-    """Admins cover everything; an organiser what lies in their locality (a city also its
-    counties, the province everything), or what belongs to their own enterprise."""
-    if principal.role is Role.admin:
-        return True
-    if principal.role is not Role.organiser:
-        return False
-    if principal.enterprise_id is not None:
-        return principal.enterprise_id == enterprise_id
-    return locality_covers(principal.locality_code, locality_code)
+__all__ = [
+    "ManagedStage",
+    "check_judge_manager",
+    "check_judge_reader",
+    "check_stage_manager",
+    "covers",
+    "is_internal",
+    "is_own",
+]
 
 
 def is_own(principal: Principal, judge: Judge) -> bool:
@@ -68,10 +66,10 @@ def check_stage_manager(principal: Principal, stage: StageInfo, *, service: bool
     )
 
 
-def _scope(principal: Principal) -> str:
-    return str(principal.locality_code or principal.enterprise_id or principal.role.value)
+_scope = describe
 
 
+@scope_loader("stage")
 async def _managed_stage(
     upstream: UpstreamDep, principal: AdminOrOrganiser, stage_id: uuid.UUID
 ) -> StageInfo:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
 from services.competitions.competitions import schemas, service
+from services.competitions.scope import ManagedCompetition, ReadableCompetition
 from shared.auth.deps import AdminOrOrganiser, CompetitionsReader
 from shared.concurrency import IfMatchHeader, etag
 from shared.db import SessionDep
@@ -82,10 +82,9 @@ async def list_competitions(
     responses=error_responses(401, 404, 422),
 )
 async def get_competition(
-    session: SessionDep, _: CompetitionsReader, competition_id: uuid.UUID, response: Response
+    competition: ReadableCompetition, response: Response
 ) -> schemas.Competition:
     """One competition, with the statuses it may move to next; `ETag` is its version."""
-    competition = await service.get_competition(session, competition_id)
     response.headers["ETag"] = etag(competition.version)
     return schemas.Competition.model_validate(competition)
 
@@ -99,16 +98,14 @@ async def get_competition(
 async def update_competition(
     session: SessionDep,
     principal: AdminOrOrganiser,
-    competition_id: uuid.UUID,
+    competition: ManagedCompetition,
     data: schemas.CompetitionUpdate,
     response: Response,
     if_match: IfMatchHeader = None,
 ) -> schemas.Competition:
     """Change details (name, dates, documents, tracks...) until the competition starts. Send
     `If-Match` with the `ETag` you read; a concurrent change makes this a 412."""
-    competition = await service.update_competition(
-        session, competition_id, data, principal, if_match
-    )
+    competition = await service.update_competition(session, competition, data, principal, if_match)
     response.headers["ETag"] = etag(competition.version)
     return schemas.Competition.model_validate(competition)
 
@@ -122,7 +119,7 @@ async def update_competition(
 async def change_status(
     session: SessionDep,
     principal: AdminOrOrganiser,
-    competition_id: uuid.UUID,
+    competition: ManagedCompetition,
     data: schemas.StatusChange,
     response: Response,
     if_match: IfMatchHeader = None,
@@ -132,7 +129,7 @@ async def change_status(
     ones. Publishing (leaving draft) sends `competition.published`; opening registration sends
     `registration.opened`."""
     competition = await service.change_status(
-        session, competition_id, data.status, principal, if_match
+        session, competition, data.status, principal, if_match
     )
     response.headers["ETag"] = etag(competition.version)
     return schemas.Competition.model_validate(competition)

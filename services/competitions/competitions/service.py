@@ -89,13 +89,12 @@ async def get_competition(
 
 async def update_competition(
     session: AsyncSession,
-    competition_id: uuid.UUID,
+    competition: Competition,
     data: schemas.CompetitionUpdate,
     principal: Principal,
     if_match: str | None,
 ) -> Competition:
-    competition = await get_competition(session, competition_id, for_update=True)
-    check_organiser_scope(principal, competition)
+    """`competition`: locked and checked by the route (`scope.ManagedCompetition`)."""
     check_if_match(if_match, competition.version)
     if competition.status not in EDITABLE:
         raise Conflict(f"A competition that is {competition.status.value} can no longer be edited.")
@@ -135,13 +134,12 @@ async def update_competition(
 
 async def change_status(
     session: AsyncSession,
-    competition_id: uuid.UUID,
+    competition: Competition,
     to: CompetitionStatus,
     principal: Principal,
     if_match: str | None,
 ) -> Competition:
-    competition = await get_competition(session, competition_id, for_update=True)
-    check_organiser_scope(principal, competition)
+    """`competition`: locked and checked by the route (`scope.ManagedCompetition`)."""
     check_if_match(if_match, competition.version)
     allowed = TRANSITIONS[competition.status]
     if to not in allowed:

@@ -12,6 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.competitions.entries import schemas, service
 from services.competitions.entries.batching import PlaceBatcher
+from services.competitions.scope import (
+    ENTRY_READERS,
+    EntryScopeDep,
+    VisibleEntry,
+    entry_loader,
+)
 from shared.auth.deps import (
     AdminOrganiserOrWorker,
     AdminOrOrganiser,
@@ -23,7 +29,7 @@ from shared.concurrency import etag
 from shared.db import AutocommitSessionDep, SessionDep
 from shared.errors import FieldError, InvalidInput, error_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent_create
-from shared.models.competitions import EntryStatus
+from shared.models.competitions import Entry, EntryStatus
 from shared.pagination import CursorQuery, LimitQuery, Page
 from shared.tabular import TableLimits
 
@@ -34,9 +40,7 @@ MAX_IMPORT_ROWS = 5000
 
 #: Entries: organisers in scope, an enterprise organiser its workers', a worker their own, and
 #: our own services.
-EntryReader = Annotated[
-    Principal, Depends(require(Role.admin, Role.organiser, Role.worker, scopes=("internal",)))
-]
+EntryReader = Annotated[Principal, Depends(ENTRY_READERS)]
 #: Who may take each action on an entry (the service checks their scope on the entry).
 ACTION_ROLES: dict[str, tuple[Role, ...]] = {
     "approve": (Role.admin, Role.organiser),
@@ -216,11 +220,9 @@ async def list_entries(
     responses=error_responses(401, 403, 404, 422),
 )
 async def get_entry(
-    session: SessionDep, principal: EntryReader, entry_id: uuid.UUID, response: Response
+    session: SessionDep, principal: EntryReader, entry: VisibleEntry, response: Response
 ) -> schemas.Entry:
     """One entry, its members and (when waitlisted) its place in the queue."""
-    entry = await service.load_entry(session, entry_id)
-    await service.ensure_can_see(session, entry, principal)
     response.headers["ETag"] = etag(entry.version)
     return await service.present(session, entry)
 
@@ -232,24 +234,30 @@ async def get_entry(
     responses=error_responses(401, 403, 422),
 )
 async def batch_get(
-    session: SessionDep, principal: AdminOrOrganiserOrService, data: schemas.BatchGet
+    session: SessionDep,
+    principal: AdminOrOrganiserOrService,
+    scope: EntryScopeDep,
+    data: schemas.BatchGet,
 ) -> list[schemas.Entry]:
-    """Up to 1,000 entries in one call (for the judging service)."""
-    return await service.batch_get(session, data.ids)
+    """Up to 1,000 entries in one call (for the judging service). Only the entries you may
+    see (as for `GET /v1/entries/{entry_id}`) are returned; the others are left out, exactly
+    like ids that do not exist."""
+    return await service.batch_get(session, data.ids, scope)
 
 
 def _action_endpoint(action: str, summary: str, doc: str) -> None:
     gate = require(*ACTION_ROLES[action])
+    loader = entry_loader(gate)
 
     async def endpoint(
         session: SessionDep,
-        entry_id: uuid.UUID,
         response: Response,
         data: schemas.Decision | None = None,
         principal: Principal = Depends(gate),
+        visible: Entry = Depends(loader),
     ) -> schemas.Entry:
         entry = await service.act(
-            session, entry_id, action, data.reason if data else None, principal
+            session, visible.id, action, data.reason if data else None, principal
         )
         response.headers["ETag"] = etag(entry.version)
         return await service.present(session, entry)

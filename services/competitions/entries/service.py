@@ -20,12 +20,13 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.competitions.access import check_organiser_scope
+from services.competitions.access import organiser_covers
 from services.competitions.competitions.service import (
     SERVICE,
     get_competition,
 )
 from services.competitions.entries import schemas
+from services.competitions.entries.access import EntryScope, reads_all
 from services.competitions.entries.batching import PlaceBatcher, take_places
 from services.competitions.events.service import load_event
 from shared import audit, outbox
@@ -40,7 +41,6 @@ from shared.errors import (
     NotFound,
     RuleViolation,
 )
-from shared.localities import locality_covers
 from shared.middleware import current_request_id
 from shared.models.competitions import (
     HOLDING_PLACE,
@@ -54,9 +54,15 @@ from shared.models.competitions import (
 )
 from shared.models.registry.enums import SkillGrade
 from shared.pagination import Page, keyset_rows
+from shared.scope import covers, locality_clause, locality_covers
 from shared.tabular import TableLimits, TableProblem, UnreadableRow, cell_problem, read_rows
 
 LIVE = (*HOLDING_PLACE, EntryStatus.waitlisted)
+#: The failure for a worker id the caller may not use: unknown, or out of the caller's scope
+#: (the same words for both, see `hide_unreadable`).
+NO_SUCH_WORKER = ("worker_exists", "no such worker in the registry")
+#: The failure for a team member the registering worker may not read (unknown or ineligible).
+TEAM_MEMBER = ("team_member", "no such worker, or not eligible for this event")
 #: status -> statuses it may move to, by action
 ACTIONS: dict[str, tuple[tuple[EntryStatus, ...], EntryStatus]] = {
     "approve": ((EntryStatus.pending,), EntryStatus.approved),
@@ -148,7 +154,7 @@ def evaluate(
     day = competition.starts_on or datetime.now(UTC).date()
     for worker_id in candidate.members:
         if worker_id in missing or worker_id not in facts:
-            candidate.fail("worker_exists", "no such worker in the registry", worker_id)
+            candidate.fail(NO_SUCH_WORKER[0], NO_SUCH_WORKER[1], worker_id)
             continue
         f = facts[worker_id]
         if f["file_status"] != "active":
@@ -191,11 +197,21 @@ def evaluate(
 
 
 def _manages(principal: Principal, competition: Competition) -> bool:
-    try:
-        check_organiser_scope(principal, competition)
-    except Forbidden:
-        return False
-    return principal.role in (Role.admin, Role.organiser)
+    return principal.role in (Role.admin, Role.organiser) and organiser_covers(
+        principal, competition
+    )
+
+
+def may_read(
+    principal: Principal, worker_id: uuid.UUID, facts: dict[uuid.UUID, dict[str, Any]]
+) -> bool:
+    """May the caller read this worker's registry facts? The registry's own rule
+    (`talent.access.can_view`) for the roles that register: admins, organisers covering the
+    worker (`shared.scope.covers`), and a worker themselves."""
+    if principal.role is Role.worker:
+        return principal.worker_id == worker_id
+    f = facts.get(worker_id)
+    return f is not None and covers(principal, f.get("locality_code"), f.get("enterprise_id"))
 
 
 def authorise(
@@ -205,19 +221,40 @@ def authorise(
     facts: dict[uuid.UUID, dict[str, Any]],
 ) -> bool:
     """May this caller register this candidate? True when they manage the competition (entries
-    are then approved at once); a worker registers themselves, an enterprise its own workers."""
-    if _manages(principal, competition):
-        return True
-    if principal.role is Role.worker and principal.worker_id == candidate.leader:
-        return False
-    if principal.role is Role.organiser and principal.enterprise_id is not None:
-        employers = {facts.get(w, {}).get("enterprise_id") for w in candidate.members}
-        if employers == {str(principal.enterprise_id)}:
+    are then approved at once). A worker registers themselves (or a team they lead); an
+    organiser the workers of its scope (its enterprise's, or its locality's) into any event,
+    the entry then waiting for the competition's organisers. Members the caller may not read
+    are refused by `hide_unreadable` exactly as unknown ids are, never here (a 403 would say
+    that they exist)."""
+    if principal.role is Role.worker:
+        if principal.worker_id == candidate.leader:
             return False
-    raise Forbidden(
-        "You may register yourself, your enterprise's workers (as its organiser), or anyone "
-        "in a competition you organise."
-    )
+        raise Forbidden("A worker registers themselves, or a team they lead.")
+    return _manages(principal, competition)
+
+
+def hide_unreadable(
+    principal: Principal, candidate: Candidate, facts: dict[uuid.UUID, dict[str, Any]]
+) -> None:
+    """No answer tells the caller anything about a worker they may not read.
+
+    An admin or organiser may register only workers it may read: any other member fails as an
+    unknown id does (same rule, same text), so an out-of-scope worker cannot be told from a
+    worker who does not exist. A worker leading a team cannot read their teammates: every
+    failure of a teammate (unknown, out of the rules, already entered) becomes one failure that
+    says neither which nor why. Safe to call again after more failures were added."""
+    for worker_id in candidate.members:
+        if may_read(principal, worker_id, facts):
+            continue
+        own = [f for f in candidate.failures if f.worker_id == worker_id]
+        if principal.role is Role.worker:
+            if not own:
+                continue
+            rule, message = TEAM_MEMBER
+        else:
+            rule, message = NO_SUCH_WORKER
+        candidate.failures = [f for f in candidate.failures if f.worker_id != worker_id]
+        candidate.fail(rule, message, worker_id)
 
 
 async def fetch_facts(
@@ -308,6 +345,7 @@ async def register(
             candidate.fail("scope", exc.detail)
             continue
         evaluate(event, competition, candidate, facts, missing)
+        hide_unreadable(principal, candidate, facts)
 
     # Everything that can happen outside the event lock has happened (the registry call, the
     # rules); what is left is one call of `take_entry_places` (migration 0034), which
@@ -329,6 +367,7 @@ async def register(
         rows = []
     for (_, candidate), item, row in zip(ready, items, rows, strict=True):
         _apply_place(event, competition, candidate, item, row, principal)
+        hide_unreadable(principal, candidate, facts)
     await release_if_autocommit(session)
     return event, candidates
 
@@ -534,30 +573,6 @@ async def load_entry(session: AsyncSession, entry_id: uuid.UUID) -> Entry:
     return await get_or_404(session, Entry, entry_id, "entry")
 
 
-async def _is_member(session: AsyncSession, entry: Entry, worker_id: uuid.UUID | None) -> bool:
-    if worker_id is None:
-        return False
-    found = await session.scalar(
-        select(EntryMember.worker_id).where(
-            EntryMember.entry_id == entry.id, EntryMember.worker_id == worker_id
-        )
-    )
-    return found is not None
-
-
-async def ensure_can_see(session: AsyncSession, entry: Entry, principal: Principal) -> None:
-    if principal.role is Role.admin or principal.has_scope("internal"):
-        return
-    competition = await get_competition(session, entry.competition_id)
-    if _manages(principal, competition):
-        return
-    if principal.enterprise_id is not None and principal.enterprise_id == entry.enterprise_id:
-        return
-    if principal.role is Role.worker and await _is_member(session, entry, principal.worker_id):
-        return
-    raise Forbidden("You may not see this entry.")
-
-
 async def promote_waitlist(session: AsyncSession, event: Event, principal: Principal | None) -> int:
     """Give freed places to waitlisted entries, oldest first (the caller holds the event lock)."""
     taken = (
@@ -610,10 +625,11 @@ async def act(
     manager = _manages(principal, competition)
     if action == "withdraw":
         own = principal.role is Role.worker and principal.worker_id == entry.worker_id
-        employer = (
-            principal.enterprise_id is not None and principal.enterprise_id == entry.enterprise_id
+        # The organisers who could have registered it: its competitor's enterprise or locality.
+        registrar = principal.role is Role.organiser and covers(
+            principal, entry.locality_code, entry.enterprise_id
         )
-        if not (manager or own or employer):
+        if not (manager or own or registrar):
             raise Forbidden(
                 "Only the competitor (or team leader), their enterprise or the "
                 "organisers may withdraw an entry."
@@ -688,23 +704,17 @@ async def list_entries(
     event = await load_event(session, event_id)
     competition = await get_competition(session, event.competition_id)
     stmt = select(Entry).where(Entry.event_id == event_id)
-    if not (_manages(principal, competition) or principal.has_scope("internal")):
-        if principal.role is Role.organiser and principal.enterprise_id is not None:
-            stmt = stmt.where(Entry.enterprise_id == principal.enterprise_id)
-        elif principal.role is Role.worker and principal.worker_id is not None:
-            stmt = stmt.where(
-                Entry.id.in_(
-                    select(EntryMember.entry_id).where(EntryMember.worker_id == principal.worker_id)
-                )
-            )
-        else:
+    if not _manages(principal, competition):
+        if principal.role not in (Role.organiser, Role.worker) and not reads_all(principal):
             raise Forbidden("Only the organisers see every entry of an event.")
+        # Others see the entries of their own people (an organiser's scope, a worker's own).
+        stmt = stmt.where(EntryScope(principal).clause())
     if status:
         stmt = stmt.where(Entry.status == status)
     if enterprise_id:
         stmt = stmt.where(Entry.enterprise_id == enterprise_id)
     if locality_code:
-        stmt = stmt.where(Entry.locality_code == locality_code)
+        stmt = stmt.where(locality_clause(locality_code, Entry.locality_code))
     rows, next_cursor = await keyset_rows(
         session,
         stmt,
@@ -801,9 +811,12 @@ async def import_entries(
             "Spreadsheet registration is for individual events; register teams one by one."
         )
     # Each number asked once (a sheet may repeat one; the repeat is then refused as entered).
+    # Looked up with the caller's own token, so the registry applies the caller's scope: a
+    # number outside it comes back null, exactly like a number nobody has.
     numbers = list(dict.fromkeys(r.id_number for r in rows if r.problem is None))
+    caller_token = principal.token or token
     found = dict(
-        zip(numbers, await registry.lookup_id_numbers(numbers, token=token), strict=True)
+        zip(numbers, await registry.lookup_id_numbers(numbers, token=caller_token), strict=True)
         if numbers
         else []
     )
@@ -853,6 +866,10 @@ async def import_entries(
     )
 
 
-async def batch_get(session: AsyncSession, ids: list[uuid.UUID]) -> list[schemas.Entry]:
-    entries = (await session.scalars(select(Entry).where(Entry.id.in_(ids)))).all()
+async def batch_get(
+    session: AsyncSession, ids: list[uuid.UUID], scope: EntryScope
+) -> list[schemas.Entry]:
+    """The entries the caller may see among `ids`; the others are left out exactly like ids
+    that do not exist."""
+    entries = (await session.scalars(select(Entry).where(Entry.id.in_(ids), scope.clause()))).all()
     return await present_many(session, list(entries))

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from services.competitions.events import schemas, service
+from services.competitions.scope import ManagedCompetition, ReadableCompetition
 from shared.auth.deps import AdminOrOrganiser, CompetitionsReader
 from shared.concurrency import IfMatchHeader, etag
 from shared.db import SessionDep
@@ -29,7 +30,7 @@ async def create_event(
     request: Request,
     session: SessionDep,
     principal: AdminOrOrganiser,
-    competition_id: uuid.UUID,
+    competition: ManagedCompetition,
     data: schemas.EventCreate,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
@@ -38,7 +39,7 @@ async def create_event(
     localities, enterprise quota, national winners excluded)."""
 
     async def create() -> schemas.Event:
-        return service.present(await service.create_event(session, competition_id, data, principal))
+        return service.present(await service.create_event(session, competition, data, principal))
 
     return await idempotent_create(
         session,
@@ -59,15 +60,14 @@ async def create_event(
 )
 async def list_events(
     session: SessionDep,
-    _: CompetitionsReader,
-    competition_id: uuid.UUID,
+    competition: ReadableCompetition,
     occupation: Annotated[str | None, Query(max_length=100)] = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> Page[schemas.Event]:
     """Events with their places taken and waitlist length."""
     return await service.list_events(
-        session, competition_id, occupation=occupation, limit=limit, cursor=cursor
+        session, competition.id, occupation=occupation, limit=limit, cursor=cursor
     )
 
 

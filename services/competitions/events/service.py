@@ -22,6 +22,7 @@ from shared.db import get_or_404
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound, RuleViolation
 from shared.models.competitions import (
     HOLDING_PLACE,
+    Competition,
     CompetitionKind,
     CompetitionStatus,
     Entry,
@@ -65,12 +66,11 @@ async def load_event(
 
 async def create_event(
     session: AsyncSession,
-    competition_id: uuid.UUID,
+    competition: Competition,
     data: schemas.EventCreate,
     principal: Principal,
 ) -> Event:
-    competition = await get_competition(session, competition_id, for_update=True)
-    check_organiser_scope(principal, competition)
+    """`competition`: locked and checked by the route (`scope.ManagedCompetition`)."""
     if competition.status in CLOSED:
         raise Conflict(
             f"Events cannot be added to a competition that is {competition.status.value}."
@@ -117,7 +117,6 @@ async def list_events(
     limit: int,
     cursor: str | None,
 ) -> Page[schemas.Event]:
-    await get_competition(session, competition_id)
     counts = counts_query()
     stmt = (
         select(Event, func.coalesce(counts.c.taken, 0), func.coalesce(counts.c.waiting, 0))

@@ -40,7 +40,7 @@ def release_xlsx(stage: Stage, release: ScheduleRelease) -> bytes:
                 _local(slot["starts_at"]),
                 _local(slot["ends_at"]),
                 csv_safe(slot["venue_name"]),
-                csv_safe(slot["workstation_code"]),
+                csv_safe(slot.get("workstation_code") or ""),
                 csv_safe(slot["code"]),
             ]
         )
@@ -95,9 +95,10 @@ def release_ics(stage: Stage, release: ScheduleRelease) -> str:
     for session_id, slots in ordered:
         first = slots[0]
         summary = f"{stage.name} · {first['venue_name']} ({len(slots)})"
+        # A judge's copy has no workstations (`service.blind_release`): codes only.
         entries = "\n".join(
-            f"{s['workstation_code']}: {s['code']}"
-            for s in sorted(slots, key=lambda s: s["workstation_code"])
+            f"{s['workstation_code']}: {s['code']}" if s.get("workstation_code") else s["code"]
+            for s in sorted(slots, key=lambda s: (s.get("workstation_code") or "", s["code"]))
         )
         lines += [
             "BEGIN:VEVENT",

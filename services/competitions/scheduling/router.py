@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Request
 from starlette.responses import Response
 
 from services.competitions.scheduling import exports, schemas, service
+from services.competitions.scope import ManagedCompetition, ReadableCompetition
 from shared.auth.deps import AdminOrOrganiser, CompetitionsReader
 from shared.db import SessionDep
 from shared.errors import error_responses
@@ -54,7 +55,7 @@ async def create_venue(
     request: Request,
     session: SessionDep,
     principal: AdminOrOrganiser,
-    competition_id: uuid.UUID,
+    competition: ManagedCompetition,
     data: schemas.VenueCreate,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
@@ -62,7 +63,7 @@ async def create_venue(
     whose scope covers the competition). Send an `Idempotency-Key` to make retries safe."""
 
     async def create() -> schemas.Venue:
-        venue = await service.create_venue(session, competition_id, data, principal)
+        venue = await service.create_venue(session, competition, data, principal)
         return schemas.Venue.model_validate(venue)
 
     return await idempotent_create(
@@ -72,7 +73,7 @@ async def create_venue(
         idempotency_key,
         data,
         create,
-        location=lambda v: f"/v1/competitions/{competition_id}/venues",
+        location=lambda v: f"/v1/competitions/{competition.id}/venues",
     )
 
 
@@ -84,13 +85,12 @@ async def create_venue(
 )
 async def list_venues(
     session: SessionDep,
-    _: CompetitionsReader,
-    competition_id: uuid.UUID,
+    competition: ReadableCompetition,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> Page[schemas.Venue]:
     """The competition's venues in creation order."""
-    return await service.list_venues(session, competition_id, limit=limit, cursor=cursor)
+    return await service.list_venues(session, competition.id, limit=limit, cursor=cursor)
 
 
 # --- workstations --------------------------------------------------------------------------------
@@ -317,11 +317,12 @@ async def list_releases(
     responses={**_file(XLSX), **error_responses(401, 404, 422)},
 )
 async def release_xlsx(
-    session: SessionDep, _: CompetitionsReader, stage_id: uuid.UUID, version: int
+    session: SessionDep, principal: CompetitionsReader, stage_id: uuid.UUID, version: int
 ) -> Response:
     """One sheet, a row per slot: session start and end in Asia/Shanghai, venue, workstation
     and the entry's code. Cells that a spreadsheet would run as a formula are escaped."""
     stage, release = await service.get_release(session, stage_id, version)
+    release = service.blind_release(principal, release)
     body = await asyncio.to_thread(exports.release_xlsx, stage, release)
     name = f"schedule-{stage_id}-v{version}.xlsx"
     return Response(
@@ -336,11 +337,12 @@ async def release_xlsx(
     responses={**_file(ICS, binary=False), **error_responses(401, 404, 422)},
 )
 async def release_ics(
-    session: SessionDep, _: CompetitionsReader, stage_id: uuid.UUID, version: int
+    session: SessionDep, principal: CompetitionsReader, stage_id: uuid.UUID, version: int
 ) -> Response:
     """An RFC 5545 calendar: one event per session (times in UTC), its entries and
     workstations in the description."""
     stage, release = await service.get_release(session, stage_id, version)
+    release = service.blind_release(principal, release)
     return Response(
         exports.release_ics(stage, release),
         media_type="text/calendar; charset=utf-8",
@@ -357,11 +359,11 @@ async def release_ics(
     responses=error_responses(401, 404, 422),
 )
 async def get_release(
-    session: SessionDep, _: CompetitionsReader, stage_id: uuid.UUID, version: int
+    session: SessionDep, principal: CompetitionsReader, stage_id: uuid.UUID, version: int
 ) -> schemas.Release:
-    """A published release with its frozen slots."""
+    """A published release with its frozen slots (judges: blind codes without workstations)."""
     _stage, release = await service.get_release(session, stage_id, version)
-    return service.release_schema(release)
+    return service.release_schema(service.blind_release(principal, release))
 
 
 #: Events sent to webhook subscribers (documented in the OpenAPI `webhooks` section).

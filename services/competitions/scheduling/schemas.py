@@ -166,7 +166,10 @@ class ReleasedSlot(BaseModel):
     ends_at: datetime
     venue_id: uuid.UUID
     venue_name: str = Field(examples=["济南市高级技工学校实训中心"])
-    workstation_code: str = Field(examples=["A-01"])
+    workstation_code: str | None = Field(
+        examples=["A-01"],
+        description="Null for judges: they see blind codes only, never where a code sits.",
+    )
 
 
 class ReleaseSummary(BaseModel):

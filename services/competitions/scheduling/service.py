@@ -117,12 +117,12 @@ async def authorised_stage(
 
 async def create_venue(
     session: AsyncSession,
-    competition_id: uuid.UUID,
+    competition: Competition,
     data: schemas.VenueCreate,
     principal: Principal,
 ) -> Venue:
-    await authorise(session, principal, competition_id)
-    venue = Venue(competition_id=competition_id, **data.model_dump())
+    """`competition`: checked by the route (`scope.ManagedCompetition`)."""
+    venue = Venue(competition_id=competition.id, **data.model_dump())
     await audit.add_created(
         session,
         venue,
@@ -138,7 +138,6 @@ async def create_venue(
 async def list_venues(
     session: AsyncSession, competition_id: uuid.UUID, *, limit: int, cursor: str | None
 ) -> Page[schemas.Venue]:
-    await _competition(session, competition_id)
     return await paginate(
         session,
         select(Venue).where(Venue.competition_id == competition_id),
@@ -744,6 +743,25 @@ async def list_releases(
             published_by=r.published_by,
             published_at=r.published_at,
         ),
+    )
+
+
+def blind_release(principal: Principal, release: ScheduleRelease) -> ScheduleRelease:
+    """The release as `principal` may read it. Judges get blind codes only: a workstation next
+    to a code would let anyone at the venue match the code to the person sitting there, so
+    their copy has no workstations and lists each session's codes in code order (a detached
+    copy: the stored release is never changed)."""
+    if principal.role is not Role.judge:
+        return release
+    slots = [{**slot, "workstation_code": None} for slot in release.snapshot]
+    slots.sort(key=lambda slot: (slot["starts_at"], slot["session_id"], slot["code"]))
+    return ScheduleRelease(
+        id=release.id,
+        stage_id=release.stage_id,
+        version=release.version,
+        snapshot=slots,
+        published_by=release.published_by,
+        published_at=release.published_at,
     )
 
 

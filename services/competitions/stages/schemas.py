@@ -135,7 +135,9 @@ class StageEntry(BaseModel):
     id: uuid.UUID
     stage_id: uuid.UUID
     blind_code: str | None = Field(examples=["K7MXRA"])
-    workstation_no: int | None = Field(examples=[12])
+    workstation_no: int | None = Field(
+        examples=[12], description="Null for judges: they see blind codes only."
+    )
     status: StageEntryStatus
     rank: int | None
     score: Number | None

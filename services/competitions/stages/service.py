@@ -66,7 +66,7 @@ async def check_manager(
     if principal.role in (Role.admin, Role.integration):
         return
     competition = await _competition(session, competition_id)
-    check_organiser_scope(principal, competition.organiser_locality_code)
+    check_organiser_scope(principal, competition)
 
 
 async def check_reader(session: AsyncSession, principal: Principal, stage: Stage) -> None:
@@ -75,7 +75,7 @@ async def check_reader(session: AsyncSession, principal: Principal, stage: Stage
         return
     if principal.role is Role.organiser:
         competition = await _competition(session, stage.competition_id)
-        check_organiser_scope(principal, competition.organiser_locality_code)
+        check_organiser_scope(principal, competition)
         return
     raise Forbidden(f"Role {principal.role.value} may not read the entries of a stage.")
 
@@ -683,6 +683,9 @@ async def list_stage_entries(
     # behind the codes; people other than admins see codes only until the stage is judged.
     internal = principal.role is Role.integration and principal.has_scope("internal")
     reveal = principal.role is Role.admin or internal or stage.status in REVEALED
+    # Judges get blind codes only: a workstation number next to a code would let anyone at
+    # the venue match the code to the person at that workstation.
+    blind = principal.role is Role.judge
     stmt = (
         select(StageEntry, Entry.worker_id)
         .join(Entry, Entry.id == StageEntry.entry_id)
@@ -697,7 +700,7 @@ async def list_stage_entries(
             id=se.id,
             stage_id=se.stage_id,
             blind_code=se.blind_code,
-            workstation_no=se.workstation_no,
+            workstation_no=None if blind else se.workstation_no,
             status=se.status,
             rank=se.rank,
             score=se.score,
@@ -724,10 +727,7 @@ async def blind_code_mapping(
     stage = await get_stage(session, stage_id)
     if principal.role is not Role.admin:
         competition = await _competition(session, stage.competition_id)
-        if not (
-            stage.status in REVEALED
-            and organiser_covers(principal, competition.organiser_locality_code)
-        ):
+        if not (stage.status in REVEALED and organiser_covers(principal, competition)):
             raise Forbidden(
                 "The blind-code mapping is for admins; organisers of the competition see it once "
                 "judging has locked the stage."

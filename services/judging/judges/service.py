@@ -19,6 +19,7 @@ from shared.db import get_or_404
 from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, RuleViolation
 from shared.models.judging import DeclaredConflict, Judge, JudgeKind, QualificationLevel
 from shared.pagination import Page, paginate
+from shared.scope import locality_clause, scope_clause
 
 SERVICE = "judging"
 
@@ -80,7 +81,11 @@ async def create_judge(
         if data.worker_id is None:
             raise _refuse("worker_id", "required for a judge of kind worker")
         worker = (await upstream.workers([data.worker_id])).get(data.worker_id)
-        if worker is None:
+        # A worker outside the caller's scope is answered as an unknown one: the registry's
+        # name, employer and locality of someone the caller may not read never reach them.
+        if worker is None or not covers(
+            principal, worker.get("locality_code"), worker.get("enterprise_id")
+        ):
             raise _refuse("worker_id", f"the registry has no worker {data.worker_id}", rule=True)
         # The registry's file is the source of truth for who the worker is and where they work.
         name = name or worker["name"]
@@ -225,17 +230,8 @@ async def delete_judge(
 
 
 def _scoped(stmt: Select[Any], principal: Principal) -> Select[Any]:
-    if principal.role is Role.admin:
-        return stmt
-    if principal.role is Role.organiser:
-        if principal.enterprise_id is not None:
-            return stmt.where(Judge.enterprise_id == principal.enterprise_id)
-        code = principal.locality_code or ""
-        if code == "370000":
-            return stmt
-        if code.endswith("00"):
-            return stmt.where(Judge.locality_code.startswith(code[:4], autoescape=True))
-        return stmt.where(Judge.locality_code == code)
+    if principal.role in (Role.admin, Role.organiser):
+        return stmt.where(scope_clause(principal, Judge.locality_code, Judge.enterprise_id))
     if principal.role is Role.judge:
         return stmt.where(Judge.account_sub == principal.sub)
     raise Forbidden(f"Role {principal.role.value} may not list judges.")
@@ -257,12 +253,7 @@ async def list_judges(
     if qualification:
         stmt = stmt.where(Judge.qualification == qualification)
     if locality_code:
-        # A city covers its counties; the province (370000) everything in it.
-        stmt = stmt.where(
-            Judge.locality_code.startswith(locality_code.removesuffix("0000")[:4], autoescape=True)
-            if locality_code.endswith("00")
-            else Judge.locality_code == locality_code
-        )
+        stmt = stmt.where(locality_clause(locality_code, Judge.locality_code))
     return await paginate(
         session,
         stmt,

@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.registry.achievements import schemas
 from services.registry.honours.access import (
     ensure_reader,
-    locality_clause,
     organiser_covers_enterprise,
     reads_everything,
 )
@@ -42,6 +41,7 @@ from shared.models.registry import (
     Worker,
 )
 from shared.pagination import Page, paginate
+from shared.scope import scope_clause
 
 SERVICE = "registry"
 ROLE_NAMES = {TeamRole.lead: "负责人", TeamRole.member: "成员"}
@@ -144,11 +144,9 @@ async def list_achievements(
             raise Forbidden("Workers see the achievements of their own teams only.")
         worker_id = principal.worker_id
     elif principal.role is Role.organiser:
-        if principal.enterprise_id is not None:
-            stmt = stmt.where(InnovationAchievement.enterprise_id == principal.enterprise_id)
-        else:
-            stmt = stmt.join(Enterprise, Enterprise.id == InnovationAchievement.enterprise_id)
-            stmt = stmt.where(locality_clause(principal.locality_code, Enterprise.locality_code))
+        # An achievement is in scope through its enterprise (as `organiser_covers_enterprise`).
+        stmt = stmt.join(Enterprise, Enterprise.id == InnovationAchievement.enterprise_id)
+        stmt = stmt.where(scope_clause(principal, Enterprise.locality_code, Enterprise.id))
     else:
         reads_everything(principal)
     if technology_area:

@@ -18,6 +18,7 @@ from shared.db import get_or_404
 from shared.errors import Conflict, FieldError, Forbidden, RuleViolation
 from shared.models.registry import Enterprise, EnterpriseSize, Industry, Locality
 from shared.pagination import Page, paginate_rows
+from shared.scope import locality_clause
 
 
 def _snapshot(enterprise: Enterprise) -> dict[str, object]:
@@ -121,10 +122,7 @@ async def list_enterprises(
     if q:
         stmt = stmt.where(name_matches(Enterprise.name, Enterprise.name_tokens, q))
     if locality_code:
-        if locality_code.endswith("00") and locality_code != "370000":
-            stmt = stmt.where(Enterprise.locality_code.startswith(locality_code[:4]))
-        elif locality_code != "370000":
-            stmt = stmt.where(Enterprise.locality_code == locality_code)
+        stmt = stmt.where(locality_clause(locality_code, Enterprise.locality_code))
     if industry:
         stmt = stmt.where(Enterprise.industry == industry)
     if size:

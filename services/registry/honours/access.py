@@ -7,35 +7,18 @@ filtered in the database rather than after loading it.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false, true
-from sqlalchemy.orm import InstrumentedAttribute
-
-from services.registry.talent.access import locality_covers
 from shared.auth.principal import Principal, Role
 from shared.errors import Forbidden
 from shared.models.registry import Enterprise
-
-PROVINCE = "370000"
-
-
-def locality_clause(scope: str | None, column: InstrumentedAttribute[str]) -> ColumnElement[bool]:
-    """SQL for `locality_covers(scope, column)`: itself, a city's counties, or the province."""
-    if not scope:
-        return false()
-    if scope == PROVINCE:
-        return true()
-    if scope.endswith("00"):
-        return column.startswith(scope[:4], autoescape=True)
-    return column == scope
+from shared.scope import covers
 
 
 def organiser_covers_enterprise(principal: Principal, enterprise: Enterprise) -> bool:
     """An organiser scoped to this enterprise, or to a locality covering its locality."""
     if principal.role is not Role.organiser:
         return False
-    if principal.enterprise_id is not None:
-        return principal.enterprise_id == enterprise.id
-    return locality_covers(principal.locality_code, enterprise.locality_code)
+    # An enterprise's own scope is the enterprise itself (its id is the enterprise_id).
+    return covers(principal, enterprise.locality_code, enterprise.id)
 
 
 def reads_everything(principal: Principal) -> bool:

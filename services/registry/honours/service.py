@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.honours import schemas
-from services.registry.honours.access import ensure_reader, locality_clause, reads_everything
+from services.registry.honours.access import ensure_reader, reads_everything
 from services.registry.talent import timeline
-from services.registry.talent.access import ensure_can_manage, ensure_can_view
+from services.registry.talent.access import WorkerScope, ensure_can_manage, ensure_can_view
 from shared import audit, outbox
 from shared.auth.principal import Principal, Role
 from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, RuleViolation
@@ -310,10 +310,7 @@ async def list_grants(
     elif principal.role is Role.organiser:
         # Only grants of workers in the organiser's scope.
         stmt = stmt.join(Worker, Worker.id == HonourGrant.worker_id)
-        if principal.enterprise_id is not None:
-            stmt = stmt.where(Worker.enterprise_id == principal.enterprise_id)
-        else:
-            stmt = stmt.where(locality_clause(principal.locality_code, Worker.locality_code))
+        stmt = stmt.where(WorkerScope(principal).clause())
     else:
         reads_everything(principal)
     if worker_id:

@@ -38,7 +38,7 @@ from services.registry.imports.parsing import (
     open_rows,
     row_problems,
 )
-from services.registry.talent.access import locality_covers
+from services.registry.talent.access import can_view
 from services.registry.workers.schemas import PHONE_PATTERN
 from services.registry.workers.service import GRADE_NAMES, MIN_WORKING_AGE
 from shared import audit
@@ -56,6 +56,7 @@ from shared.models.registry import (
     TimelineKind,
     Worker,
 )
+from shared.scope import covers
 from shared.tabular import TableLimits
 
 BATCH_SIZE = 5000
@@ -171,11 +172,7 @@ def _job_principal(job: ImportJob) -> Principal:
 
 
 def _in_scope(principal: Principal, locality_code: str, enterprise_id: uuid.UUID | None) -> bool:
-    if principal.role is Role.admin:
-        return True
-    if principal.enterprise_id is not None:
-        return enterprise_id == principal.enterprise_id
-    return locality_covers(principal.locality_code, locality_code)
+    return covers(principal, locality_code, enterprise_id)
 
 
 def _shown(value: str) -> str:
@@ -575,18 +572,19 @@ class ImportRunner:
         # One array parameter, not an IN list of 5,000 binds for SQLAlchemy to compile.
         hashes = bindparam("hashes", [r["hash"] for r in batch.records], ARRAY(LargeBinary))
         result = await session.execute(
-            select(Worker.id_number_hash, Worker.id).where(Worker.id_number_hash == any_(hashes))
+            select(
+                Worker.id_number_hash, Worker.id, Worker.enterprise_id, Worker.locality_code
+            ).where(Worker.id_number_hash == any_(hashes))
         )
-        existing = {row_hash: worker_id for row_hash, worker_id in result}
+        existing = {row.id_number_hash: row for row in result}
         await self._known_enterprises(session, {r["credit"] for r in batch.records if r["credit"]})
         good: list[dict[str, Any]] = []
         duplicates = 0
         for r in batch.records:
-            if r["hash"] in existing:
+            found = existing.get(r["hash"])
+            if found is not None and can_view(principal, found):
                 batch.errors.append(
-                    RowError(
-                        r["row"], "id_number", f"already registered as worker {existing[r['hash']]}"
-                    )
+                    RowError(r["row"], "id_number", f"already registered as worker {found.id}")
                 )
                 duplicates += 1
                 continue
@@ -620,6 +618,15 @@ class ImportRunner:
                 batch.errors.append(
                     RowError(r["row"], "locality_code", "outside your organiser scope")
                 )
+                continue
+            # A number on file for a worker the importer may not read: named to nobody, and
+            # only after the row's own checks (as POST /v1/workers), so that those answer the
+            # same whether or not the number is on file.
+            if found is not None:
+                batch.errors.append(
+                    RowError(r["row"], "id_number", "cannot be registered in your scope")
+                )
+                duplicates += 1
                 continue
             seen[r["hash"]] = r["row"]
             r["enterprise_id"], r["locality"] = enterprise_id, locality

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, false, func, or_, select, true
+from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, joinedload
@@ -44,6 +44,7 @@ from shared.models.registry import (
     Worker,
 )
 from shared.pagination import Page, paginate
+from shared.scope import scope_clause
 
 PROGRAMME_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -119,16 +120,7 @@ async def get_visible(
 
 def _in_scope(principal: Principal, worker: Any) -> ColumnElement[bool]:
     """SQL twin of `talent.access.can_manage` for an organiser, on an aliased Worker."""
-    if principal.enterprise_id is not None:
-        return worker.enterprise_id == principal.enterprise_id
-    code = principal.locality_code
-    if not code:
-        return false()
-    if code == "370000":
-        return true()
-    if code.endswith("00"):
-        return func.substr(worker.locality_code, 1, 4) == code[:4]
-    return worker.locality_code == code
+    return scope_clause(principal, worker.locality_code, worker.enterprise_id)
 
 
 async def list_mentorships(

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request
 from starlette.responses import Response
 
+from services.registry.talent.access import VisibleWorker
 from services.registry.training import schemas, service
 from shared.auth.deps import AdminOrganiserOrWorker, AdminOrOrganiser, FileReader, RegistryReader
 from shared.db import SessionDep
@@ -348,12 +349,10 @@ async def get_attendance(
 async def worker_training(
     session: SessionDep,
     principal: FileReader,
-    worker_id: uuid.UUID,
+    worker: VisibleWorker,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> Page[schemas.WorkerTraining]:
     """The worker's enrolments with their programmes and the hours credited, for the talent
     file. Workers see their own; organisers those in their scope."""
-    return await service.list_worker_training(
-        session, worker_id, principal, limit=limit, cursor=cursor
-    )
+    return await service.list_worker_training(session, worker, limit=limit, cursor=cursor)

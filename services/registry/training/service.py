@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from services.registry.talent import timeline
-from services.registry.talent.access import ensure_can_view, load_worker, locality_covers
+from services.registry.talent.access import load_worker, locality_covers
 from services.registry.training import schemas
 from shared import audit
 from shared.auth.principal import Principal, Role
@@ -37,8 +37,10 @@ from shared.models.registry import (
     TrainingEnrolment,
     TrainingProgramme,
     TrainingSession,
+    Worker,
 )
 from shared.pagination import Page, paginate
+from shared.scope import locality_clause
 
 SERVICE = "registry"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -202,11 +204,8 @@ async def list_programmes(
         stmt = stmt.where(TrainingProgramme.kind == kind)
     if status:
         stmt = stmt.where(TrainingProgramme.status == status)
-    if locality_code and locality_code != "370000":
-        if locality_code.endswith("00"):  # a city: its own programmes and its counties'
-            stmt = stmt.where(TrainingProgramme.locality_code.startswith(locality_code[:4]))
-        else:
-            stmt = stmt.where(TrainingProgramme.locality_code == locality_code)
+    if locality_code:  # a city: its own programmes and its counties'
+        stmt = stmt.where(locality_clause(locality_code, TrainingProgramme.locality_code))
     if enterprise_id:
         stmt = stmt.where(
             or_(
@@ -540,18 +539,16 @@ async def list_enrolments(
 
 async def list_worker_training(
     session: AsyncSession,
-    worker_id: uuid.UUID,
-    principal: Principal,
+    worker: Worker,
     *,
     limit: int,
     cursor: str | None,
 ) -> Page[schemas.WorkerTraining]:
-    worker = await load_worker(session, worker_id)
-    ensure_can_view(principal, worker)
+    """`worker`: checked by the route (`VisibleWorker`)."""
     return await paginate(
         session,
         select(TrainingEnrolment)
-        .where(TrainingEnrolment.worker_id == worker_id)
+        .where(TrainingEnrolment.worker_id == worker.id)
         .options(joinedload(TrainingEnrolment.programme)),
         order_by=[TrainingEnrolment.created_at, TrainingEnrolment.id],
         limit=limit,

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from services.registry.talent.access import ManagedWorker, VisibleWorker, WorkerScopeDep
 from services.registry.workers import schemas, service
 from shared.auth.deps import (
     AdminOrganiserOrWorker,
@@ -141,12 +142,16 @@ async def list_workers(
     responses=error_responses(401, 403, 422),
 )
 async def batch_get(
-    session: AutocommitSessionDep, principal: FileReader, data: schemas.BatchGet
+    session: AutocommitSessionDep,
+    principal: FileReader,
+    scope: WorkerScopeDep,
+    data: schemas.BatchGet,
 ) -> Response:
     """Up to 1,000 workers by id in one call, with what eligibility checks need (grade, birth
     date, locality, enterprise, file status) and no personal numbers. For the competitions and
-    judging services: never call once per worker."""
-    return model_response(await service.batch_get(session, data.ids, principal))
+    judging services: never call once per worker. Workers you may not read are listed in
+    `missing`, exactly like ids that do not exist."""
+    return model_response(await service.batch_get(session, data.ids, scope))
 
 
 @router.post(
@@ -159,12 +164,13 @@ async def lookup(
     request: Request,
     session: SessionDep,
     principal: AdminOrOrganiserOrService,
+    scope: WorkerScopeDep,
     data: schemas.IdNumberLookup,
 ) -> list[schemas.IdNumberMatch]:
     """Worker ids for up to 1,000 identity numbers (sent in the body, never in a URL), in the
     order asked; null where no worker in your scope has the number. Used for bulk
     registration from enterprise spreadsheets."""
-    return await service.lookup_by_id_numbers(session, _cipher(request), data.id_numbers, principal)
+    return await service.lookup_by_id_numbers(session, _cipher(request), data.id_numbers, scope)
 
 
 @router.get(
@@ -177,11 +183,10 @@ async def get_worker(
     request: Request,
     session: SessionDep,
     principal: FileReader,
-    worker_id: uuid.UUID,
+    worker: VisibleWorker,
     response: Response,
 ) -> schemas.Worker:
     """One worker. The `ETag` header is the version to send as `If-Match` when updating."""
-    worker = await service.get_visible(session, worker_id, principal)
     response.headers["ETag"] = etag(worker.version)
     return service.present(worker, _cipher(request), principal)
 
@@ -196,7 +201,7 @@ async def update_worker(
     request: Request,
     session: SessionDep,
     principal: AdminOrganiserOrWorker,
-    worker_id: uuid.UUID,
+    visible: VisibleWorker,
     data: schemas.WorkerUpdate,
     response: Response,
     if_match: IfMatchHeader = None,
@@ -204,7 +209,7 @@ async def update_worker(
     """Correct the name, phone or occupation (organisers in scope, or the worker themselves).
     Grades, employers and file status change through their own endpoints, which keep history."""
     cipher = _cipher(request)
-    worker = await service.update(session, cipher, worker_id, data, principal, if_match)
+    worker = await service.update(session, cipher, visible, data, principal, if_match)
     response.headers["ETag"] = etag(worker.version)
     return service.present(worker, cipher, principal)
 
@@ -219,13 +224,13 @@ async def update_worker(
 async def change_grade(
     session: SessionDep,
     principal: AdminOrOrganiser,
-    worker_id: uuid.UUID,
+    worker: ManagedWorker,
     data: schemas.GradeChangeCreate,
 ) -> schemas.GradeChange:
     """A certification moves the worker **one** level up the ladder (certificate number and
     issuing body required); skipping a level is refused and the answer names the next one. An
     admin `correction` may set any grade, with a reason. The file type follows the grade."""
-    change = await service.change_grade(session, worker_id, data, principal)
+    change = await service.change_grade(session, worker, data, principal)
     return schemas.GradeChange.model_validate(change)
 
 
@@ -236,10 +241,10 @@ async def change_grade(
     responses=error_responses(401, 403, 404, 422),
 )
 async def grade_history(
-    session: SessionDep, principal: FileReader, worker_id: uuid.UUID
+    session: SessionDep, principal: FileReader, worker: VisibleWorker
 ) -> list[schemas.GradeChange]:
     """Every grade the worker has held, oldest first, with certificates and sources."""
-    changes = await service.grade_history(session, worker_id, principal)
+    changes = await service.grade_history(session, worker)
     return [schemas.GradeChange.model_validate(c) for c in changes]
 
 
@@ -253,12 +258,12 @@ async def transfer(
     request: Request,
     session: SessionDep,
     principal: AdminOrOrganiser,
-    worker_id: uuid.UUID,
+    managed: ManagedWorker,
     data: schemas.Transfer,
 ) -> schemas.Worker:
     """Close the current employment and start one at the new enterprise; the worker's locality
     becomes the enterprise's. The file records the move."""
-    worker = await service.transfer(session, worker_id, data, principal)
+    worker = await service.transfer(session, managed, data, principal)
     return service.present(worker, _cipher(request), principal)
 
 
@@ -272,11 +277,11 @@ async def set_file_status(
     request: Request,
     session: SessionDep,
     principal: AdminOrOrganiser,
-    worker_id: uuid.UUID,
+    managed: ManagedWorker,
     data: schemas.FileStatusChange,
 ) -> schemas.Worker:
     """Mark the talent file active, transferred (out of the province), left or retired."""
-    worker = await service.set_file_status(session, worker_id, data, principal)
+    worker = await service.set_file_status(session, managed, data, principal)
     return service.present(worker, _cipher(request), principal)
 
 
@@ -289,16 +294,14 @@ async def set_file_status(
 async def timeline(
     session: SessionDep,
     principal: FileReader,
-    worker_id: uuid.UUID,
+    worker: VisibleWorker,
     kind: Annotated[str | None, Query(max_length=48, description="Only this kind.")] = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> Page[schemas.TimelineEntry]:
     """The file's history in order: registration, grade changes, moves, training, competition
     results, honours, mentoring. Append-only."""
-    return await service.list_timeline(
-        session, worker_id, principal, kind=kind, limit=limit, cursor=cursor
-    )
+    return await service.list_timeline(session, worker, kind=kind, limit=limit, cursor=cursor)
 
 
 @router.put(

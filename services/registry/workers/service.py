@@ -16,7 +16,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, literal, select
+from sqlalchemy import and_, exists, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,9 +24,9 @@ from services.registry.identifiers import id_number_facts, validate_id_number
 from services.registry.search import name_matches, name_rank
 from services.registry.talent import timeline
 from services.registry.talent.access import (
+    WorkerScope,
     can_view,
     ensure_can_manage,
-    ensure_can_view,
     load_worker,
 )
 from services.registry.workers import schemas
@@ -52,6 +52,7 @@ from shared.models.registry import (
     Worker,
 )
 from shared.pagination import Page, keyset_rows, paginate
+from shared.scope import locality_clause
 
 MIN_WORKING_AGE = 16
 
@@ -169,12 +170,6 @@ async def create(
             errors=[FieldError(field="locality_code", message="unknown locality")],
         )
     lookup = cipher.lookup_hash(number)
-    existing = await session.scalar(select(Worker.id).where(Worker.id_number_hash == lookup))
-    if existing:
-        raise Conflict(
-            f"A worker with this identity number is already registered (id {existing}).",
-            existing_worker_id=str(existing),
-        )
     worker = Worker(
         name=data.name.strip(),
         id_number_hash=lookup,
@@ -190,7 +185,17 @@ async def create(
         grade=data.grade,
         file_type=FileType.for_grade(data.grade),
     )
+    # The caller's own scope first (it says nothing about anybody else), then duplicates.
     ensure_can_manage(principal, worker)
+    existing = (
+        await session.execute(
+            select(Worker.id, Worker.enterprise_id, Worker.locality_code).where(
+                Worker.id_number_hash == lookup
+            )
+        )
+    ).first()
+    if existing is not None:
+        raise duplicate_worker(principal, existing)
     session.add(worker)
     try:
         await session.flush()
@@ -251,28 +256,24 @@ async def create(
     return worker
 
 
-async def get_visible(session: AsyncSession, worker_id: uuid.UUID, principal: Principal) -> Worker:
-    worker = await load_worker(session, worker_id)
-    ensure_can_view(principal, worker)
-    return worker
+#: What an organiser is told when the identity number belongs to a worker it may not read.
+#: The same words, and nothing else, for every such worker: no id, locality or employer.
+#: (Uniqueness of the identity number makes a refusal unavoidable; see the README, Security.)
+NOT_REGISTRABLE = (
+    "This identity number cannot be registered in your scope. If the person has moved to "
+    "you, ask the province (an admin) to transfer their file."
+)
 
 
-def _scope_filter(principal: Principal) -> ColumnElement[bool] | None:
-    """Organisers list workers of their scope; workers only themselves."""
-    if principal.role is Role.admin or principal.role is Role.integration:
-        return None
-    if principal.role is Role.organiser:
-        if principal.enterprise_id is not None:
-            return Worker.enterprise_id == principal.enterprise_id
-        scope = principal.locality_code or ""
-        if scope == "370000":
-            return None
-        if scope.endswith("00"):
-            return Worker.locality_code.startswith(scope[:4])
-        return Worker.locality_code == scope
-    if principal.role is Role.worker and principal.worker_id:
-        return Worker.id == principal.worker_id
-    raise Forbidden(f"Role {principal.role.value} may not list workers.")
+def duplicate_worker(principal: Principal, existing: Any) -> Conflict:
+    """The 409 for an identity number already on file: naming the worker only to a caller who
+    may read them (`existing`: its id, enterprise_id and locality_code)."""
+    if can_view(principal, existing):
+        return Conflict(
+            f"A worker with this identity number is already registered (id {existing.id}).",
+            existing_worker_id=str(existing.id),
+        )
+    return Conflict(NOT_REGISTRABLE)
 
 
 async def list_workers(
@@ -297,18 +298,15 @@ async def list_workers(
     clear = principal.role is Role.admin or principal.role is Role.worker
     columns = [*LIST_COLUMNS, *(SECRET_COLUMNS if clear else ())]
     stmt = select(*columns, (rank if rank is not None else literal(0)).label("rank"))
-    scope = _scope_filter(principal)
-    if scope is not None:
-        stmt = stmt.where(scope)
+    if principal.role not in (Role.admin, Role.integration, Role.organiser, Role.worker):
+        raise Forbidden(f"Role {principal.role.value} may not list workers.")
+    stmt = stmt.where(WorkerScope(principal).clause())
     if q:
         stmt = stmt.where(name_matches(Worker.name, Worker.name_tokens, q))
     if enterprise_id:
         stmt = stmt.where(Worker.enterprise_id == enterprise_id)
-    if locality_code and locality_code != "370000":
-        if locality_code.endswith("00"):
-            stmt = stmt.where(Worker.locality_code.startswith(locality_code[:4]))
-        else:
-            stmt = stmt.where(Worker.locality_code == locality_code)
+    if locality_code:
+        stmt = stmt.where(locality_clause(locality_code, Worker.locality_code))
     if grade:
         stmt = stmt.where(Worker.grade == grade)
     if min_grade:
@@ -397,12 +395,14 @@ def present_row(row: Any, cipher: PersonalDataCipher, principal: Principal) -> s
 async def update(
     session: AsyncSession,
     cipher: PersonalDataCipher,
-    worker_id: uuid.UUID,
+    worker: Worker,
     data: schemas.WorkerUpdate,
     principal: Principal,
     if_match: str | None,
 ) -> Worker:
-    worker = await load_worker(session, worker_id, for_update=True)
+    """`worker`: loaded by the route (`VisibleWorker`); organisers in scope change it, and the
+    worker themselves."""
+    worker = await load_worker(session, worker.id, for_update=True)
     if not (may_see_personal_data(principal, worker) and principal.role is Role.worker):
         ensure_can_manage(principal, worker)
     check_if_match(if_match, worker.version)
@@ -513,12 +513,11 @@ async def _apply_grade(
 
 async def change_grade(
     session: AsyncSession,
-    worker_id: uuid.UUID,
+    worker: Worker,
     data: schemas.GradeChangeCreate,
     principal: Principal,
 ) -> GradeChange:
-    worker = await load_worker(session, worker_id, for_update=True)
-    ensure_can_manage(principal, worker)
+    """`worker`: locked and checked by the route (`ManagedWorker`)."""
     if data.effective_date > date.today():
         raise InvalidInput(
             "A grade change cannot take effect in the future.",
@@ -624,23 +623,20 @@ async def promote_for_competition(
     return change, True
 
 
-async def grade_history(
-    session: AsyncSession, worker_id: uuid.UUID, principal: Principal
-) -> list[GradeChange]:
-    await get_visible(session, worker_id, principal)
+async def grade_history(session: AsyncSession, worker: Worker) -> list[GradeChange]:
+    """`worker`: checked by the route (`VisibleWorker`)."""
     rows = await session.scalars(
         select(GradeChange)
-        .where(GradeChange.worker_id == worker_id)
+        .where(GradeChange.worker_id == worker.id)
         .order_by(GradeChange.created_at, GradeChange.id)
     )
     return list(rows)
 
 
 async def transfer(
-    session: AsyncSession, worker_id: uuid.UUID, data: schemas.Transfer, principal: Principal
+    session: AsyncSession, worker: Worker, data: schemas.Transfer, principal: Principal
 ) -> Worker:
-    worker = await load_worker(session, worker_id, for_update=True)
-    ensure_can_manage(principal, worker)
+    """`worker`: locked and checked by the route (`ManagedWorker`)."""
     target = await _enterprise(session, data.to_enterprise_id, "to_enterprise_id")
     if worker.enterprise_id == target.id:
         raise Conflict("The worker already works for this enterprise.")
@@ -707,12 +703,11 @@ async def transfer(
 
 async def set_file_status(
     session: AsyncSession,
-    worker_id: uuid.UUID,
+    worker: Worker,
     data: schemas.FileStatusChange,
     principal: Principal,
 ) -> Worker:
-    worker = await load_worker(session, worker_id, for_update=True)
-    ensure_can_manage(principal, worker)
+    """`worker`: locked and checked by the route (`ManagedWorker`)."""
     if worker.file_status == data.status:
         raise Conflict(f"The file is already {data.status.value}.")
     before = _audit_view(worker)
@@ -744,15 +739,14 @@ async def set_file_status(
 
 async def list_timeline(
     session: AsyncSession,
-    worker_id: uuid.UUID,
-    principal: Principal,
+    worker: Worker,
     *,
     kind: str | None,
     limit: int,
     cursor: str | None,
 ) -> Page[schemas.TimelineEntry]:
-    await get_visible(session, worker_id, principal)
-    stmt = select(TimelineEntry).where(TimelineEntry.worker_id == worker_id)
+    """`worker`: checked by the route (`VisibleWorker`)."""
+    stmt = select(TimelineEntry).where(TimelineEntry.worker_id == worker.id)
     if kind:
         stmt = stmt.where(TimelineEntry.kind == kind)
     return await paginate(
@@ -798,9 +792,10 @@ async def record_competition_result(
 
 
 async def batch_get(
-    session: AsyncSession, ids: list[uuid.UUID], principal: Principal
+    session: AsyncSession, ids: list[uuid.UUID], scope: WorkerScope
 ) -> schemas.BatchGetResult:
-    """One query: the eligibility columns and each worker's current honours."""
+    """One query: the eligibility columns and each worker's current honours. Workers the
+    caller may not read are `missing`, exactly like ids that do not exist."""
     unique = list(dict.fromkeys(ids))
     live = and_(HonourGrant.worker_id == Worker.id, HonourGrant.revoked_at.is_(None))
     honours = select(func.array_agg(HonourGrant.honour_code)).where(live).scalar_subquery()
@@ -813,12 +808,9 @@ async def batch_get(
                 *ELIGIBILITY_COLUMNS,
                 honours.label("honours"),
                 national.label("national_winner"),
-            ).where(Worker.id.in_(unique))
+            ).where(Worker.id.in_(unique), scope.clause())
         )
     )
-    visible = [w for w in rows if can_view(principal, w)]
-    if len(visible) < len(rows):
-        raise Forbidden(f"{len(rows) - len(visible)} of these workers are outside your scope.")
     by_id = {w.id: w for w in rows}
     items = [
         schemas.WorkerEligibility.model_construct(
@@ -848,19 +840,20 @@ ELIGIBILITY_COLUMNS = (
 
 
 async def lookup_by_id_numbers(
-    session: AsyncSession, cipher: PersonalDataCipher, numbers: list[str], principal: Principal
+    session: AsyncSession, cipher: PersonalDataCipher, numbers: list[str], scope: WorkerScope
 ) -> list[schemas.IdNumberMatch]:
-    """Worker ids for identity numbers (bulk registration by enterprises), by keyed hash."""
+    """Worker ids for identity numbers (bulk registration by enterprises), by keyed hash; null
+    for a worker the caller may not read, exactly as for a number nobody has."""
     hashes = {}
     for number in numbers:
         cleaned = number.strip().upper()
         hashes[number] = cipher.lookup_hash(cleaned)
     rows = (
         await session.scalars(
-            select(Worker).where(Worker.id_number_hash.in_(list(hashes.values())))
+            select(Worker).where(Worker.id_number_hash.in_(list(hashes.values())), scope.clause())
         )
     ).all()
-    by_hash = {w.id_number_hash: w for w in rows if can_view(principal, w)}
+    by_hash = {w.id_number_hash: w for w in rows}
     return [
         schemas.IdNumberMatch(
             id_number=mask_id_number(n.strip().upper()) if len(n.strip()) == 18 else "*",
