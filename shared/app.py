@@ -34,6 +34,7 @@ from shared.errors import (
 from shared.logging import configure_logging
 from shared.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from shared.migrate import current_revision, head_revision
+from shared.pagination import configure_cursors, load_cursor_key
 
 log = logging.getLogger("shared.app")
 
@@ -203,6 +204,8 @@ def create_service_app(
             await asyncio.gather(*tasks, return_exceptions=True)
             await http.aclose()
             await engine.dispose()
+
+    configure_cursors(load_cursor_key(settings.cursor_key, settings.key_dir))
 
     app = FastAPI(
         title=title,

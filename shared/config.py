@@ -115,6 +115,14 @@ class Settings(BaseSettings):
         "at rest. Unset: generated on first run into KEY_DIR/data.key.",
         repr=False,
     )
+    cursor_key: str | None = Field(
+        None,
+        description="Base64 of 32 random bytes: signs pagination cursors so that a forged or "
+        "edited cursor is refused. Unset: generated on first run into KEY_DIR/cursor.key. Give "
+        "every replica of every service the same value (a cursor from one replica is refused "
+        "by another with a different key).",
+        repr=False,
+    )
     service_client_id: str | None = Field(
         None,
         description="This service's machine client at the registry (scope `internal`), for calls "

@@ -66,9 +66,14 @@ class PersonalDataCipher:
 def load_cipher(data_key: str | None, key_dir: Path) -> PersonalDataCipher:
     if data_key:
         return PersonalDataCipher.from_master(base64.b64decode(data_key))
-    path = key_dir / DATA_KEY_FILE
+    return PersonalDataCipher.from_master(load_secret_file(key_dir / DATA_KEY_FILE))
+
+
+def load_secret_file(path: Path) -> bytes:
+    """32 random bytes kept base64-encoded in `path`, made (mode 0600) on first use; several
+    processes starting at once all end up with the first writer's key."""
     if not path.exists():
-        key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
@@ -79,7 +84,7 @@ def load_cipher(data_key: str | None, key_dir: Path) -> PersonalDataCipher:
             pass
         finally:
             tmp.unlink(missing_ok=True)
-    return PersonalDataCipher.from_master(base64.b64decode(path.read_bytes()))
+    return base64.b64decode(path.read_bytes())
 
 
 def mask_id_number(id_number: str) -> str:

@@ -6,7 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Identity, Index, Integer, String, func, text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -35,7 +45,12 @@ class AuditLog(Base):
 
 
 class IdempotencyKey(Base):
-    """The first answer to a create sent with an `Idempotency-Key`, replayed on repeats."""
+    """The first answer to a create sent with an `Idempotency-Key`, replayed on repeats.
+
+    The row is inserted before the create runs (the claim) and given its answer in the same
+    transaction, so a committed row always has one. The answer is `response_sealed` (encrypted)
+    in services holding personal data in clear, else `response_body` (shared/idempotency.py).
+    """
 
     __tablename__ = "idempotency_keys"
 
@@ -45,8 +60,10 @@ class IdempotencyKey(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     method: Mapped[str] = mapped_column(String(8))
     path: Mapped[str] = mapped_column(String(512))
-    status_code: Mapped[int] = mapped_column(Integer)
-    response_body: Mapped[Any] = mapped_column(JSONB)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[Any | None] = mapped_column(JSONB)
+    response_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    location: Mapped[str | None] = mapped_column(String(512))
     resource_id: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False, index=True
