@@ -13,7 +13,7 @@ clear and cannot be encrypted here (the data key is not available to migrations)
 dropped. The keys stay used (a repeat gets a 409 naming the resource, never a second create).
 
 Revision ID: 0044
-Revises: 0042
+Revises: 0049
 Create Date: 2026-12-03 10:00:00+00:00
 """
 
@@ -24,7 +24,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0044"
-down_revision: str | None = "0042"
+down_revision: str | None = "0049"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
