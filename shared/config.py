@@ -44,6 +44,19 @@ class Settings(BaseSettings):
         description="Postgres URL (postgresql://user:pass@host:port/db). Unset: `make run` starts "
         "an embedded Postgres with pgserver.",
     )
+    migration_database_url: str | None = Field(
+        None,
+        description="Postgres URL of the schema owner, for `alembic upgrade` and for creating the "
+        "services' login (default: DATABASE_URL). Set it apart from DATABASE_URL so the services "
+        "never hold the owner's password.",
+    )
+    db_app_login: str = Field(
+        "skills_app",
+        pattern=r"^[a-z_][a-z0-9_]*$",
+        description="The database login `make run` creates for the services when DATABASE_URL is "
+        "the owner's (or unset): a member of `app_writer` only, with a password kept in "
+        "KEY_DIR/db-app-password.",
+    )
     db_pool_size: int = Field(
         10, ge=1, description="SQLAlchemy pool size per process (connections kept open)."
     )
@@ -270,7 +283,7 @@ class Settings(BaseSettings):
     def _empty_role(cls, value: object) -> object:
         return value or None
 
-    @field_validator("database_url")
+    @field_validator("database_url", "migration_database_url")
     @classmethod
     def _normalise_db(cls, value: str | None) -> str | None:
         return normalise_database_url(value) if value else value
