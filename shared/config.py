@@ -117,6 +117,22 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(
         900, ge=1, description="The rate-limiting window of the token endpoint, seconds."
     )
+    token_rate_limit: int = Field(
+        60,
+        ge=1,
+        description="Requests to the token endpoint (any grant, right or wrong) from one client "
+        "address per RATE_LIMIT_WINDOW_SECONDS, counted in the database across replicas; more "
+        "are answered 429 with Retry-After.",
+    )
+    certificate_verify_rate_limit: int = Field(
+        60,
+        ge=1,
+        description="Requests to the public certificate verification from one client address "
+        "per RATE_LIMIT_WINDOW_SECONDS, counted in the database across replicas.",
+    )
+    rate_limit_window_seconds: int = Field(
+        60, ge=1, le=86400, description="The window of the request rate limits above, seconds."
+    )
     key_dir: Path = Field(
         PROJECT_ROOT / "var" / "keys",
         description="Folder holding the registry's RS256 signing key (generated on first run; "
