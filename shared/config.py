@@ -203,6 +203,21 @@ class Settings(BaseSettings):
         description="The judging service as the public reaches it: certificates carry a QR code "
         "of BASE/v1/certificates:verify?code=....",
     )
+    award_sweep_seconds: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="How often each judging process looks for finalised stages whose awards "
+        "are not all sent (the process that finalised may have died, or the registry was "
+        "down) and completes them; several replicas share the work. 0: never.",
+    )
+    award_retry_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="Wait before a stage's awards are tried again after a failure; it doubles "
+        "with each failure, up to an hour.",
+    )
     webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(
         default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 86400.0],
         description="Delays before each retry of a webhook delivery, comma-separated seconds "
