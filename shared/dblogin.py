@@ -77,10 +77,12 @@ async def ensure_app_login(owner_url: str, app_url: str) -> None:
                     # Utility statements take no parameters: let the server quote them.
                     verb = "ALTER" if exists else "CREATE"
                     options = "LOGIN" if exists else "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE"
+                    statement = f"{verb} ROLE %I {options} PASSWORD %L"
                     sql = await conn.fetchval(
-                        f"SELECT format('{verb} ROLE %I {options} PASSWORD %L', $1::text, $2::text)",
+                        "SELECT format($3::text, $1::text, $2::text)",
                         username,
                         password,
+                        statement,
                     )
                     await conn.execute(sql)
                     others = await conn.fetch(

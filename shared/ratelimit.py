@@ -49,8 +49,8 @@ _COUNT = text(
     """
 )
 _CLEANUP = text(
-    "DELETE FROM rate_limit_counters "
-    "WHERE bucket = :bucket AND window_start < clock_timestamp() - make_interval(secs => CAST(:keep AS integer))"
+    "DELETE FROM rate_limit_counters WHERE bucket = :bucket "
+    "AND window_start < clock_timestamp() - make_interval(secs => CAST(:keep AS integer))"
 )
 
 
@@ -86,9 +86,7 @@ async def hit(engine: AsyncEngine, limit: Limit, key: str) -> None:
     async with engine.connect() as conn:
         hits, remaining = (await conn.execute(_COUNT, params)).one()
         if random.random() < 1 / CLEANUP_ONE_IN:  # noqa: S311 - not security
-            await conn.execute(
-                _CLEANUP, {"bucket": limit.bucket, "keep": 2 * limit.window_seconds}
-            )
+            await conn.execute(_CLEANUP, {"bucket": limit.bucket, "keep": 2 * limit.window_seconds})
         await conn.commit()
     if hits > limit.hits:
         raise RateLimited(limit, max(1, math.ceil(float(remaining))))

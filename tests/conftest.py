@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.competitions.main import create_app as create_competitions
 from services.judging.main import create_app as create_judging
@@ -77,6 +78,19 @@ async def database_url(pg_server: PgServer, template_db: str) -> AsyncIterator[s
     name = await pg_server.create_database(template=template_db)
     yield pg_server.url_for(name)
     await pg_server.drop_database(name)
+
+
+@asynccontextmanager
+async def owner_sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions as the schema owner (no SET ROLE): for what a test stages that the services'
+    login may not do (triggers, catalogs)."""
+    engine = make_engine(
+        Settings(database_url=database_url, db_role=""), pool_size=1, max_overflow=0
+    )
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture(scope="session")

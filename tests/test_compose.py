@@ -321,7 +321,7 @@ def _compose_db_url(name: str, var: str) -> Any:
     return url
 
 
-@pytest.mark.parametrize("name", ("migrate", "db-login"))
+@pytest.mark.parametrize("name", ["migrate", "db-login"])
 def test_the_schema_owner_migrates_and_creates_the_services_login(name: str) -> None:
     url = _compose_db_url(name, "MIGRATION_DATABASE_URL")
     pg = _environment("postgres")
@@ -338,7 +338,8 @@ def test_services_connect_with_their_own_login_never_the_owner(name: str) -> Non
         f"{name} connects as the schema owner (a superuser in the postgres image): use the "
         "services' login, a member of app_writer only"
     )
-    assert url.password and url.password != pg["POSTGRES_PASSWORD"]
+    assert url.password
+    assert url.password != pg["POSTGRES_PASSWORD"]
     assert urlsplit(_environment("db-login")["DATABASE_URL"]) == url, (
         f"{name} must use the login the db-login job creates"
     )

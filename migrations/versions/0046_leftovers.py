@@ -38,9 +38,7 @@ def upgrade() -> None:
             "bucket", "key_hash", "window_start", name=op.f("pk_rate_limit_counters")
         ),
     )
-    op.create_index(
-        "ix_rate_limit_counters_window_start", "rate_limit_counters", ["window_start"]
-    )
+    op.create_index("ix_rate_limit_counters_window_start", "rate_limit_counters", ["window_start"])
 
     op.create_table(
         "award_jobs",
@@ -51,7 +49,10 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.PrimaryKeyConstraint("stage_id", name=op.f("pk_award_jobs")),
     )

@@ -29,9 +29,7 @@ ALL_SENT = {"pending": 0, "sent": 6, "failed": 0}
 @pytest.fixture
 def settings(database_url: str, key_dir: Path) -> Settings:
     # A fast sweeper so that the tests wait seconds, not minutes.
-    return make_settings(
-        database_url, key_dir, award_sweep_seconds=0.2, award_retry_seconds=0.3
-    )
+    return make_settings(database_url, key_dir, award_sweep_seconds=0.2, award_retry_seconds=0.3)
 
 
 async def _provisional_stage(
@@ -63,10 +61,8 @@ async def _finalise(services: Services, headers: dict[str, str], sid: uuid.UUID)
     assert final.status_code == 200, final.text
 
 
-async def _until_all_sent(
-    services: Services, headers: dict[str, str], sid: uuid.UUID, timeout: float = 30
-) -> list[Any]:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def _until_all_sent(services: Services, headers: dict[str, str], sid: uuid.UUID) -> list[Any]:
+    deadline = asyncio.get_running_loop().time() + 30
     while True:
         awards = await _awards(services, headers, sid)
         if _states(awards) == ALL_SENT:

@@ -483,9 +483,7 @@ async def test_identity_facts_change_for_nobody_through_patch(
 async def test_self_service_and_organiser_changes_are_both_audited_masked(
     services: Services, admin_headers: dict[str, str]
 ) -> None:
-    await create_account(
-        services, "jinan.organiser", "organiser", locality_code="370100"
-    )
+    await create_account(services, "jinan.organiser", "organiser", locality_code="370100")
     organiser = bearer(await get_token(services, "jinan.organiser"))
     body = worker_body()
     worker = (await services.registry.post("/v1/workers", json=body, headers=organiser)).json()

@@ -224,14 +224,16 @@ async def run_job(
                 stage = await upstream.stage(stage_id)
             except NotFound:
                 log.warning("award job dropped: the stage is gone", extra=context)
-                return await _finish(sessionmaker, stage_id, attempts)
+                await _finish(sessionmaker, stage_id, attempts)
+                return None
         try:
             async with sessionmaker() as session, session.begin():
                 results = await final_results(session, stage_id)
                 await service.plan_awards(session, upstream, stage, results, principal)
         except PreconditionFailed:
             log.warning("award job dropped: the results are not final", extra=context)
-            return await _finish(sessionmaker, stage_id, attempts)
+            await _finish(sessionmaker, stage_id, attempts)
+            return None
         delivery = await deliver(sessionmaker, upstream, stage, principal)
     except Exception as exc:
         error = exc.detail if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"

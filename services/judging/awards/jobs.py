@@ -12,9 +12,9 @@ settled: all sent, or refused by the registry for a reason that a retry would no
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,13 +29,13 @@ MAX_BACKOFF_SECONDS = 3600.0
 async def schedule(session: AsyncSession, stage_id: uuid.UUID) -> None:
     """Note (in the caller's transaction) that the stage's awards are due now."""
     await session.execute(
-        insert(AwardJob).values(stage_id=stage_id).on_conflict_do_nothing(
-            index_elements=[AwardJob.stage_id]
-        )
+        insert(AwardJob)
+        .values(stage_id=stage_id)
+        .on_conflict_do_nothing(index_elements=[AwardJob.stage_id])
     )
 
 
-def _lease() -> object:
+def _lease() -> ColumnElement[datetime]:
     return func.now() + LEASE
 
 
@@ -75,7 +75,7 @@ async def claim_stage(session: AsyncSession, stage_id: uuid.UUID) -> int | None:
     return attempts
 
 
-def _ours(stage_id: uuid.UUID, attempts: int) -> object:
+def _ours(stage_id: uuid.UUID, attempts: int) -> ColumnElement[bool]:
     # A lease that ran out may have been taken again (attempts moved on): leave that one be.
     return and_(AwardJob.stage_id == stage_id, AwardJob.attempts == attempts)
 
