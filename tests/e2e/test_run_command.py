@@ -72,9 +72,8 @@ def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> str
     return output
 
 
-async def _service_logins(data_dir: Path) -> set[str]:
+async def _service_logins(socket: Path) -> set[str]:
     """The logins of the services' connections (application_name shandong-skills)."""
-    [socket] = [p for p in data_dir.rglob(".s.PGSQL.*") if not p.name.endswith(".lock")]
     conn = await asyncpg.connect(
         host=str(socket.parent),
         port=int(socket.name.rsplit(".", 1)[1]),
@@ -155,7 +154,9 @@ def test_run_demo_on_embedded_postgres_then_ctrl_c(tmp_path: Path) -> None:
         assert organiser, output
         # The services are connected with their own login, never as the owner (postgres).
         assert "Services connect as database login 'skills_app'" in output
-        assert asyncio.run(_service_logins(tmp_path / "pgdata")) == {"skills_app"}
+        sockets = (tmp_path / "pgdata").rglob(".s.PGSQL.*")
+        [socket] = [p for p in sockets if not p.name.endswith(".lock")]
+        assert asyncio.run(_service_logins(socket)) == {"skills_app"}
         assert (tmp_path / "keys" / "db-app-password").is_file()
     finally:
         proc.send_signal(signal.SIGINT)
