@@ -1,4 +1,5 @@
-"""Alembic environment (async). The URL comes from the caller or from DATABASE_URL."""
+"""Alembic environment (async). The URL comes from the caller, MIGRATION_DATABASE_URL or
+DATABASE_URL."""
 
 from __future__ import annotations
 
@@ -22,9 +23,15 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
-    url = config.attributes.get("database_url") or Settings().database_url
+    settings = Settings()
+    # The schema owner migrates; DATABASE_URL alone is taken as the owner's (one-login setups).
+    url = (
+        config.attributes.get("database_url")
+        or settings.migration_database_url
+        or settings.database_url
+    )
     if not url:
-        raise RuntimeError("Set DATABASE_URL to run migrations.")
+        raise RuntimeError("Set MIGRATION_DATABASE_URL (or DATABASE_URL) to run migrations.")
     return normalise_database_url(url)
 
 

@@ -44,6 +44,19 @@ class Settings(BaseSettings):
         description="Postgres URL (postgresql://user:pass@host:port/db). Unset: `make run` starts "
         "an embedded Postgres with pgserver.",
     )
+    migration_database_url: str | None = Field(
+        None,
+        description="Postgres URL of the schema owner, for `alembic upgrade` and for creating the "
+        "services' login (default: DATABASE_URL). Set it apart from DATABASE_URL so the services "
+        "never hold the owner's password.",
+    )
+    db_app_login: str = Field(
+        "skills_app",
+        pattern=r"^[a-z_][a-z0-9_]*$",
+        description="The database login `make run` creates for the services when DATABASE_URL is "
+        "the owner's (or unset): a member of `app_writer` only, with a password kept in "
+        "KEY_DIR/db-app-password.",
+    )
     db_pool_size: int = Field(
         10, ge=1, description="SQLAlchemy pool size per process (connections kept open)."
     )
@@ -103,6 +116,22 @@ class Settings(BaseSettings):
     )
     login_window_seconds: int = Field(
         900, ge=1, description="The rate-limiting window of the token endpoint, seconds."
+    )
+    token_rate_limit: int = Field(
+        60,
+        ge=1,
+        description="Requests to the token endpoint (any grant, right or wrong) from one client "
+        "address per RATE_LIMIT_WINDOW_SECONDS, counted in the database across replicas; more "
+        "are answered 429 with Retry-After.",
+    )
+    certificate_verify_rate_limit: int = Field(
+        60,
+        ge=1,
+        description="Requests to the public certificate verification from one client address "
+        "per RATE_LIMIT_WINDOW_SECONDS, counted in the database across replicas.",
+    )
+    rate_limit_window_seconds: int = Field(
+        60, ge=1, le=86400, description="The window of the request rate limits above, seconds."
     )
     key_dir: Path = Field(
         PROJECT_ROOT / "var" / "keys",
@@ -224,6 +253,21 @@ class Settings(BaseSettings):
         description="The judging service as the public reaches it: certificates carry a QR code "
         "of BASE/v1/certificates:verify?code=....",
     )
+    award_sweep_seconds: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="How often each judging process looks for finalised stages whose awards "
+        "are not all sent (the process that finalised may have died, or the registry was "
+        "down) and completes them; several replicas share the work. 0: never.",
+    )
+    award_retry_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="Wait before a stage's awards are tried again after a failure; it doubles "
+        "with each failure, up to an hour.",
+    )
     webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(
         default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 86400.0],
         description="Delays before each retry of a webhook delivery, comma-separated seconds "
@@ -320,7 +364,7 @@ class Settings(BaseSettings):
     def _empty_role(cls, value: object) -> object:
         return value or None
 
-    @field_validator("database_url")
+    @field_validator("database_url", "migration_database_url")
     @classmethod
     def _normalise_db(cls, value: str | None) -> str | None:
         return normalise_database_url(value) if value else value

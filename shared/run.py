@@ -1,7 +1,8 @@
 """The one command that runs the whole system: `make run` (or `python -m shared.run`).
 
 - no DATABASE_URL: starts an embedded Postgres (pgserver) with its data in `var/pgdata`;
-- applies the migrations;
+- applies the migrations as the schema owner, then gives the services a login of their own
+  that is a member of `app_writer` only (shared/dblogin.py);
 - starts registry (8001), competitions (8002) and judging (8003) as uvicorn processes, and
   the webhook dispatcher (`python -m shared.webhooks`);
 - `--demo` loads a small realistic data set and prints the sign-ins it created;
@@ -23,9 +24,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 from shared.config import PROJECT_ROOT, SERVICE_PORTS, Settings
+from shared.dblogin import UnsafeLogin, app_url_for, login_of
 from shared.migrate import upgrade_head
 
 PR_SET_PDEATHSIG = 1
@@ -163,17 +166,33 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     pg: Any = None
     settings = Settings()
-    if settings.database_url:
-        database_url = settings.database_url
-        print("Using DATABASE_URL from the environment.")
+    owner_url = settings.migration_database_url or settings.database_url
+    if owner_url:
+        print("Using the database of the environment.")
     else:
         from shared.embedded_pg import start
 
-        database_url, pg = start(Path(args.data_dir))
+        owner_url, pg = start(Path(args.data_dir))
         print(f"Embedded Postgres running (data in {args.data_dir}).")
-    env["DATABASE_URL"] = database_url
     print("Applying migrations...")
-    upgrade_head(database_url)
+    upgrade_head(owner_url)
+    # The services never connect as the schema owner: a login that is a member of app_writer
+    # only (created here unless MIGRATION_DATABASE_URL and DATABASE_URL are given apart).
+    try:
+        database_url = asyncio.run(app_url_for(settings, owner_url))
+    except (UnsafeLogin, OSError, asyncpg.PostgresError) as exc:
+        print(
+            f"error: cannot set up the services' database login: {exc}\nGive the owner "
+            "CREATEROLE, or set MIGRATION_DATABASE_URL (owner) and DATABASE_URL (a login that "
+            "is a member of app_writer only).",
+            file=sys.stderr,
+        )
+        if pg is not None:
+            pg.cleanup()
+        return 1
+    env["DATABASE_URL"] = database_url
+    env.pop("MIGRATION_DATABASE_URL", None)  # the services never see the owner's password
+    print(f"Services connect as database login {login_of(database_url)[0]!r} (app_writer).")
     if not (env.get("SERVICE_CLIENT_ID") and env.get("SERVICE_CLIENT_SECRET")):
         # Machine credentials for competitions and judging (fresh secret on every start).
         from services.registry.cli import provision_service_client

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.competitions.main import create_app as create_competitions
 from services.judging.main import create_app as create_judging
@@ -27,11 +28,21 @@ from services.registry.main import create_app as create_registry
 from shared.auth import passwords
 from shared.config import Settings
 from shared.db import make_engine, make_sessionmaker
+from shared.dblogin import ensure_app_login, with_login
 from shared.migrate import upgrade_head
 from tests.dbutil import PgServer, choose_server
 
 ADMIN_PASSWORD = "Admin-Passw0rd!"
 SERVICE_SECRET = "internal-services-test-secret"
+#: The apps under test connect as this login, a member of app_writer only, as deployed (the
+#: fixtures' own URLs stay the owner's, for setting up and inspecting).
+APP_LOGIN = "skills_app_test"
+APP_LOGIN_PASSWORD = "skills-app-test-password"
+
+
+def app_database_url(owner_url: str) -> str:
+    """The URL the services use: the same database through the restricted login."""
+    return with_login(owner_url, APP_LOGIN, APP_LOGIN_PASSWORD)
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +58,7 @@ async def template_db(pg_server: PgServer) -> AsyncIterator[str]:
     name = await pg_server.create_database()
     url = pg_server.url_for(name)
     upgrade_head(url)
+    await ensure_app_login(url, app_database_url(url))
     # Every test database is a copy: each has the internal machine client with a known secret
     # (hashed cheaply, like every password in the tests).
     passwords.configure(time_cost=1, memory_kib=1024)
@@ -68,15 +80,30 @@ async def database_url(pg_server: PgServer, template_db: str) -> AsyncIterator[s
     await pg_server.drop_database(name)
 
 
+@asynccontextmanager
+async def owner_sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions as the schema owner (no SET ROLE): for what a test stages that the services'
+    login may not do (triggers, catalogs)."""
+    engine = make_engine(
+        Settings(database_url=database_url, db_role=""), pool_size=1, max_overflow=0
+    )
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("keys")
 
 
 def make_settings(database_url: str, key_dir: Path, **overrides: Any) -> Settings:
+    """Settings of the apps under test on the owner's `database_url`: they connect with the
+    restricted login."""
     values: dict[str, Any] = {
         "environment": "test",
-        "database_url": database_url,
+        "database_url": app_database_url(database_url),
         "key_dir": key_dir,
         "registry_url": "http://registry",
         "competitions_url": "http://competitions",

@@ -31,7 +31,10 @@ DOCKERIGNORE = PROJECT_ROOT / ".dockerignore"
 
 APP_SERVICES = tuple(SERVICE_PORTS)  # registry, competitions, judging
 WORKERS = ("dispatcher",)  # background processes without a port
-PYTHON_SERVICES = ("migrate", "provision", *APP_SERVICES, *WORKERS)  # our image
+JOBS = ("migrate", "db-login", "provision")  # one-shot
+PYTHON_SERVICES = (*JOBS, *APP_SERVICES, *WORKERS)  # our image
+#: What connects as the services' login (never the schema owner).
+APP_LOGIN_USERS = ("db-login", "provision", *APP_SERVICES, *WORKERS)
 SETTINGS_ENV_NAMES = frozenset(name.upper() for name in Settings.model_fields)
 SERVICE_URL_VARS = {f"{name.upper()}_URL": name for name in APP_SERVICES}
 # What the running services need inside the image (COPY . must not lose them).
@@ -306,20 +309,57 @@ def test_environment_values_are_valid_settings(name: str) -> None:
         pytest.fail(f"{name}'s environment is not valid for Settings: {exc}")
 
 
-@pytest.mark.parametrize("name", PYTHON_SERVICES)
-def test_database_url_points_at_the_compose_postgres(name: str) -> None:
+def _compose_db_url(name: str, var: str) -> Any:
     env = _environment(name)
-    assert "DATABASE_URL" in env, f"{name} needs DATABASE_URL (else it starts an embedded one)"
-    url = urlsplit(env["DATABASE_URL"])
+    assert var in env, f"{name} needs {var} (else it starts an embedded one)"
+    url = urlsplit(env[var])
     pg = _environment("postgres")
-    assert url.scheme in ("postgresql", "postgres", "postgresql+asyncpg"), env["DATABASE_URL"]
-    assert url.hostname == "postgres", f"{name}: DATABASE_URL should use host `postgres`"
-    assert url.port in (None, 5432), f"{name}: DATABASE_URL should use port 5432"
-    assert url.path.lstrip("/") == pg["POSTGRES_DB"], f"{name}: DATABASE_URL names another db"
-    assert url.username == pg["POSTGRES_USER"], f"{name}: DATABASE_URL user != POSTGRES_USER"
-    assert url.password == pg["POSTGRES_PASSWORD"], (
-        f"{name}: DATABASE_URL password != POSTGRES_PASSWORD"
+    assert url.scheme in ("postgresql", "postgres", "postgresql+asyncpg"), env[var]
+    assert url.hostname == "postgres", f"{name}: {var} should use host `postgres`"
+    assert url.port in (None, 5432), f"{name}: {var} should use port 5432"
+    assert url.path.lstrip("/") == pg["POSTGRES_DB"], f"{name}: {var} names another db"
+    return url
+
+
+@pytest.mark.parametrize("name", ["migrate", "db-login"])
+def test_the_schema_owner_migrates_and_creates_the_services_login(name: str) -> None:
+    url = _compose_db_url(name, "MIGRATION_DATABASE_URL")
+    pg = _environment("postgres")
+    assert url.username == pg["POSTGRES_USER"], f"{name}: the owner is POSTGRES_USER"
+    assert url.password == pg["POSTGRES_PASSWORD"], f"{name}: owner password != POSTGRES_PASSWORD"
+    assert "DATABASE_URL" not in _environment("migrate"), "migrate needs the owner only"
+
+
+@pytest.mark.parametrize("name", APP_LOGIN_USERS)
+def test_services_connect_with_their_own_login_never_the_owner(name: str) -> None:
+    url = _compose_db_url(name, "DATABASE_URL")
+    pg = _environment("postgres")
+    assert url.username != pg["POSTGRES_USER"], (
+        f"{name} connects as the schema owner (a superuser in the postgres image): use the "
+        "services' login, a member of app_writer only"
     )
+    assert url.password
+    assert url.password != pg["POSTGRES_PASSWORD"]
+    assert urlsplit(_environment("db-login")["DATABASE_URL"]) == url, (
+        f"{name} must use the login the db-login job creates"
+    )
+    if name != "db-login":
+        assert "MIGRATION_DATABASE_URL" not in _environment(name), (
+            f"{name} must not hold the owner's password"
+        )
+
+
+def test_db_login_job_runs_after_migrations_and_everything_waits_for_it() -> None:
+    assert _command("db-login") == ["python", "-m", "shared.dblogin"]
+    assert callable(importlib.import_module("shared.dblogin").main)
+    assert _depends_on("db-login").get("migrate") == "service_completed_successfully", (
+        "the login is made a member of app_writer, which migration 0020 creates"
+    )
+    assert _service("db-login").get("restart", "no") == "no"
+    for name in ("provision", *APP_SERVICES, *WORKERS):
+        assert _depends_on(name).get("db-login") == "service_completed_successfully", (
+            f"{name} connects with the login db-login creates: wait for it"
+        )
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
@@ -507,7 +547,7 @@ def test_provision_gives_the_services_their_machine_client_after_migrations() ->
         "service-client",
         "--from-env",
     ]
-    assert provision["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert provision["depends_on"]["db-login"]["condition"] == "service_completed_successfully"
     secret = provision["environment"]["SERVICE_CLIENT_SECRET"]
     for name in ("competitions", "judging"):
         env = _service(name)["environment"]

@@ -13,6 +13,7 @@ from services.judging.assignment.router import router as assignment_router
 from services.judging.assignment.router import webhooks as assignment_webhooks
 from services.judging.awards.router import router as awards_router
 from services.judging.awards.router import webhooks as award_webhooks
+from services.judging.awards.sweeper import run as run_award_sweeper
 from services.judging.certificates.router import router as certificates_router
 from services.judging.conflicts.router import router as conflicts_router
 from services.judging.judges.router import router as judges_router
@@ -108,4 +109,5 @@ def create_app(
         ],
         webhooks=[assignment_webhooks, scoring_webhooks, results_webhooks, award_webhooks],
         transport=transport,
+        background=[run_award_sweeper],
     )

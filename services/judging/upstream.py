@@ -193,18 +193,23 @@ class Upstream:
         return await self.registry.get_locality(code, token=await self.token()) is not None
 
 
+def upstream_for(app: Any) -> Upstream:
+    """The app's clients and machine token, for requests and for the app's own loops."""
+    settings = app.state.settings
+    return Upstream(
+        competitions=app.state.clients.competitions,
+        registry=app.state.clients.registry,
+        service_token=app.state.service_token,
+        local_conflict_levels=frozenset(settings.judge_local_conflict_levels),
+        stage_cache=_app_dict(app, "stage_cache"),
+        stage_locks=_app_dict(app, "stage_locks"),
+    )
+
+
 async def get_upstream(request: Request) -> Upstream:
     # async: a plain `def` dependency would run in FastAPI's thread pool, a thread hop per
     # request for a few attribute reads.
-    settings = request.app.state.settings
-    return Upstream(
-        competitions=request.app.state.clients.competitions,
-        registry=request.app.state.clients.registry,
-        service_token=request.app.state.service_token,
-        local_conflict_levels=frozenset(settings.judge_local_conflict_levels),
-        stage_cache=_app_dict(request.app, "stage_cache"),
-        stage_locks=_app_dict(request.app, "stage_locks"),
-    )
+    return upstream_for(request.app)
 
 
 def _app_dict(app: Any, name: str) -> Any:

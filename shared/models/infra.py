@@ -95,3 +95,16 @@ class OutboxEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     #: Set by the dispatcher once the event's deliveries exist (NULL: still to fan out).
     fanned_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RateLimitCounter(Base):
+    """Requests per (bucket, client) in one fixed window, shared by every replica
+    (shared/ratelimit.py). `key_hash` is a digest: no address or username is kept in clear."""
+
+    __tablename__ = "rate_limit_counters"
+
+    bucket: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    __table_args__ = (Index("ix_rate_limit_counters_window_start", "window_start"),)

@@ -21,7 +21,7 @@ import pytest
 from services.registry.accounts.service import SERVICE_CLIENT_ID
 from shared.config import PROJECT_ROOT, SERVICE_PORTS
 from shared.run import start_services, stop_services, wait_ready
-from tests.conftest import SERVICE_SECRET
+from tests.conftest import SERVICE_SECRET, app_database_url
 from tests.dbutil import PgServer
 
 ADMIN = "e2e.admin"
@@ -55,7 +55,8 @@ def service_env(
 ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env.update(
-        DATABASE_URL=database_url,
+        # The services' restricted login (a member of app_writer only), as deployed.
+        DATABASE_URL=app_database_url(database_url),
         KEY_DIR=str(key_dir),
         REGISTRY_URL=urls["registry"],
         COMPETITIONS_URL=urls["competitions"],

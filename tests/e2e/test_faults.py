@@ -20,9 +20,10 @@ import pytest
 from services.registry.accounts import service as account_service
 from shared.config import Settings
 from shared.db import make_engine, make_sessionmaker
+from shared.dblogin import ensure_app_login
 from shared.migrate import upgrade_head
 from shared.run import stop_services
-from tests.conftest import SERVICE_SECRET, assert_problem, bearer
+from tests.conftest import SERVICE_SECRET, app_database_url, assert_problem, bearer
 from tests.e2e.conftest import Stack, create_admin, free_port, launch, service_env, token
 from tests.factories import identity_number
 
@@ -78,6 +79,7 @@ async def private_pg(tmp_path: Path) -> AsyncIterator[tuple[PrivatePostgres, str
         await asyncio.to_thread(pg.server.psql, "CREATE DATABASE faults;")
         url = pg.url("faults")
         await asyncio.to_thread(upgrade_head, url)
+        await ensure_app_login(url, app_database_url(url))
         engine = make_engine(Settings(database_url=url), pool_size=1, max_overflow=0)
         try:
             async with make_sessionmaker(engine)() as session, session.begin():

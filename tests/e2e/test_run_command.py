@@ -6,6 +6,7 @@ load the demo data, and stop everything on Ctrl-C leaving no process behind.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import re
@@ -17,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 from shared.config import PROJECT_ROOT
@@ -68,6 +70,24 @@ def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> str
             if proc.poll() is not None:
                 raise AssertionError(f"exited before {marker!r}:\n{output}") from None
     return output
+
+
+async def _service_logins(socket: Path) -> set[str]:
+    """The logins of the services' connections (application_name shandong-skills)."""
+    conn = await asyncpg.connect(
+        host=str(socket.parent),
+        port=int(socket.name.rsplit(".", 1)[1]),
+        user="postgres",
+        database="shandong_skills",
+    )
+    try:
+        rows = await conn.fetch(
+            "SELECT DISTINCT usename FROM pg_stat_activity "
+            "WHERE application_name = 'shandong-skills' AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+    return {r["usename"] for r in rows}
 
 
 def test_run_demo_on_embedded_postgres_then_ctrl_c(tmp_path: Path) -> None:
@@ -132,6 +152,12 @@ def test_run_demo_on_embedded_postgres_then_ctrl_c(tmp_path: Path) -> None:
         assert (event["places_taken"], event["waitlisted"]) == (4, 1)
         organiser = re.search(r"jinan\.organiser\s+(\S+)", output)
         assert organiser, output
+        # The services are connected with their own login, never as the owner (postgres).
+        assert "Services connect as database login 'skills_app'" in output
+        sockets = (tmp_path / "pgdata").rglob(".s.PGSQL.*")
+        [socket] = [p for p in sockets if not p.name.endswith(".lock")]
+        assert asyncio.run(_service_logins(socket)) == {"skills_app"}
+        assert (tmp_path / "keys" / "db-app-password").is_file()
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)

@@ -7,7 +7,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from shared.models.infra import AuditLog
-from tests.conftest import Services, assert_problem
+from tests.conftest import Services, assert_problem, owner_sessionmaker
 
 
 async def test_create_account_validates_policy_and_scope(
@@ -127,7 +127,7 @@ async def test_pagination_walks_all_pages(
 
 
 async def test_writes_are_audited_and_the_audit_log_is_append_only(
-    services: Services, admin_headers: dict[str, str]
+    services: Services, admin_headers: dict[str, str], database_url: str
 ) -> None:
     response = await services.registry.post(
         "/v1/accounts",
@@ -158,7 +158,7 @@ async def test_writes_are_audited_and_the_audit_log_is_append_only(
     async with app.state.engine.connect() as conn:
         with pytest.raises(DBAPIError, match="permission denied"):
             await conn.execute(text("DELETE FROM audit_log"))
-    async with app.state.engine.connect() as conn:
-        await conn.execute(text("SET ROLE NONE"))
+    async with owner_sessionmaker(database_url) as owner, owner() as session:
+        conn = await session.connection()
         with pytest.raises(DBAPIError, match="append-only"):
             await conn.execute(text("DELETE FROM audit_log"))

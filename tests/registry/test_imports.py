@@ -15,7 +15,14 @@ from sqlalchemy import text
 from services.registry.imports import engine
 from shared.config import Settings
 from shared.models.registry import Sex
-from tests.conftest import Services, assert_problem, bearer, create_account, get_token
+from tests.conftest import (
+    Services,
+    assert_problem,
+    bearer,
+    create_account,
+    get_token,
+    owner_sessionmaker,
+)
 from tests.factories import credit_code, identity_number
 
 
@@ -269,7 +276,10 @@ class TestUploadLimit:
 
 
 async def test_failed_batch_rolls_back_and_the_job_resumes_after_the_last_commit(
-    services: Services, admin_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    services: Services,
+    admin_headers: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
 ) -> None:
     """Batches are written two at a time but committed in file order: when one fails, the one
     after it (already inserted on the other connection) rolls back too, `processed_rows` counts
@@ -277,8 +287,8 @@ async def test_failed_batch_rolls_back_and_the_job_resumes_after_the_last_commit
     monkeypatch.setattr(engine, "BATCH_SIZE", 2)
     app = services.apps["registry"]
     # A database failure on one row of the second batch: a trigger, so the real insert fails.
-    async with app.state.sessionmaker() as session, session.begin():
-        await session.execute(text("SET LOCAL ROLE NONE"))  # DDL needs the owner, not app_writer
+    # DDL needs the schema owner: the services' login may not create triggers.
+    async with owner_sessionmaker(database_url) as owner, owner() as session, session.begin():
         await session.execute(
             text(
                 """
@@ -325,8 +335,7 @@ async def test_failed_batch_rolls_back_and_the_job_resumes_after_the_last_commit
         await services.registry.get(f"/v1/imports/{job_id}/errors", headers=admin_headers)
     ).json()["items"] == []
 
-    async with app.state.sessionmaker() as session, session.begin():
-        await session.execute(text("SET LOCAL ROLE NONE"))
+    async with owner_sessionmaker(database_url) as owner, owner() as session, session.begin():
         await session.execute(text("DROP TRIGGER refuse_import ON workers"))
         await session.execute(
             text("UPDATE import_jobs SET lease_until = now() - interval '1 second' WHERE id = :id"),

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Text, func, select
 from stdnum.cn import ric
 
 from shared.models.infra import AuditLog, OutboxEvent
@@ -423,6 +423,107 @@ async def test_update_with_if_match_and_worker_self_service(
         await services.registry.patch(url, json={"occupation": "钳工"}, headers=stranger), 403
     )
     assert_problem(await services.registry.get(url, headers=stranger), 403)
+
+
+@pytest.mark.parametrize(
+    ("body", "refused"),
+    [
+        ({"name": "王建民"}, ["name"]),
+        ({"occupation": "钳工"}, ["occupation"]),
+        # One refused field refuses the whole change: the phone is not changed either.
+        ({"name": "王建民", "phone": "13905320002"}, ["name"]),
+    ],
+)
+async def test_a_worker_changes_only_their_phone_and_nothing_else_is_written(
+    services: Services, admin_headers: dict[str, str], body: dict[str, str], refused: list[str]
+) -> None:
+    created = await services.registry.post("/v1/workers", json=worker_body(), headers=admin_headers)
+    worker = created.json()
+    url = f"/v1/workers/{worker['id']}"
+    await create_account(services, "wang", "worker", worker_id=worker["id"])
+    own = bearer(await get_token(services, "wang"))
+    problem = assert_problem(await services.registry.patch(url, json=body, headers=own), 403)
+    assert [e["field"] for e in problem["errors"]] == refused
+    assert "organiser" in problem["detail"]
+    after = (await services.registry.get(url, headers=own)).json()
+    assert {k: after[k] for k in ("name", "phone", "occupation", "version")} == {
+        k: worker[k] for k in ("name", "phone", "occupation", "version")
+    }
+    updates = await services.registry.get(
+        "/v1/audit",
+        params={"entity_type": "worker", "entity_id": worker["id"], "action": "worker.update"},
+        headers=admin_headers,
+    )
+    assert updates.json()["items"] == []
+
+
+async def test_identity_facts_change_for_nobody_through_patch(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    worker = (
+        await services.registry.post("/v1/workers", json=worker_body(), headers=admin_headers)
+    ).json()
+    await create_account(services, "wang", "worker", worker_id=worker["id"])
+    own = bearer(await get_token(services, "wang"))
+    for headers in (own, admin_headers):
+        for field, value in (
+            ("id_number", identity_number()),
+            ("sex", "female"),
+            ("birth_date", "1990-01-01"),
+            ("enterprise_id", str(uuid.uuid4())),
+            ("grade", "technician"),
+        ):
+            response = await services.registry.patch(
+                f"/v1/workers/{worker['id']}", json={field: value}, headers=headers
+            )
+            problem = assert_problem(response, 422)
+            assert problem["errors"][0]["field"] == field
+
+
+async def test_self_service_and_organiser_changes_are_both_audited_masked(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    await create_account(services, "jinan.organiser", "organiser", locality_code="370100")
+    organiser = bearer(await get_token(services, "jinan.organiser"))
+    body = worker_body()
+    worker = (await services.registry.post("/v1/workers", json=body, headers=organiser)).json()
+    url = f"/v1/workers/{worker['id']}"
+    await create_account(services, "wang", "worker", worker_id=worker["id"])
+    own = bearer(await get_token(services, "wang"))
+    new_phone = "13905320002"
+    mine = await services.registry.patch(url, json={"phone": new_phone}, headers=own)
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["phone"] == new_phone  # the worker reads their own number in clear
+    corrected = await services.registry.patch(
+        url, json={"name": "王建民", "occupation": "钳工"}, headers=organiser
+    )
+    assert corrected.status_code == 200, corrected.text
+    assert (corrected.json()["name"], corrected.json()["occupation"]) == ("王建民", "钳工")
+
+    page = await services.registry.get(
+        "/v1/audit",
+        params={"entity_type": "worker", "entity_id": worker["id"], "action": "worker.update"},
+        headers=admin_headers,
+    )
+    rows = sorted(page.json()["items"], key=lambda r: r["at"])
+    assert [r["actor_role"] for r in rows] == ["worker", "organiser"]
+    by_worker, by_organiser = rows
+    assert by_worker["before"]["phone"] == "138****0001"
+    assert by_worker["after"]["phone"] == "139****0002"
+    assert by_worker["before"]["name"] == by_worker["after"]["name"] == "王建国"
+    assert (by_organiser["before"]["name"], by_organiser["after"]["name"]) == ("王建国", "王建民")
+    assert by_organiser["after"]["occupation"] == "钳工"
+    # No audit row anywhere holds either phone number or the identity number in clear.
+    async with services.apps["registry"].state.sessionmaker() as session:
+        for secret in ("13805310001", new_phone, body["id_number"]):
+            hits = await session.scalar(
+                select(func.count()).where(
+                    func.concat(AuditLog.before.cast(Text), AuditLog.after.cast(Text)).contains(
+                        str(secret)
+                    )
+                )
+            )
+            assert hits == 0, secret
 
 
 async def test_batch_get_for_other_services(

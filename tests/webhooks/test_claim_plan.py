@@ -14,9 +14,10 @@ import uuid
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.webhooks.dispatcher import _CLAIM, _CLAIM_SETTINGS
+from tests.conftest import owner_sessionmaker
 
 
 def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
@@ -36,12 +37,12 @@ async def claim_plan(session: AsyncSession) -> list[dict[str, Any]]:
 
 
 async def test_the_claim_reads_the_due_index_in_order_without_statistics(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    database_url: str,
 ) -> None:
-    async with sessionmaker() as session:
+    # Catalogs (pg_statistic): the schema owner, not the services' login.
+    async with owner_sessionmaker(database_url) as owner, owner() as session:
         await session.begin()
         try:
-            await session.execute(text("SET LOCAL ROLE NONE"))  # catalogs: the owner
             subscription = uuid.uuid4()
             await session.execute(
                 text(

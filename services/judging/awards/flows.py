@@ -7,7 +7,8 @@ records a source_ref once (a repeat answers 200 with the first record). So an aw
 again and recorded once. Two senders at once skip each other's locked awards.
 
 The registry down (503/504/502): the award is marked `failed` with the error, the remaining ones
-stay `pending`, and the caller gets a 503 problem; sending again completes the job.
+stay `pending`, and the caller gets a 503 problem; sending again completes the job, and so does
+the sweeper, which retries the stage's award job (`jobs.py`) with backoff.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.judging.awards import schemas, service
+from services.judging.awards import jobs, schemas, service
 from services.judging.awards.results import final_results
 from services.judging.upstream import StageInfo, Upstream
 from shared import audit, outbox
 from shared.auth.principal import Principal
-from shared.errors import DomainError, DownstreamError
+from shared.errors import DomainError, DownstreamError, NotFound, PreconditionFailed
 from shared.models.judging import Award, DeliveryState
 
 SERVICE = "judging"
@@ -181,20 +182,79 @@ async def award_final_results(
     upstream: Upstream,
     stage: StageInfo,
     principal: Principal | None,
+    *,
+    retry_seconds: float,
 ) -> Delivery | None:
-    """Run by the results finalise path once the final version is committed (a background task
-    after the response): plan the stage's awards from its final results and send them. Never
-    raises: a registry outage or any other failure leaves the awards pending (or failed) for
-    `POST /v1/stages/{id}/awards:send`, which completes the job."""
+    """Run by the results finalise path once the final version (and its award job) is
+    committed, as a background task after the response: take the stage's award job and run it.
+    Never raises. If this process dies first, or the registry is down, the job stays and a
+    sweeper (`services/judging/awards/sweeper.py`) completes it; so does
+    `POST /v1/stages/{id}/awards:send`."""
     try:
         async with sessionmaker() as session, session.begin():
-            results = await final_results(session, stage.id)
-            await service.plan_awards(session, upstream, stage, results, principal)
-        return await deliver(sessionmaker, upstream, stage, principal)
-    except DomainError as exc:
-        log.warning(
-            "awards left for awards:send", extra={"stage_id": str(stage.id), "error": exc.detail}
-        )
+            attempts = await jobs.claim_stage(session, stage.id)
     except Exception:
-        log.exception("awards left for awards:send", extra={"stage_id": str(stage.id)})
-    return None
+        log.exception("award job left to the sweeper", extra={"stage_id": str(stage.id)})
+        return None
+    if attempts is None:
+        return None  # another process holds it (it will run it)
+    return await run_job(
+        sessionmaker, upstream, stage.id, attempts, principal, retry_seconds, stage=stage
+    )
+
+
+async def run_job(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    upstream: Upstream,
+    stage_id: uuid.UUID,
+    attempts: int,
+    principal: Principal | None,
+    retry_seconds: float,
+    *,
+    stage: StageInfo | None = None,
+) -> Delivery | None:
+    """Plan the stage's awards from its final results (idempotent) and send every unsent one,
+    under the job's lease. Done (all sent, or refused for good): the job is deleted. A failure
+    (the registry or competitions down, anything unexpected): the job is released until
+    `retry_seconds`, doubling with each failure. Never raises."""
+    context = {"stage_id": str(stage_id), "attempt": attempts}
+    try:
+        if stage is None:
+            try:
+                stage = await upstream.stage(stage_id)
+            except NotFound:
+                log.warning("award job dropped: the stage is gone", extra=context)
+                await _finish(sessionmaker, stage_id, attempts)
+                return None
+        try:
+            async with sessionmaker() as session, session.begin():
+                results = await final_results(session, stage_id)
+                await service.plan_awards(session, upstream, stage, results, principal)
+        except PreconditionFailed:
+            log.warning("award job dropped: the results are not final", extra=context)
+            await _finish(sessionmaker, stage_id, attempts)
+            return None
+        delivery = await deliver(sessionmaker, upstream, stage, principal)
+    except Exception as exc:
+        error = exc.detail if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, DomainError):
+            log.exception("award job failed", extra=context)
+        try:
+            async with sessionmaker() as session, session.begin():
+                delay = await jobs.retry_later(session, stage_id, attempts, error, retry_seconds)
+            log.warning(
+                "awards not all sent; retried later",
+                extra={**context, "error": error, "retry_in_s": delay},
+            )
+        except Exception:  # the lease runs out and the job comes back anyway
+            log.exception("could not reschedule the award job", extra=context)
+        return None
+    await _finish(sessionmaker, stage_id, attempts)
+    return delivery
+
+
+async def _finish(
+    sessionmaker: async_sessionmaker[AsyncSession], stage_id: uuid.UUID, attempts: int
+) -> None:
+    async with sessionmaker() as session, session.begin():
+        await jobs.finish(session, stage_id, attempts)

@@ -19,8 +19,17 @@ from shared.db import SessionDep
 from shared.errors import Forbidden, error_responses
 from shared.models.judging import Certificate
 from shared.pagination import CursorQuery, LimitQuery, Page, paginate
+from shared.ratelimit import per_client
 
 router = APIRouter(prefix="/v1", tags=["certificates"])
+
+#: Public and unauthenticated: a limit per address (in the database, so shared by replicas)
+#: keeps anyone from walking the code space or loading the database through it.
+verify_rate_limit = per_client(
+    "certificates.verify",
+    lambda r: r.app.state.settings.certificate_verify_rate_limit,
+    lambda r: r.app.state.settings.rate_limit_window_seconds,
+)
 
 #: Organisers of the stage, and the holder (a worker account) for their own certificate.
 CertificateReader = Annotated[Principal, Depends(require(Role.admin, Role.organiser, Role.worker))]
@@ -52,7 +61,8 @@ ReadableCertificate = Annotated[Certificate, Depends(_readable)]
     "/certificates:verify",
     response_model=schemas.Verification,
     summary="Verify a certificate (public)",
-    responses=error_responses(404, 422),
+    responses=error_responses(404, 422, 429),
+    dependencies=[Depends(verify_rate_limit)],
 )
 async def verify_certificate(
     session: SessionDep,
@@ -69,7 +79,9 @@ async def verify_certificate(
 ) -> schemas.Verification:
     """No sign-in: the QR code on every certificate opens this. Answers whether the certificate
     is `valid` or `revoked`, for which competition, event and award, and when it was issued;
-    the holder's name is masked. 404 for a code no certificate has."""
+    the holder's name is masked. 404 for a code no certificate has. More than
+    `CERTIFICATE_VERIFY_RATE_LIMIT` requests from one address within
+    `RATE_LIMIT_WINDOW_SECONDS` (counted across replicas) are answered 429 with `Retry-After`."""
     return await service.verify(session, code)
 
 

@@ -198,8 +198,9 @@ async def finalise(
     later stage, the ranked list (entry, rank, score) is sent to the competitions service's
     `PUT /v1/stages/{id}/advancement` (idempotent, and sent before our commit so a retry
     completes the job). Emits `results.final`. Finalising final results answers them unchanged.
-    Once committed, the stage's award rules are applied and the awards sent to the registry
-    (see `POST /v1/stages/{id}/awards:send`, which completes the job if the registry is down)."""
+    Once committed, the stage's award rules are applied and the awards sent to the registry;
+    the job is recorded with the final version, so if this process dies first or the registry
+    is down, a sweeper completes it (and so does `POST /v1/stages/{id}/awards:send`)."""
     result = await service.finalise(session, stage, upstream, principal)
     _invalidate(request, background, stage.id)
     background.add_task(
@@ -208,6 +209,7 @@ async def finalise(
         upstream,
         stage,
         principal,
+        retry_seconds=request.app.state.settings.award_retry_seconds,
     )
     return service.summary(result)
 

@@ -20,6 +20,7 @@ import numpy.typing as npt
 from sqlalchemy import Uuid, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.judging.awards import jobs as award_jobs
 from services.judging.results import compute, schemas
 from services.judging.upstream import StageInfo, Upstream
 from shared import audit, outbox
@@ -712,6 +713,8 @@ async def finalise(
     now = now or datetime.now(UTC)
     latest = await _latest(session, stage.id)
     if latest is not None and latest.status is ResultStatus.final:
+        # Finalising again also sends whatever awards are still unsent.
+        await award_jobs.schedule(session, stage.id)
         return latest
     public = await _latest(session, stage.id, (ResultStatus.provisional,))
     if public is None:
@@ -771,6 +774,8 @@ async def finalise(
             "advanced": public.advancement is not None,
         },
     )
+    # Committed with the final version: the awards are sent even if this process dies next.
+    await award_jobs.schedule(session, stage.id)
     return public
 
 

@@ -7,14 +7,22 @@ import binascii
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Header, Request
+from fastapi import APIRouter, Depends, Form, Header, Request
 
 from services.registry.auth import schemas, service
 from shared.auth.tokens import issue_access_token
 from shared.db import SessionDep
 from shared.errors import DomainError, FieldError, InvalidInput, error_responses
+from shared.ratelimit import per_client
 
 router = APIRouter(tags=["auth"])
+
+#: Every token request counts, whatever its grant and outcome: each may cost an Argon2 hash.
+token_rate_limit = per_client(
+    "auth.token",
+    lambda r: r.app.state.settings.token_rate_limit,
+    lambda r: r.app.state.settings.rate_limit_window_seconds,
+)
 
 
 def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
@@ -40,6 +48,7 @@ def _missing(*names: str) -> InvalidInput:
     response_model=schemas.TokenResponse,
     summary="Get an access token",
     responses=error_responses(400, 401, 422, 429),
+    dependencies=[Depends(token_rate_limit)],
 )
 async def token(
     request: Request,
@@ -69,7 +78,10 @@ async def token(
 
     Tokens are RS256 JWTs; verify them with `/.well-known/jwks.json`. Five wrong passwords lock
     the account for 15 minutes; too many failures for one username or from one address within
-    `LOGIN_WINDOW_SECONDS` are answered 429 with `Retry-After`, before any password is checked.
+    `LOGIN_WINDOW_SECONDS` are answered 429 with `Retry-After`, before any password is checked,
+    and so are more than `TOKEN_RATE_LIMIT` requests of any kind from one address within
+    `RATE_LIMIT_WINDOW_SECONDS`. Both limits are counted in the database: every replica sees
+    the same count.
     """
     settings = request.app.state.settings
     client_ip = request.client.host if request.client else "unknown"

@@ -206,8 +206,12 @@ async def update_worker(
     response: Response,
     if_match: IfMatchHeader = None,
 ) -> schemas.Worker:
-    """Correct the name, phone or occupation (organisers in scope, or the worker themselves).
-    Grades, employers and file status change through their own endpoints, which keep history."""
+    """Correct the name, phone or occupation (organisers in scope and admins). A worker may
+    change their own `phone` only: the name is the legal name on the identity card and the
+    occupation the trade their grade certifies, so a worker sending either gets a 403 naming
+    the field, and nothing changes. Identity number, sex and birth date never change; grades,
+    employers and file status change through their own endpoints, which keep history. Every
+    change is in the audit log with before and after (personal numbers masked)."""
     cipher = _cipher(request)
     worker = await service.update(session, cipher, visible, data, principal, if_match)
     response.headers["ETag"] = etag(worker.version)

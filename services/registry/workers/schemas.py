@@ -52,9 +52,21 @@ class WorkerUpdate(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"phone": "13905320002"}]}
     )
 
-    name: str | None = Field(None, min_length=1, max_length=64)
-    phone: str | None = Field(None, pattern=PHONE_PATTERN)
-    occupation: str | None = Field(None, min_length=1, max_length=100)
+    name: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="The legal name on the identity card: organisers and admins only.",
+    )
+    phone: str | None = Field(
+        None, pattern=PHONE_PATTERN, description="Contact number: the worker may change it too."
+    )
+    occupation: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="The trade the grade certifies: organisers and admins only.",
+    )
 
 
 class Worker(BaseModel):

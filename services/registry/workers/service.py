@@ -392,6 +392,28 @@ def present_row(row: Any, cipher: PersonalDataCipher, principal: Principal) -> s
     }
 
 
+#: What a worker may change on their own talent file: their contact number. The name is the
+#: legal name on the identity card and the occupation is the trade their grade certifies, so
+#: both change through an organiser in scope (or an admin), who answer for the record; identity
+#: number, sex and birth date never change (they are the identity number), and grade, employer
+#: and file status change through their own endpoints, which keep history.
+SELF_SERVICE_FIELDS = frozenset({"phone"})
+
+
+def _check_self_service(changes: dict[str, object]) -> None:
+    refused = sorted(set(changes) - SELF_SERVICE_FIELDS)
+    if refused:
+        raise Forbidden(
+            f"You may change your {', '.join(sorted(SELF_SERVICE_FIELDS))} yourself; "
+            f"{', '.join(refused)} must be corrected by an organiser of your locality (bring "
+            "your identity card or the certificate).",
+            errors=[
+                FieldError(field=name, message="only an organiser or an admin may change this")
+                for name in refused
+            ],
+        )
+
+
 async def update(
     session: AsyncSession,
     cipher: PersonalDataCipher,
@@ -401,13 +423,15 @@ async def update(
     if_match: str | None,
 ) -> Worker:
     """`worker`: loaded by the route (`VisibleWorker`); organisers in scope change it, and the
-    worker themselves."""
+    worker themselves only the fields of `_check_self_service`."""
     worker = await load_worker(session, worker.id, for_update=True)
-    if not (may_see_personal_data(principal, worker) and principal.role is Role.worker):
+    changes = data.model_dump(exclude_unset=True)
+    if principal.role is Role.worker and principal.worker_id == worker.id:
+        _check_self_service(changes)
+    else:
         ensure_can_manage(principal, worker)
     check_if_match(if_match, worker.version)
     before = _audit_view(worker)
-    changes = data.model_dump(exclude_unset=True)
     if changes.get("name"):
         worker.name = changes["name"].strip()
     if changes.get("occupation"):

@@ -1,7 +1,7 @@
 """Tables owned by the judging service: judges, declared conflicts, marking schemes, assignments,
 scores, sign-offs and locks, results and appeals, awards and certificates (issue 5)."""
 
-from shared.models.judging.awards import Award, AwardRule, Certificate
+from shared.models.judging.awards import Award, AwardJob, AwardRule, Certificate
 from shared.models.judging.enums import (
     AspectType,
     AwardKind,
@@ -39,6 +39,7 @@ __all__ = [
     "AppealStatus",
     "AspectType",
     "Award",
+    "AwardJob",
     "AwardKind",
     "AwardRule",
     "Certificate",

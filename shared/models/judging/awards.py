@@ -95,6 +95,24 @@ class Award(Base):
     updated_at: Mapped[datetime] = updated_at()
 
 
+class AwardJob(Base):
+    """A finalised stage whose awards are not all settled with the registry yet: written in the
+    finalise transaction, so that awards are planned and sent even if the process dies right
+    after the commit. The sweeper (`services/judging/awards/sweeper.py`) leases due jobs with
+    `FOR UPDATE SKIP LOCKED`, runs them, and deletes a job once nothing is left to retry."""
+
+    __tablename__ = "award_jobs"
+
+    stage_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    #: When a sweeper may take it next (a lease while one works on it, backoff after a failure).
+    due_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("now()"), index=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at()
+
+
 class Certificate(Base):
     __tablename__ = "certificates"
     __table_args__ = (
