@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared import examples as ex
 from shared.models.judging import JudgeKind, QualificationLevel
 
 LOCALITY = r"^\d{6}$"
@@ -56,7 +57,7 @@ JUDGE_EXAMPLE: dict[str, Any] = {
     "occupations": ["数控车工", "数控铣工"],
     "qualification": "provincial_judge",
     "availability": [{"start": "2026-10-08", "end": "2026-10-12"}],
-    "account_sub": "8a4e1c2b-3d5f-4a6b-9c7d-0e1f2a3b4c5d",
+    "account_sub": ex.ACCOUNT_ID,
 }
 
 
@@ -68,7 +69,7 @@ class JudgeCreate(BaseModel):
                 JUDGE_EXAMPLE,
                 {
                     "kind": "worker",
-                    "worker_id": "6b1f0c2e-4d7a-4a51-9a43-1f2d3c4b5a69",
+                    "worker_id": ex.WORKER_ID,
                     "occupations": ["数控车工"],
                     "qualification": "city_judge",
                 },

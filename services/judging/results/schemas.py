@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared import examples as ex
 from shared.models.judging import Aggregation, AppealStatus, ResultStatus, Standardisation
 
 TIE_BREAK = re.compile(r"^(component:(theory|practical|defence)|completion_time)$")
@@ -231,7 +232,7 @@ class AppealCreate(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "aspect_ids": ["2f1c9f0e-6f5e-4a1b-9b7e-3b0e8c7d6a51"],
+                    "aspect_ids": [ex.ASPECT_ID],
                     "reason": "A1.2 尺寸测量有误：实测 25.00mm，记录为 24.80mm",
                 }
             ]

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from shared import examples as ex
 from shared.models.registry import HonourLevel, HonourSource
 
 
@@ -57,10 +58,10 @@ class HonourGrantCreate(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "worker_id": "5c0a4f7e-2b7d-4c1e-9a51-3f6d2e8b1a90",
+                    "worker_id": ex.WORKER_ID,
                     "granted_on": "2026-05-01",
                     "source": "competition_result",
-                    "source_ref": "8e4f1c2a-7b3d-4e5f-9a6b-1c2d3e4f5a6b",
+                    "source_ref": ex.SOURCE_REF,
                     "citation": "2026年山东省职业技能大赛数控车工项目第一名",
                 }
             ]

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from shared import examples as ex
 from shared.models.registry import (
     Mentorship as MentorshipRow,
 )
@@ -17,8 +18,8 @@ from shared.models.registry import (
     SkillGrade,
 )
 
-MENTOR_ID = "6b1f0c2e-4d7a-4a51-9a43-1f2d3c4b5a69"
-APPRENTICE_ID = "0e5d7c1a-3b2f-4e6d-8a9c-7f1e2d3c4b5a"
+MENTOR_ID = ex.WORKER_ID
+APPRENTICE_ID = ex.SECOND_WORKER_ID
 
 
 class MentorshipCreate(BaseModel):
