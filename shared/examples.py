@@ -122,7 +122,7 @@ BY_NAME: dict[str, Any] = {
     "id_number": WORKER_ID_NUMBER_MASKED,
     "phone": WORKER_PHONE_MASKED,
     "credit_code": ENTERPRISE_CREDIT_CODE,
-    "locality_code": CITY_CODE,
+    "locality_code": COUNTY_CODE,
     "organiser_locality_code": CITY_CODE,
     "parent_code": CITY_CODE,
     "occupation": OCCUPATION,
@@ -161,7 +161,7 @@ BY_NAME: dict[str, Any] = {
     "digest": "9f2c4e7a1b3d5f6e8a0c2e4f6a8b0d2e4f6a8c0e2a4c6e8a0b2d4f6a8c0e2a4c",
     "stored_digest": "9f2c4e7a1b3d5f6e8a0c2e4f6a8b0d2e4f6a8c0e2a4c6e8a0b2d4f6a8c0e2a4c",
     "recomputed_digest": "9f2c4e7a1b3d5f6e8a0c2e4f6a8b0d2e4f6a8c0e2a4c6e8a0b2d4f6a8c0e2a4c",
-    "differences": [],
+    "differences": 0,
     "missing": [],
     "keys": [],
     "registry_ref": SOURCE_REF,
@@ -243,6 +243,31 @@ def _ref(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any] |
     return resolved
 
 
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+}
+
+
+def _fits(value: Any, schema: dict[str, Any]) -> bool:
+    """Whether a by-name value has the schema's JSON type (the same name may be a count in one
+    schema and a list in another)."""
+    if value is None:
+        return any(v.get("type") == "null" for v in schema.get("anyOf", []))
+    kinds = (
+        [schema["type"]] if "type" in schema else [v.get("type") for v in schema.get("anyOf", [])]
+    )
+    if not any(kinds):
+        return True
+    if isinstance(value, bool):
+        return "boolean" in kinds
+    return any(isinstance(value, _JSON_TYPES.get(k or "", ())) for k in kinds)
+
+
 def compose(
     schema: dict[str, Any],
     components: dict[str, Any],
@@ -270,7 +295,7 @@ def compose(
         return ID_BY_NAME[name] or WORKER_ID
     if name.endswith("_by") and schema.get("type") == "string":
         return ACCOUNT_ID  # who did it: an account's `sub`
-    if name in BY_NAME:
+    if name in BY_NAME and _fits(BY_NAME[name], schema):
         return BY_NAME[name]
     variants = schema.get("anyOf") or schema.get("oneOf")
     if variants:

@@ -119,7 +119,23 @@ class ResultRulesUpdate(BaseModel):
 
 
 class ResultRules(ResultRulesUpdate):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [RULES_EXAMPLE]})
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    **RULES_EXAMPLE,
+                    "stage_id": ex.STAGE_ID,
+                    "components": [
+                        {"component": "theory", "weight": 30},
+                        {"component": "practical", "weight": 70},
+                    ],
+                    "version": 1,
+                    "updated_at": ex.TIMESTAMP,
+                }
+            ]
+        },
+    )
 
     stage_id: uuid.UUID
     components: list[dict[str, int | str]] = Field(
