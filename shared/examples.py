@@ -17,8 +17,9 @@ below. `response_example_gaps` lists the fields that had neither, for the test.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from stdnum.cn import ric, uscc
 
@@ -68,7 +69,6 @@ SECOND_CITY_CODE = "370200"
 HONOUR_CODE = "qilu_craftsman"
 PROVINCIAL_HONOUR_CODE = "provincial_technical_expert"
 
-COMPETITION_NAME = "2026年济南市数控车工职业技能竞赛"
 EVENT_NAME = "数控车工（职工组）"
 STAGE_NAME = "市级初赛"
 OCCUPATION = "数控车工"
@@ -113,9 +113,34 @@ PLACEHOLDER_IDS = {
     if (name.endswith("_ID") or name == "SOURCE_REF") and isinstance(value, str)
 }
 
-# Times (Asia/Shanghai, as competitions run there).
-TIMESTAMP = "2026-10-08T09:00:00+08:00"
-DATE = "2026-10-08"
+# Dates, relative to the day the service started (Asia/Shanghai, where competitions run), so
+# that "Try it out" works on any day: registration is open now, the competition is five weeks
+# ahead, and what a file records (a grade, an honour, a move) happened today. Fixed dates went
+# stale: a transfer dated before the worker's file, registration that had already closed.
+#: Not in the future on either clock the services read today's date from (Asia/Shanghai for
+#: mentoring, honours and training; the server's, UTC, for workers' files): they differ
+#: between midnight in Shanghai and 08:00.
+TODAY = min(datetime.now(ZoneInfo("Asia/Shanghai")).date(), datetime.now(UTC).date())
+COMPETITION_STARTS = TODAY + timedelta(days=38)
+YEAR = COMPETITION_STARTS.year
+
+
+def day(offset: int = 0) -> str:
+    """The date `offset` days from today, ISO 8601."""
+    return (TODAY + timedelta(days=offset)).isoformat()
+
+
+def at(offset: int, clock: str) -> str:
+    """A time (`"09:00"`) on the day `offset` days from today, with Shanghai's offset."""
+    return f"{day(offset)}T{clock}:00+08:00"
+
+
+#: Offsets (days from today) of the documented competition.
+REGISTRATION_OPENS, REGISTRATION_CLOSES, STARTS, ENDS = -1, 28, 38, 40
+COMPETITION_NAME = f"{YEAR}年济南市数控车工职业技能竞赛"
+PROVINCIAL_COMPETITION_NAME = f"{YEAR}年山东省数控车工职业技能竞赛"
+TIMESTAMP = at(0, "09:00")
+DATE = day(0)
 
 #: Values for response fields without their own example, by field name.
 BY_NAME: dict[str, Any] = {
@@ -139,7 +164,7 @@ BY_NAME: dict[str, Any] = {
     "revoke_reason": None,
     "decision_reason": "复核测量记录，确认误记，重新评分",
     "disabled_reason": None,
-    "citation": "2026年济南市数控车工职业技能竞赛 第一名",
+    "citation": f"{COMPETITION_NAME} 第一名",
     "summary": "利用5G低时延网络采集机床振动数据，结合边缘计算实现故障预警。",
     "description": "面向全市数控车工的职业技能竞赛。",
     "title": "数控车工市级初赛评分标准",

@@ -18,7 +18,7 @@ class EntryCreate(BaseModel):
             "examples": [
                 {"worker_id": ex.WORKER_ID},
                 {
-                    "team_name": "潍柴动力 装配一队",
+                    "team_name": "济南二机床 数控一队",
                     "leader_id": ex.WORKER_ID,
                     "members": [
                         ex.WORKER_ID,
@@ -42,7 +42,7 @@ class EntryCreate(BaseModel):
 
 class Decision(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"reason": "资格审查：工种不符"}]}
+        extra="forbid", json_schema_extra={"examples": [{"reason": "经赛事组委会资格审查"}]}
     )
 
     reason: str | None = Field(None, max_length=1000)

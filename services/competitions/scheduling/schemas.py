@@ -91,8 +91,8 @@ class SessionCreate(BaseModel):
             "examples": [
                 {
                     "venue_id": ex.VENUE_ID,
-                    "starts_at": "2026-12-10T08:30:00+08:00",
-                    "ends_at": "2026-12-10T11:30:00+08:00",
+                    "starts_at": ex.at(ex.STARTS, "08:30"),
+                    "ends_at": ex.at(ex.STARTS, "11:30"),
                 }
             ]
         },

@@ -50,8 +50,8 @@ STAGE_EXAMPLE: dict[str, Any] = {
     ],
     "advancement_rule": "top_n_per_locality",
     "advancement_value": 2,
-    "starts_on": "2026-10-10",
-    "ends_on": "2026-10-11",
+    "starts_on": ex.day(ex.STARTS),
+    "ends_on": ex.day(ex.STARTS + 1),
 }
 
 

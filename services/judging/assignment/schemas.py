@@ -15,7 +15,7 @@ class AssignmentSolve(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"k": 3, "on_date": "2026-10-10", "dry_run": True},
+                {"k": 3, "on_date": ex.day(ex.STARTS), "dry_run": True},
                 {
                     "k": 2,
                     "judge_ids": [

@@ -20,8 +20,8 @@ class DateRange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    start: date = Field(examples=["2026-10-08"])
-    end: date = Field(examples=["2026-10-12"])
+    start: date = Field(examples=[ex.day(ex.STARTS - 2)])
+    end: date = Field(examples=[ex.day(ex.STARTS + 2)])
 
     @model_validator(mode="after")
     def _ordered(self) -> DateRange:
@@ -56,7 +56,7 @@ JUDGE_EXAMPLE: dict[str, Any] = {
     "locality_code": "370100",
     "occupations": ["数控车工", "数控铣工"],
     "qualification": "provincial_judge",
-    "availability": [{"start": "2026-10-08", "end": "2026-10-12"}],
+    "availability": [{"start": ex.day(ex.STARTS - 2), "end": ex.day(ex.STARTS + 2)}],
     "account_sub": ex.ACCOUNT_ID,
 }
 
@@ -120,7 +120,9 @@ class JudgeUpdate(BaseModel):
             "examples": [
                 {
                     "qualification": "national_judge",
-                    "availability": [{"start": "2026-11-01", "end": "2026-11-05"}],
+                    "availability": [
+                        {"start": ex.day(ex.STARTS + 60), "end": ex.day(ex.STARTS + 64)}
+                    ],
                 }
             ]
         },

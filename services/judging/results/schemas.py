@@ -249,7 +249,7 @@ class AppealCreate(BaseModel):
             "examples": [
                 {
                     "aspect_ids": [ex.ASPECT_ID],
-                    "reason": "A1.2 尺寸测量有误：实测 25.00mm，记录为 24.80mm",
+                    "reason": "B1.1 外圆直径测量有误：复测 Φ40.01，在公差内，记录为超差",
                 }
             ]
         },

@@ -59,10 +59,10 @@ class HonourGrantCreate(BaseModel):
             "examples": [
                 {
                     "worker_id": ex.WORKER_ID,
-                    "granted_on": "2026-05-01",
+                    "granted_on": ex.day(0),
                     "source": "competition_result",
                     "source_ref": ex.SOURCE_REF,
-                    "citation": "2026年山东省职业技能大赛数控车工项目第一名",
+                    "citation": f"{ex.YEAR}年山东省职业技能大赛数控车工项目第一名",
                 }
             ]
         },
@@ -102,7 +102,9 @@ class HonourGrant(BaseModel):
     granted_on: date
     source: HonourSource
     source_ref: str | None = None
-    citation: str | None = Field(None, examples=["2026年山东省职业技能大赛数控车工项目第一名"])
+    citation: str | None = Field(
+        None, examples=[f"{ex.YEAR}年山东省职业技能大赛数控车工项目第一名"]
+    )
     granted_by: str | None = Field(None, description="Account or machine client that granted.")
     revoked_at: datetime | None = None
     revoked_by: str | None = None

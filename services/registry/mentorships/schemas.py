@@ -32,8 +32,8 @@ class MentorshipCreate(BaseModel):
                     "apprentice_id": APPRENTICE_ID,
                     "kind": "master_apprentice",
                     "goals": "一年内掌握五轴数控加工中心的编程与操作，取得高级工证书。",
-                    "planned_start_date": "2026-12-01",
-                    "planned_end_date": "2027-11-30",
+                    "planned_start_date": ex.day(0),
+                    "planned_end_date": ex.day(364),
                 }
             ]
         },
@@ -59,7 +59,7 @@ class MentorshipCreate(BaseModel):
 
 class Activation(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"started_on": "2026-12-01"}]}
+        extra="forbid", json_schema_extra={"examples": [{"started_on": ex.day(0)}]}
     )
 
     started_on: date | None = Field(
@@ -86,7 +86,7 @@ class Completion(BaseModel):
                         "rating": "excellent",
                         "comment": "已独立完成五轴加工，考取高级工证书。",
                     },
-                    "ended_on": "2027-11-30",
+                    "ended_on": ex.day(0),
                 }
             ]
         },

@@ -46,8 +46,8 @@ class ProgrammeCreate(BaseModel):
                     "ordering_enterprise_id": ex.ENTERPRISE_ID,
                     "occupation": "数控车工",
                     "capacity": 30,
-                    "starts_on": "2026-12-01",
-                    "ends_on": "2026-12-20",
+                    "starts_on": ex.day(0),
+                    "ends_on": ex.day(19),
                 }
             ]
         },
@@ -102,8 +102,8 @@ class SessionCreate(BaseModel):
             "examples": [
                 {
                     "title": "五轴联动编程实操",
-                    "starts_at": "2026-12-02T09:00:00+08:00",
-                    "ends_at": "2026-12-02T12:30:00+08:00",
+                    "starts_at": ex.at(1, "09:00"),
+                    "ends_at": ex.at(1, "12:30"),
                     "hours": 3.5,
                     "venue": "济南市技师学院 实训楼 305",
                 }

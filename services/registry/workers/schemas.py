@@ -27,7 +27,7 @@ class WorkerCreate(BaseModel):
                     "occupation": "数控车工",
                     "enterprise_id": ex.ENTERPRISE_ID,
                     "locality_code": "370100",
-                    "grade": "senior",
+                    "grade": "technician",
                 }
             ]
         },
@@ -163,7 +163,7 @@ class GradeChangeCreate(BaseModel):
             "examples": [
                 {
                     "to_grade": "technician",
-                    "effective_date": "2026-10-15",
+                    "effective_date": ex.day(0),
                     "source": "certification",
                     "certificate_no": "S000037010002264000123",
                     "issuing_body": "济南市职业技能鉴定指导中心",
@@ -191,10 +191,10 @@ class CompetitionPromotion(BaseModel):
             "examples": [
                 {
                     "worker_id": ex.WORKER_ID,
-                    "to_grade": "technician",
-                    "effective_date": "2026-11-20",
+                    "to_grade": "senior_technician",
+                    "effective_date": ex.day(0),
                     "competition_id": ex.COMPETITION_ID,
-                    "reason": "2026年山东省数控车工职业技能竞赛 一等奖",
+                    "reason": f"{ex.PROVINCIAL_COMPETITION_NAME} 一等奖",
                 }
             ]
         },
@@ -227,7 +227,7 @@ class Transfer(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"to_enterprise_id": ex.SECOND_ENTERPRISE_ID, "date": "2026-09-01"}]
+            "examples": [{"to_enterprise_id": ex.SECOND_ENTERPRISE_ID, "date": ex.day(0)}]
         },
     )
 
@@ -257,12 +257,12 @@ class CompetitionResult(BaseModel):
                 {
                     "worker_id": ex.WORKER_ID,
                     "competition_id": ex.COMPETITION_ID,
-                    "competition_name": "2026年山东省数控车工职业技能竞赛",
+                    "competition_name": ex.PROVINCIAL_COMPETITION_NAME,
                     "stage_name": "省级决赛",
                     "rank": 1,
                     "prize": "first",
                     "score": 92.35,
-                    "published_at": "2026-11-20T10:00:00+08:00",
+                    "published_at": ex.at(0, "10:00"),
                 }
             ]
         },
