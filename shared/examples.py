@@ -17,6 +17,7 @@ below. `response_example_gaps` lists the fields that had neither, for the test.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -145,6 +146,7 @@ DATE = day(0)
 #: Values for response fields without their own example, by field name.
 BY_NAME: dict[str, Any] = {
     "id_number": WORKER_ID_NUMBER_MASKED,
+    "birth_date": "1985-06-15",  # as in WORKER_ID_NUMBER
     "phone": WORKER_PHONE_MASKED,
     "credit_code": ENTERPRISE_CREDIT_CODE,
     "locality_code": COUNTY_CODE,
@@ -153,7 +155,6 @@ BY_NAME: dict[str, Any] = {
     "occupation": OCCUPATION,
     "occupations": [OCCUPATION],
     "blind_code": BLIND_CODE,
-    "team_name": "潍柴动力 装配一队",
     "honour_code": PROVINCIAL_HONOUR_CODE,
     "honours": [HONOUR_CODE],
     "certificate_no": "S000037010002264000123",
@@ -237,6 +238,28 @@ BY_FORMAT: dict[str, Any] = {
     "email": "jinan.organiser@example.cn",
 }
 
+#: The placeholder id of each kind of object, by its response schema's name.
+ID_BY_SCHEMA = {
+    "Enterprise": ENTERPRISE_ID,
+    "Worker": WORKER_ID,
+    "WorkerEligibility": WORKER_ID,
+    "Account": ACCOUNT_ID,
+    "Competition": COMPETITION_ID,
+    "Event": EVENT_ID,
+    "Entry": ENTRY_ID,
+    "Stage": STAGE_ID,
+    "StageEntry": STAGE_ENTRY_ID,
+    "Venue": VENUE_ID,
+    "Session": SESSION_ID,
+    "Workstation": WORKSTATION_ID,
+    "Judge": JUDGE_ID,
+    "Aspect": ASPECT_ID,
+    "StageResult": RESULT_ID,
+    "StageResultSummary": RESULT_ID,
+    "Programme": PROGRAMME_ID,
+    "Achievement": ACHIEVEMENT_ID,
+}
+
 #: Values by field name whose usual value is a specific placeholder id.
 ID_BY_NAME = {
     "enterprise_id": ENTERPRISE_ID,
@@ -316,6 +339,9 @@ def compose(
         return schema["enum"][0]
     if f"{where}.{name}" in BY_FIELD:
         return BY_FIELD[f"{where}.{name}"]
+    if name == "id" and schema.get("format") == "uuid":
+        # The object's own id: its kind's placeholder, else a stable one of its own.
+        return ID_BY_SCHEMA.get(where) or str(uuid.uuid5(uuid.NAMESPACE_URL, f"example:{where}"))
     if name in ID_BY_NAME and (schema.get("format") == "uuid" or schema.get("type") == "string"):
         return ID_BY_NAME[name] or WORKER_ID
     if name.endswith("_by") and schema.get("type") == "string":
@@ -325,8 +351,8 @@ def compose(
     variants = schema.get("anyOf") or schema.get("oneOf")
     if variants:
         concrete = [v for v in variants if v.get("type") != "null"]
-        if name in ID_BY_NAME and ID_BY_NAME[name] is None and len(concrete) < len(variants):
-            return None
+        if len(concrete) < len(variants) and ID_BY_NAME.get(name) is None:
+            return None  # optional, and nothing says what it would hold: as most records have
         if concrete:
             return compose(concrete[0], components, gaps, where, name)
         return None
