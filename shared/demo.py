@@ -281,10 +281,10 @@ async def _machine_client(
         urls["registry"] + "/v1/machine-clients", params={"limit": 200}, headers=auth
     )
     listed.raise_for_status()
-    for client in listed.json()["items"]:
-        if client["name"] == MACHINE_CLIENT["name"] and client["is_active"]:
+    for old in listed.json()["items"]:
+        if old["name"] == MACHINE_CLIENT["name"] and old["is_active"]:
             revoked = await http.delete(
-                f"{urls['registry']}/v1/machine-clients/{client['id']}", headers=auth
+                f"{urls['registry']}/v1/machine-clients/{old['id']}", headers=auth
             )
             revoked.raise_for_status()
     created = await http.post(
