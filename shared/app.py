@@ -31,6 +31,7 @@ from shared.errors import (
     install_error_handlers,
     problem,
 )
+from shared.examples import add_request_examples, add_response_examples
 from shared.logging import configure_logging
 from shared.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from shared.migrate import current_revision, head_revision
@@ -272,6 +273,8 @@ def create_service_app(
                 if "tokenUrl" in flow:
                     flow["tokenUrl"] = token_url
         document_problems(schema)
+        add_request_examples(schema)
+        add_response_examples(schema)
         app.openapi_schema = schema
         return schema
 

@@ -88,7 +88,7 @@ def load_secret_file(path: Path) -> bytes:
 
 
 def mask_id_number(id_number: str) -> str:
-    """`370102199001011234` -> `3701**********1234` (region prefix and last four kept)."""
+    """`37010219850615003X` -> `3701**********003X` (region prefix and last four kept)."""
     return id_number[:4] + "*" * (len(id_number) - 8) + id_number[-4:]
 
 

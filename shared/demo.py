@@ -1,8 +1,11 @@
 """A small, realistic data set for organisers trying the system in Swagger (`make demo`).
 
 Everything except the first admin is created through the public HTTP APIs, so the demo also
-exercises the same rules a real client meets. Passwords are random and printed once; running
-the demo again resets them and skips what already exists.
+exercises the same rules a real client meets. It prints a sign-in for each view of the API: the
+admin, the provincial, two city and an enterprise organiser, a judge, a worker with entries, and
+a machine client (client credentials). Passwords and the client secret are random and printed
+once; running the demo again resets them (a new machine client replaces the old one) and skips
+what already exists.
 """
 
 from __future__ import annotations
@@ -28,6 +31,12 @@ DEMO_ADMIN = "demo.admin"
 
 ACCOUNTS: list[dict[str, Any]] = [
     {
+        "username": "shandong.organiser",
+        "display_name": "山东省总工会 劳动和经济工作部",
+        "role": "organiser",
+        "locality_code": "370000",
+    },
+    {
         "username": "jinan.organiser",
         "display_name": "济南市总工会 劳动和经济工作部",
         "role": "organiser",
@@ -41,6 +50,24 @@ ACCOUNTS: list[dict[str, Any]] = [
     },
     {"username": "judge.wang", "display_name": "王建国（高级技师）", "role": "judge"},
 ]
+#: Accounts tied to demo records (created once those exist): an enterprise's organiser and a
+#: worker who has entered the Jinan competition.
+ENTERPRISE_ORGANISER = "erjichuang.organiser"
+WORKER_ACCOUNT = "zhang.wei"
+#: What each sign-in shows, as printed.
+VIEWS = {
+    DEMO_ADMIN: "admin: the whole province",
+    "shandong.organiser": "organiser: Shandong province (370000) and every city in it",
+    "jinan.organiser": "organiser: Jinan (370100)",
+    "qingdao.organiser": "organiser: Qingdao (370200)",
+    ENTERPRISE_ORGANISER: "organiser: 济南二机床集团有限公司 (an enterprise)",
+    "judge.wang": "judge: add him to a panel to mark",
+    WORKER_ACCOUNT: "worker: 张伟, entered in the Jinan CNC turning contest",
+}
+MACHINE_CLIENT = {
+    "name": "山东省人社厅 职业技能鉴定系统（演示）",
+    "scopes": ["registry:read", "competitions:read", "results:read"],
+}
 
 COMPETITIONS: list[dict[str, Any]] = [
     {
@@ -107,9 +134,10 @@ def _id_number(rng: random.Random, region: str) -> str:
 
 async def _people_and_registration(
     http: httpx.AsyncClient, urls: dict[str, str], auth: dict[str, str]
-) -> None:
-    """Enterprises, workers, and an event of the Jinan competition with registration open.
-    Fixed seeds: running the demo again meets 409s for what exists, and skips it."""
+) -> tuple[list[str], list[str]]:
+    """Enterprises, workers, and an event of the Jinan competition with registration open;
+    returns the enterprise and worker ids. Fixed seeds: running the demo again meets 409s for
+    what exists, and skips it."""
     rng = random.Random(2026)  # noqa: S311 - demo data, not secrets
     enterprise_ids: list[str] = []
     for name, locality, industry, size in ENTERPRISES:
@@ -150,7 +178,7 @@ async def _people_and_registration(
         f"{urls['competitions']}/v1/competitions/{jinan['id']}/events", headers=auth
     )
     if events.json()["items"]:
-        return
+        return enterprise_ids, worker_ids
     event = (
         await http.post(
             f"{urls['competitions']}/v1/competitions/{jinan['id']}/events",
@@ -186,6 +214,7 @@ async def _people_and_registration(
                 headers=auth,
                 json={"worker_id": worker_id},
             )
+    return enterprise_ids, worker_ids
 
 
 def _password() -> str:
@@ -218,10 +247,63 @@ async def _ensure_admin(database_url: str) -> str:
     return password
 
 
-async def load_demo(database_url: str, urls: dict[str, str]) -> dict[str, str]:
-    """Load the demo data; return the usernames and passwords created."""
+async def _sign_in(
+    http: httpx.AsyncClient,
+    urls: dict[str, str],
+    auth: dict[str, str],
+    existing: dict[str, Any],
+    account: dict[str, Any],
+) -> str:
+    """Create the account, or give it a new password when it exists; return the password."""
+    password = _password()
+    if account["username"] in existing:
+        response = await http.patch(
+            f"{urls['registry']}/v1/accounts/{existing[account['username']]['id']}",
+            json={"password": password},
+            headers=auth,
+        )
+    else:
+        response = await http.post(
+            urls["registry"] + "/v1/accounts",
+            json={**account, "password": password},
+            headers=auth,
+        )
+    response.raise_for_status()
+    return password
+
+
+async def _machine_client(
+    http: httpx.AsyncClient, urls: dict[str, str], auth: dict[str, str]
+) -> dict[str, Any]:
+    """A new demo machine client (its secret can only be shown when created), replacing the
+    one an earlier run made."""
+    listed = await http.get(
+        urls["registry"] + "/v1/machine-clients", params={"limit": 200}, headers=auth
+    )
+    listed.raise_for_status()
+    for old in listed.json()["items"]:
+        if old["name"] == MACHINE_CLIENT["name"] and old["is_active"]:
+            revoked = await http.delete(
+                f"{urls['registry']}/v1/machine-clients/{old['id']}", headers=auth
+            )
+            revoked.raise_for_status()
+    created = await http.post(
+        urls["registry"] + "/v1/machine-clients", json=MACHINE_CLIENT, headers=auth
+    )
+    created.raise_for_status()
+    client: dict[str, Any] = created.json()
+    return client
+
+
+async def load_demo(
+    database_url: str,
+    urls: dict[str, str],
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> dict[str, str]:
+    """Load the demo data and print the sign-ins; return them (username or machine client id
+    -> password or secret). `transport` lets tests run it against in-process services."""
     sign_ins = {DEMO_ADMIN: await _ensure_admin(database_url)}
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=30, transport=transport) as http:
         token = (
             await http.post(
                 urls["registry"] + "/v1/auth/token",
@@ -238,26 +320,7 @@ async def load_demo(database_url: str, urls: dict[str, str]) -> dict[str, str]:
         )
         by_name = {a["username"]: a for a in existing.json()["items"]}
         for account in ACCOUNTS:
-            password = _password()
-            if account["username"] in by_name:
-                response = await http.patch(
-                    f"{urls['registry']}/v1/accounts/{by_name[account['username']]['id']}",
-                    json={"password": password},
-                    headers=auth,
-                )
-            else:
-                response = await http.post(
-                    urls["registry"] + "/v1/accounts",
-                    json={**account, "password": password},
-                    headers=auth,
-                )
-            response.raise_for_status()
-            sign_ins[account["username"]] = password
-        await http.post(
-            urls["registry"] + "/v1/localities",
-            headers=auth,
-            json={"code": "370102", "name": "历下区", "name_en": "Lixia", "parent_code": "370100"},
-        )
+            sign_ins[account["username"]] = await _sign_in(http, urls, auth, by_name, account)
         listed = await http.get(
             urls["competitions"] + "/v1/competitions", params={"limit": 200}, headers=auth
         )
@@ -269,8 +332,30 @@ async def load_demo(database_url: str, urls: dict[str, str]) -> dict[str, str]:
                         urls["competitions"] + "/v1/competitions", json=competition, headers=auth
                     )
                 ).raise_for_status()
-        await _people_and_registration(http, urls, auth)
-    print("\nDemo data loaded. Sign in with Authorize in any /docs page:")
+        enterprise_ids, worker_ids = await _people_and_registration(http, urls, auth)
+        tied = [
+            {
+                "username": ENTERPRISE_ORGANISER,
+                "display_name": "济南二机床集团有限公司 工会",
+                "role": "organiser",
+                "enterprise_id": enterprise_ids[0],
+            },
+            {
+                "username": WORKER_ACCOUNT,
+                "display_name": "张伟",
+                "role": "worker",
+                "worker_id": worker_ids[[w[0] for w in WORKERS].index("张伟")],
+            },
+        ]
+        for account in tied:
+            sign_ins[account["username"]] = await _sign_in(http, urls, auth, by_name, account)
+        client = await _machine_client(http, urls, auth)
+    print("\nDemo data loaded. Sign in with Authorize in any /docs page (password flow):")
     for username, password in sign_ins.items():
-        print(f"  {username:<20} {password}")
+        print(f"  {username:<22} {password:<20} {VIEWS[username]}")
+    print("A machine client (Authorize, client credentials flow):")
+    print(f"  client_id     {client['client_id']}")
+    print(f"  client_secret {client['client_secret']}")
+    print(f"  scopes        {' '.join(client['scopes'])}")
+    sign_ins[client["client_id"]] = client["client_secret"]
     return sign_ins

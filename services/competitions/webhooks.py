@@ -12,12 +12,14 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from shared import examples as ex
+
 webhooks = APIRouter(tags=["webhooks"])
 
 
 class CompetitionEventData(BaseModel):
     competition_id: uuid.UUID
-    name: str = Field(examples=["2026年山东省数控车工职业技能竞赛"])
+    name: str = Field(examples=[ex.PROVINCIAL_COMPETITION_NAME])
     level: str = Field(examples=["provincial"])
     kind: str = Field(examples=["skill_competition"])
     organiser_locality_code: str = Field(examples=["370000"])

@@ -158,6 +158,21 @@ def test_run_demo_on_embedded_postgres_then_ctrl_c(tmp_path: Path) -> None:
         [socket] = [p for p in sockets if not p.name.endswith(".lock")]
         assert asyncio.run(_service_logins(socket)) == {"skills_app"}
         assert (tmp_path / "keys" / "db-app-password").is_file()
+        # Every view is printed (each is signed in with in tests/shared/test_demo.py).
+        for username in ("shandong.organiser", "erjichuang.organiser", "zhang.wei", "judge.wang"):
+            assert re.search(rf"{re.escape(username)}\s+Demo-", output), output
+        client = re.search(r"client_id\s+(\S+)\s+client_secret\s+(\S+)", output)
+        assert client, output
+        machine = httpx.post(
+            urls["registry"] + "/v1/auth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": client.group(1),
+                "client_secret": client.group(2),
+            },
+            timeout=10,
+        )
+        assert machine.status_code == 200, machine.text
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)

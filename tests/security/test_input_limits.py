@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from shared import examples as ex
 from shared.config import Settings
 from tests.conftest import Services, assert_problem, make_settings
 from tests.factories import credit_code
@@ -94,7 +95,7 @@ async def test_uploads_have_their_own_larger_limit(
     services: Services, admin_headers: dict[str, str]
 ) -> None:
     header = "name,id_number,occupation,locality_code,grade\n"
-    row = "王建国,370102198506150031,数控车工,370100,senior\n"
+    row = f"王建国,{ex.WORKER_ID_NUMBER},数控车工,370100,senior\n"
     small = (header + row * ((JSON_LIMIT * 2) // len(row.encode()))).encode()
     assert JSON_LIMIT < len(small) < UPLOAD_LIMIT
     response = await services.registry.post(

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from services.competitions.competitions.lifecycle import TRANSITIONS
+from shared import examples as ex
 from shared.models.competitions import CompetitionKind, CompetitionLevel, CompetitionStatus
 from shared.models.registry.enums import Industry
 
@@ -57,16 +58,16 @@ class CompetitionCreate(CompetitionFields):
         json_schema_extra={
             "examples": [
                 {
-                    "name": "2026年济南市数控车工职业技能竞赛",
+                    "name": ex.COMPETITION_NAME,
                     "kind": "skill_competition",
                     "level": "city",
                     "year": 2026,
                     "organiser_locality_code": "370100",
                     "industry": "high_end_equipment",
-                    "registration_opens_at": "2026-11-01T09:00:00+08:00",
-                    "registration_closes_at": "2026-11-30T17:00:00+08:00",
-                    "starts_on": "2026-12-10",
-                    "ends_on": "2026-12-12",
+                    "registration_opens_at": ex.at(ex.REGISTRATION_OPENS, "09:00"),
+                    "registration_closes_at": ex.at(ex.REGISTRATION_CLOSES, "17:00"),
+                    "starts_on": ex.day(ex.STARTS),
+                    "ends_on": ex.day(ex.ENDS),
                 }
             ]
         },
@@ -88,7 +89,9 @@ class CompetitionCreate(CompetitionFields):
 class CompetitionUpdate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"starts_on": "2026-12-11", "ends_on": "2026-12-13"}]},
+        json_schema_extra={
+            "examples": [{"starts_on": ex.day(ex.STARTS + 1), "ends_on": ex.day(ex.ENDS + 1)}]
+        },
     )
 
     name: str | None = Field(None, min_length=2, max_length=200)
@@ -114,7 +117,7 @@ class Competition(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
-    name: str = Field(examples=["2026年济南市数控车工职业技能竞赛"])
+    name: str = Field(examples=[ex.COMPETITION_NAME])
     kind: CompetitionKind
     level: CompetitionLevel
     year: int = Field(examples=[2026])

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import examples as ex
 from shared.models.competitions import EntryStatus
 
 
@@ -15,13 +16,13 @@ class EntryCreate(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"worker_id": "6b1f0c2e-4d7a-4a51-9a43-1f2d3c4b5a69"},
+                {"worker_id": ex.WORKER_ID},
                 {
-                    "team_name": "潍柴动力 装配一队",
-                    "leader_id": "6b1f0c2e-4d7a-4a51-9a43-1f2d3c4b5a69",
+                    "team_name": "济南二机床 数控一队",
+                    "leader_id": ex.WORKER_ID,
                     "members": [
-                        "6b1f0c2e-4d7a-4a51-9a43-1f2d3c4b5a69",
-                        "0a5e8f3c-2b1d-4c6e-8f7a-9b0c1d2e3f4a",
+                        ex.WORKER_ID,
+                        ex.SECOND_WORKER_ID,
                     ],
                 },
             ]
@@ -41,7 +42,7 @@ class EntryCreate(BaseModel):
 
 class Decision(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"reason": "资格审查：工种不符"}]}
+        extra="forbid", json_schema_extra={"examples": [{"reason": "经赛事组委会资格审查"}]}
     )
 
     reason: str | None = Field(None, max_length=1000)
@@ -92,6 +93,8 @@ class ImportReport(BaseModel):
 
 
 class BatchGet(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"ids": [ex.ENTRY_ID, ex.SECOND_ENTRY_ID]}]}
+    )
 
     ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)

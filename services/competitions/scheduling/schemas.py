@@ -7,6 +7,8 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from shared import examples as ex
+
 
 class VenueCreate(BaseModel):
     model_config = ConfigDict(
@@ -88,9 +90,9 @@ class SessionCreate(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "venue_id": "0b7c6f0e-2a1d-4e55-9f3a-6d2c1b0a9e87",
-                    "starts_at": "2026-12-10T08:30:00+08:00",
-                    "ends_at": "2026-12-10T11:30:00+08:00",
+                    "venue_id": ex.VENUE_ID,
+                    "starts_at": ex.at(ex.STARTS, "08:30"),
+                    "ends_at": ex.at(ex.STARTS, "11:30"),
                 }
             ]
         },
@@ -146,8 +148,8 @@ class SlotMove(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "session_id": "5f0e3c2a-8b1d-4c77-a9e2-3d4f5a6b7c8d",
-                    "workstation_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+                    "session_id": ex.SESSION_ID,
+                    "workstation_id": ex.WORKSTATION_ID,
                 }
             ]
         },

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
+from shared import examples as ex
 from shared.models.competitions import (
     AdvancementRule,
     StageComponent,
@@ -49,8 +50,8 @@ STAGE_EXAMPLE: dict[str, Any] = {
     ],
     "advancement_rule": "top_n_per_locality",
     "advancement_value": 2,
-    "starts_on": "2026-10-10",
-    "ends_on": "2026-10-11",
+    "starts_on": ex.day(ex.STARTS),
+    "ends_on": ex.day(ex.STARTS + 1),
 }
 
 
@@ -179,15 +180,15 @@ class AdvancementApply(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "next_stage_id": "0b8e2d7c-9a41-4f53-8a0e-3d6c1b2a4f70",
+                    "next_stage_id": ex.NEXT_STAGE_ID,
                     "ranking": [
                         {
-                            "entry_id": "5c1e7a32-1f9b-4d0e-8a77-2b6f4c9d3e18",
+                            "entry_id": ex.ENTRY_ID,
                             "rank": 1,
                             "score": 95.5,
                         },
                         {
-                            "entry_id": "9d4a0b61-7c2e-4f18-b3a5-6e8d1f2c7b90",
+                            "entry_id": ex.SECOND_ENTRY_ID,
                             "rank": 2,
                             "score": 90,
                         },
@@ -221,7 +222,7 @@ class OverrideCreate(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "entry_id": "5c1e7a32-1f9b-4d0e-8a77-2b6f4c9d3e18",
+                    "entry_id": ex.ENTRY_ID,
                     "include": True,
                     "reason": "设备故障重赛，经仲裁委员会决定晋级",
                 }

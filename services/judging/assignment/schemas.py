@@ -7,19 +7,21 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import examples as ex
+
 
 class AssignmentSolve(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"k": 3, "on_date": "2026-10-10", "dry_run": True},
+                {"k": 3, "on_date": ex.day(ex.STARTS), "dry_run": True},
                 {
                     "k": 2,
                     "judge_ids": [
-                        "0b6c1f3e-2a4d-4e5f-8a9b-1c2d3e4f5a6b",
-                        "1c7d2a4f-3b5e-4f6a-9b0c-2d3e4f5a6b7c",
-                        "2d8e3b5a-4c6f-4a7b-8c1d-3e4f5a6b7c8d",
+                        ex.JUDGE_ID,
+                        ex.SECOND_JUDGE_ID,
+                        ex.THIRD_JUDGE_ID,
                     ],
                 },
             ]

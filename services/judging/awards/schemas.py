@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import examples as ex
 from shared.models.judging import AwardKind, DeliveryState
 from shared.models.registry.enums import SkillGrade
 
@@ -19,7 +20,7 @@ class AwardRuleCreate(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"kind": "honour", "honour_code": "shandong_technical_expert", "top_n": 3},
+                {"kind": "honour", "honour_code": ex.PROVINCIAL_HONOUR_CODE, "top_n": 3},
                 {"kind": "grade_promotion", "prizes": ["first"]},
                 {"kind": "grade_promotion", "to_grade": "senior_technician", "top_n": 1},
                 {"kind": "competition_result"},
@@ -122,13 +123,13 @@ class AwardEvent(BaseModel):
         examples=[
             {
                 "award_id": "3c6f1d2e-8a4b-4c5d-9e6f-7a8b9c0d1e2f",
-                "stage_id": "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f",
-                "competition_id": "0a5e8f3c-2b1d-4c6e-8f7a-9b0c1d2e3f4a",
+                "stage_id": ex.STAGE_ID,
+                "competition_id": ex.COMPETITION_ID,
                 "organiser_locality_code": "370000",
-                "entry_id": "9a1e1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f",
-                "worker_id": "6b1f0c2e-4d7a-4a51-9a43-1f2d3c4b5a69",
+                "entry_id": ex.ENTRY_ID,
+                "worker_id": ex.WORKER_ID,
                 "kind": "honour",
-                "honour_code": "shandong_technical_expert",
+                "honour_code": ex.PROVINCIAL_HONOUR_CODE,
                 "rank": 1,
                 "prize": "first",
                 "source_ref": "award:5f0c...:9a1e...:6b1f...:honour",

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import examples as ex
+
 
 class Certificate(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -25,7 +27,7 @@ class Certificate(BaseModel):
     worker_id: uuid.UUID
     worker_name: str = Field(examples=["张卫国"])
     competition_id: uuid.UUID
-    competition_name: str = Field(examples=["2026年山东省数控车工职业技能竞赛"])
+    competition_name: str = Field(examples=[ex.PROVINCIAL_COMPETITION_NAME])
     event_name: str = Field(examples=["数控车工（职工组）"])
     stage_name: str = Field(examples=["省级决赛"])
     award_title: str = Field(examples=["一等奖"])
@@ -56,11 +58,11 @@ class Verification(BaseModel):
                     "status": "valid",
                     "code": "7KQ2MZ9RH4TXWC3N",
                     "holder": "张*国",
-                    "competition_name": "2026年山东省数控车工职业技能竞赛",
+                    "competition_name": ex.PROVINCIAL_COMPETITION_NAME,
                     "event_name": "数控车工（职工组）",
                     "stage_name": "省级决赛",
                     "award_title": "一等奖",
-                    "issued_on": "2026-11-20",
+                    "issued_on": ex.day(0),
                     "revoked_on": None,
                 }
             ]

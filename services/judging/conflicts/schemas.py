@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared import examples as ex
 from shared.models.judging import ConflictKind
 
 
@@ -50,7 +51,7 @@ class DeclaredConflictCreate(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "worker_id": "6b1f0c2e-4d7a-4a51-9a43-1f2d3c4b5a69",
+                    "worker_id": ex.WORKER_ID,
                     "reason": "选手系本人表弟",
                 }
             ]

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared import examples as ex
 from shared.models.judging import JudgeKind, QualificationLevel
 
 LOCALITY = r"^\d{6}$"
@@ -19,8 +20,8 @@ class DateRange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    start: date = Field(examples=["2026-10-08"])
-    end: date = Field(examples=["2026-10-12"])
+    start: date = Field(examples=[ex.day(ex.STARTS - 2)])
+    end: date = Field(examples=[ex.day(ex.STARTS + 2)])
 
     @model_validator(mode="after")
     def _ordered(self) -> DateRange:
@@ -55,8 +56,8 @@ JUDGE_EXAMPLE: dict[str, Any] = {
     "locality_code": "370100",
     "occupations": ["数控车工", "数控铣工"],
     "qualification": "provincial_judge",
-    "availability": [{"start": "2026-10-08", "end": "2026-10-12"}],
-    "account_sub": "8a4e1c2b-3d5f-4a6b-9c7d-0e1f2a3b4c5d",
+    "availability": [{"start": ex.day(ex.STARTS - 2), "end": ex.day(ex.STARTS + 2)}],
+    "account_sub": ex.ACCOUNT_ID,
 }
 
 
@@ -68,7 +69,7 @@ class JudgeCreate(BaseModel):
                 JUDGE_EXAMPLE,
                 {
                     "kind": "worker",
-                    "worker_id": "6b1f0c2e-4d7a-4a51-9a43-1f2d3c4b5a69",
+                    "worker_id": ex.WORKER_ID,
                     "occupations": ["数控车工"],
                     "qualification": "city_judge",
                 },
@@ -119,7 +120,9 @@ class JudgeUpdate(BaseModel):
             "examples": [
                 {
                     "qualification": "national_judge",
-                    "availability": [{"start": "2026-11-01", "end": "2026-11-05"}],
+                    "availability": [
+                        {"start": ex.day(ex.STARTS + 60), "end": ex.day(ex.STARTS + 64)}
+                    ],
                 }
             ]
         },

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared import examples as ex
 from shared.models.judging import Aggregation, AppealStatus, ResultStatus, Standardisation
 
 TIE_BREAK = re.compile(r"^(component:(theory|practical|defence)|completion_time)$")
@@ -118,7 +119,23 @@ class ResultRulesUpdate(BaseModel):
 
 
 class ResultRules(ResultRulesUpdate):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [RULES_EXAMPLE]})
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    **RULES_EXAMPLE,
+                    "stage_id": ex.STAGE_ID,
+                    "components": [
+                        {"component": "theory", "weight": 30},
+                        {"component": "practical", "weight": 70},
+                    ],
+                    "version": 1,
+                    "updated_at": ex.TIMESTAMP,
+                }
+            ]
+        },
+    )
 
     stage_id: uuid.UUID
     components: list[dict[str, int | str]] = Field(
@@ -231,8 +248,8 @@ class AppealCreate(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "aspect_ids": ["2f1c9f0e-6f5e-4a1b-9b7e-3b0e8c7d6a51"],
-                    "reason": "A1.2 尺寸测量有误：实测 25.00mm，记录为 24.80mm",
+                    "aspect_ids": [ex.ASPECT_ID],
+                    "reason": "B1.1 外圆直径测量有误：复测 Φ40.01，在公差内，记录为超差",
                 }
             ]
         },

@@ -31,14 +31,16 @@ class ScoreSheetUpdate(BaseModel):
         json_schema_extra={
             "examples": [
                 {
+                    # The aspects of the documented marking scheme (POST .../marking-schemes).
                     "marks": [
-                        {"aspect_code": "A1.1", "value": 2},
-                        {"aspect_code": "B1.1", "value": 3},
+                        {"aspect_code": "A1.1", "value": 26.5},
+                        {"aspect_code": "B1.1", "value": 60},
+                        {"aspect_code": "B2.1", "value": 3},
                     ]
                 },
                 {
-                    "marks": [{"aspect_code": "B1.1", "value": 2}],
-                    "reason": "复议后重新评分：表面粗糙度未达 Ra1.6",
+                    "marks": [{"aspect_code": "B1.1", "value": 60}],
+                    "reason": "复议后重新评分：外圆直径复测 Φ40.01，在公差内",
                 },
             ]
         },

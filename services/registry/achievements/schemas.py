@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import examples as ex
 from shared.models.registry import AchievementStage, TeamRole, TechnologyArea
 
 MAX_TEAM = 15
@@ -27,12 +28,12 @@ class AchievementCreate(BaseModel):
                 {
                     "title": "基于5G的数控机床远程故障诊断系统",
                     "summary": "利用5G低时延网络采集机床振动数据，结合边缘计算实现故障预警。",
-                    "enterprise_id": "0f8e2c1a-6b4d-4f7e-8a9b-2c3d4e5f6a7b",
+                    "enterprise_id": ex.ENTERPRISE_ID,
                     "technology_area": "five_g",
                     "stage": "prototype",
                     "team": [
-                        {"worker_id": "5c0a4f7e-2b7d-4c1e-9a51-3f6d2e8b1a90", "role": "lead"},
-                        {"worker_id": "7d1b5a8f-3c8e-4d2f-8b62-4a7e3f9c2b01", "role": "member"},
+                        {"worker_id": ex.WORKER_ID, "role": "lead"},
+                        {"worker_id": ex.SECOND_WORKER_ID, "role": "member"},
                     ],
                     "entry_ids": [],
                 }
@@ -74,7 +75,7 @@ class AchievementUpdate(BaseModel):
 class EntryLinkCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"entry_id": "8e4f1c2a-7b3d-4e5f-9a6b-1c2d3e4f5a6b"}]},
+        json_schema_extra={"examples": [{"entry_id": ex.ENTRY_ID}]},
     )
 
     entry_id: uuid.UUID = Field(description="An entry id of the competitions service.")

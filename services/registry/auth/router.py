@@ -54,10 +54,14 @@ async def token(
     request: Request,
     session: SessionDep,
     grant_type: Annotated[
-        str, Form(description="`password`, `refresh_token` or `client_credentials`.")
+        str,
+        Form(
+            description="`password`, `refresh_token` or `client_credentials`.",
+            examples=["password"],
+        ),
     ],
-    username: Annotated[str | None, Form()] = None,
-    password: Annotated[str | None, Form()] = None,
+    username: Annotated[str | None, Form(examples=["jinan.organiser"])] = None,
+    password: Annotated[str | None, Form(examples=["Quancheng-2026!"])] = None,
     scope: Annotated[str, Form(description="Requested scopes, space-separated.")] = "",
     refresh_token: Annotated[
         str | None, Form(description="For `grant_type=refresh_token`: the last one you got.")

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import examples as ex
 from shared.models.registry import EnterpriseSize, Industry
 
 
@@ -16,8 +17,8 @@ class EnterpriseCreate(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "credit_code": "91370100MA3C5X6L8Q",
-                    "name": "济南二机床集团有限公司",
+                    "credit_code": ex.ENTERPRISE_CREDIT_CODE,
+                    "name": ex.ENTERPRISE_NAME,
                     "locality_code": "370100",
                     "industry": "high_end_equipment",
                     "size": "large",
@@ -51,7 +52,7 @@ class Enterprise(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
-    credit_code: str = Field(examples=["91370100MA3C5X6L8Q"])
+    credit_code: str = Field(examples=[ex.ENTERPRISE_CREDIT_CODE])
     name: str = Field(examples=["济南二机床集团有限公司"])
     locality_code: str = Field(examples=["370100"])
     industry: Industry

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from shared import examples as ex
 from shared.models.registry import HonourLevel, HonourSource
 
 
@@ -57,11 +58,11 @@ class HonourGrantCreate(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "worker_id": "5c0a4f7e-2b7d-4c1e-9a51-3f6d2e8b1a90",
-                    "granted_on": "2026-05-01",
+                    "worker_id": ex.WORKER_ID,
+                    "granted_on": ex.day(0),
                     "source": "competition_result",
-                    "source_ref": "8e4f1c2a-7b3d-4e5f-9a6b-1c2d3e4f5a6b",
-                    "citation": "2026年山东省职业技能大赛数控车工项目第一名",
+                    "source_ref": ex.SOURCE_REF,
+                    "citation": f"{ex.YEAR}年山东省职业技能大赛数控车工项目第一名",
                 }
             ]
         },
@@ -101,7 +102,9 @@ class HonourGrant(BaseModel):
     granted_on: date
     source: HonourSource
     source_ref: str | None = None
-    citation: str | None = Field(None, examples=["2026年山东省职业技能大赛数控车工项目第一名"])
+    citation: str | None = Field(
+        None, examples=[f"{ex.YEAR}年山东省职业技能大赛数控车工项目第一名"]
+    )
     granted_by: str | None = Field(None, description="Account or machine client that granted.")
     revoked_at: datetime | None = None
     revoked_by: str | None = None

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import examples as ex
 from shared.models.registry import ImportKind, ImportStatus
 
 
@@ -15,7 +16,7 @@ class ImportJob(BaseModel):
 
     id: uuid.UUID
     kind: ImportKind
-    filename: str = Field(examples=["2026年济南二机床职工名册.xlsx"])
+    filename: str = Field(examples=[f"{ex.YEAR}年济南二机床职工名册.xlsx"])
     file_format: str = Field(examples=["xlsx"])
     status: ImportStatus
     total_rows: int | None = Field(None, description="Data rows in the file (an estimate for CSV).")

@@ -25,6 +25,7 @@ from services.registry.imports.engine import (
 )
 from services.registry.imports.parsing import COLUMNS, FileProblem, detect_format
 from shared import audit
+from shared import examples as ex
 from shared.auth.principal import Principal, Role
 from shared.crypto import PersonalDataCipher
 from shared.errors import FieldError, Forbidden, InvalidInput, NotFound
@@ -153,18 +154,18 @@ def template_csv(kind: ImportKind) -> str:
     """Column titles (Chinese, as organisers' spreadsheets use) and one example row."""
     examples = {
         ImportKind.workers: [
-            "王建国",
-            "370102198506150031",
-            "13805310001",
-            "数控车工",
-            "91370100MA3C5X6L8Q",
-            "370100",
+            ex.WORKER_NAME,
+            ex.WORKER_ID_NUMBER,
+            ex.WORKER_PHONE,
+            ex.OCCUPATION,
+            ex.ENTERPRISE_CREDIT_CODE,
+            ex.CITY_CODE,
             "高级工",
         ],
         ImportKind.enterprises: [
-            "91370100MA3C5X6L8Q",
-            "济南二机床集团有限公司",
-            "370100",
+            ex.ENTERPRISE_CREDIT_CODE,
+            ex.ENTERPRISE_NAME,
+            ex.CITY_CODE,
             "高端装备",
             "大型",
         ],

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import examples as ex
 from shared.models.registry import LocalityLevel
 
 
@@ -25,7 +26,14 @@ class CountyCreate(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"code": "370102", "name": "历下区", "name_en": "Lixia", "parent_code": "370100"}
+                {
+                    # Counties are seeded; what organisers add are functional zones such as this
+                    # one, which keep statistical codes beside GB/T 2260's.
+                    "code": "370171",
+                    "name": "济南高新技术产业开发区",
+                    "name_en": "Jinan High-tech Zone",
+                    "parent_code": ex.CITY_CODE,
+                }
             ]
         },
     )

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from shared import examples as ex
 from shared.models.registry import (
     Mentorship as MentorshipRow,
 )
@@ -17,8 +18,8 @@ from shared.models.registry import (
     SkillGrade,
 )
 
-MENTOR_ID = "6b1f0c2e-4d7a-4a51-9a43-1f2d3c4b5a69"
-APPRENTICE_ID = "0e5d7c1a-3b2f-4e6d-8a9c-7f1e2d3c4b5a"
+MENTOR_ID = ex.WORKER_ID
+APPRENTICE_ID = ex.SECOND_WORKER_ID
 
 
 class MentorshipCreate(BaseModel):
@@ -31,8 +32,8 @@ class MentorshipCreate(BaseModel):
                     "apprentice_id": APPRENTICE_ID,
                     "kind": "master_apprentice",
                     "goals": "一年内掌握五轴数控加工中心的编程与操作，取得高级工证书。",
-                    "planned_start_date": "2026-12-01",
-                    "planned_end_date": "2027-11-30",
+                    "planned_start_date": ex.day(0),
+                    "planned_end_date": ex.day(364),
                 }
             ]
         },
@@ -58,7 +59,7 @@ class MentorshipCreate(BaseModel):
 
 class Activation(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"started_on": "2026-12-01"}]}
+        extra="forbid", json_schema_extra={"examples": [{"started_on": ex.day(0)}]}
     )
 
     started_on: date | None = Field(
@@ -85,7 +86,7 @@ class Completion(BaseModel):
                         "rating": "excellent",
                         "comment": "已独立完成五轴加工，考取高级工证书。",
                     },
-                    "ended_on": "2027-11-30",
+                    "ended_on": ex.day(0),
                 }
             ]
         },

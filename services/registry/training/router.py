@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from services.registry.talent.access import VisibleWorker
 from services.registry.training import schemas, service
+from shared import examples as ex
 from shared.auth.deps import AdminOrganiserOrWorker, AdminOrOrganiser, FileReader, RegistryReader
 from shared.db import SessionDep
 from shared.errors import error_responses
@@ -299,8 +300,8 @@ async def withdraw(
 
 
 ATTENDANCE_EXAMPLE = [
-    {"worker_id": "0f8e7d6c-5b4a-4392-8a1b-2c3d4e5f6a7b", "present": True},
-    {"worker_id": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d", "present": False},
+    {"worker_id": ex.WORKER_ID, "present": True},
+    {"worker_id": ex.SECOND_WORKER_ID, "present": False},
 ]
 
 

@@ -16,6 +16,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from shared import examples as ex
 from shared.models.registry import EnrolmentStatus, ProgrammeKind, ProgrammeStatus
 
 #: Hours are exact decimals in the database and JSON numbers on the wire (e.g. 3.5).
@@ -42,11 +43,11 @@ class ProgrammeCreate(BaseModel):
                     "title": "数控加工技能提升订单式培训",
                     "description": "为济南二机床集团定制的五轴数控加工培训。",
                     "locality_code": "370100",
-                    "ordering_enterprise_id": "5b0c8f0e-2f3a-4c1d-9e8b-7a6d5c4b3a21",
+                    "ordering_enterprise_id": ex.ENTERPRISE_ID,
                     "occupation": "数控车工",
                     "capacity": 30,
-                    "starts_on": "2026-12-01",
-                    "ends_on": "2026-12-20",
+                    "starts_on": ex.day(0),
+                    "ends_on": ex.day(19),
                 }
             ]
         },
@@ -101,8 +102,8 @@ class SessionCreate(BaseModel):
             "examples": [
                 {
                     "title": "五轴联动编程实操",
-                    "starts_at": "2026-12-02T09:00:00+08:00",
-                    "ends_at": "2026-12-02T12:30:00+08:00",
+                    "starts_at": ex.at(1, "09:00"),
+                    "ends_at": ex.at(1, "12:30"),
                     "hours": 3.5,
                     "venue": "济南市技师学院 实训楼 305",
                 }
@@ -138,7 +139,7 @@ class Session(BaseModel):
 class EnrolmentCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"worker_id": "0f8e7d6c-5b4a-4392-8a1b-2c3d4e5f6a7b"}]},
+        json_schema_extra={"examples": [{"worker_id": ex.WORKER_ID}]},
     )
 
     worker_id: uuid.UUID = Field(description="The worker to enrol (workers enrol themselves).")

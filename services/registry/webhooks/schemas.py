@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared import examples as ex
 from shared.models.webhooks import DeliveryStatus
 from shared.webhooks.matching import TYPE_PATTERN
 
@@ -164,11 +165,7 @@ class DeliveryDetail(Delivery):
 class RedeliverFailed(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"since": "2026-11-24T00:00:00+08:00", "until": "2026-11-25T00:00:00+08:00"}
-            ]
-        },
+        json_schema_extra={"examples": [{"since": ex.at(-1, "00:00"), "until": ex.at(0, "00:00")}]},
     )
 
     since: datetime = Field(description="Deliveries created at or after this time.")

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from typing_extensions import TypedDict
 
+from shared import examples as ex
 from shared.models.registry import FileStatus, FileType, GradeSource, Sex, SkillGrade
 
 PHONE_PATTERN = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
@@ -20,13 +21,13 @@ class WorkerCreate(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "name": "王建国",
-                    "id_number": "370102198506150031",
-                    "phone": "13805310001",
+                    "name": ex.WORKER_NAME,
+                    "id_number": ex.WORKER_ID_NUMBER,
+                    "phone": ex.WORKER_PHONE,
                     "occupation": "数控车工",
-                    "enterprise_id": "6b1f0c2e-4d7a-4a51-9a43-1f2d3c4b5a69",
+                    "enterprise_id": ex.ENTERPRISE_ID,
                     "locality_code": "370100",
-                    "grade": "senior",
+                    "grade": "technician",
                 }
             ]
         },
@@ -73,8 +74,9 @@ class Worker(BaseModel):
     id: uuid.UUID
     name: str = Field(examples=["王建国"])
     id_number: str = Field(
-        description="Masked (`3701**********0031`) unless you are an admin or this worker.",
-        examples=["3701**********0031"],
+        description=f"Masked (`{ex.WORKER_ID_NUMBER_MASKED}`) unless you are an admin or this "
+        "worker.",
+        examples=[ex.WORKER_ID_NUMBER_MASKED],
     )
     sex: Sex
     birth_date: date
@@ -140,7 +142,7 @@ class WorkerEligibility(BaseModel):
 class BatchGet(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"ids": ["6b1f0c2e-4d7a-4a51-9a43-1f2d3c4b5a69"]}]},
+        json_schema_extra={"examples": [{"ids": [ex.WORKER_ID]}]},
     )
 
     ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
@@ -148,7 +150,7 @@ class BatchGet(BaseModel):
 
 class IdNumberLookup(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"id_numbers": ["370102198506150031"]}]}
+        extra="forbid", json_schema_extra={"examples": [{"id_numbers": [ex.WORKER_ID_NUMBER]}]}
     )
 
     id_numbers: list[str] = Field(min_length=1, max_length=1000)
@@ -156,7 +158,7 @@ class IdNumberLookup(BaseModel):
 
 class IdNumberMatch(BaseModel):
     id_number: str = Field(
-        description="Masked, in the order asked.", examples=["3701**********0031"]
+        description="Masked, in the order asked.", examples=[ex.WORKER_ID_NUMBER_MASKED]
     )
     worker_id: uuid.UUID | None = Field(description="Null when no worker you may see has it.")
 
@@ -173,7 +175,7 @@ class GradeChangeCreate(BaseModel):
             "examples": [
                 {
                     "to_grade": "technician",
-                    "effective_date": "2026-10-15",
+                    "effective_date": ex.day(0),
                     "source": "certification",
                     "certificate_no": "S000037010002264000123",
                     "issuing_body": "济南市职业技能鉴定指导中心",
@@ -200,11 +202,11 @@ class CompetitionPromotion(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "worker_id": "6b1f0c2e-4d7a-4a51-9a43-1f2d3c4b5a69",
-                    "to_grade": "technician",
-                    "effective_date": "2026-11-20",
-                    "competition_id": "0a5e8f3c-2b1d-4c6e-8f7a-9b0c1d2e3f4a",
-                    "reason": "2026年山东省数控车工职业技能竞赛 一等奖",
+                    "worker_id": ex.WORKER_ID,
+                    "to_grade": "senior_technician",
+                    "effective_date": ex.day(0),
+                    "competition_id": ex.COMPETITION_ID,
+                    "reason": f"{ex.PROVINCIAL_COMPETITION_NAME} 一等奖",
                 }
             ]
         },
@@ -237,9 +239,7 @@ class Transfer(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [
-                {"to_enterprise_id": "0a5e8f3c-2b1d-4c6e-8f7a-9b0c1d2e3f4a", "date": "2026-09-01"}
-            ]
+            "examples": [{"to_enterprise_id": ex.SECOND_ENTERPRISE_ID, "date": ex.day(0)}]
         },
     )
 
@@ -267,14 +267,14 @@ class CompetitionResult(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "worker_id": "6b1f0c2e-4d7a-4a51-9a43-1f2d3c4b5a69",
-                    "competition_id": "0a5e8f3c-2b1d-4c6e-8f7a-9b0c1d2e3f4a",
-                    "competition_name": "2026年山东省数控车工职业技能竞赛",
+                    "worker_id": ex.WORKER_ID,
+                    "competition_id": ex.COMPETITION_ID,
+                    "competition_name": ex.PROVINCIAL_COMPETITION_NAME,
                     "stage_name": "省级决赛",
                     "rank": 1,
                     "prize": "first",
                     "score": 92.35,
-                    "published_at": "2026-11-20T10:00:00+08:00",
+                    "published_at": ex.at(0, "10:00"),
                 }
             ]
         },
