@@ -1,4 +1,15 @@
-"""Optimistic concurrency for contested records: `ETag` out, `If-Match` in, 412 when stale."""
+"""Optimistic concurrency for contested records, one rule everywhere.
+
+Every GET and every write of a contested record answers its `ETag`. A request that changes a
+record which exists must send that ETag back as `If-Match`: without it the answer is 428
+(Precondition Required), with a stale one 412 (Precondition Failed); nothing is written in
+either case. A record that was never saved (version 0: a score sheet not yet scored, result
+rules still at their defaults, a stage with no schedule) may be written without `If-Match`,
+or with the ETag its GET answered. `If-Match: *` means "whatever is current" (RFC 9110).
+
+`IfMatchHeader` is the one declaration of the header: the app factory marks it required in
+OpenAPI and declares the 412 and 428 answers on every operation that takes it.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +17,17 @@ from typing import Annotated
 
 from fastapi import Header
 
-from shared.errors import PreconditionFailed
+from shared.errors import PreconditionFailed, PreconditionRequired
+
+IF_MATCH = "If-Match"
 
 IfMatchHeader = Annotated[
     str | None,
     Header(
-        alias="If-Match",
-        description="The `ETag` you read. The update is refused with 412 if the record changed "
-        "since; omit to update unconditionally.",
+        alias=IF_MATCH,
+        description="The `ETag` you read. Required to change a record that exists: 428 without "
+        "it, 412 if the record changed since. Only a record never saved (its GET answered "
+        'ETag `"0"`) may be written without it.',
         examples=['"3"'],
     ),
 ]
@@ -24,12 +38,28 @@ def etag(version: int) -> str:
 
 
 def check_if_match(if_match: str | None, version: int) -> None:
-    if if_match is None or if_match.strip() == "*":
+    """Refuse the write unless `if_match` names `version` (0: never saved, nothing to match)."""
+    check_if_match_tag(if_match, etag(version), exists=version > 0)
+
+
+def check_if_match_tag(if_match: str | None, current: str, *, exists: bool = True) -> None:
+    """The rule for any ETag (a version, or a digest such as a schedule's)."""
+    if if_match is None:
+        if exists:
+            raise PreconditionRequired(
+                f"Send If-Match: {current} (the ETag you read) to change this record; read it "
+                "again first if you have no ETag.",
+                current_etag=current,
+                headers={"ETag": current},
+            )
+        return
+    if if_match.strip() == "*":
         return
     candidates = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
-    if etag(version) not in candidates:
+    if current not in candidates:
         raise PreconditionFailed(
-            f"The record has changed (now version {version}); read it again and retry with "
-            f"If-Match: {etag(version)}.",
-            current_etag=etag(version),
+            f"The record has changed since you read it (now {current}); read it again and retry "
+            f"with If-Match: {current}.",
+            current_etag=current,
+            headers={"ETag": current},
         )

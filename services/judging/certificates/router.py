@@ -104,6 +104,7 @@ async def list_certificates(
 
 @router.get(
     "/certificates/{certificate_id}.pdf",
+    operation_id="getCertificatePdf",
     summary="Download a certificate as PDF",
     response_class=Response,
     responses={

@@ -45,6 +45,7 @@ def _answer(response: Response, scheme: service.MarkingScheme) -> schemas.Markin
 
 @router.post(
     "",
+    operation_id="saveMarkingScheme",
     response_model=schemas.MarkingScheme,
     status_code=201,
     summary="Save a new version of the stage's marking scheme",
@@ -60,8 +61,8 @@ async def save_scheme(
     if_match: IfMatchHeader = None,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
-    """Each save creates the next version (1, 2, ...); send the current `ETag` as `If-Match`
-    to refuse (412) a save over a version you have not seen. Criteria (coded A, B, ...) hold
+    """Each save creates the next version (1, 2, ...). Once a version exists, send its `ETag`
+    as `If-Match` (428 without it, 412 over a version you have not seen). Criteria (coded A, B, ...) hold
     sub-criteria (A1, A2, ...) holding aspects (A1.1, ...). A `measurement` aspect has a max mark
     and optionally its allowed marks; a `judgement` aspect is scored 0-3 with a descriptor for
     each level. Every aspect belongs to a component; the components and weights must be the
@@ -89,6 +90,7 @@ async def save_scheme(
 
 @router.get(
     "",
+    operation_id="listMarkingSchemeVersions",
     response_model=Page[schemas.MarkingSchemeSummary],
     summary="List the versions of the stage's marking scheme",
     responses=error_responses(401, 403, 404, 422, 502, 503, 504),
@@ -105,6 +107,7 @@ async def list_versions(
 
 @router.get(
     "/current",
+    operation_id="getCurrentMarkingScheme",
     response_model=schemas.MarkingScheme,
     summary="Get the current marking scheme",
     responses=error_responses(401, 403, 404, 422, 502, 503, 504),
@@ -118,6 +121,7 @@ async def get_current(
 
 @router.get(
     "/versions/{version}",
+    operation_id="getMarkingSchemeVersion",
     response_model=schemas.MarkingScheme,
     summary="Get one version of the marking scheme",
     responses=error_responses(401, 403, 404, 422, 502, 503, 504),
@@ -134,6 +138,7 @@ async def get_version(
 
 @router.post(
     "/freeze",
+    operation_id="freezeMarkingScheme",
     response_model=schemas.MarkingScheme,
     summary="Freeze the marking scheme",
     responses=error_responses(401, 403, 404, 409, 422, 502, 503, 504),

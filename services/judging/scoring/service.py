@@ -524,6 +524,8 @@ async def submit_sheet_fast(
         raise Fallback from None
     if not scheme.frozen:
         raise Fallback  # nothing marked yet: the general path names what is missing
+    if if_match is None:
+        raise Fallback  # the general path answers 428 (the SQL function predates the rule)
     given, any_, versions = _if_match(if_match)
     row = await _fast_call(
         engine,
@@ -579,12 +581,6 @@ async def put_sheet(
     if locked or (sheet.stage_locked and any(m.aspect_code not in existing for m in data.marks)):
         codes = ", ".join(locked) or "new aspects"
         raise Conflict(f"Marks of {blind_code} ({codes}) are {LOCKED}.")
-    if assignment.sheet_version > 0 and if_match is None:
-        raise PreconditionRequired(
-            f"Your marks for {blind_code} exist (version {assignment.sheet_version}): send "
-            f"If-Match: {etag(assignment.sheet_version)} to change them.",
-            current_etag=etag(assignment.sheet_version),
-        )
     check_if_match(if_match, assignment.sheet_version)
     errors = _validate(data.marks, scheme.by_code)
     if errors:
