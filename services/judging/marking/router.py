@@ -62,13 +62,13 @@ async def save_scheme(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Each save creates the next version (1, 2, ...). Once a version exists, send its `ETag`
-    as `If-Match` (428 without it, 412 over a version you have not seen). Criteria (coded A, B, ...) hold
-    sub-criteria (A1, A2, ...) holding aspects (A1.1, ...). A `measurement` aspect has a max mark
-    and optionally its allowed marks; a `judgement` aspect is scored 0-3 with a descriptor for
-    each level. Every aspect belongs to a component; the components and weights must be the
-    stage's, each component's aspects total its weight and the scheme totals exactly 100 (422
-    naming the criterion path otherwise). Refused (409) once the scheme is frozen. Organisers of
-    the stage's competition only."""
+    as `If-Match` (428 without it, 412 over a version you have not seen). Criteria (coded A,
+    B, ...) hold sub-criteria (A1, A2, ...) holding aspects (A1.1, ...). A `measurement` aspect
+    has a max mark and optionally its allowed marks; a `judgement` aspect is scored 0-3 with a
+    descriptor for each level. Every aspect belongs to a component; the components and weights
+    must be the stage's, each component's aspects total its weight and the scheme totals exactly
+    100 (422 naming the criterion path otherwise). Refused (409) once the scheme is frozen.
+    Organisers of the stage's competition only."""
     stage = await upstream.stage(stage_id)
     check_stage_manager(principal, stage)
 

@@ -102,8 +102,8 @@ async def put_rules(
        position, and every entry within `tie_band` points below it shares it.
 
     A tie-break naming a component the stage does not have is a 422. Send the `ETag` as
-    `If-Match` (428 without it once rules were saved, 412 when stale). Changes apply to the next computation; computed versions keep
-    the rules they were computed with."""
+    `If-Match` (428 without it once rules were saved, 412 when stale). Changes apply to the next
+    computation; computed versions keep the rules they were computed with."""
     rules = await service.put_rules(session, stage, data, if_match, principal)
     response.headers["ETag"] = etag(rules.version)
     return rules
