@@ -14,6 +14,10 @@ from services.judging.marking.schemas import ComponentWeight
 from shared.models.judging import Aggregation, AppealStatus, ResultStatus, Standardisation
 from shared.numbers import JsonDecimal, Rounded3
 
+ZERO = Decimal(0)
+#: Pydantic documents a Decimal default as a string ("0"); the schema says number.
+ZERO_DEFAULT: dict[str, Any] = {"default": 0}
+
 #: A prize band or medal: a number of places (whole) or a percent of the ranked entries.
 Band = Annotated[JsonDecimal, Field(decimal_places=2)]
 
@@ -31,10 +35,10 @@ class PrizeBands(BaseModel):
     basis: Literal["count", "percent"] = Field(
         "count", description="`count`: places; `percent`: of the ranked entries, rounded up."
     )
-    first: Band = Field(Decimal(0), ge=0, le=100_000)
-    second: Band = Field(Decimal(0), ge=0, le=100_000)
-    third: Band = Field(Decimal(0), ge=0, le=100_000)
-    merit: Band = Field(Decimal(0), ge=0, le=100_000)
+    first: Band = Field(ZERO, ge=0, le=100_000, json_schema_extra=ZERO_DEFAULT)
+    second: Band = Field(ZERO, ge=0, le=100_000, json_schema_extra=ZERO_DEFAULT)
+    third: Band = Field(ZERO, ge=0, le=100_000, json_schema_extra=ZERO_DEFAULT)
+    merit: Band = Field(ZERO, ge=0, le=100_000, json_schema_extra=ZERO_DEFAULT)
 
     @model_validator(mode="after")
     def _sizes(self) -> PrizeBands:
@@ -57,11 +61,12 @@ class Medals(BaseModel):
     )
 
     basis: Literal["count", "percent"] = "count"
-    gold: Band = Field(Decimal(0), ge=0, le=100_000)
-    silver: Band = Field(Decimal(0), ge=0, le=100_000)
-    bronze: Band = Field(Decimal(0), ge=0, le=100_000)
+    gold: Band = Field(ZERO, ge=0, le=100_000, json_schema_extra=ZERO_DEFAULT)
+    silver: Band = Field(ZERO, ge=0, le=100_000, json_schema_extra=ZERO_DEFAULT)
+    bronze: Band = Field(ZERO, ge=0, le=100_000, json_schema_extra=ZERO_DEFAULT)
     tie_band: JsonDecimal = Field(
-        Decimal(0),
+        ZERO,
+        json_schema_extra=ZERO_DEFAULT,
         ge=0,
         le=100,
         decimal_places=3,
