@@ -109,6 +109,7 @@ def apply_conventions(schema: dict[str, Any]) -> None:
             if_match = [p for p in parameters if p["in"] == "header" and p["name"] == IF_MATCH]
             for parameter in if_match:
                 parameter["required"] = True
+                parameter["schema"] = {"type": "string", "examples": ['"3"']}
             if if_match:
                 responses = operation.setdefault("responses", {})
                 for status, response in error_responses(412, 428).items():
