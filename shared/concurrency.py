@@ -7,8 +7,13 @@ either case. A record that was never saved (version 0: a score sheet not yet sco
 rules still at their defaults, a stage with no schedule) may be written without `If-Match`,
 or with the ETag its GET answered. `If-Match: *` means "whatever is current" (RFC 9110).
 
+Transitions named by their action (activate a mentorship, submit a score sheet, decide an
+appeal, approve an entry) are guarded by the record's state instead: a transition the record
+has moved past is a 409. They take `TransitionIfMatchHeader`, optional, checked when sent (412).
+
 `IfMatchHeader` is the one declaration of the header: the app factory marks it required in
-OpenAPI and declares the 412 and 428 answers on every operation that takes it.
+OpenAPI and declares the 412 and 428 answers on every operation that takes it (412 only for
+`TransitionIfMatchHeader`).
 """
 
 from __future__ import annotations
@@ -33,6 +38,22 @@ IfMatchHeader = Annotated[
 ]
 
 
+#: Marks the optional variant in the parameter's schema; the app factory removes the mark.
+OPTIONAL_MARK = "x-if-match-optional"
+
+TransitionIfMatchHeader = Annotated[
+    str | None,
+    Header(
+        alias=IF_MATCH,
+        description="Optional: the `ETag` you read; the transition is refused with 412 if the "
+        "record changed since. Without it, the record's state alone decides (409 when the "
+        "transition no longer applies).",
+        examples=['"3"'],
+        json_schema_extra={OPTIONAL_MARK: True},
+    ),
+]
+
+
 def etag(version: int) -> str:
     return f'"{version}"'
 
@@ -40,6 +61,11 @@ def etag(version: int) -> str:
 def check_if_match(if_match: str | None, version: int) -> None:
     """Refuse the write unless `if_match` names `version` (0: never saved, nothing to match)."""
     check_if_match_tag(if_match, etag(version), exists=version > 0)
+
+
+def check_transition_if_match(if_match: str | None, version: int) -> None:
+    """For a state-guarded transition: `If-Match` checked when sent (412), else no check."""
+    check_if_match_tag(if_match, etag(version), exists=False)
 
 
 def check_if_match_tag(if_match: str | None, current: str, *, exists: bool = True) -> None:

@@ -24,7 +24,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import HTMLResponse
 
-from shared.concurrency import IF_MATCH
+from shared.concurrency import IF_MATCH, OPTIONAL_MARK
 from shared.errors import error_responses
 
 STATIC_URL = "/docs-assets"
@@ -96,8 +96,8 @@ def apply_conventions(schema: dict[str, Any]) -> None:
       (any 2xx) instead of FastAPI's 200/422 pair, whose 422 refers to a schema the document
       does not define.
     - `If-Match` (see shared.concurrency): required, with its 412 and 428 answers declared,
-      wherever an operation takes it. It is optional in Python only so that a missing header
-      is our 428 rather than FastAPI's 422.
+      wherever an operation takes it (optional in Python only so that a missing header is our
+      428 rather than FastAPI's 422); optional, with its 412, on state-guarded transitions.
     """
     for event, item in schema.get("webhooks", {}).items():
         for operation in item.values():
@@ -108,9 +108,11 @@ def apply_conventions(schema: dict[str, Any]) -> None:
             parameters = operation.get("parameters", [])
             if_match = [p for p in parameters if p["in"] == "header" and p["name"] == IF_MATCH]
             for parameter in if_match:
-                parameter["required"] = True
+                optional = bool(parameter.get("schema", {}).get(OPTIONAL_MARK))
+                parameter["required"] = not optional
                 parameter["schema"] = {"type": "string", "examples": ['"3"']}
-            if if_match:
                 responses = operation.setdefault("responses", {})
-                for status, response in error_responses(412, 428).items():
+                for status, response in error_responses(
+                    *((412,) if optional else (412, 428))
+                ).items():
                     responses.setdefault(str(status), response)

@@ -208,14 +208,19 @@ NOT_CONTESTED = {
     ("competitions", "put", "/v1/stages/{stage_id}/advancement"),
 }
 
-#: State-changing POSTs that follow the rule (besides every PUT/PATCH).
+#: State-changing POSTs that set content or state directly: the rule as for PUT/PATCH.
 CONTESTED_POSTS = {
-    ("registry", "/v1/mentorships/{mentorship_id}/activate"),
-    ("registry", "/v1/mentorships/{mentorship_id}/complete"),
-    ("registry", "/v1/mentorships/{mentorship_id}/terminate"),
     ("competitions", "/v1/competitions/{competition_id}/status"),
     ("competitions", "/v1/stages/{stage_id}/schedule"),
     ("judging", "/v1/stages/{stage_id}/marking-schemes"),
+}
+
+#: Transitions named by their action, guarded by the record's state (409 when it no longer
+#: applies): `If-Match` optional, checked when sent (412).
+TRANSITIONS = {
+    ("registry", "/v1/mentorships/{mentorship_id}/activate"),
+    ("registry", "/v1/mentorships/{mentorship_id}/complete"),
+    ("registry", "/v1/mentorships/{mentorship_id}/terminate"),
     ("judging", "/v1/stages/{stage_id}/scores/{blind_code}:submit"),
     ("judging", "/v1/appeals/{appeal_id}:decide"),
 }
@@ -240,12 +245,17 @@ def test_every_contested_write_requires_if_match(
         if contested:
             checked += 1
             assert header is not None, f"{where} does not take If-Match"
-        if header is not None:  # one rule wherever the header is taken
+        if (service, path) in TRANSITIONS:
+            assert header is not None, f"{where} does not take If-Match"
+            assert header["required"] is False, where
+            assert "412" in op["responses"], where
+            assert "409" in header["description"], where
+        elif header is not None:  # one rule wherever the header is taken
             assert header["required"] is True, f"{where}: If-Match not required"
             assert {"412", "428"} <= set(op["responses"]), f"{where}: 412/428 not declared"
             assert "428" in header["description"], where
             assert "412" in header["description"], where
     assert checked >= 3, "no contested write found: the walk is broken"
-    for key in NOT_CONTESTED | {(s, "post", p) for s, p in CONTESTED_POSTS}:
+    for key in NOT_CONTESTED | {(s, "post", p) for s, p in CONTESTED_POSTS | TRANSITIONS}:
         if key[0] == service:
             assert key[2] in documents[service]["paths"], f"{key}: no such operation any more"

@@ -18,7 +18,7 @@ from services.judging.results import appeals, leaderboard, schemas, service
 from services.judging.upstream import StageInfo, UpstreamDep
 from shared.auth.deps import AdminOrOrganiser, CurrentPrincipal, require
 from shared.auth.principal import Principal, Role
-from shared.concurrency import IfMatchHeader, etag
+from shared.concurrency import IfMatchHeader, TransitionIfMatchHeader, etag
 from shared.db import SessionDep, get_or_404
 from shared.errors import Forbidden, NotFound, error_responses
 from shared.models.judging import Appeal, AppealStatus, ResultStatus
@@ -486,7 +486,7 @@ async def decide_appeal(
     appeal_id: uuid.UUID,
     data: schemas.AppealDecision,
     response: Response,
-    if_match: IfMatchHeader = None,
+    if_match: TransitionIfMatchHeader = None,
 ) -> schemas.Appeal:
     """By the arbitration panel: admins, and organisers covering the stage whom its result rules
     name in `arbiters`. `upheld` reopens the appeal's scores (the named aspects of that entry,

@@ -14,7 +14,7 @@ from services.judging.scoring import schemas, service
 from services.judging.upstream import UpstreamDep
 from shared.auth.deps import AdminOrOrganiser, AdminOrOrganiserOrService, require
 from shared.auth.principal import Principal, Role
-from shared.concurrency import IfMatchHeader, etag
+from shared.concurrency import IfMatchHeader, TransitionIfMatchHeader, etag
 from shared.db import SessionDep
 from shared.errors import error_responses
 from shared.pagination import CursorQuery, LimitQuery, Page
@@ -134,7 +134,7 @@ async def submit_sheet(
     principal: JudgeSelf,
     stage_id: uuid.UUID,
     blind_code: BlindCode,
-    if_match: IfMatchHeader = None,
+    if_match: TransitionIfMatchHeader = None,
 ) -> Response:
     """Mark the sheet submitted (every aspect must have a mark: 422 listing the missing ones).
     From then on the judge may see the other judges' marks for the entry, and their judgement

@@ -38,7 +38,7 @@ from services.judging.scoring import schemas
 from services.judging.upstream import EntryFacts, StageInfo, Upstream
 from shared import audit, outbox
 from shared.auth.principal import Principal
-from shared.concurrency import check_if_match, etag
+from shared.concurrency import check_if_match, check_transition_if_match, etag
 from shared.errors import (
     Conflict,
     FieldError,
@@ -524,8 +524,6 @@ async def submit_sheet_fast(
         raise Fallback from None
     if not scheme.frozen:
         raise Fallback  # nothing marked yet: the general path names what is missing
-    if if_match is None:
-        raise Fallback  # the general path answers 428 (the SQL function predates the rule)
     given, any_, versions = _if_match(if_match)
     row = await _fast_call(
         engine,
@@ -648,7 +646,7 @@ async def submit_sheet(
 ) -> schemas.ScoreSheet:
     sheet = await _load(session, upstream, stage, blind_code, principal, write=True)
     judge, assignment = sheet.judge, sheet.assignment
-    check_if_match(if_match, assignment.sheet_version)
+    check_transition_if_match(if_match, assignment.sheet_version)
     scheme = await _scheme(session, stage.id)
     marks = await _marks(session, scheme, judge.id, assignment.stage_entry_id)
     if assignment.submitted_at is not None:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from services.registry.mentorships import schemas, service
 from shared.auth.deps import AdminOrOrganiser, require
 from shared.auth.principal import Principal, Role
-from shared.concurrency import IfMatchHeader
+from shared.concurrency import TransitionIfMatchHeader
 from shared.config import Settings
 from shared.db import SessionDep
 from shared.errors import error_responses
@@ -138,7 +138,7 @@ async def activate_mentorship(
     response: Response,
     mentorship_id: uuid.UUID,
     data: schemas.Activation | None = None,
-    if_match: IfMatchHeader = None,
+    if_match: TransitionIfMatchHeader = None,
 ) -> schemas.Mentorship:
     """`proposed` -> `active`: the pair has started. Both talent files get a
     `mentorship_started` entry and `mentorship.started` is sent.
@@ -169,7 +169,7 @@ async def complete_mentorship(
     response: Response,
     mentorship_id: uuid.UUID,
     data: schemas.Completion,
-    if_match: IfMatchHeader = None,
+    if_match: TransitionIfMatchHeader = None,
 ) -> schemas.Mentorship:
     """`active` -> `completed`, with the final evaluation (rating and comment). Both talent
     files get a `mentorship_ended` entry and `mentorship.ended` is sent."""
@@ -189,7 +189,7 @@ async def terminate_mentorship(
     response: Response,
     mentorship_id: uuid.UUID,
     data: schemas.Termination,
-    if_match: IfMatchHeader = None,
+    if_match: TransitionIfMatchHeader = None,
 ) -> schemas.Mentorship:
     """`proposed` or `active` -> `terminated`, with a reason. Ending an active mentorship
     writes `mentorship_ended` on both talent files and sends `mentorship.ended`; withdrawing a

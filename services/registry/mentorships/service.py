@@ -25,7 +25,7 @@ from services.registry.talent import timeline
 from services.registry.talent.access import can_view, ensure_can_manage, load_worker
 from shared import audit, outbox
 from shared.auth.principal import Principal, Role
-from shared.concurrency import check_if_match
+from shared.concurrency import check_transition_if_match
 from shared.errors import (
     Conflict,
     FieldError,
@@ -458,7 +458,7 @@ async def activate(
 ) -> Mentorship:
     mentorship, mentor, apprentice = await _lock(session, mentorship_id)
     ensure_can_manage(principal, apprentice)
-    check_if_match(if_match, mentorship.version)
+    check_transition_if_match(if_match, mentorship.version)
     _ensure_transition(mentorship, MentorshipStatus.active)
     started_on = data.started_on or today()
     if started_on > today():
@@ -519,7 +519,7 @@ async def complete(
 ) -> Mentorship:
     mentorship, mentor, apprentice = await _lock(session, mentorship_id)
     ensure_can_manage(principal, apprentice)
-    check_if_match(if_match, mentorship.version)
+    check_transition_if_match(if_match, mentorship.version)
     _ensure_transition(mentorship, MentorshipStatus.completed)
     ended_on = _ended_on(mentorship, data.ended_on)
     before = _snapshot(mentorship)
@@ -559,7 +559,7 @@ async def terminate(
     (nothing had been recorded there) and sends no event; an active one ends on both files."""
     mentorship, mentor, apprentice = await _lock(session, mentorship_id)
     ensure_can_manage(principal, apprentice)
-    check_if_match(if_match, mentorship.version)
+    check_transition_if_match(if_match, mentorship.version)
     _ensure_transition(mentorship, MentorshipStatus.terminated)
     had_started = mentorship.status is MentorshipStatus.active
     ended_on = _ended_on(mentorship, data.ended_on) if had_started else None
