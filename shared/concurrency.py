@@ -18,13 +18,16 @@ OpenAPI and declares the 412 and 428 answers on every operation that takes it (4
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import Header
 
-from shared.errors import PreconditionFailed, PreconditionRequired
+from shared.errors import FieldError, InvalidInput, PreconditionFailed, PreconditionRequired
 
 IF_MATCH = "If-Match"
+#: An entity tag as RFC 9110 writes it (after any `W/`): a quoted string.
+ETAG = re.compile(r'"[\x21\x23-\x7e]*"')
 
 IfMatchHeader = Annotated[
     str | None,
@@ -82,6 +85,11 @@ def check_if_match_tag(if_match: str | None, current: str, *, exists: bool = Tru
     if if_match.strip() == "*":
         return
     candidates = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
+    if not all(ETAG.fullmatch(tag) for tag in candidates):
+        raise InvalidInput(
+            f"If-Match must be an ETag this API sent, such as {current} (quotes included).",
+            errors=[FieldError(field=IF_MATCH, location="header", message="not an ETag")],
+        )
     if current not in candidates:
         raise PreconditionFailed(
             f"The record has changed since you read it (now {current}); read it again and retry "
