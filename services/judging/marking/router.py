@@ -72,8 +72,11 @@ async def save_scheme(
     stage = await upstream.stage(stage_id)
     check_stage_manager(principal, stage)
 
+    saved: list[int] = []
+
     async def create() -> schemas.MarkingScheme:
         scheme = await service.save_scheme(session, stage, data, if_match, principal)
+        saved.append(scheme.version)
         return service.present(scheme)
 
     answer = await idempotent_create(
@@ -85,6 +88,8 @@ async def save_scheme(
         create,
         location=lambda s: f"/v1/stages/{stage_id}/marking-schemes/versions/{s.version}",
     )
+    if saved:  # the version to send as If-Match with the next save
+        answer.headers["ETag"] = etag(saved[0])
     return answer
 
 
