@@ -23,7 +23,7 @@ from shared.clients.base import make_http_client
 from shared.clients.service_token import ServiceToken
 from shared.config import ServiceName, Settings
 from shared.db import autocommit_engine, make_engine, make_sessionmaker, ping
-from shared.docs import install_docs
+from shared.docs import apply_conventions, install_docs, operation_id
 from shared.errors import (
     ProblemResponse,
     document_problems,
@@ -73,6 +73,7 @@ def _me_router() -> APIRouter:
 
     @router.get(
         "/me",
+        operation_id="getMe",
         response_model=Me,
         summary="Who am I",
         responses=error_responses(401, 503),
@@ -97,13 +98,14 @@ def _me_router() -> APIRouter:
 def _health_router(service: str) -> APIRouter:
     router = APIRouter(tags=["health"])
 
-    @router.get("/healthz", response_model=Health, summary="Liveness")
+    @router.get("/healthz", response_model=Health, summary="Liveness", operation_id="getHealth")
     async def healthz() -> Health:
         """The process is up and serving requests. Does not touch the database."""
         return Health(status="ok", service=service)
 
     @router.get(
         "/readyz",
+        operation_id="getReadiness",
         response_model=Readiness,
         summary="Readiness",
         responses=error_responses(503),
@@ -223,6 +225,7 @@ def create_service_app(
         redoc_url=None,
         swagger_ui_oauth2_redirect_url="/docs/oauth2-redirect",
         separate_input_output_schemas=False,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.service = service
@@ -273,6 +276,7 @@ def create_service_app(
                 if "tokenUrl" in flow:
                     flow["tokenUrl"] = token_url
         document_problems(schema)
+        apply_conventions(schema)
         add_request_examples(schema)
         add_response_examples(schema)
         app.openapi_schema = schema

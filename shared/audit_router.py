@@ -67,6 +67,7 @@ router = APIRouter(prefix="/v1", tags=["audit"])
 
 @router.get(
     "/audit",
+    operation_id="listAuditRecords",
     response_model=Page[AuditEntry],
     summary="Read the audit log",
     responses=error_responses(401, 403, 422),

@@ -196,14 +196,16 @@ async def _people_and_registration(
             },
         )
     ).json()
-    await http.patch(
+    # Changes of a competition carry the ETag last read (If-Match; 428 without it).
+    read = await http.get(f"{urls['competitions']}/v1/competitions/{jinan['id']}", headers=auth)
+    patched = await http.patch(
         f"{urls['competitions']}/v1/competitions/{jinan['id']}",
-        headers=auth,
+        headers={**auth, "If-Match": read.headers["ETag"]},
         json={"starts_on": "2026-12-10", "ends_on": "2026-12-12"},
     )
     await http.post(
         f"{urls['competitions']}/v1/competitions/{jinan['id']}/status",
-        headers=auth,
+        headers={**auth, "If-Match": patched.headers["ETag"]},
         json={"status": "registration_open"},
     )
     for (_, occupation, _, _), worker_id in zip(WORKERS, worker_ids, strict=True):

@@ -223,3 +223,11 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     assert body["title"]
     assert body["detail"]
     return body
+
+
+async def matching(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> dict[str, str]:
+    """`headers` plus If-Match with the ETag a GET of `url` answers now: what a client sends
+    to change a contested record (428 without it, 412 when stale)."""
+    response = await client.get(url, headers=headers)
+    assert response.status_code == 200, response.text
+    return {**headers, "if-match": response.headers["etag"]}

@@ -12,7 +12,14 @@ import pytest
 
 from services.competitions.entries.batching import PlaceBatcher
 from shared.models.registry import FileStatus, Sex, SkillGrade
-from tests.conftest import Services, assert_problem, bearer, create_account, get_token
+from tests.conftest import (
+    Services,
+    assert_problem,
+    bearer,
+    create_account,
+    get_token,
+    matching,
+)
 from tests.factories import credit_code, identity_number, make_worker
 from tests.registry.test_achievements import body as achievement_body
 from tests.registry.test_achievements import setup_people
@@ -53,7 +60,9 @@ async def open_event(services: Services, headers: dict[str, str], **rules: Any) 
     opened = await services.competitions.post(
         f"/v1/competitions/{competition['id']}/status",
         json={"status": "registration_open"},
-        headers=headers,
+        headers=await matching(
+            services.competitions, f"/v1/competitions/{competition['id']}", headers
+        ),
     )
     assert opened.status_code == 200, opened.text
     body: dict[str, Any] = event.json()
@@ -79,7 +88,11 @@ async def test_lifecycle_transitions_and_illegal_ones(
     url = f"/v1/competitions/{created['id']}/status"
     assert created["allowed_transitions"] == ["registration_open"]
     illegal = await services.competitions.post(
-        url, json={"status": "in_progress"}, headers=admin_headers
+        url,
+        json={"status": "in_progress"},
+        headers=await matching(
+            services.competitions, f"/v1/competitions/{created['id']}", admin_headers
+        ),
     )
     problem = assert_problem(illegal, 409)
     assert problem["allowed"] == ["registration_open"]
@@ -93,18 +106,32 @@ async def test_lifecycle_transitions_and_illegal_ones(
         "archived",
     ):
         response = await services.competitions.post(
-            url, json={"status": status}, headers=admin_headers
+            url,
+            json={"status": status},
+            headers=await matching(
+                services.competitions, f"/v1/competitions/{created['id']}", admin_headers
+            ),
         )
         assert response.status_code == 200, (status, response.text)
         assert response.json()["status"] == status
     assert "none" in str(
         assert_problem(
-            await services.competitions.post(url, json={"status": "draft"}, headers=admin_headers),
+            await services.competitions.post(
+                url,
+                json={"status": "draft"},
+                headers=await matching(
+                    services.competitions, f"/v1/competitions/{created['id']}", admin_headers
+                ),
+            ),
             409,
         )["detail"]
     )
     edit = await services.competitions.patch(
-        f"/v1/competitions/{created['id']}", json={"name": "改名"}, headers=admin_headers
+        f"/v1/competitions/{created['id']}",
+        json={"name": "改名"},
+        headers=await matching(
+            services.competitions, f"/v1/competitions/{created['id']}", admin_headers
+        ),
     )
     assert_problem(edit, 409)
 
@@ -244,11 +271,15 @@ async def test_waitlist_and_promotion_when_a_place_frees(
     ).json()
     assert (listed["places_taken"], listed["waitlisted"]) == (2, 1)
     raised = await services.competitions.patch(
-        f"/v1/events/{event['id']}", json={"capacity": 3}, headers=admin_headers
+        f"/v1/events/{event['id']}",
+        json={"capacity": 3},
+        headers=await matching(services.competitions, f"/v1/events/{event['id']}", admin_headers),
     )
     assert raised.json()["waitlisted"] == 0
     lowered = await services.competitions.patch(
-        f"/v1/events/{event['id']}", json={"capacity": 1}, headers=admin_headers
+        f"/v1/events/{event['id']}",
+        json={"capacity": 1},
+        headers=await matching(services.competitions, f"/v1/events/{event['id']}", admin_headers),
     )
     assert_problem(lowered, 409)
 
@@ -359,7 +390,9 @@ async def test_registration_closed_and_bulk_registration(
     closing = await services.competitions.post(
         f"/v1/competitions/{event['competition_id']}/status",
         json={"status": "registration_closed"},
-        headers=admin_headers,
+        headers=await matching(
+            services.competitions, f"/v1/competitions/{event['competition_id']}", admin_headers
+        ),
     )
     assert closing.status_code == 200
     late = await enter(services, admin_headers, event, worker_id=str(await worker(services)))
@@ -428,7 +461,9 @@ async def test_innovation_entry_takes_an_achievement_and_its_team(
     await services.competitions.post(
         f"/v1/competitions/{competition['id']}/status",
         json={"status": "registration_open"},
-        headers=admin_headers,
+        headers=await matching(
+            services.competitions, f"/v1/competitions/{competition['id']}", admin_headers
+        ),
     )
     no_achievement = await enter(
         services, admin_headers, event, leader_id=str(team[0]), members=[str(team[0]), str(team[1])]

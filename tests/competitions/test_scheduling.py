@@ -226,7 +226,8 @@ async def test_generated_data_set_is_scheduled_without_clashes(
     independent_check(world, schedules, occupation_of)
     # Rescheduling the first stage replaces its slots and still clashes with nothing.
     again = await services.competitions.post(
-        f"/v1/stages/{world.stages[0]}/schedule", headers=admin_headers
+        f"/v1/stages/{world.stages[0]}/schedule",
+        headers=await matching(services, admin_headers, world.stages[0]),
     )
     assert again.status_code == 200
     schedules[0] = again.json()
@@ -306,7 +307,8 @@ async def test_a_workstation_is_not_used_by_overlapping_sessions(
     assert "full" in str(body["detail"])
     later = await add_session(services, admin_headers, world.stages[1], venue, TIMES[1])
     second = await services.competitions.post(
-        f"/v1/stages/{world.stages[1]}/schedule", headers=admin_headers
+        f"/v1/stages/{world.stages[1]}/schedule",
+        headers=await matching(services, admin_headers, world.stages[1]),
     )
     assert second.status_code == 200, second.text
     sessions = [s["session_id"] for s in second.json()["slots"]]
@@ -318,7 +320,7 @@ async def test_a_workstation_is_not_used_by_overlapping_sessions(
     response = await services.competitions.put(
         f"/v1/stage-entries/{mover['stage_entry_id']}/slot",
         json={"session_id": early["session_id"], "workstation_id": held["workstation_id"]},
-        headers=admin_headers,
+        headers=await matching(services, admin_headers, world.stages[1]),
     )
     body = assert_problem(response, 409)
     assert held["stage_entry_id"] in str(body["detail"])
@@ -358,6 +360,15 @@ async def move_world(services: Services, headers: dict[str, str]) -> dict[str, A
     }
 
 
+async def matching(
+    services: Services, headers: dict[str, str], stage_id: uuid.UUID
+) -> dict[str, str]:
+    """`headers` with If-Match: the stage schedule's current ETag (required once it exists)."""
+    response = await services.competitions.get(f"/v1/stages/{stage_id}/schedule", headers=headers)
+    assert response.status_code == 200, response.text
+    return {**headers, "if-match": response.headers["etag"]}
+
+
 async def schedule_of(services: Services, headers: dict[str, str], stage_id: uuid.UUID) -> Any:
     response = await services.competitions.get(f"/v1/stages/{stage_id}/schedule", headers=headers)
     assert response.status_code == 200
@@ -381,7 +392,7 @@ async def test_manual_moves_and_their_clashes(
     response = await services.competitions.put(
         f"/v1/stage-entries/{first['stage_entry_id']}/slot",
         json={"session_id": m["s0"], "workstation_id": second["workstation_id"]},
-        headers=admin_headers,
+        headers=await matching(services, admin_headers, stage0),
     )
     body = assert_problem(response, 409)
     assert second["stage_entry_id"] in str(body["detail"])
@@ -391,7 +402,7 @@ async def test_manual_moves_and_their_clashes(
     response = await services.competitions.put(
         f"/v1/stage-entries/{team_slot['stage_entry_id']}/slot",
         json={"session_id": m["t_overlap"], "workstation_id": m["q"][0]},
-        headers=admin_headers,
+        headers=await matching(services, admin_headers, stage1),
     )
     body = assert_problem(response, 409)
     assert body["clash"] == "worker"
@@ -401,7 +412,7 @@ async def test_manual_moves_and_their_clashes(
     response = await services.competitions.put(
         f"/v1/stage-entries/{first['stage_entry_id']}/slot",
         json={"session_id": m["s0"], "workstation_id": m["q"][0]},
-        headers=admin_headers,
+        headers=await matching(services, admin_headers, stage0),
     )
     assert "occupation" in str(assert_problem(response, 409)["detail"])
 
@@ -409,7 +420,7 @@ async def test_manual_moves_and_their_clashes(
     response = await services.competitions.put(
         f"/v1/stage-entries/{first['stage_entry_id']}/slot",
         json={"session_id": m["t_late"], "workstation_id": m["q"][0]},
-        headers=admin_headers,
+        headers=await matching(services, admin_headers, stage0),
     )
     assert assert_problem(response, 422)["errors"][0]["field"] == "session_id"
     assert [await schedule_of(services, admin_headers, s) for s in world.stages] == before
@@ -419,6 +430,8 @@ async def test_manual_moves_and_their_clashes(
     etag = read.headers["etag"]
     move = {"session_id": m["s0"], "workstation_id": m["c"][2]}
     url = f"/v1/stage-entries/{first['stage_entry_id']}/slot"
+    missing = await services.competitions.put(url, json=move, headers=admin_headers)
+    assert assert_problem(missing, 428)["current_etag"] == etag
     stale = await services.competitions.put(
         url, json=move, headers={**admin_headers, "if-match": '"0123456789abcdef0123"'}
     )
@@ -477,7 +490,7 @@ async def test_releases_are_versioned_frozen_and_exported(
     moved = await services.competitions.put(
         f"/v1/stage-entries/{slot['stage_entry_id']}/slot",
         json={"session_id": slot["session_id"], "workstation_id": free},
-        headers=admin_headers,
+        headers=await matching(services, admin_headers, stage_id),
     )
     assert moved.status_code == 200, moved.text
     second = await services.competitions.post(base, headers=admin_headers)

@@ -18,7 +18,14 @@ from shared.models.competitions import (
     StageEntry,
 )
 from shared.models.infra import AuditLog, OutboxEvent
-from tests.conftest import Services, assert_problem, bearer, create_account, get_token
+from tests.conftest import (
+    Services,
+    assert_problem,
+    bearer,
+    create_account,
+    get_token,
+    matching,
+)
 from tests.factories import make_competition, make_entry, make_event
 
 FIRST = {
@@ -185,9 +192,15 @@ async def test_create_list_get_and_patch_a_stage(
         f"/v1/stages/{body['id']}", json={"name": "初赛"}, headers={**headers, "if-match": '"1"'}
     )
     assert_problem(stale, 412)
+    missing = await services.competitions.patch(
+        f"/v1/stages/{body['id']}", json={"name": "初赛"}, headers=headers
+    )
+    assert assert_problem(missing, 428)["current_etag"] == '"2"'
     # The first stage is followed by another: its rule cannot be removed.
     cleared = await services.competitions.patch(
-        f"/v1/stages/{body['id']}", json={"advancement_rule": None}, headers=headers
+        f"/v1/stages/{body['id']}",
+        json={"advancement_rule": None},
+        headers={**headers, "if-match": '"2"'},
     )
     assert assert_problem(cleared, 422)["errors"][0]["field"] == "advancement_rule"
     actions = await count(services, AuditLog, AuditLog.entity_id == body["id"])
@@ -404,12 +417,13 @@ async def test_top_n_with_ties_at_the_boundary(
         "qualified_count": 4,
     }
     # The rule is fixed now.
+    current = await matching(services.competitions, f"/v1/stages/{first}", admin_headers)
     refused = await services.competitions.patch(
-        f"/v1/stages/{first}", json={"advancement_value": 4}, headers=admin_headers
+        f"/v1/stages/{first}", json={"advancement_value": 4}, headers=current
     )
     assert "advancement_value" in str(assert_problem(refused, 409)["detail"])
     renamed = await services.competitions.patch(
-        f"/v1/stages/{first}", json={"name": "市级初赛（复核）"}, headers=admin_headers
+        f"/v1/stages/{first}", json={"name": "市级初赛（复核）"}, headers=current
     )
     assert renamed.status_code == 200
 

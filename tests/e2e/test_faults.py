@@ -191,7 +191,7 @@ async def test_registration_with_the_registry_down_is_503_then_the_retry_complet
         opened = await http.post(
             urls["competitions"] + f"/v1/competitions/{competition['id']}/status",
             json={"status": "registration_open"},
-            headers=headers,
+            headers={**headers, "if-match": '"1"'},  # as created: version 1
         )
         assert opened.status_code == 200, opened.text
         entries_url = urls["competitions"] + f"/v1/events/{event.json()['id']}/entries"

@@ -283,7 +283,7 @@ async def test_registration_checks_eligibility_with_the_registry_over_http(
     ).json()
     opened = await http.post(
         f"{competitions}/v1/competitions/{competition['id']}/status",
-        headers=admin,
+        headers={**admin, "if-match": '"1"'},  # as created: version 1
         json={"status": "registration_open"},
     )
     assert opened.status_code == 200, opened.text

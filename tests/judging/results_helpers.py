@@ -161,8 +161,13 @@ async def close_appeal_window(services: Services, stage_id: uuid.UUID) -> None:
 async def put_rules(
     services: Services, headers: dict[str, str], stage_id: uuid.UUID, **rules: Any
 ) -> dict[str, Any]:
+    # The one concurrency rule: send the ETag read (428 without it once rules were saved).
+    current = await services.judging.get(f"/v1/stages/{stage_id}/result-rules", headers=headers)
+    assert current.status_code == 200, current.text
     response = await services.judging.put(
-        f"/v1/stages/{stage_id}/result-rules", json=rules, headers=headers
+        f"/v1/stages/{stage_id}/result-rules",
+        json=rules,
+        headers={**headers, "If-Match": current.headers["ETag"]},
     )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()

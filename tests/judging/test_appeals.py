@@ -10,7 +10,14 @@ import json
 import uuid
 from typing import Any
 
-from tests.conftest import Services, assert_problem, bearer, create_account, get_token
+from tests.conftest import (
+    Services,
+    assert_problem,
+    bearer,
+    create_account,
+    get_token,
+    matching,
+)
 from tests.judging.helpers import audit_count, create_judge, login, stage_with_entries, sub_of
 from tests.judging.results_helpers import close_appeal_window, two_aspect_scheme
 
@@ -66,7 +73,7 @@ async def test_an_upheld_appeal_changes_the_ranking(
     rule = await services.competitions.patch(
         f"/v1/stages/{sid}",
         json={"advancement_rule": "top_n", "advancement_value": 1},
-        headers=admin_headers,
+        headers=await matching(services.competitions, f"/v1/stages/{sid}", admin_headers),
     )
     assert rule.status_code == 200, rule.text
     later = await services.competitions.post(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.conftest import Services, assert_problem
+from tests.conftest import Services, assert_problem, matching
 from tests.judging.helpers import (
     EXPERT,
     audit_count,
@@ -63,11 +63,15 @@ async def test_expert_judge_crud_with_if_match(
 
     for field in ("kind", "worker_id"):
         fixed = await services.judging.patch(
-            f"/v1/judges/{judge['id']}", json={field: None}, headers=admin_headers
+            f"/v1/judges/{judge['id']}",
+            json={field: None},
+            headers={**admin_headers, "If-Match": '"2"'},
         )
         assert assert_problem(fixed, 422)["errors"][0]["field"] == field
     cleared = await services.judging.patch(
-        f"/v1/judges/{judge['id']}", json={"locality_code": None}, headers=admin_headers
+        f"/v1/judges/{judge['id']}",
+        json={"locality_code": None},
+        headers={**admin_headers, "If-Match": '"2"'},
     )
     assert assert_problem(cleared, 422)["errors"][0]["field"] == "locality_code"
 
@@ -158,7 +162,9 @@ async def test_account_link_is_unique_and_maps_a_judge_token(
     )
     assert assert_problem(taken, 409)["field"] == "account_sub"
     relink = await services.judging.patch(
-        f"/v1/judges/{other['id']}", json={"account_sub": sub}, headers=admin_headers
+        f"/v1/judges/{other['id']}",
+        json={"account_sub": sub},
+        headers=await matching(services.judging, f"/v1/judges/{other['id']}", admin_headers),
     )
     assert_problem(relink, 409)
 
@@ -207,7 +213,9 @@ async def test_organisers_manage_judges_of_their_scope_only(
     # Nor may an organiser move their judge out of their scope.
     assert_problem(
         await services.judging.patch(
-            f"/v1/judges/{in_scope['id']}", json={"locality_code": "370200"}, headers=jinan
+            f"/v1/judges/{in_scope['id']}",
+            json={"locality_code": "370200"},
+            headers={**jinan, "If-Match": '"1"'},
         ),
         403,
     )

@@ -309,11 +309,27 @@ async def test_concurrent_saves_get_distinct_versions(
 ) -> None:
     stage_id = await _stage(services, admin_headers)
     url = f"/v1/stages/{stage_id}/marking-schemes"
+    # Four editors save over the same version (none yet: If-Match "0"): exactly one wins, the
+    # others are told the scheme changed since they read it.
     responses = await asyncio.gather(
         *(
-            services.judging.post(url, json=scheme(title=f"并发保存 {i}"), headers=admin_headers)
+            services.judging.post(
+                url,
+                json=scheme(title=f"并发保存 {i}"),
+                headers={**admin_headers, "if-match": '"0"'},
+            )
             for i in range(4)
         )
     )
-    assert [r.status_code for r in responses] == [201] * 4
-    assert sorted(r.json()["version"] for r in responses) == [1, 2, 3, 4]
+    assert sorted(r.status_code for r in responses) == [201, 412, 412, 412]
+    winner = next(r for r in responses if r.status_code == 201)
+    assert winner.json()["version"] == 1
+    # Each later save over the version it read gets the next version.
+    etag = winner.headers["etag"]
+    for version in (2, 3):
+        saved = await services.judging.post(
+            url, json=scheme(title=f"第{version}版"), headers={**admin_headers, "if-match": etag}
+        )
+        assert saved.status_code == 201, saved.text
+        assert saved.json()["version"] == version
+        etag = saved.headers["etag"]

@@ -212,13 +212,19 @@ async def test_stage_moves_forward_only_and_if_match(
     ).json()
     url = f"/v1/achievements/{created['id']}"
     assert created["stage"] == "idea"
-    applied = await services.registry.patch(url, json={"stage": "applied"}, headers=admin_headers)
+    missing = await services.registry.patch(url, json={"stage": "applied"}, headers=admin_headers)
+    assert assert_problem(missing, 428)["current_etag"] == '"1"'
+    applied = await services.registry.patch(
+        url, json={"stage": "applied"}, headers={**admin_headers, "if-match": '"1"'}
+    )
     assert applied.status_code == 200, applied.text
     assert applied.json()["stage"] == "applied"
     assert applied.json()["version"] == 2
     assert applied.headers["etag"] == '"2"'
 
-    back = await services.registry.patch(url, json={"stage": "prototype"}, headers=admin_headers)
+    back = await services.registry.patch(
+        url, json={"stage": "prototype"}, headers={**admin_headers, "if-match": '"2"'}
+    )
     detail = str(assert_problem(back, 409)["detail"])
     assert "forward" in detail
     assert "applied" in detail
@@ -238,13 +244,19 @@ async def test_stage_moves_forward_only_and_if_match(
     assert fresh.status_code == 200
     assert fresh.json()["title"] == "新标题"
     assert fresh.json()["stage"] == "incubated"
-    same = await services.registry.patch(url, json={"stage": "incubated"}, headers=admin_headers)
+    same = await services.registry.patch(
+        url, json={"stage": "incubated"}, headers={**admin_headers, "if-match": '"3"'}
+    )
     assert same.json()["version"] == 3  # nothing changed, no new version
-    extra = await services.registry.patch(url, json={"team": []}, headers=admin_headers)
+    extra = await services.registry.patch(
+        url, json={"team": []}, headers={**admin_headers, "if-match": '"3"'}
+    )
     assert error_fields(extra)[0] == "team"
     assert_problem(
         await services.registry.patch(
-            f"/v1/achievements/{uuid.uuid4()}", json={"stage": "applied"}, headers=admin_headers
+            f"/v1/achievements/{uuid.uuid4()}",
+            json={"stage": "applied"},
+            headers={**admin_headers, "if-match": '"1"'},
         ),
         404,
     )

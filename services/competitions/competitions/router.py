@@ -104,7 +104,8 @@ async def update_competition(
     if_match: IfMatchHeader = None,
 ) -> schemas.Competition:
     """Change details (name, dates, documents, tracks...) until the competition starts. Send
-    `If-Match` with the `ETag` you read; a concurrent change makes this a 412."""
+    `If-Match` with the `ETag` you read (428 without it; a concurrent change makes this a
+    412)."""
     competition = await service.update_competition(session, competition, data, principal, if_match)
     response.headers["ETag"] = etag(competition.version)
     return schemas.Competition.model_validate(competition)
@@ -112,6 +113,7 @@ async def update_competition(
 
 @router.post(
     "/{competition_id}/status",
+    operation_id="changeCompetitionStatus",
     response_model=schemas.Competition,
     summary="Move a competition through its lifecycle",
     responses=error_responses(401, 403, 404, 409, 412, 422),

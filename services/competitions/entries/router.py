@@ -68,6 +68,7 @@ def _place_batcher(request: Request) -> PlaceBatcher:
 
 @router.post(
     "/events/{event_id}/entries",
+    operation_id="registerEntry",
     response_model=schemas.Entry,
     status_code=201,
     summary="Register for an event",
@@ -229,6 +230,7 @@ async def get_entry(
 
 @router.post(
     "/entries:batch-get",
+    operation_id="batchGetEntries",
     response_model=list[schemas.Entry],
     summary="Get many entries at once",
     responses=error_responses(401, 403, 422),
@@ -263,7 +265,7 @@ def _action_endpoint(action: str, summary: str, doc: str) -> None:
         return await service.present(session, entry)
 
     endpoint.__doc__ = doc
-    endpoint.__name__ = f"entry_{action.replace('-', '_')}"
+    endpoint.__name__ = f"{action.replace('-', '_')}_entry"  # approve_entry -> approveEntry
     router.add_api_route(
         f"/entries/{{entry_id}}/{action}",
         endpoint,

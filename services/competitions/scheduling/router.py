@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from services.competitions.scheduling import exports, schemas, service
 from services.competitions.scope import ManagedCompetition, ReadableCompetition
 from shared.auth.deps import AdminOrOrganiser, CompetitionsReader
+from shared.concurrency import IfMatchHeader
 from shared.db import SessionDep
 from shared.errors import error_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent_create
@@ -21,17 +22,6 @@ router = APIRouter(prefix="/v1", tags=["scheduling"])
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ICS = "text/calendar"
-
-
-IfMatchHeader = Annotated[
-    str | None,
-    Header(
-        alias="If-Match",
-        description="The schedule's `ETag` as you read it; the change is refused with 412 if the "
-        "stage's schedule changed since. Omit to change unconditionally.",
-        examples=['"3f9a0c1d2e4b5a6c7d8e"'],
-    ),
-]
 
 
 def _file(media_type: str, *, binary: bool = True) -> dict[int | str, dict[str, Any]]:
@@ -212,7 +202,8 @@ async def schedule_stage(
     schedule in one go. The answer compares the sessions used with the lower bound
     ceil(entries / workstations per session). When some entries cannot be placed the answer is
     a 409 saying how many and why, and the previous schedule stays. Answers the new `ETag`;
-    send `If-Match` to replace only the schedule you read."""
+    once the stage has a schedule, send it as `If-Match` (428 without it, 412 if the schedule
+    changed since you read it)."""
     schedule = await service.schedule_stage(session, stage_id, principal, if_match)
     response.headers["ETag"] = service.schedule_etag(schedule.slots)
     return schedule
@@ -236,6 +227,7 @@ async def get_schedule(
 
 @router.put(
     "/stage-entries/{stage_entry_id}/slot",
+    operation_id="moveScheduleSlot",
     response_model=schemas.Slot,
     summary="Move a stage entry to a session and workstation",
     responses=error_responses(401, 403, 404, 409, 412, 422),
@@ -251,8 +243,8 @@ async def move_slot(
     """Put the entry at this workstation in this session. Refused with 409 naming the clash:
     the other entry holding the workstation in that session, an overlapping session one of the
     entry's workers already sits in, or a workstation of another occupation. Send the schedule's
-    `ETag` as `If-Match` to move only if nobody changed the stage's schedule since you read it
-    (412 otherwise); the answer carries the new `ETag`."""
+    `ETag` as `If-Match` (428 without it, 412 if the stage's schedule changed since you read
+    it); the answer carries the new `ETag`."""
     slot, etag = await service.move_slot(session, stage_entry_id, data, principal, if_match)
     response.headers["ETag"] = etag
     return slot
@@ -263,6 +255,7 @@ async def move_slot(
 
 @router.post(
     "/stages/{stage_id}/schedule/releases",
+    operation_id="publishScheduleRelease",
     response_model=schemas.Release,
     status_code=201,
     summary="Publish the stage's schedule as a new release",
@@ -294,6 +287,7 @@ async def publish_release(
 
 @router.get(
     "/stages/{stage_id}/schedule/releases",
+    operation_id="listScheduleReleases",
     response_model=Page[schemas.ReleaseSummary],
     summary="List a stage's schedule releases",
     responses=error_responses(401, 404, 422),
@@ -312,6 +306,7 @@ async def list_releases(
 # The file routes come before `/{version}`, which would otherwise match `1.xlsx`.
 @router.get(
     "/stages/{stage_id}/schedule/releases/{version}.xlsx",
+    operation_id="getScheduleReleaseXlsx",
     response_class=Response,
     summary="Download a release as XLSX",
     responses={**_file(XLSX), **error_responses(401, 404, 422)},
@@ -332,6 +327,7 @@ async def release_xlsx(
 
 @router.get(
     "/stages/{stage_id}/schedule/releases/{version}.ics",
+    operation_id="getScheduleReleaseIcs",
     response_class=Response,
     summary="Download a release as iCalendar",
     responses={**_file(ICS, binary=False), **error_responses(401, 404, 422)},
@@ -354,6 +350,7 @@ async def release_ics(
 
 @router.get(
     "/stages/{stage_id}/schedule/releases/{version}",
+    operation_id="getScheduleRelease",
     response_model=schemas.Release,
     summary="Get a schedule release",
     responses=error_responses(401, 404, 422),

@@ -22,13 +22,13 @@ from services.competitions.access import check_organiser_scope
 from services.competitions.scheduling import schemas, solver
 from shared import audit, outbox
 from shared.auth.principal import Principal, Role
+from shared.concurrency import check_if_match_tag
 from shared.errors import (
     Conflict,
     FieldError,
     Forbidden,
     InvalidInput,
     NotFound,
-    PreconditionFailed,
 )
 from shared.models.competitions import (
     Competition,
@@ -433,17 +433,9 @@ def schedule_etag(slots: Iterable[schemas.Slot]) -> str:
 
 
 def _ensure_match(if_match: str | None, slots: list[schemas.Slot]) -> None:
-    """`If-Match`: refuse a change based on a schedule that has changed since it was read."""
-    if if_match is None or if_match.strip() == "*":
-        return
-    current = schedule_etag(slots)
-    candidates = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
-    if current not in candidates:
-        raise PreconditionFailed(
-            "The stage's schedule has changed since you read it; read it again and retry with "
-            f"If-Match: {current}.",
-            headers={"ETag": current},
-        )
+    """`If-Match`: refuse a change based on a schedule that has changed since it was read (a
+    stage with no schedule yet has nothing to match)."""
+    check_if_match_tag(if_match, schedule_etag(slots), exists=bool(slots))
 
 
 # --- the scheduler -------------------------------------------------------------------------------

@@ -136,6 +136,7 @@ async def seed_entries(
 
 @router.post(
     "/v1/stages/{stage_id}/advancement-overrides",
+    operation_id="createAdvancementOverride",
     response_model=schemas.Override,
     status_code=201,
     summary="Record an organiser's advancement override",
@@ -157,6 +158,7 @@ async def create_override(
 
 @router.get(
     "/v1/stages/{stage_id}/advancement-overrides",
+    operation_id="listAdvancementOverrides",
     response_model=list[schemas.Override],
     summary="List the advancement overrides of a stage",
     responses=error_responses(401, 403, 404, 422),
@@ -275,6 +277,7 @@ async def list_stage_entries(
 
 @router.get(
     "/v1/stages/{stage_id}/blind-codes:mapping",
+    operation_id="getBlindCodeMapping",
     response_model=list[schemas.BlindCodeMapping],
     summary="Get the blind-code mapping",
     responses=error_responses(401, 403, 404, 422),

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared import examples as ex
 from shared.models.competitions import (
@@ -16,9 +15,10 @@ from shared.models.competitions import (
     StageEntryStatus,
     StageStatus,
 )
+from shared.numbers import JsonDecimal
 
-#: Scores and rule values: exact decimals inside, JSON numbers outside.
-Number = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+#: Scores and rule values: exact decimals inside, JSON numbers outside; 3 decimals, as stored.
+Number = Annotated[JsonDecimal, Field(decimal_places=3)]
 
 
 class ComponentWeight(BaseModel):

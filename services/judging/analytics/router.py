@@ -20,6 +20,7 @@ router = APIRouter(prefix="/v1/stages/{stage_id}/analytics", tags=["judge analyt
 
 @router.get(
     "/judges",
+    operation_id="getJudgeAnalytics",
     response_model=schemas.JudgeAnalytics,
     summary="Judge severity and inter-rater agreement",
     responses=error_responses(401, 403, 404, 422, 502, 503, 504),
@@ -44,6 +45,7 @@ async def judge_analytics(
 
 @router.get(
     "/judges.png",
+    operation_id="getJudgeAnalyticsPlot",
     summary="Box plot of marks per judge (PNG)",
     response_class=Response,
     responses={

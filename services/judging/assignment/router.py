@@ -34,6 +34,7 @@ def reveal(principal: Principal, stage: StageInfo) -> bool:
 
 @router.post(
     "/stages/{stage_id}/assignments:solve",
+    operation_id="solveAssignments",
     response_model=schemas.AssignmentOutcome,
     summary="Assign k judges to every entry (min-cost flow)",
     responses=error_responses(401, 403, 404, 409, 422, 502, 503, 504),
@@ -97,6 +98,7 @@ async def list_assignments(
 
 @router.get(
     "/judges/me/assignments",
+    operation_id="listMyAssignments",
     response_model=Page[schemas.MyAssignment],
     summary="My assignments (blind codes)",
     responses=error_responses(401, 403, 404, 422),

@@ -35,6 +35,7 @@ SessionMakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessionma
 
 @router.post(
     "/stages/{stage_id}/award-rules",
+    operation_id="createAwardRule",
     response_model=schemas.AwardRule,
     status_code=201,
     summary="Add an award rule to a stage",
@@ -75,6 +76,7 @@ async def create_rule(
 
 @router.get(
     "/stages/{stage_id}/award-rules",
+    operation_id="listAwardRules",
     response_model=list[schemas.AwardRule],
     summary="List a stage's award rules",
     responses=error_responses(401, 403, 404, 422, 502, 503, 504),
@@ -90,6 +92,7 @@ async def list_rules(
 
 @router.delete(
     "/award-rules/{rule_id}",
+    operation_id="deleteAwardRule",
     status_code=204,
     summary="Delete an award rule",
     responses=error_responses(401, 403, 404, 409, 422, 502, 503, 504),

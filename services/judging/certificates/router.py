@@ -116,6 +116,7 @@ async def list_certificates(
 
 @router.get(
     "/certificates/{certificate_id}.pdf",
+    operation_id="getCertificatePdf",
     summary="Download a certificate as PDF",
     response_class=Response,
     responses={

@@ -38,6 +38,7 @@ def _reveal(principal: Principal, stage: StageInfo) -> bool:
 
 @router.get(
     "/judges/{judge_id}/conflicts",
+    operation_id="listJudgeConflicts",
     response_model=schemas.JudgeConflicts,
     summary="A judge's conflicts of interest in a stage",
     responses=error_responses(401, 403, 404, 422, 502, 503, 504),
@@ -66,6 +67,7 @@ async def judge_conflicts(
 
 @router.get(
     "/stages/{stage_id}/conflicts",
+    operation_id="listStageConflicts",
     response_model=schemas.StageConflicts,
     summary="All conflicts of interest in a stage",
     responses=error_responses(401, 403, 404, 422, 502, 503, 504),
@@ -121,6 +123,7 @@ async def declare_conflict(
 
 @router.get(
     "/judges/{judge_id}/declared-conflicts",
+    operation_id="listDeclaredConflicts",
     response_model=list[schemas.DeclaredConflict],
     summary="List a judge's declared conflicts",
     responses=error_responses(401, 403, 404, 422),

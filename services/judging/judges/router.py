@@ -95,6 +95,7 @@ async def list_judges(
 
 @router.get(
     "/judges/me",
+    operation_id="getMyJudge",
     response_model=schemas.Judge,
     summary="The judge I am",
     responses=error_responses(401, 403, 404),

@@ -45,6 +45,7 @@ def _answer(response: Response, scheme: service.MarkingScheme) -> schemas.Markin
 
 @router.post(
     "",
+    operation_id="saveMarkingScheme",
     response_model=schemas.MarkingScheme,
     status_code=201,
     summary="Save a new version of the stage's marking scheme",
@@ -60,19 +61,22 @@ async def save_scheme(
     if_match: IfMatchHeader = None,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
-    """Each save creates the next version (1, 2, ...); send the current `ETag` as `If-Match`
-    to refuse (412) a save over a version you have not seen. Criteria (coded A, B, ...) hold
-    sub-criteria (A1, A2, ...) holding aspects (A1.1, ...). A `measurement` aspect has a max mark
-    and optionally its allowed marks; a `judgement` aspect is scored 0-3 with a descriptor for
-    each level. Every aspect belongs to a component; the components and weights must be the
-    stage's, each component's aspects total its weight and the scheme totals exactly 100 (422
-    naming the criterion path otherwise). Refused (409) once the scheme is frozen. Organisers of
-    the stage's competition only."""
+    """Each save creates the next version (1, 2, ...). Once a version exists, send its `ETag`
+    as `If-Match` (428 without it, 412 over a version you have not seen). Criteria (coded A,
+    B, ...) hold sub-criteria (A1, A2, ...) holding aspects (A1.1, ...). A `measurement` aspect
+    has a max mark and optionally its allowed marks; a `judgement` aspect is scored 0-3 with a
+    descriptor for each level. Every aspect belongs to a component; the components and weights
+    must be the stage's, each component's aspects total its weight and the scheme totals exactly
+    100 (422 naming the criterion path otherwise). Refused (409) once the scheme is frozen.
+    Organisers of the stage's competition only."""
     stage = await upstream.stage(stage_id)
     check_stage_manager(principal, stage)
 
+    saved: list[int] = []
+
     async def create() -> schemas.MarkingScheme:
         scheme = await service.save_scheme(session, stage, data, if_match, principal)
+        saved.append(scheme.version)
         return service.present(scheme)
 
     answer = await idempotent_create(
@@ -84,11 +88,14 @@ async def save_scheme(
         create,
         location=lambda s: f"/v1/stages/{stage_id}/marking-schemes/versions/{s.version}",
     )
+    if saved:  # the version to send as If-Match with the next save
+        answer.headers["ETag"] = etag(saved[0])
     return answer
 
 
 @router.get(
     "",
+    operation_id="listMarkingSchemeVersions",
     response_model=Page[schemas.MarkingSchemeSummary],
     summary="List the versions of the stage's marking scheme",
     responses=error_responses(401, 403, 404, 422, 502, 503, 504),
@@ -105,6 +112,7 @@ async def list_versions(
 
 @router.get(
     "/current",
+    operation_id="getCurrentMarkingScheme",
     response_model=schemas.MarkingScheme,
     summary="Get the current marking scheme",
     responses=error_responses(401, 403, 404, 422, 502, 503, 504),
@@ -118,6 +126,7 @@ async def get_current(
 
 @router.get(
     "/versions/{version}",
+    operation_id="getMarkingSchemeVersion",
     response_model=schemas.MarkingScheme,
     summary="Get one version of the marking scheme",
     responses=error_responses(401, 403, 404, 422, 502, 503, 504),
@@ -134,6 +143,7 @@ async def get_version(
 
 @router.post(
     "/freeze",
+    operation_id="freezeMarkingScheme",
     response_model=schemas.MarkingScheme,
     summary="Freeze the marking scheme",
     responses=error_responses(401, 403, 404, 409, 422, 502, 503, 504),

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.models.competitions import StageComponent
 from shared.models.judging import AspectType
+from shared.numbers import JsonDecimal
 
-#: Marks: exact decimals inside, JSON numbers outside.
-Mark = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+#: Marks: exact decimals inside, JSON numbers outside, at most 2 decimals (multipleOf 0.01).
+Mark = Annotated[JsonDecimal, Field(decimal_places=2)]
 
 
 class ComponentWeight(BaseModel):

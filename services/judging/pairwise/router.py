@@ -23,6 +23,7 @@ JudgeSelf = Annotated[Principal, Depends(require(Role.judge))]
 
 @router.get(
     "/next-pair",
+    operation_id="getNextPair",
     response_model=schemas.Pair,
     summary="The next pair for me to compare",
     responses=error_responses(401, 403, 404, 422),
@@ -37,6 +38,7 @@ async def next_pair(session: SessionDep, principal: JudgeSelf, stage_id: uuid.UU
 
 @router.post(
     "/votes",
+    operation_id="castPairwiseVote",
     response_model=schemas.Vote,
     status_code=201,
     summary="Vote which of two entries is better",
@@ -55,6 +57,7 @@ async def vote(
 
 @router.get(
     "/ranking",
+    operation_id="getPairwiseRanking",
     response_model=schemas.Ranking,
     summary="The pairwise ranking of a stage",
     responses=error_responses(401, 403, 404, 422, 502, 503, 504),

@@ -24,7 +24,7 @@ from services.judging.scoring.service import _lock_marks, unlock_scores
 from services.judging.upstream import StageInfo
 from shared import audit, outbox
 from shared.auth.principal import Principal, Role
-from shared.concurrency import check_if_match
+from shared.concurrency import check_transition_if_match
 from shared.db import get_or_404
 from shared.errors import Conflict, FieldError, Forbidden, NotFound, RuleViolation
 from shared.models.judging import (
@@ -242,7 +242,7 @@ async def decide(
         )
     await _lock(session, stage.id)
     appeal = await get_or_404(session, Appeal, appeal_id, "appeal", for_update=True)
-    check_if_match(if_match, appeal.version)
+    check_transition_if_match(if_match, appeal.version)
     if appeal.status is not AppealStatus.pending:
         raise Conflict(f"Appeal {appeal.id} was already decided ({appeal.status.value}).")
     before = _snapshot(appeal)

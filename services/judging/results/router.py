@@ -18,7 +18,7 @@ from services.judging.results import appeals, leaderboard, schemas, service
 from services.judging.upstream import StageInfo, UpstreamDep
 from shared.auth.deps import AdminOrOrganiser, CurrentPrincipal, require
 from shared.auth.principal import Principal, Role
-from shared.concurrency import IfMatchHeader, etag
+from shared.concurrency import IfMatchHeader, TransitionIfMatchHeader, etag
 from shared.db import SessionDep, get_or_404
 from shared.errors import Forbidden, NotFound, error_responses
 from shared.models.judging import Appeal, AppealStatus, ResultStatus
@@ -48,6 +48,7 @@ def _invalidate(request: Request, background: BackgroundTasks, stage_id: uuid.UU
 
 @router.get(
     "/v1/stages/{stage_id}/result-rules",
+    operation_id="getResultRules",
     response_model=schemas.ResultRules,
     summary="Get the stage's result rules",
     responses=error_responses(401, 403, 404, 422, 502, 503, 504),
@@ -66,6 +67,7 @@ async def get_rules(
 
 @router.put(
     "/v1/stages/{stage_id}/result-rules",
+    operation_id="putResultRules",
     response_model=schemas.ResultRules,
     summary="Set the stage's result rules",
     responses=error_responses(401, 403, 404, 412, 422, 502, 503, 504),
@@ -100,8 +102,8 @@ async def put_rules(
        position, and every entry within `tie_band` points below it shares it.
 
     A tie-break naming a component the stage does not have is a 422. Send the `ETag` as
-    `If-Match` (412 when stale). Changes apply to the next computation; computed versions keep
-    the rules they were computed with."""
+    `If-Match` (428 without it once rules were saved, 412 when stale). Changes apply to the next
+    computation; computed versions keep the rules they were computed with."""
     rules = await service.put_rules(session, stage, data, if_match, principal)
     response.headers["ETag"] = etag(rules.version)
     return rules
@@ -155,6 +157,7 @@ async def compute_results(
 
 @router.post(
     "/v1/stages/{stage_id}/results:publish-provisional",
+    operation_id="publishProvisionalResults",
     response_model=schemas.StageResultSummary,
     summary="Publish the latest draft as provisional results",
     responses=error_responses(401, 403, 404, 409, 422, 502, 503, 504),
@@ -180,6 +183,7 @@ async def publish_provisional(
 
 @router.post(
     "/v1/stages/{stage_id}/results:finalise",
+    operation_id="finaliseResults",
     response_model=schemas.StageResultSummary,
     summary="Finalise the provisional results",
     responses=error_responses(401, 403, 404, 409, 422, 502, 503, 504),
@@ -234,6 +238,7 @@ ReaderStage = Annotated[tuple[StageInfo, bool], Depends(_reader_stage)]
 
 @router.get(
     "/v1/stages/{stage_id}/results",
+    operation_id="listResultVersions",
     response_model=Page[schemas.StageResultSummary],
     summary="List the result versions of a stage",
     responses=error_responses(401, 404, 422, 502, 503, 504),
@@ -254,6 +259,7 @@ async def list_versions(
 
 @router.get(
     "/v1/stages/{stage_id}/results/{version}",
+    operation_id="getResultVersion",
     response_model=schemas.StageResult,
     summary="Get a result version with its ranked entries",
     responses=error_responses(401, 404, 422, 502, 503, 504),
@@ -276,6 +282,7 @@ async def get_version(
 
 @router.get(
     "/v1/stages/{stage_id}/results/{version}/verification",
+    operation_id="verifyResultVersion",
     response_model=schemas.Reproduction,
     summary="Recompute a result version and compare",
     responses=error_responses(401, 403, 404, 409, 422, 502, 503, 504),
@@ -481,7 +488,7 @@ async def decide_appeal(
     appeal_id: uuid.UUID,
     data: schemas.AppealDecision,
     response: Response,
-    if_match: IfMatchHeader = None,
+    if_match: TransitionIfMatchHeader = None,
 ) -> schemas.Appeal:
     """By the arbitration panel: admins, and organisers covering the stage whom its result rules
     name in `arbiters`. `upheld` reopens the appeal's scores (the named aspects of that entry,

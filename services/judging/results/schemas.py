@@ -6,12 +6,21 @@ import re
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from services.judging.marking.schemas import ComponentWeight
 from shared import examples as ex
 from shared.models.judging import Aggregation, AppealStatus, ResultStatus, Standardisation
+from shared.numbers import JsonDecimal, Rounded3
+
+ZERO = Decimal(0)
+#: Pydantic documents a Decimal default as a string ("0"); the schema says number.
+ZERO_DEFAULT: dict[str, Any] = {"default": 0}
+
+#: A prize band or medal: a number of places (whole) or a percent of the ranked entries.
+Band = Annotated[JsonDecimal, Field(decimal_places=2)]
 
 TIE_BREAK = re.compile(r"^(component:(theory|practical|defence)|completion_time)$")
 
@@ -27,10 +36,10 @@ class PrizeBands(BaseModel):
     basis: Literal["count", "percent"] = Field(
         "count", description="`count`: places; `percent`: of the ranked entries, rounded up."
     )
-    first: Decimal = Field(Decimal(0), ge=0, le=100_000)
-    second: Decimal = Field(Decimal(0), ge=0, le=100_000)
-    third: Decimal = Field(Decimal(0), ge=0, le=100_000)
-    merit: Decimal = Field(Decimal(0), ge=0, le=100_000)
+    first: Band = Field(ZERO, ge=0, le=100_000, json_schema_extra=ZERO_DEFAULT)
+    second: Band = Field(ZERO, ge=0, le=100_000, json_schema_extra=ZERO_DEFAULT)
+    third: Band = Field(ZERO, ge=0, le=100_000, json_schema_extra=ZERO_DEFAULT)
+    merit: Band = Field(ZERO, ge=0, le=100_000, json_schema_extra=ZERO_DEFAULT)
 
     @model_validator(mode="after")
     def _sizes(self) -> PrizeBands:
@@ -53,13 +62,15 @@ class Medals(BaseModel):
     )
 
     basis: Literal["count", "percent"] = "count"
-    gold: Decimal = Field(Decimal(0), ge=0, le=100_000)
-    silver: Decimal = Field(Decimal(0), ge=0, le=100_000)
-    bronze: Decimal = Field(Decimal(0), ge=0, le=100_000)
-    tie_band: Decimal = Field(
-        Decimal(0),
+    gold: Band = Field(ZERO, ge=0, le=100_000, json_schema_extra=ZERO_DEFAULT)
+    silver: Band = Field(ZERO, ge=0, le=100_000, json_schema_extra=ZERO_DEFAULT)
+    bronze: Band = Field(ZERO, ge=0, le=100_000, json_schema_extra=ZERO_DEFAULT)
+    tie_band: JsonDecimal = Field(
+        ZERO,
+        json_schema_extra=ZERO_DEFAULT,
         ge=0,
         le=100,
+        decimal_places=3,
         description="Entries within this many points below a medal's cut-off score share it.",
     )
 
@@ -138,7 +149,7 @@ class ResultRules(ResultRulesUpdate):
     )
 
     stage_id: uuid.UUID
-    components: list[dict[str, int | str]] = Field(
+    components: list[ComponentWeight] = Field(
         description="The stage's components and weights (set on the stage, read here).",
         examples=[
             [{"component": "theory", "weight": 30}, {"component": "practical", "weight": 70}]
@@ -152,7 +163,7 @@ class CompletionTimeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     blind_code: str = Field(min_length=1, max_length=16, examples=["K7MXRA"])
-    seconds: Decimal = Field(ge=0, lt=10_000_000, decimal_places=3, examples=[5400.5])
+    seconds: JsonDecimal = Field(ge=0, lt=10_000_000, decimal_places=3, examples=[5400.5])
 
 
 class CompletionTimes(BaseModel):
@@ -181,9 +192,9 @@ class ResultEntry(BaseModel):
     entry_id: uuid.UUID | None = None
     team_name: str | None = None
     locality_code: str | None = Field(None, examples=["370100"])
-    score: float = Field(examples=[86.125])
-    component_scores: dict[str, float] = Field(examples=[{"theory": 80.5, "practical": 88.536}])
-    completion_seconds: float | None = None
+    score: Rounded3 = Field(examples=[86.125])
+    component_scores: dict[str, Rounded3] = Field(examples=[{"theory": 80.5, "practical": 88.536}])
+    completion_seconds: Rounded3 | None = None
     prize: str | None = Field(None, examples=["first"])
     medal: str | None = Field(None, examples=["gold"])
 
@@ -226,8 +237,8 @@ class LeaderboardEntry(BaseModel):
     entry_id: uuid.UUID | None
     team_name: str | None
     locality_code: str | None = Field(examples=["370100"])
-    score: float = Field(examples=[86.125])
-    component_scores: dict[str, float]
+    score: Rounded3 = Field(examples=[86.125])
+    component_scores: dict[str, Rounded3]
     prize: str | None = Field(examples=["first"])
     medal: str | None = Field(examples=["gold"])
 

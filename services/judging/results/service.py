@@ -379,7 +379,7 @@ def rules_snapshot(rules: schemas.ResultRules, scheme: MarkingScheme) -> dict[st
         "prize_bands": rules.prize_bands.model_dump(mode="json") if rules.prize_bands else None,
         "medals": rules.medals.model_dump(mode="json") if rules.medals else None,
         "components": [
-            {"component": c["component"], "weight": int(c["weight"])} for c in rules.components
+            {"component": c.component.value, "weight": c.weight} for c in rules.components
         ],
         "scheme_id": str(scheme.id),
         "scheme_version": scheme.version,

@@ -14,7 +14,7 @@ from services.judging.scoring import schemas, service
 from services.judging.upstream import UpstreamDep
 from shared.auth.deps import AdminOrOrganiser, AdminOrOrganiserOrService, require
 from shared.auth.principal import Principal, Role
-from shared.concurrency import IfMatchHeader, etag
+from shared.concurrency import IfMatchHeader, TransitionIfMatchHeader, etag
 from shared.db import SessionDep
 from shared.errors import error_responses
 from shared.pagination import CursorQuery, LimitQuery, Page
@@ -55,6 +55,7 @@ def _json(sheet: schemas.ScoreSheet) -> Response:
 
 @router.get(
     "/scores/{blind_code}",
+    operation_id="getScoreSheet",
     response_model=schemas.ScoreSheet,
     summary="My marks for an entry",
     responses=error_responses(401, 403, 404, 422, 502, 503, 504),
@@ -77,6 +78,7 @@ async def get_sheet(
 
 @router.put(
     "/scores/{blind_code}",
+    operation_id="putScoreSheet",
     response_model=schemas.ScoreSheet,
     summary="Enter or change my marks for an entry",
     responses=error_responses(401, 403, 404, 409, 412, 422, 428, 502, 503, 504),
@@ -121,6 +123,7 @@ async def put_sheet(
 
 @router.post(
     "/scores/{blind_code}:submit",
+    operation_id="submitScoreSheet",
     response_model=schemas.ScoreSheet,
     summary="Submit my marks for an entry",
     responses=error_responses(401, 403, 404, 412, 422, 502, 503, 504),
@@ -131,7 +134,7 @@ async def submit_sheet(
     principal: JudgeSelf,
     stage_id: uuid.UUID,
     blind_code: BlindCode,
-    if_match: IfMatchHeader = None,
+    if_match: TransitionIfMatchHeader = None,
 ) -> Response:
     """Mark the sheet submitted (every aspect must have a mark: 422 listing the missing ones).
     From then on the judge may see the other judges' marks for the entry, and their judgement
@@ -153,6 +156,7 @@ async def submit_sheet(
 
 @router.get(
     "/scores/{blind_code}/panel",
+    operation_id="getScorePanel",
     response_model=schemas.PanelScores,
     summary="Every judge's marks for an entry",
     responses=error_responses(401, 403, 404, 422, 502, 503, 504),
@@ -210,6 +214,7 @@ async def list_scores(
 
 @router.get(
     "/score-flags",
+    operation_id="listScoreFlags",
     response_model=schemas.ScoreFlags,
     summary="Judgement marks more than 1 apart",
     responses=error_responses(401, 403, 404, 422, 502, 503, 504),
@@ -230,6 +235,7 @@ async def score_flags(
 
 @router.post(
     "/signoffs",
+    operation_id="signOffScores",
     response_model=schemas.Signoff,
     status_code=201,
     summary="Sign off my marks of the stage",
@@ -257,6 +263,7 @@ async def sign_off(
 
 @router.post(
     "/scores:lock",
+    operation_id="lockScores",
     response_model=schemas.StageLock,
     summary="Lock the panel's marks of the stage",
     responses=error_responses(401, 403, 404, 409, 422, 502, 503, 504),

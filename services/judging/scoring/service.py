@@ -38,7 +38,7 @@ from services.judging.scoring import schemas
 from services.judging.upstream import EntryFacts, StageInfo, Upstream
 from shared import audit, outbox
 from shared.auth.principal import Principal
-from shared.concurrency import check_if_match, etag
+from shared.concurrency import check_if_match, check_transition_if_match, etag
 from shared.errors import (
     Conflict,
     FieldError,
@@ -579,12 +579,6 @@ async def put_sheet(
     if locked or (sheet.stage_locked and any(m.aspect_code not in existing for m in data.marks)):
         codes = ", ".join(locked) or "new aspects"
         raise Conflict(f"Marks of {blind_code} ({codes}) are {LOCKED}.")
-    if assignment.sheet_version > 0 and if_match is None:
-        raise PreconditionRequired(
-            f"Your marks for {blind_code} exist (version {assignment.sheet_version}): send "
-            f"If-Match: {etag(assignment.sheet_version)} to change them.",
-            current_etag=etag(assignment.sheet_version),
-        )
     check_if_match(if_match, assignment.sheet_version)
     errors = _validate(data.marks, scheme.by_code)
     if errors:
@@ -652,7 +646,7 @@ async def submit_sheet(
 ) -> schemas.ScoreSheet:
     sheet = await _load(session, upstream, stage, blind_code, principal, write=True)
     judge, assignment = sheet.judge, sheet.assignment
-    check_if_match(if_match, assignment.sheet_version)
+    check_transition_if_match(if_match, assignment.sheet_version)
     scheme = await _scheme(session, stage.id)
     marks = await _marks(session, scheme, judge.id, assignment.stage_entry_id)
     if assignment.submitted_at is not None:

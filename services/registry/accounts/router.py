@@ -99,6 +99,7 @@ async def update_account(
 
 @router.post(
     "/machine-clients",
+    operation_id="createMachineClient",
     response_model=schemas.MachineClientWithSecret,
     status_code=201,
     summary="Register a machine client",
@@ -114,6 +115,7 @@ async def create_client(
 
 @router.get(
     "/machine-clients",
+    operation_id="listMachineClients",
     response_model=Page[schemas.MachineClient],
     summary="List machine clients",
     responses=error_responses(401, 403, 422),
@@ -127,6 +129,7 @@ async def list_clients(
 
 @router.delete(
     "/machine-clients/{client_pk}",
+    operation_id="revokeMachineClient",
     response_model=schemas.MachineClient,
     summary="Revoke a machine client",
     responses=error_responses(401, 403, 404, 422),

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import JSONResponse, Response
 
 from services.registry.achievements import schemas, service
 from shared.auth.deps import AdminOrOrganiser, FileReader
+from shared.concurrency import IfMatchHeader
 from shared.db import SessionDep
 from shared.errors import error_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent_create
@@ -119,19 +120,12 @@ async def update_achievement(
     principal: AdminOrOrganiser,
     achievement_id: uuid.UUID,
     data: schemas.AchievementUpdate,
-    if_match: Annotated[
-        str | None,
-        Header(
-            alias="If-Match",
-            description="The ETag from GET; a stale one is refused with 412.",
-            examples=['"1"'],
-        ),
-    ] = None,
+    if_match: IfMatchHeader = None,
 ) -> Response:
     """Change the title, summary or stage. The stage only moves forward (idea -> prototype ->
     applied -> incubated; skipping is allowed, going back is a 409)."""
     achievement = await service.update_achievement(
-        session, achievement_id, data, principal, if_match=service.parse_if_match(if_match)
+        session, achievement_id, data, principal, if_match=if_match
     )
     out = await service.to_schema(session, achievement)
     return JSONResponse(
@@ -141,6 +135,7 @@ async def update_achievement(
 
 @router.post(
     "/{achievement_id}/entry-links",
+    operation_id="linkAchievementEntry",
     response_model=schemas.EntryLink,
     status_code=201,
     summary="Link a competition entry",

@@ -20,13 +20,13 @@ from services.registry.honours.access import (
 from services.registry.talent import timeline
 from shared import audit
 from shared.auth.principal import Principal, Role
+from shared.concurrency import check_if_match
 from shared.errors import (
     Conflict,
     FieldError,
     Forbidden,
     InvalidInput,
     NotFound,
-    PreconditionFailed,
     RuleViolation,
 )
 from shared.models.registry import (
@@ -305,18 +305,13 @@ async def update_achievement(
     data: schemas.AchievementUpdate,
     principal: Principal,
     *,
-    if_match: int | None,
+    if_match: str | None,
 ) -> InnovationAchievement:
     achievement = await _load(session, achievement_id, for_update=True)
     enterprise = await session.get(Enterprise, achievement.enterprise_id)
     assert enterprise is not None  # a foreign key
     ensure_can_manage(principal, enterprise)
-    if if_match is not None and if_match != achievement.version:
-        raise PreconditionFailed(
-            f"The achievement changed since you read it (version {achievement.version}, "
-            f"If-Match {if_match}); read it again and retry.",
-            headers={"ETag": etag(achievement.version)},
-        )
+    check_if_match(if_match, achievement.version)
     if data.stage is not None and data.stage.rank < achievement.stage.rank:
         raise Conflict(
             f"The stage only moves forward (idea -> prototype -> applied -> incubated): this "
@@ -386,16 +381,3 @@ async def link_entry(
 
 def etag(version: int) -> str:
     return f'"{version}"'
-
-
-def parse_if_match(value: str | None) -> int | None:
-    """`If-Match: "3"` (or W/"3") -> 3; `*` or absent -> None (no check)."""
-    if value is None or value.strip() == "*":
-        return None
-    raw = value.strip().removeprefix("W/").strip('"')
-    if not raw.isdigit():
-        raise InvalidInput(
-            'If-Match must be the ETag this API sent, for example "3".',
-            errors=[FieldError(field="If-Match", location="header", message="not an ETag")],
-        )
-    return int(raw)

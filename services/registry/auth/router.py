@@ -45,6 +45,7 @@ def _missing(*names: str) -> InvalidInput:
 
 @router.post(
     "/v1/auth/token",
+    operation_id="createToken",
     response_model=schemas.TokenResponse,
     summary="Get an access token",
     responses=error_responses(400, 401, 422, 429),
@@ -150,6 +151,7 @@ async def token(
 
 @router.get(
     "/.well-known/jwks.json",
+    operation_id="getJwks",
     response_model=schemas.Jwks,
     summary="Public signing keys (JWKS)",
 )

@@ -144,6 +144,7 @@ async def grant_honour(
 
 @router.get(
     "/honour-grants",
+    operation_id="listHonourGrants",
     response_model=Page[schemas.HonourGrant],
     summary="List honour grants",
     responses=error_responses(401, 403, 422),
@@ -178,6 +179,7 @@ async def list_grants(
 
 @router.get(
     "/honour-grants/{grant_id}",
+    operation_id="getHonourGrant",
     response_model=schemas.HonourGrant,
     summary="Get an honour grant",
     responses=error_responses(401, 403, 404, 422),
@@ -191,6 +193,7 @@ async def get_grant(
 
 @router.post(
     "/honour-grants/{grant_id}/revoke",
+    operation_id="revokeHonourGrant",
     response_model=schemas.HonourGrant,
     summary="Revoke an honour grant",
     responses=error_responses(401, 403, 404, 409, 422),

@@ -106,6 +106,7 @@ async def import_enterprises(
 
 @router.get(
     "",
+    operation_id="listImportJobs",
     response_model=Page[schemas.ImportJob],
     summary="List import jobs",
     responses=error_responses(401, 403, 422),
@@ -122,6 +123,7 @@ async def list_jobs(
 
 @router.get(
     "/templates/{kind}.csv",
+    operation_id="getImportTemplate",
     summary="Download an import template",
     responses={
         200: {"content": {"text/csv": {}}, "description": "CSV template."},
@@ -139,6 +141,7 @@ async def template(_: AdminOrOrganiser, kind: ImportKind) -> Response:
 
 @router.get(
     "/{job_id}",
+    operation_id="getImportJob",
     response_model=schemas.ImportJob,
     summary="Follow an import job",
     responses=error_responses(401, 403, 404, 422),
@@ -152,6 +155,7 @@ async def get_job(
 
 @router.get(
     "/{job_id}/errors",
+    operation_id="listImportErrors",
     response_model=Page[schemas.ImportRowError],
     summary="Row errors of an import",
     responses=error_responses(401, 403, 404, 422),
@@ -169,6 +173,7 @@ async def list_errors(
 
 @router.get(
     "/{job_id}/errors.csv",
+    operation_id="getImportErrorsCsv",
     summary="Download the error report",
     responses={
         200: {"content": {"text/csv": {}}, "description": "row_number, field, reason."},

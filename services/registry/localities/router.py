@@ -57,6 +57,7 @@ async def get_locality(session: SessionDep, _: RegistryReader, code: CodePath) -
 
 @router.post(
     "",
+    operation_id="createLocality",
     response_model=schemas.Locality,
     status_code=201,
     summary="Add a county",

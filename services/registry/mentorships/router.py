@@ -5,14 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.registry.mentorships import schemas, service
 from shared.auth.deps import AdminOrOrganiser, require
 from shared.auth.principal import Principal, Role
+from shared.concurrency import TransitionIfMatchHeader
 from shared.config import Settings
 from shared.db import SessionDep
-from shared.errors import FieldError, InvalidInput, error_responses
+from shared.errors import error_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent_create
 from shared.models.registry import Mentorship, MentorshipKind, MentorshipStatus
 from shared.pagination import CursorQuery, LimitQuery, Page
@@ -35,28 +36,6 @@ def _rules(request: Request) -> service.Rules:
 
 
 RulesDep = Annotated[service.Rules, Depends(_rules)]
-
-IfMatchHeader = Annotated[
-    str | None,
-    Header(
-        alias="If-Match",
-        description="The ETag of the version you read; the change is refused with 412 if the "
-        "mentorship changed since.",
-        examples=['"2"'],
-    ),
-]
-
-
-def _expected_version(if_match: str | None) -> int | None:
-    if if_match is None or if_match.strip() == "*":
-        return None
-    value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise InvalidInput(
-            'If-Match must be an ETag this API sent, such as "2".',
-            errors=[FieldError(field="If-Match", location="header", message="not an ETag")],
-        )
-    return int(value)
 
 
 def _answer(response: Response, mentorship: Mentorship) -> schemas.Mentorship:
@@ -159,7 +138,7 @@ async def activate_mentorship(
     response: Response,
     mentorship_id: uuid.UUID,
     data: schemas.Activation | None = None,
-    if_match: IfMatchHeader = None,
+    if_match: TransitionIfMatchHeader = None,
 ) -> schemas.Mentorship:
     """`proposed` -> `active`: the pair has started. Both talent files get a
     `mentorship_started` entry and `mentorship.started` is sent.
@@ -173,7 +152,7 @@ async def activate_mentorship(
         data or schemas.Activation(),
         principal,
         rules,
-        expected_version=_expected_version(if_match),
+        if_match=if_match,
     )
     return _answer(response, mentorship)
 
@@ -190,13 +169,11 @@ async def complete_mentorship(
     response: Response,
     mentorship_id: uuid.UUID,
     data: schemas.Completion,
-    if_match: IfMatchHeader = None,
+    if_match: TransitionIfMatchHeader = None,
 ) -> schemas.Mentorship:
     """`active` -> `completed`, with the final evaluation (rating and comment). Both talent
     files get a `mentorship_ended` entry and `mentorship.ended` is sent."""
-    mentorship = await service.complete(
-        session, mentorship_id, data, principal, expected_version=_expected_version(if_match)
-    )
+    mentorship = await service.complete(session, mentorship_id, data, principal, if_match=if_match)
     return _answer(response, mentorship)
 
 
@@ -212,14 +189,12 @@ async def terminate_mentorship(
     response: Response,
     mentorship_id: uuid.UUID,
     data: schemas.Termination,
-    if_match: IfMatchHeader = None,
+    if_match: TransitionIfMatchHeader = None,
 ) -> schemas.Mentorship:
     """`proposed` or `active` -> `terminated`, with a reason. Ending an active mentorship
     writes `mentorship_ended` on both talent files and sends `mentorship.ended`; withdrawing a
     proposal that never started only records the reason."""
-    mentorship = await service.terminate(
-        session, mentorship_id, data, principal, expected_version=_expected_version(if_match)
-    )
+    mentorship = await service.terminate(session, mentorship_id, data, principal, if_match=if_match)
     return _answer(response, mentorship)
 
 

@@ -25,13 +25,13 @@ from services.registry.talent import timeline
 from services.registry.talent.access import can_view, ensure_can_manage, load_worker
 from shared import audit, outbox
 from shared.auth.principal import Principal, Role
+from shared.concurrency import check_transition_if_match
 from shared.errors import (
     Conflict,
     FieldError,
     Forbidden,
     InvalidInput,
     NotFound,
-    PreconditionFailed,
     RuleViolation,
 )
 from shared.models.registry import (
@@ -251,15 +251,6 @@ async def _check_limits(
         )
 
 
-def _ensure_version(mentorship: Mentorship, expected: int | None) -> None:
-    """`If-Match`: refuse a change based on a version that is no longer current."""
-    if expected is not None and mentorship.version != expected:
-        raise PreconditionFailed(
-            f"The mentorship is at version {mentorship.version}, not {expected}: read it again.",
-            headers={"ETag": f'"{mentorship.version}"'},
-        )
-
-
 def _ensure_transition(mentorship: Mentorship, target: MentorshipStatus) -> None:
     allowed = TRANSITIONS[mentorship.status]
     if target not in allowed:
@@ -455,11 +446,11 @@ async def activate(
     principal: Principal,
     rules: Rules,
     *,
-    expected_version: int | None = None,
+    if_match: str | None = None,
 ) -> Mentorship:
     mentorship, mentor, apprentice = await _lock(session, mentorship_id)
     ensure_can_manage(principal, apprentice)
-    _ensure_version(mentorship, expected_version)
+    check_transition_if_match(if_match, mentorship.version)
     _ensure_transition(mentorship, MentorshipStatus.active)
     started_on = data.started_on or today()
     if started_on > today():
@@ -516,11 +507,11 @@ async def complete(
     data: schemas.Completion,
     principal: Principal,
     *,
-    expected_version: int | None = None,
+    if_match: str | None = None,
 ) -> Mentorship:
     mentorship, mentor, apprentice = await _lock(session, mentorship_id)
     ensure_can_manage(principal, apprentice)
-    _ensure_version(mentorship, expected_version)
+    check_transition_if_match(if_match, mentorship.version)
     _ensure_transition(mentorship, MentorshipStatus.completed)
     ended_on = _ended_on(mentorship, data.ended_on)
     before = _snapshot(mentorship)
@@ -554,13 +545,13 @@ async def terminate(
     data: schemas.Termination,
     principal: Principal,
     *,
-    expected_version: int | None = None,
+    if_match: str | None = None,
 ) -> Mentorship:
     """End a mentorship early. A proposal that never started leaves the talent files alone
     (nothing had been recorded there) and sends no event; an active one ends on both files."""
     mentorship, mentor, apprentice = await _lock(session, mentorship_id)
     ensure_can_manage(principal, apprentice)
-    _ensure_version(mentorship, expected_version)
+    check_transition_if_match(if_match, mentorship.version)
     _ensure_transition(mentorship, MentorshipStatus.terminated)
     had_started = mentorship.status is MentorshipStatus.active
     ended_on = _ended_on(mentorship, data.ended_on) if had_started else None

@@ -25,6 +25,7 @@ WRITE_ERRORS = error_responses(401, 403, 404, 409, 422)
 
 @router.post(
     "/training-programmes",
+    operation_id="createTrainingProgramme",
     response_model=schemas.Programme,
     status_code=201,
     summary="Create a training programme",
@@ -60,6 +61,7 @@ async def create_programme(
 
 @router.get(
     "/training-programmes",
+    operation_id="listTrainingProgrammes",
     response_model=Page[schemas.Programme],
     summary="List training programmes",
     responses=error_responses(401, 422),
@@ -98,6 +100,7 @@ async def list_programmes(
 
 @router.get(
     "/training-programmes/{programme_id}",
+    operation_id="getTrainingProgramme",
     response_model=schemas.Programme,
     summary="Get a training programme",
     responses=error_responses(401, 404, 422),
@@ -111,6 +114,7 @@ async def get_programme(
 
 @router.post(
     "/training-programmes/{programme_id}/open",
+    operation_id="openTrainingProgramme",
     response_model=schemas.Programme,
     summary="Open a programme for enrolment",
     responses=WRITE_ERRORS,
@@ -127,6 +131,7 @@ async def open_programme(
 
 @router.post(
     "/training-programmes/{programme_id}/start",
+    operation_id="startTrainingProgramme",
     response_model=schemas.Programme,
     summary="Start a programme",
     responses=WRITE_ERRORS,
@@ -142,6 +147,7 @@ async def start_programme(
 
 @router.post(
     "/training-programmes/{programme_id}/complete",
+    operation_id="completeTrainingProgramme",
     response_model=schemas.Programme,
     summary="Complete a programme and credit hours",
     responses=WRITE_ERRORS,
@@ -160,6 +166,7 @@ async def complete_programme(
 
 @router.post(
     "/training-programmes/{programme_id}/cancel",
+    operation_id="cancelTrainingProgramme",
     response_model=schemas.Programme,
     summary="Cancel a programme",
     responses=WRITE_ERRORS,
@@ -175,6 +182,7 @@ async def cancel_programme(
 
 @router.post(
     "/training-programmes/{programme_id}/sessions",
+    operation_id="addTrainingSession",
     response_model=schemas.Session,
     status_code=201,
     summary="Add a session",
@@ -209,6 +217,7 @@ async def add_session(
 
 @router.get(
     "/training-programmes/{programme_id}/sessions",
+    operation_id="listTrainingSessions",
     response_model=Page[schemas.Session],
     summary="List a programme's sessions",
     responses=error_responses(401, 404, 422),
@@ -226,6 +235,7 @@ async def list_sessions(
 
 @router.post(
     "/training-programmes/{programme_id}/enrolments",
+    operation_id="enrolWorker",
     response_model=schemas.Enrolment,
     status_code=201,
     summary="Enrol a worker",
@@ -282,6 +292,7 @@ async def list_enrolments(
 
 @router.post(
     "/training-programmes/{programme_id}/enrolments/{worker_id}/withdraw",
+    operation_id="withdrawEnrolment",
     response_model=schemas.Enrolment,
     summary="Withdraw a worker",
     responses=WRITE_ERRORS,
@@ -343,6 +354,7 @@ async def get_attendance(
 
 @router.get(
     "/workers/{worker_id}/training",
+    operation_id="getWorkerTraining",
     response_model=Page[schemas.WorkerTraining],
     summary="A worker's training",
     responses=error_responses(401, 403, 404, 422),

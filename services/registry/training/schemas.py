@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Annotated
 
 from pydantic import (
@@ -12,19 +11,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PlainSerializer,
-    WithJsonSchema,
 )
 
 from shared import examples as ex
 from shared.models.registry import EnrolmentStatus, ProgrammeKind, ProgrammeStatus
+from shared.numbers import JsonDecimal
 
 #: Hours are exact decimals in the database and JSON numbers on the wire (e.g. 3.5).
-Hours = Annotated[
-    Decimal,
-    PlainSerializer(float, return_type=float, when_used="json"),
-    WithJsonSchema({"type": "number", "examples": [3.5]}),
-]
+Hours = Annotated[JsonDecimal, Field(decimal_places=2, examples=[3.5])]
 
 KIND_DESCRIPTION = (
     "`order_based` 订单式培训 (ordered by an enterprise: `ordering_enterprise_id` required), "
@@ -114,7 +108,7 @@ class SessionCreate(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     starts_at: AwareDatetime = Field(description="With offset, e.g. `+08:00`.")
     ends_at: AwareDatetime = Field(description="After `starts_at`.")
-    hours: Decimal = Field(
+    hours: Hours = Field(
         gt=0,
         max_digits=5,
         decimal_places=2,

@@ -31,6 +31,7 @@ def _allowed_hosts(request: Request) -> list[str]:
 
 @router.post(
     "",
+    operation_id="createWebhookSubscription",
     response_model=schemas.SubscriptionWithSecret,
     status_code=201,
     summary="Subscribe to events",
@@ -57,6 +58,7 @@ async def create_subscription(
 
 @router.get(
     "",
+    operation_id="listWebhookSubscriptions",
     response_model=Page[schemas.Subscription],
     summary="List webhook subscriptions",
     responses=error_responses(401, 403, 422),
@@ -73,6 +75,7 @@ async def list_subscriptions(
 
 @router.get(
     "/{subscription_id}",
+    operation_id="getWebhookSubscription",
     response_model=schemas.Subscription,
     summary="Get a webhook subscription",
     responses=error_responses(401, 403, 404, 422),
@@ -88,6 +91,7 @@ async def get_subscription(
 
 @router.patch(
     "/{subscription_id}",
+    operation_id="updateWebhookSubscription",
     response_model=schemas.Subscription,
     summary="Update a webhook subscription",
     responses=error_responses(401, 403, 404, 422),
@@ -110,6 +114,7 @@ async def update_subscription(
 
 @router.delete(
     "/{subscription_id}",
+    operation_id="deleteWebhookSubscription",
     status_code=204,
     summary="Delete a webhook subscription",
     responses=error_responses(401, 403, 404, 422),
@@ -124,6 +129,7 @@ async def delete_subscription(
 
 @router.post(
     "/{subscription_id}/rotate-secret",
+    operation_id="rotateWebhookSecret",
     response_model=schemas.SubscriptionWithSecret,
     summary="Rotate the signing secret",
     responses=error_responses(401, 403, 404, 422),
@@ -141,6 +147,7 @@ async def rotate_secret(
 
 @router.post(
     "/{subscription_id}/ping",
+    operation_id="pingWebhookSubscription",
     response_model=schemas.Delivery,
     status_code=202,
     summary="Send a test ping",
@@ -156,6 +163,7 @@ async def ping(
 
 @router.get(
     "/{subscription_id}/deliveries",
+    operation_id="listWebhookDeliveries",
     response_model=Page[schemas.Delivery],
     summary="List deliveries",
     responses=error_responses(401, 403, 404, 422),
@@ -185,6 +193,7 @@ async def list_deliveries(
 
 @router.post(
     "/{subscription_id}/deliveries/redeliver",
+    operation_id="redeliverFailedDeliveries",
     response_model=schemas.RedeliveryResult,
     status_code=202,
     summary="Redeliver failed deliveries",
@@ -203,6 +212,7 @@ async def redeliver_failed(
 
 @router.get(
     "/{subscription_id}/deliveries/{delivery_id}",
+    operation_id="getWebhookDelivery",
     response_model=schemas.DeliveryDetail,
     summary="Get a delivery and its attempts",
     responses=error_responses(401, 403, 404, 422),
@@ -220,6 +230,7 @@ async def get_delivery(
 
 @router.post(
     "/{subscription_id}/deliveries/{delivery_id}/redeliver",
+    operation_id="redeliverWebhookDelivery",
     response_model=schemas.Delivery,
     status_code=202,
     summary="Redeliver one delivery",

@@ -137,6 +137,7 @@ async def list_workers(
 
 @router.post(
     "/workers:batch-get",
+    operation_id="batchGetWorkers",
     response_model=schemas.BatchGetResult,
     summary="Get many workers at once",
     responses=error_responses(401, 403, 422),
@@ -156,6 +157,7 @@ async def batch_get(
 
 @router.post(
     "/workers:lookup",
+    operation_id="lookupWorkers",
     response_model=list[schemas.IdNumberMatch],
     summary="Find workers by identity number",
     responses=error_responses(401, 403, 422),
@@ -220,6 +222,7 @@ async def update_worker(
 
 @router.post(
     "/workers/{worker_id}/grade-changes",
+    operation_id="changeWorkerGrade",
     response_model=schemas.GradeChange,
     status_code=201,
     summary="Record a grade change",
@@ -240,6 +243,7 @@ async def change_grade(
 
 @router.get(
     "/workers/{worker_id}/grade-changes",
+    operation_id="listGradeChanges",
     response_model=list[schemas.GradeChange],
     summary="Grade history",
     responses=error_responses(401, 403, 404, 422),
@@ -254,6 +258,7 @@ async def grade_history(
 
 @router.post(
     "/workers/{worker_id}/transfers",
+    operation_id="transferWorker",
     response_model=schemas.Worker,
     summary="Move to another enterprise",
     responses=error_responses(401, 403, 404, 409, 422),
@@ -273,6 +278,7 @@ async def transfer(
 
 @router.post(
     "/workers/{worker_id}/file-status",
+    operation_id="setWorkerFileStatus",
     response_model=schemas.Worker,
     summary="Change the file status",
     responses=error_responses(401, 403, 404, 409, 422),
@@ -291,6 +297,7 @@ async def set_file_status(
 
 @router.get(
     "/workers/{worker_id}/timeline",
+    operation_id="getWorkerTimeline",
     response_model=Page[schemas.TimelineEntry],
     summary="Talent-file timeline",
     responses=error_responses(401, 403, 404, 422),
@@ -310,6 +317,7 @@ async def timeline(
 
 @router.put(
     "/internal/grade-promotions/{source_ref}",
+    operation_id="putGradePromotion",
     response_model=schemas.GradeChange,
     summary="Promote for a competition result (idempotent)",
     responses={
@@ -334,6 +342,7 @@ async def promote_for_competition(
 
 @router.put(
     "/internal/competition-results/{source_ref}",
+    operation_id="putCompetitionResult",
     response_model=schemas.TimelineEntry,
     summary="Record a competition result in the file (idempotent)",
     responses={

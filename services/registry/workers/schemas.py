@@ -11,6 +11,7 @@ from typing_extensions import TypedDict
 
 from shared import examples as ex
 from shared.models.registry import FileStatus, FileType, GradeSource, Sex, SkillGrade
+from shared.numbers import Rounded3
 
 PHONE_PATTERN = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
 
@@ -286,7 +287,7 @@ class CompetitionResult(BaseModel):
     stage_name: str = Field(min_length=1, max_length=100)
     rank: int = Field(ge=1)
     prize: str | None = Field(None, pattern="^(first|second|third|merit)$")
-    score: float | None = Field(None, ge=0)
+    score: Rounded3 | None = Field(None, ge=0)
     published_at: datetime
 
 
