@@ -605,10 +605,13 @@ async def _competitions_story(r: Replay) -> None:
         json={"workstations": [{"code": "A-03", "occupation": ex.OCCUPATION}]},
     )
     r.learn(ex.WORKSTATION_ID, _items(spare)[0]["id"])
+    # The move is checked against the stage's schedule: its ETag comes from the schedule.
+    schedule = await r.services.competitions.get(f"/v1/stages/{stage}/schedule", headers=r.admin)
     await r.send(
         "competitions",
         "PUT",
         "/v1/stage-entries/{stage_entry_id}/slot",
+        headers={**r.admin, "If-Match": schedule.headers["etag"]},
         stage_entry_id=r.real[ex.STAGE_ENTRY_ID],
     )
     await r.send(

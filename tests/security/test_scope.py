@@ -20,7 +20,14 @@ import pytest
 
 from services.registry.workers.service import NOT_REGISTRABLE
 from shared.models.registry import SkillGrade
-from tests.conftest import Services, assert_problem, bearer, create_account, get_token
+from tests.conftest import (
+    Services,
+    assert_problem,
+    bearer,
+    create_account,
+    get_token,
+    matching,
+)
 from tests.factories import identity_number, make_enterprise, make_worker
 from tests.registry.test_imports import csv_bytes, upload
 
@@ -190,10 +197,11 @@ async def _open_event(
         headers=headers,
     )
     assert event.status_code == 201, event.text
+    url = f"/v1/competitions/{competition_id}"
     opened = await services.competitions.post(
-        f"/v1/competitions/{competition_id}/status",
+        f"{url}/status",
         json={"status": "registration_open"},
-        headers=headers,
+        headers=await matching(services.competitions, url, headers),
     )
     assert opened.status_code == 200, opened.text
     body: dict[str, Any] = event.json()
