@@ -81,8 +81,8 @@ class Settings(BaseSettings):
         900,
         ge=60,
         le=86400,
-        description="Lifetime of an access token. Short, because the other services cannot "
-        "see a revocation before the token expires.",
+        description="Lifetime of an access token. Disabling an account or revoking a client "
+        "takes effect sooner (ACCESS_REVOCATION_CACHE_SECONDS).",
     )
     refresh_token_ttl_seconds: int = Field(
         14 * 86400,
@@ -122,6 +122,14 @@ class Settings(BaseSettings):
     )
     service_client_secret: str | None = Field(
         None, description="Secret of SERVICE_CLIENT_ID.", repr=False
+    )
+    access_revocation_cache_seconds: float = Field(
+        2.0,
+        ge=0,
+        le=60,
+        description="How old each process's copy of the disabled accounts and revoked machine "
+        "clients may be: a disabled person's or revoked client's still-valid token is refused "
+        "by every service within this many seconds (0: checked on every request).",
     )
     jwks_cache_seconds: int = Field(
         300, ge=0, description="How long the other services cache the registry's JWKS."
