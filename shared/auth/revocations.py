@@ -118,9 +118,7 @@ async def record_access(
             index_elements=[AccessRevocation.sub],
             set_={
                 "active": stmt.excluded.active,
-                "not_before": text(
-                    "GREATEST(access_revocations.not_before, excluded.not_before)"
-                ),
+                "not_before": text("GREATEST(access_revocations.not_before, excluded.not_before)"),
                 "updated_at": text("now()"),
             },
         )

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import json
 import logging
 import random
@@ -57,6 +56,7 @@ from typing import Any
 
 import aiohttp
 import httpx
+from aiohttp.abc import AbstractResolver
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -73,6 +73,7 @@ from shared.webhooks.ssrf import (
     UnsafeUrl,
     check_literal,
     forbidden_reason,
+    parse_url,
 )
 
 log = logging.getLogger("shared.webhooks")
@@ -120,20 +121,6 @@ def answer_excerpt(body: bytes, content_type: str | None, peer_is_public: bool) 
         cleaned = cleaned[: EXCERPT_CHARS - 1] + "…"
     return cleaned or None
 
-
-def _peer_is_public(response: aiohttp.ClientResponse) -> bool:
-    """Did the answer come from a public address (not one admitted by WEBHOOK_ALLOWED_HOSTS)?
-    Unknown counts as not public."""
-    connection = response.connection
-    transport = connection.transport if connection is not None else None
-    peer = transport.get_extra_info("peername") if transport is not None else None
-    if not peer:
-        return False
-    try:
-        address = ipaddress.ip_address(peer[0])
-    except ValueError:
-        return False
-    return forbidden_reason(address) is None
 
 #: The claim reads the due index in its order and stops at a full batch; each candidate is
 #: checked by index lookups (is it the oldest pending delivery of its subscription and subject,
@@ -296,11 +283,16 @@ class Dispatcher:
         settings: Settings,
         tls: ssl.SSLContext | None = None,
         cipher: PersonalDataCipher | None = None,
+        resolver: AbstractResolver | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
         #: Decrypts the signing secrets; loaded on first use (DATA_KEY or KEY_DIR/data.key).
         self._cipher = cipher
+        #: Where names are looked up (aiohttp's default resolver unless a test gives one);
+        #: always behind the SSRF guard's `GuardedResolver`.
+        self._resolver = resolver
+        self._guard: GuardedResolver | None = None
         #: Per subscription, WEBHOOK_SUBSCRIPTION_CONCURRENCY slots: a delivery takes one for
         #: its request, so at most that many requests are in flight to one subscriber.
         self._slots_by_subscription: dict[uuid.UUID, asyncio.Semaphore] = {}
@@ -315,10 +307,11 @@ class Dispatcher:
         if self._http is None or self._http.closed:
             if self._tls is None:
                 self._tls = httpx.create_ssl_context()
+            self._guard = GuardedResolver(self.settings.webhook_allowed_hosts, self._resolver)
             connector = aiohttp.TCPConnector(
                 ssl=self._tls,
                 # The SSRF guard: every name is resolved, checked and pinned here.
-                resolver=GuardedResolver(self.settings.webhook_allowed_hosts),
+                resolver=self._guard,
                 # No overall or per-host cap: the slots bound the requests per subscription
                 # (a cap per host would make subscribers sharing a host wait for each other).
                 limit=0,
@@ -344,6 +337,9 @@ class Dispatcher:
         if self._http is not None:
             await self._http.close()
             self._http = None
+        if self._guard is not None:
+            await self._guard.close()  # the connector closes only a resolver it made itself
+            self._guard = None
         self._slots_by_subscription.clear()
 
     # ------------------------------------------------------------------------------ fan-out
@@ -428,9 +424,7 @@ class Dispatcher:
                 )
             ).all()
         if rows and self._cipher is None:
-            self._cipher = load_cipher(
-                self.settings.data_key, self.settings.key_dir, create=False
-            )
+            self._cipher = load_cipher(self.settings.data_key, self.settings.key_dir, create=False)
         return [self._claimed(r, lease_id) for r in rows]
 
     def _claimed(self, row: Any, lease_id: uuid.UUID) -> Claimed:
@@ -488,7 +482,6 @@ class Dispatcher:
             async with self._session().post(
                 claimed.url, data=body.encode(), headers=headers, allow_redirects=False
             ) as response:
-                peer_is_public = _peer_is_public(response)  # before the body: then it is known
                 received = b""
                 while len(received) < RESPONSE_LIMIT:
                     chunk = await response.content.read(RESPONSE_LIMIT - len(received))
@@ -501,7 +494,9 @@ class Dispatcher:
                 return done(
                     status_code=response.status,
                     response_body=answer_excerpt(
-                        received, response.headers.get("content-type"), peer_is_public
+                        received,
+                        response.headers.get("content-type"),
+                        self._public_receiver(claimed.url),
                     ),
                     retry_after=retry_after,
                 )
@@ -513,6 +508,14 @@ class Dispatcher:
             return done(error=f"{type(exc).__name__}: {exc}"[:512] or type(exc).__name__)
         except aiohttp.ClientError as exc:
             return done(error=f"{type(exc).__name__}: {exc}"[:512] or type(exc).__name__)
+
+    def _public_receiver(self, url: str) -> bool:
+        """Was the URL reached at public addresses only (none admitted by
+        WEBHOOK_ALLOWED_HOSTS)? Asked once its answer came: the guard has resolved it by then."""
+        target = parse_url(url)
+        if target.address is not None:
+            return forbidden_reason(target.address) is None
+        return self._guard is not None and target.host not in self._guard.exempted
 
     async def record(self, outcomes: Sequence[Outcome]) -> None:
         """Write the attempts and the deliveries' new state; a lost lease changes no delivery

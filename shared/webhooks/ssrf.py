@@ -185,10 +185,14 @@ def _allowed(host: str, address: IPAddress, allowed: Sequence[str]) -> bool:
     return False
 
 
-def vet(host: str, addresses: Sequence[IPAddress], allowed: Sequence[str]) -> None:
-    """Raise `UnsafeUrl` unless every address may be called."""
+def vet(host: str, addresses: Sequence[IPAddress], allowed: Sequence[str]) -> bool:
+    """Raise `UnsafeUrl` unless every address may be called; True when some address is not
+    public and passed only because WEBHOOK_ALLOWED_HOSTS allows it."""
+    exempted = False
     for address in addresses:
         reason = forbidden_reason(address)
+        if reason:
+            exempted = True
         if reason and not _allowed(host, address, allowed):
             shown = host.replace("%25", "%")  # an IPv6 zone index, percent-encoded in URLs
             where = shown if shown == str(address) else f"{shown} resolves to {address}, which"
@@ -196,6 +200,7 @@ def vet(host: str, addresses: Sequence[IPAddress], allowed: Sequence[str]) -> No
                 f"{where} is {reason}: webhooks may not reach it unless WEBHOOK_ALLOWED_HOSTS "
                 "allows it"
             )
+    return exempted
 
 
 @dataclass(frozen=True)
@@ -223,7 +228,9 @@ def parse_url(url: str) -> Target:
         raise UnsafeUrl(f"the URL cannot be parsed ({exc})") from exc
     if parsed.scheme not in ("http", "https"):
         raise UnsafeUrl("only http and https URLs are accepted")
-    if parsed.user is not None or parsed.password is not None or "@" in (parsed.authority or ""):
+    # "@" anywhere in the authority: even an empty user part, which parsers drop silently.
+    netloc = url.split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if parsed.user is not None or parsed.password is not None or "@" in netloc:
         raise UnsafeUrl("credentials in the URL are not accepted; use the signature instead")
     host = parsed.raw_host
     if not host:
@@ -291,6 +298,9 @@ class GuardedResolver(AbstractResolver):
     def __init__(self, allowed: Sequence[str], resolver: AbstractResolver | None = None) -> None:
         self.allowed = tuple(allowed)
         self._resolver = resolver or DefaultResolver()
+        #: Names that resolved, at least once, to an address admitted only by
+        #: WEBHOOK_ALLOWED_HOSTS (kept for good: a kept-alive connection may still go there).
+        self.exempted: set[str] = set()
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
@@ -299,7 +309,8 @@ class GuardedResolver(AbstractResolver):
             raise RefusedAddress(f"the host {host} is an address in a legacy form")
         results = await self._resolver.resolve(host, port, family)
         try:
-            vet(host, [ipaddress.ip_address(r["host"]) for r in results], self.allowed)
+            if vet(host, [ipaddress.ip_address(r["host"]) for r in results], self.allowed):
+                self.exempted.add(host)
         except UnsafeUrl as exc:
             raise RefusedAddress(str(exc)) from None
         return results
