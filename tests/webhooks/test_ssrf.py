@@ -262,7 +262,11 @@ async def test_https_to_the_pinned_address_verifies_the_certificate_for_the_name
     server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_tls.load_cert_chain(cert, key)
     sni: list[str | None] = []
-    server_tls.sni_callback = lambda _sock, name, _ctx: sni.append(name)  # type: ignore[assignment,misc,return-value]
+
+    def asked_for(_sock: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
+        sni.append(name)
+
+    server_tls.sni_callback = asked_for
     server = await Server().answering(OK).start(server_tls)
     servers.append(server)
     dispatcher = make_dispatcher(
