@@ -112,7 +112,8 @@ class Settings(BaseSettings):
     data_key: str | None = Field(
         None,
         description="Base64 of 32 random bytes: the key protecting identity and phone numbers "
-        "at rest. Unset: generated on first run into KEY_DIR/data.key.",
+        "and webhook signing secrets at rest. Unset: KEY_DIR/data.key, which the registry "
+        "generates on first run (the dispatcher and migrations only read it).",
         repr=False,
     )
     service_client_id: str | None = Field(
@@ -193,8 +194,10 @@ class Settings(BaseSettings):
     )
     webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Hostnames or CIDRs that webhook URLs may reach although private, loopback, "
-        "link-local or reserved (the SSRF guard refuses those otherwise), comma-separated.",
+        description="Hostnames or CIDRs that webhook URLs may reach although not public (the "
+        "SSRF guard refuses every address that is not globally reachable otherwise), "
+        "comma-separated. Empty by default; answers from such receivers are not kept in the "
+        "delivery log.",
     )
     webhook_batch_size: int = Field(
         100,
