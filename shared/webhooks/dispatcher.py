@@ -73,7 +73,7 @@ from shared.webhooks.ssrf import (
     UnsafeUrl,
     check_literal,
     forbidden_reason,
-    parse_url,
+    target_of,
 )
 
 log = logging.getLogger("shared.webhooks")
@@ -512,7 +512,7 @@ class Dispatcher:
     def _public_receiver(self, url: str) -> bool:
         """Was the URL reached at public addresses only (none admitted by
         WEBHOOK_ALLOWED_HOSTS)? Asked once its answer came: the guard has resolved it by then."""
-        target = parse_url(url)
+        target = target_of(url)
         if target.address is not None:
             return forbidden_reason(target.address) is None
         return self._guard is not None and target.host not in self._guard.exempted

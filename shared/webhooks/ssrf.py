@@ -250,6 +250,12 @@ def parse_url(url: str) -> Target:
 
 
 @lru_cache(maxsize=4096)
+def target_of(url: str) -> Target:
+    """`parse_url`, cached (the dispatcher asks for the same few URLs again and again)."""
+    return parse_url(url)
+
+
+@lru_cache(maxsize=4096)
 def _literal_verdict(url: str, allowed: tuple[str, ...]) -> str | None:
     try:
         target = parse_url(url)
