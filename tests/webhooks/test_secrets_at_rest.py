@@ -128,14 +128,14 @@ async def test_a_secret_copied_to_another_row_does_not_sign(
     assert receiver.rejected == 0
 
 
-async def test_migration_0045_encrypts_existing_secrets(
+async def test_migration_0045_encrypts_existing_secrets_and_fills_the_read_model(
     pg_server: PgServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     name = await pg_server.create_database()
     url = pg_server.url_for(name)
     config = alembic_config(url)
     secret, previous = signing.new_secret(), signing.new_secret()
-    sub_id = uuid.uuid4()
+    sub_id, disabled, active, revoked = (uuid.uuid4() for _ in range(4))
     try:
         command.upgrade(config, "0042")
         conn = await asyncpg.connect(asyncpg_dsn(url))
@@ -147,6 +147,19 @@ async def test_migration_0045_encrypts_existing_secrets(
                 sub_id,
                 secret,
                 previous,
+            )
+            # The read model of withdrawn access starts with those already disabled/revoked.
+            await conn.execute(
+                "INSERT INTO accounts (id, username, display_name, password_hash, role, "
+                "is_active) VALUES ($1, 'gone', 'gone', 'x', 'judge', false), "
+                "($2, 'here', 'here', 'x', 'judge', true)",
+                disabled,
+                active,
+            )
+            await conn.execute(
+                "INSERT INTO machine_clients (id, client_id, name, secret_hash, is_active, "
+                "revoked_at) VALUES ($1, 'old', 'old', 'x', false, now())",
+                revoked,
             )
         finally:
             await conn.close()
@@ -165,8 +178,13 @@ async def test_migration_0045_encrypts_existing_secrets(
                 "SELECT row_to_json(s)::text AS everything, secret_enc, previous_secret_enc "
                 "FROM webhook_subscriptions s"
             )
+            withdrawn = await conn.fetch("SELECT sub, kind, active FROM access_revocations")
         finally:
             await conn.close()
+        assert {(r["sub"], r["kind"], r["active"]) for r in withdrawn} == {
+            (str(disabled), "account", False),
+            (str(revoked), "client", False),
+        }
         assert row is not None
         assert secret not in row["everything"]
         assert previous not in row["everything"]
