@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -41,6 +42,7 @@ import httpx
 
 from bench.servers import RssSampler, free_port
 from shared.config import PROJECT_ROOT, Settings
+from shared.crypto import PersonalDataCipher
 from shared.dbserver import asyncpg_dsn
 from shared.run import start_dispatcher, stop_services
 from shared.webhooks import signing
@@ -168,15 +170,19 @@ def run_bare(urls: list[str], secrets: list[str], count: int, concurrency: int) 
 # -- ours ----------------------------------------------------------------------------------------
 
 
-async def _subscribe(conn: asyncpg.Connection, receivers: Receivers) -> None:
+async def _subscribe(conn: asyncpg.Connection, receivers: Receivers, data_key: str) -> None:
+    """The subscriptions as the registry writes them: secrets sealed with the data key the
+    dispatcher is given."""
+    cipher = PersonalDataCipher.from_master(base64.b64decode(data_key))
     for url, secret in zip(receivers.urls, receivers.secrets, strict=True):
+        subscription_id = uuid.uuid4()
         await conn.execute(
-            "INSERT INTO webhook_subscriptions (id, owner_sub, url, event_types, secret) "
+            "INSERT INTO webhook_subscriptions (id, owner_sub, url, event_types, secret_enc) "
             "VALUES ($1, 'bench', $2, $3, $4)",
-            uuid.uuid4(),
+            subscription_id,
             url,
             [EVENT_TYPE],
-            secret,
+            signing.seal_secret(cipher, subscription_id, secret),
         )
 
 
@@ -231,7 +237,8 @@ async def run(
         await conn.execute(
             "UPDATE outbox_events SET fanned_out_at = now() WHERE fanned_out_at IS NULL"
         )
-        await _subscribe(conn, receivers)
+        data_key = base64.b64encode(os.urandom(32)).decode()
+        await _subscribe(conn, receivers, data_key)
         env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
         env |= {
             "DATABASE_URL": database_url,
@@ -239,6 +246,7 @@ async def run(
             "LOG_LEVEL": "WARNING",
             "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
             "WEBHOOK_POLL_SECONDS": "0.1",
+            "DATA_KEY": data_key,
             "PYTHONPATH": str(PROJECT_ROOT),
         }
         log_dir = work / "webhooks"

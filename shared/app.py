@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from shared.audit_router import router as audit_router
 from shared.auth.deps import CurrentPrincipal
+from shared.auth.revocations import AccessRevocations
 from shared.auth.tokens import JwksVerifier, TokenVerifier
 from shared.clients import CompetitionsClient, JudgingClient, RegistryClient
 from shared.clients.base import make_http_client
@@ -191,6 +192,9 @@ def create_service_app(
         )
         app.state.token_verifier = (
             token_verifier(http) if token_verifier else JwksVerifier(settings, http)
+        )
+        app.state.access_revocations = AccessRevocations(
+            app.state.autocommit_sessionmaker, settings.access_revocation_cache_seconds
         )
         # Long-running loops of the service (job runners). At shutdown they are asked to stop
         # (`app.state.stopping`) and given time to finish their step, then cancelled.

@@ -94,8 +94,8 @@ class Settings(BaseSettings):
         900,
         ge=60,
         le=86400,
-        description="Lifetime of an access token. Short, because the other services cannot "
-        "see a revocation before the token expires.",
+        description="Lifetime of an access token. Disabling an account or revoking a client "
+        "takes effect sooner (ACCESS_REVOCATION_CACHE_SECONDS).",
     )
     refresh_token_ttl_seconds: int = Field(
         14 * 86400,
@@ -141,7 +141,8 @@ class Settings(BaseSettings):
     data_key: str | None = Field(
         None,
         description="Base64 of 32 random bytes: the key protecting identity and phone numbers "
-        "at rest. Unset: generated on first run into KEY_DIR/data.key.",
+        "and webhook signing secrets at rest. Unset: KEY_DIR/data.key, which the registry "
+        "generates on first run (the dispatcher and migrations only read it).",
         repr=False,
     )
     cursor_key: str | None = Field(
@@ -159,6 +160,14 @@ class Settings(BaseSettings):
     )
     service_client_secret: str | None = Field(
         None, description="Secret of SERVICE_CLIENT_ID.", repr=False
+    )
+    access_revocation_cache_seconds: float = Field(
+        2.0,
+        ge=0,
+        le=60,
+        description="How old each process's copy of the disabled accounts and revoked machine "
+        "clients may be: a disabled person's or revoked client's still-valid token is refused "
+        "by every service within this many seconds (0: checked on every request).",
     )
     jwks_cache_seconds: int = Field(
         300, ge=0, description="How long the other services cache the registry's JWKS."
@@ -279,8 +288,10 @@ class Settings(BaseSettings):
     )
     webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Hostnames or CIDRs that webhook URLs may reach although private, loopback, "
-        "link-local or reserved (the SSRF guard refuses those otherwise), comma-separated.",
+        description="Hostnames or CIDRs that webhook URLs may reach although not public (the "
+        "SSRF guard refuses every address that is not globally reachable otherwise), "
+        "comma-separated. Empty by default; answers from such receivers are not kept in the "
+        "delivery log.",
     )
     webhook_batch_size: int = Field(
         100,

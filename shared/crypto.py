@@ -43,12 +43,14 @@ class PersonalDataCipher:
         # One key schedule per cipher, not per value (bulk imports encrypt a million numbers).
         return AESGCM(self.enc_key)
 
-    def encrypt(self, value: str) -> bytes:
+    def encrypt(self, value: str, aad: bytes | None = None) -> bytes:
+        """`aad` (associated data) binds the ciphertext to its place, e.g. a row's id: it must
+        be given again to decrypt, so a ciphertext copied to another row does not open."""
         nonce = os.urandom(12)
-        return nonce + self._aead.encrypt(nonce, value.encode(), None)
+        return nonce + self._aead.encrypt(nonce, value.encode(), aad)
 
-    def decrypt(self, blob: bytes) -> str:
-        return self._aead.decrypt(blob[:12], blob[12:], None).decode()
+    def decrypt(self, blob: bytes, aad: bytes | None = None) -> str:
+        return self._aead.decrypt(blob[:12], blob[12:], aad).decode()
 
     def encrypt_file(self, data: bytes, context: bytes) -> bytes:
         """Encrypt a file (an upload waiting to be imported). `context` (e.g. the job's id) is
@@ -63,10 +65,23 @@ class PersonalDataCipher:
         return hmac.digest(self.lookup_key, value.encode(), hashlib.sha256)
 
 
-def load_cipher(data_key: str | None, key_dir: Path) -> PersonalDataCipher:
+class MissingDataKey(RuntimeError):
+    """No DATA_KEY and no KEY_DIR/data.key where one must already exist."""
+
+
+def load_cipher(data_key: str | None, key_dir: Path, *, create: bool = True) -> PersonalDataCipher:
+    """The cipher of DATA_KEY, else of KEY_DIR/data.key, generated there on first run unless
+    `create` is false (processes that only read data, such as the webhook dispatcher, must
+    never invent a key of their own: they would fail to decrypt what the registry wrote)."""
     if data_key:
         return PersonalDataCipher.from_master(base64.b64decode(data_key))
-    return PersonalDataCipher.from_master(load_secret_file(key_dir / DATA_KEY_FILE))
+    path = key_dir / DATA_KEY_FILE
+    if not path.exists() and not create:
+        raise MissingDataKey(
+            f"No data key: set DATA_KEY or point KEY_DIR at the registry's keys ({path} is "
+            "missing)."
+        )
+    return PersonalDataCipher.from_master(load_secret_file(path))
 
 
 def load_secret_file(path: Path) -> bytes:

@@ -22,7 +22,8 @@ from stdnum.cn import ric, uscc
 
 from shared.auth import passwords
 from shared.auth.passwords import hash_password
-from shared.auth.principal import Role
+from shared.auth.principal import PrincipalKind, Role
+from shared.auth.revocations import record_access
 from shared.config import Settings
 from shared.db import make_engine, make_sessionmaker
 from shared.models.registry import Account
@@ -243,6 +244,14 @@ async def _ensure_admin(database_url: str) -> str:
                 )
             else:
                 admin.password_hash = await hash_password(password)
+                if not admin.is_active:  # enabled again: the read model every service checks
+                    await record_access(
+                        session,
+                        sub=str(admin.id),
+                        kind=PrincipalKind.account,
+                        active=True,
+                        withdrawn_at=None,
+                    )
                 admin.failed_logins, admin.locked_until, admin.is_active = 0, None, True
     finally:
         await engine.dispose()

@@ -405,6 +405,18 @@ def test_dispatcher_runs_the_webhooks_module_after_migrations() -> None:
     )
 
 
+@pytest.mark.parametrize("name", ["dispatcher", "migrate"])
+def test_the_dispatcher_and_the_migrations_read_the_registrys_data_key(name: str) -> None:
+    """Webhook secrets are encrypted with the data key in KEY_DIR: the dispatcher decrypts
+    them to sign, a migration may encrypt existing rows; both must see the registry's key."""
+    registry_dir = _environment("registry").get("KEY_DIR")
+    key_dir = _environment(name).get("KEY_DIR") or _dockerfile_env().get("KEY_DIR")
+    assert key_dir == registry_dir, f"{name}: KEY_DIR {key_dir} is not the registry's"
+    assert _named_volume_mounts(name).get(str(key_dir)) == _named_volume_mounts("registry").get(
+        str(registry_dir)
+    ), f"{name} must mount the registry's keys volume at {key_dir}"
+
+
 def test_registry_keeps_its_signing_keys_on_a_named_volume() -> None:
     key_dir = _environment("registry").get("KEY_DIR") or _dockerfile_env().get("KEY_DIR")
     assert key_dir, "registry needs KEY_DIR (in compose or the image)"

@@ -13,7 +13,6 @@ from fastapi import FastAPI
 from services.registry.accounts.router import router as accounts_router
 from services.registry.achievements.router import router as achievements_router
 from services.registry.auth.router import router as auth_router
-from services.registry.auth.service import RegistryVerifier
 from services.registry.enterprises.router import router as enterprises_router
 from services.registry.honours.router import router as honours_router
 from services.registry.honours.router import webhooks as honour_webhooks
@@ -109,8 +108,8 @@ def create_app(
         ],
         openapi_tags=TAGS,
         webhooks=[worker_webhooks, mentorship_webhooks, honour_webhooks, ping_webhooks],
-        # Called in the lifespan, once `app` exists: machine clients are checked for revocation.
-        token_verifier=lambda _http: RegistryVerifier(LocalKeyVerifier(settings, published), app),
+        # Disabled accounts and revoked clients: `shared.auth.revocations`, as in every service.
+        token_verifier=lambda _http: LocalKeyVerifier(settings, published),
         transport=transport,
         background=[job_loop],
     )

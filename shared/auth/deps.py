@@ -37,6 +37,9 @@ async def get_principal(
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("The Authorization header must be `Bearer <token>`.")
     principal: Principal = await request.app.state.token_verifier.verify(token.strip())
+    # A disabled account or revoked client is refused within ACCESS_REVOCATION_CACHE_SECONDS,
+    # although its token is still valid (`shared.auth.revocations`).
+    await request.app.state.access_revocations.check(principal)
     request.state.principal = principal
     return principal
 

@@ -42,6 +42,8 @@ class Principal:
     enterprise_id: uuid.UUID | None = None
     worker_id: uuid.UUID | None = None
     token: str | None = field(default=None, repr=False, compare=False)
+    #: The token's `iat` (seconds since the epoch), checked against `access_revocations`.
+    issued_at: int | None = field(default=None, compare=False)
 
     @property
     def is_admin(self) -> bool:

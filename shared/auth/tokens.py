@@ -60,8 +60,9 @@ def principal_from_claims(claims: dict[str, Any], token: str) -> Principal:
             else None,
             worker_id=uuid.UUID(claims["worker_id"]) if claims.get("worker_id") else None,
             token=token,
+            issued_at=int(claims["iat"]),
         )
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, TypeError) as exc:
         raise Unauthorized("The token's claims are incomplete or malformed.") from exc
 
 

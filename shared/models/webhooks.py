@@ -20,6 +20,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     String,
     UniqueConstraint,
     func,
@@ -49,9 +50,10 @@ class WebhookSubscription(Base):
     event_types: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
     competition_id: Mapped[uuid.UUID | None] = mapped_column()
     locality_code: Mapped[str | None] = mapped_column(String(6))
-    # Kept readable: the dispatcher needs the key itself to sign (HMAC), not a hash of it.
-    secret: Mapped[str] = mapped_column(String(128))
-    previous_secret: Mapped[str | None] = mapped_column(String(128))
+    # Encrypted with the data key, bound to this row's id (`shared.webhooks.signing`): the
+    # dispatcher needs the secret itself to sign (HMAC), so it cannot be a hash.
+    secret_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    previous_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     disabled_reason: Mapped[str | None] = mapped_column(String(256))
@@ -126,5 +128,7 @@ class WebhookAttempt(Base):
     )
     status_code: Mapped[int | None] = mapped_column(Integer)
     latency_ms: Mapped[int] = mapped_column(Integer)
+    #: A short, cleaned excerpt of a text answer from a public address, or nothing
+    #: (`shared.webhooks.dispatcher.answer_excerpt` says why).
     response_body: Mapped[str | None] = mapped_column(String(1024))
     error: Mapped[str | None] = mapped_column(String(512))

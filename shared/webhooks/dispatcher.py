@@ -21,6 +21,16 @@ redirect is followed, no proxy or `.netrc` from the environment is used, no cook
 certificates and host names are verified, and at most RESPONSE_LIMIT bytes of an answer's body
 are read (a connection whose answer was not read to its end is closed, not reused).
 
+The SSRF guard (`shared.webhooks.ssrf`) sits in the connector: names are resolved only by its
+`GuardedResolver`, which checks every address and returns only checked ones, so each
+connection goes to an address that was checked for it (DNS rebinding cannot redirect it), with
+the URL's host name kept for the Host header, SNI and certificate verification; an address
+literal is checked before each request. A refused URL is an attempt with an error, retried like
+any failure (the name may be fixed), never a request.
+
+Signing secrets are stored encrypted (`signing.seal_secret`); the claim decrypts them with the
+data key, which the dispatcher loads from DATA_KEY or KEY_DIR and never creates.
+
 Every attempt is logged in `webhook_attempts`. 2xx succeeds; 410 disables the subscription;
 anything else is retried on WEBHOOK_RETRY_SCHEDULE with jitter (429 and 503 after their
 `Retry-After` when given) and, after the last retry, the delivery is marked failed.
@@ -33,8 +43,10 @@ import contextlib
 import json
 import logging
 import random
+import re
 import ssl
 import time
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,22 +56,71 @@ from typing import Any
 
 import aiohttp
 import httpx
+from aiohttp.abc import AbstractResolver
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.config import Settings
+from shared.crypto import PersonalDataCipher, load_cipher
 from shared.models.infra import OutboxEvent
 from shared.models.webhooks import DeliveryStatus, WebhookSubscription
 from shared.webhooks import signing
 from shared.webhooks.matching import DIRECT_TYPES, data_matches, type_matches
-from shared.webhooks.ssrf import UnsafeUrl, check_url
+from shared.webhooks.ssrf import (
+    GuardedResolver,
+    RefusedAddress,
+    UnsafeUrl,
+    check_literal,
+    forbidden_reason,
+    target_of,
+)
 
 log = logging.getLogger("shared.webhooks")
 
 #: pg_try_advisory_xact_lock key of the fan-out step ("whfanout" in ASCII).
 FANOUT_LOCK = 0x7768_66616E6F7574
 RESPONSE_LIMIT = 1024
+#: The most of an answer the delivery log keeps (see `answer_excerpt`).
+EXCERPT_CHARS = 200
 MAX_RETRY_AFTER = 86400.0
+_TEXT_TYPES = re.compile(
+    r"^(text/[^;]+|application/([a-z0-9.+-]*\+)?(json|xml)|application/x-www-form-urlencoded)"
+    r"\s*(;|$)",
+    re.IGNORECASE,
+)
+
+
+def answer_excerpt(body: bytes, content_type: str | None, peer_is_public: bool) -> str | None:
+    """What the delivery log keeps of an answer: at most EXCERPT_CHARS characters of a text
+    answer, control and format characters turned into spaces, whitespace collapsed; nothing
+    from a binary answer, and nothing at all from an address that is not public.
+
+    Why so little: the log is read by whoever manages the subscription (an admin, or an
+    outside system with `webhooks:manage`), and a receiver's answer is the one thing the
+    dispatcher fetches on a subscriber's behalf. The SSRF guard keeps targets public, but
+    WEBHOOK_ALLOWED_HOSTS may admit an intranet network: an answer from there (status page,
+    error page with internal details) must not become readable through our API, so only its
+    status is logged. From a public receiver, a short excerpt is what one needs to see why
+    it refused ("invalid signature", "unknown event type"), and too little to carry much
+    else; markup, escapes and terminal control sequences are flattened."""
+    if not peer_is_public or not body:
+        return None
+    media = (content_type or "").strip()
+    if media and not _TEXT_TYPES.match(media):
+        return None
+    try:
+        text_ = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if not media or exc.start < len(body) - 3:  # not merely a character cut at the limit
+            return None
+        text_ = body[: exc.start].decode("utf-8")
+    cleaned = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text_)
+    cleaned = " ".join(cleaned.split())
+    if len(cleaned) > EXCERPT_CHARS:
+        cleaned = cleaned[: EXCERPT_CHARS - 1] + "…"
+    return cleaned or None
+
 
 #: The claim reads the due index in its order and stops at a full batch; each candidate is
 #: checked by index lookups (is it the oldest pending delivery of its subscription and subject,
@@ -93,9 +154,9 @@ _CLAIM = text(
     FROM webhook_subscriptions s, outbox_events o
     WHERE w.id = ANY(ARRAY(SELECT id FROM due))  -- by primary key, not a scan of the table
       AND s.id = w.subscription_id AND o.seq = w.event_seq
-    RETURNING w.id, w.subscription_id, w.event_id, w.attempts, s.url, s.secret,
+    RETURNING w.id, w.subscription_id, w.event_id, w.attempts, s.url, s.secret_enc,
         CASE WHEN s.previous_secret_expires_at IS NULL OR s.previous_secret_expires_at > now()
-             THEN s.previous_secret END AS previous_secret,
+             THEN s.previous_secret_enc END AS previous_secret_enc,
         o.payload
     """
 )
@@ -160,6 +221,8 @@ class Claimed:
     url: str
     secrets: tuple[str, ...]
     payload: dict[str, Any]
+    #: Why it cannot be sent (its secret does not decrypt); logged as the attempt's error.
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -219,9 +282,17 @@ class Dispatcher:
         sessionmaker: async_sessionmaker[AsyncSession],
         settings: Settings,
         tls: ssl.SSLContext | None = None,
+        cipher: PersonalDataCipher | None = None,
+        resolver: AbstractResolver | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
+        #: Decrypts the signing secrets; loaded on first use (DATA_KEY or KEY_DIR/data.key).
+        self._cipher = cipher
+        #: Where names are looked up (aiohttp's default resolver unless a test gives one);
+        #: always behind the SSRF guard's `GuardedResolver`.
+        self._resolver = resolver
+        self._guard: GuardedResolver | None = None
         #: Per subscription, WEBHOOK_SUBSCRIPTION_CONCURRENCY slots: a delivery takes one for
         #: its request, so at most that many requests are in flight to one subscriber.
         self._slots_by_subscription: dict[uuid.UUID, asyncio.Semaphore] = {}
@@ -236,8 +307,11 @@ class Dispatcher:
         if self._http is None or self._http.closed:
             if self._tls is None:
                 self._tls = httpx.create_ssl_context()
+            self._guard = GuardedResolver(self.settings.webhook_allowed_hosts, self._resolver)
             connector = aiohttp.TCPConnector(
                 ssl=self._tls,
+                # The SSRF guard: every name is resolved, checked and pinned here.
+                resolver=self._guard,
                 # No overall or per-host cap: the slots bound the requests per subscription
                 # (a cap per host would make subscribers sharing a host wait for each other).
                 limit=0,
@@ -263,6 +337,9 @@ class Dispatcher:
         if self._http is not None:
             await self._http.close()
             self._http = None
+        if self._guard is not None:
+            await self._guard.close()  # the connector closes only a resolver it made itself
+            self._guard = None
         self._slots_by_subscription.clear()
 
     # ------------------------------------------------------------------------------ fan-out
@@ -346,38 +423,43 @@ class Dispatcher:
                     },
                 )
             ).all()
-        return [
-            Claimed(
-                delivery_id=r.id,
-                lease_id=lease_id,
-                subscription_id=r.subscription_id,
-                event_id=r.event_id,
-                attempts=r.attempts,
-                url=r.url,
-                secrets=(r.secret, r.previous_secret) if r.previous_secret else (r.secret,),
-                payload=r.payload,
+        if rows and self._cipher is None:
+            self._cipher = load_cipher(self.settings.data_key, self.settings.key_dir, create=False)
+        return [self._claimed(r, lease_id) for r in rows]
+
+    def _claimed(self, row: Any, lease_id: uuid.UUID) -> Claimed:
+        assert self._cipher is not None
+        problem = None
+        try:
+            secrets = tuple(
+                signing.open_secret(self._cipher, row.subscription_id, sealed)
+                for sealed in (row.secret_enc, row.previous_secret_enc)
+                if sealed is not None
             )
-            for r in rows
-        ]
+        except InvalidTag:
+            secrets, problem = (), "the subscription's secret does not decrypt with this DATA_KEY"
+            log.error(
+                "webhook secret does not decrypt: wrong DATA_KEY or KEY_DIR?",
+                extra={"subscription_id": str(row.subscription_id)},
+            )
+        return Claimed(
+            delivery_id=row.id,
+            lease_id=lease_id,
+            subscription_id=row.subscription_id,
+            event_id=row.event_id,
+            attempts=row.attempts,
+            url=row.url,
+            secrets=secrets,
+            payload=row.payload,
+            problem=problem,
+        )
 
-    async def _url_verdicts(self, claimed: Sequence[Claimed]) -> dict[str, str | None]:
-        """The SSRF guard's verdict on each URL of a batch (None: may be called), checked
-        once per batch rather than once per delivery."""
-        verdicts: dict[str, str | None] = {}
-        for url in {c.url for c in claimed}:
-            try:
-                await check_url(url, self.settings.webhook_allowed_hosts)
-                verdicts[url] = None
-            except UnsafeUrl as exc:
-                verdicts[url] = f"refused by the SSRF guard: {exc}"[:512]
-        return verdicts
-
-    async def send(self, claimed: Claimed, refused: str | None = None) -> Outcome:
+    async def send(self, claimed: Claimed) -> Outcome:
         """One attempt, at most WEBHOOK_SUBSCRIPTION_CONCURRENCY at once per subscription."""
         async with self._slots(claimed.subscription_id):
-            return await self._send(claimed, refused)
+            return await self._send(claimed)
 
-    async def _send(self, claimed: Claimed, refused: str | None) -> Outcome:
+    async def _send(self, claimed: Claimed) -> Outcome:
         attempted_at = datetime.now(UTC)
         started = time.monotonic()
 
@@ -385,8 +467,14 @@ class Dispatcher:
             latency = int((time.monotonic() - started) * 1000)
             return Outcome(claimed=claimed, attempted_at=attempted_at, latency_ms=latency, **kw)
 
-        if refused is not None:
-            return done(error=refused)
+        if claimed.problem is not None:
+            return done(error=claimed.problem)
+        try:
+            # The shape, and an address literal (no resolver sees those); names are checked
+            # by the connector's GuardedResolver when it connects.
+            check_literal(claimed.url, self.settings.webhook_allowed_hosts)
+        except UnsafeUrl as exc:
+            return done(error=f"refused by the SSRF guard: {exc}"[:512])
         body = json.dumps(claimed.payload, ensure_ascii=False, separators=(",", ":"))
         headers = signing.headers(str(claimed.event_id), datetime.now(UTC), body, claimed.secrets)
         timeout = self.settings.webhook_timeout_seconds
@@ -405,13 +493,29 @@ class Dispatcher:
                     retry_after = parse_retry_after(response.headers.get("retry-after"))
                 return done(
                     status_code=response.status,
-                    response_body=received.decode("utf-8", "replace")[:RESPONSE_LIMIT],
+                    response_body=answer_excerpt(
+                        received,
+                        response.headers.get("content-type"),
+                        self._public_receiver(claimed.url),
+                    ),
                     retry_after=retry_after,
                 )
         except TimeoutError:  # aiohttp's own timeouts derive from it too
             return done(error=f"timed out after {timeout:g} s")
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, RefusedAddress):
+                return done(error=f"refused by the SSRF guard: {exc.os_error}"[:512])
+            return done(error=f"{type(exc).__name__}: {exc}"[:512] or type(exc).__name__)
         except aiohttp.ClientError as exc:
             return done(error=f"{type(exc).__name__}: {exc}"[:512] or type(exc).__name__)
+
+    def _public_receiver(self, url: str) -> bool:
+        """Was the URL reached at public addresses only (none admitted by
+        WEBHOOK_ALLOWED_HOSTS)? Asked once its answer came: the guard has resolved it by then."""
+        target = target_of(url)
+        if target.address is not None:
+            return forbidden_reason(target.address) is None
+        return self._guard is not None and target.host not in self._guard.exempted
 
     async def record(self, outcomes: Sequence[Outcome]) -> None:
         """Write the attempts and the deliveries' new state; a lost lease changes no delivery
@@ -487,8 +591,7 @@ class Dispatcher:
         claimed = await self.claim()
         if not claimed:
             return 0
-        verdicts = await self._url_verdicts(claimed)
-        outcomes = await asyncio.gather(*(self.send(c, verdicts[c.url]) for c in claimed))
+        outcomes = await asyncio.gather(*(self.send(c) for c in claimed))
         await self.record(outcomes)
         self._notify()
         return len(claimed)

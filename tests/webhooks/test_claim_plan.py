@@ -46,9 +46,10 @@ async def test_the_claim_reads_the_due_index_in_order_without_statistics(
             subscription = uuid.uuid4()
             await session.execute(
                 text(
-                    "INSERT INTO webhook_subscriptions (id, owner_sub, url, event_types, secret) "
+                    "INSERT INTO webhook_subscriptions "
+                    "(id, owner_sub, url, event_types, secret_enc) "
                     "VALUES (:id, 'plan-test', 'http://127.0.0.1:9/hooks', "
-                    "ARRAY['entry.approved'], 'whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')"
+                    "ARRAY['entry.approved'], '\\x00'::bytea)"
                 ),
                 {"id": subscription},
             )

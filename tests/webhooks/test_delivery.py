@@ -159,7 +159,9 @@ async def test_500_then_200_is_retried_and_every_attempt_logged(
     assert delivery["event_id"] == event_id
     detail = (await services.registry.get(f"{base}/{delivery['id']}", headers=admin_headers)).json()
     assert [a["status_code"] for a in detail["attempt_log"]] == [500, 502, 200]
-    assert detail["attempt_log"][0]["response_body"] == "answered 500"
+    # The receiver is on loopback, admitted only by WEBHOOK_ALLOWED_HOSTS: what it answered is
+    # not kept (test_sending shows what is kept of a public receiver's answer).
+    assert [a["response_body"] for a in detail["attempt_log"]] == [None, None, None]
     assert all(a["latency_ms"] >= 0 for a in detail["attempt_log"])
     failed = await services.registry.get(base, params={"status": "failed"}, headers=admin_headers)
     assert failed.json()["items"] == []

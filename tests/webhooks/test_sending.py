@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks import Webhook
 
 from shared.config import Settings
+from shared.webhooks import dispatcher as dispatcher_module
 from shared.webhooks import signing
 from shared.webhooks.dispatcher import Claimed, Dispatcher, Outcome
 
@@ -180,6 +181,14 @@ async def test_a_connection_the_server_closed_is_replaced(
     assert server.connections == 3
 
 
+@pytest.fixture
+def loopback_counts_as_public(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests reach only loopback receivers, whose answers the dispatcher does not keep; here
+    it is told they are public, to show what it keeps of a public receiver's answer."""
+    monkeypatch.setattr(dispatcher_module, "forbidden_reason", lambda address: None)
+
+
+@pytest.mark.usefixtures("loopback_counts_as_public")
 async def test_only_the_first_kib_of_a_body_is_read_and_retry_after_is_honoured(
     servers: list[Server], make_dispatcher: Callable[..., Dispatcher]
 ) -> None:
@@ -199,12 +208,13 @@ async def test_only_the_first_kib_of_a_body_is_read_and_retry_after_is_honoured(
     dispatcher = make_dispatcher()
     subscription = uuid.uuid4()
     outcome = await dispatcher.send(claimed(server.url(), subscription))
-    assert (outcome.status_code, outcome.response_body) == (500, "x" * 1024)
+    # 1 KiB read, of which the log keeps an excerpt (EXCERPT_CHARS characters at most).
+    assert (outcome.status_code, outcome.response_body) == (500, "x" * 199 + "…")
     assert outcome.retry_after is None
     assert not outcome.succeeded
     # That connection is mid-body: not reused, the next request goes on a new one.
     again = await dispatcher.send(claimed(server.url(), subscription))
-    assert (again.status_code, again.response_body) == (500, "x" * 1024)
+    assert (again.status_code, again.response_body) == (500, "x" * 199 + "…")
     assert server.connections == 2
     busy = await dispatcher.send(claimed(busy_server.url(), subscription))
     assert (busy.status_code, busy.response_body, busy.retry_after) == (503, "busy now", 7.0)
@@ -391,7 +401,7 @@ async def test_under_uvloop_as_the_dispatcher_runs(
             outcomes = [
                 await dispatcher.send(claimed(server.url(), subscription)) for _ in range(3)
             ]
-            assert outcomes[2].response_body == "x" * 1024
+            assert outcomes[2].status_code == 500  # its 5000 bytes of body not all read
             # The server closed that connection after its last answer: a new one.
             await asyncio.sleep(0.05)
             outcomes.append(await dispatcher.send(claimed(server.url(), subscription)))
@@ -406,3 +416,36 @@ async def test_under_uvloop_as_the_dispatcher_runs(
     assert codes == [204, 204, 500, 204]
     assert connections == 2
     assert error == "timed out after 0.2 s"
+
+
+@pytest.mark.usefixtures("loopback_counts_as_public")
+@pytest.mark.parametrize(
+    ("content_type", "body", "kept"),
+    [
+        (
+            b"text/plain; charset=utf-8",
+            "\x1b[31minvalid\x1b[0m signature\r\n\r\n\tfor   msg_1 \u202e签名无效".encode(),
+            "[31minvalid [0m signature for msg_1 签名无效",
+        ),
+        (b"application/problem+json", b'{"title": "Unauthorized"}', '{"title": "Unauthorized"}'),
+        (b"application/octet-stream", b"\x89PNG\r\n\x1a\n\x00\x00", None),
+        (b"image/png", b"looks like text", None),
+        (b"", b"\xff\xfe\x00b\x00i\x00n", None),  # no type, not UTF-8
+    ],
+)
+async def test_the_log_keeps_a_short_clean_excerpt_of_text_answers_only(
+    servers: list[Server],
+    make_dispatcher: Callable[..., Dispatcher],
+    content_type: bytes,
+    body: bytes,
+    kept: str | None,
+) -> None:
+    head = b"HTTP/1.1 400 Bad Request\r\n"
+    if content_type:
+        head += b"Content-Type: " + content_type + b"\r\n"
+    head += b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+    server = await Server().answering(head + body).start()
+    servers.append(server)
+    outcome = await make_dispatcher().send(claimed(server.url()))
+    assert outcome.status_code == 400
+    assert outcome.response_body == kept

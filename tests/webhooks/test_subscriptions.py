@@ -92,16 +92,74 @@ async def test_bad_event_types_are_422(
         "file:///etc/passwd",
         "http://user:pass@127.0.0.1/hooks",
         "http://no-such-host.invalid/hooks",
+        # Issue 13: accepted before the allow-list.
+        "http://100.100.100.200/latest/meta-data/",
+        "http://100.64.0.1/",
+        "http://8.8.8.8:0/",
+        "http://[2002:7f00:1::1]/",
+        # Variants of the same classes.
+        "https://8.8.8.8:0/hooks",
+        "http://100.127.255.254/",
+        "http://[2002:a9fe:a9fe::1]/",
+        "http://[2002:808:808::1]/",
+        "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
+        "http://[64:ff9b::7f00:1]/",
+        "http://[64:ff9b::a9fe:a9fe]/",
+        "http://[64:ff9b:1::a9fe:a9fe]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://[::ffff:100.100.100.200]/",
+        "http://[::127.0.0.1]/",
+        "http://[::ffff:0:127.0.0.1]/",
+        "http://[fd00::1]/",
+        "http://[fec0::1]/",
+        "http://[ff02::1]/",
+        "http://[fe80::1%25eth0]/",
+        "http://192.0.0.8/",
+        "http://198.18.0.1/",
+        "http://255.255.255.255/",
+        "http://2130706433/",
+        "http://0x7f000001/",
+        "http://127.1/",
+        "http://017700000001/",
+        "https://@8.8.8.8/",
+        "http://8.8.8.8 /hooks",
+        "http://8.8.8.8/\r\nX-Injected: 1",
+        "http://example.org\\@127.0.0.1/",
+        "gopher://8.8.8.8/",
+        "//8.8.8.8/hooks",
     ],
 )
 async def test_ssrf_guard_refuses_private_addresses_and_other_schemes(
     services: Services, admin_headers: dict[str, str], url: str
 ) -> None:
+    # (These tests allow 127.0.0.1 itself, for the receiver: no other form of it passes.)
     response = await services.registry.post(
         "/v1/webhook-subscriptions", json={"url": url, "event_types": ["*"]}, headers=admin_headers
     )
     body = assert_problem(response, 422)
     assert body["errors"][0]["field"] == "url"
+    listed = await services.registry.get("/v1/webhook-subscriptions", headers=admin_headers)
+    assert listed.json()["items"] == []  # nothing written
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://8.8.8.8/hooks", "http://1.1.1.1:8080/x?y=1", "https://[2606:4700:4700::1111]/h"],
+)
+async def test_public_addresses_are_accepted_and_urls_changed_by_patch_are_checked(
+    services: Services, admin_headers: dict[str, str], url: str
+) -> None:
+    created = await services.registry.post(
+        "/v1/webhook-subscriptions", json={"url": url, "event_types": ["*"]}, headers=admin_headers
+    )
+    assert created.status_code == 201, created.text
+    path = f"/v1/webhook-subscriptions/{created.json()['id']}"
+    for bad in ("http://100.100.100.200/latest/meta-data/", "http://[2002:7f00:1::1]/"):
+        body = assert_problem(
+            await services.registry.patch(path, json={"url": bad}, headers=admin_headers), 422
+        )
+        assert body["errors"][0]["field"] == "url"
+    assert (await services.registry.get(path, headers=admin_headers)).json()["url"] == url
 
 
 async def test_loopback_is_refused_unless_allowed(

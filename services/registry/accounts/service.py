@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.registry.accounts import schemas
 from shared import audit
 from shared.auth.passwords import hash_password, validate_password_policy
-from shared.auth.principal import Principal, Role
+from shared.auth.principal import Principal, PrincipalKind, Role
+from shared.auth.revocations import record_access
 from shared.db import get_or_404
 from shared.errors import Conflict, FieldError, InvalidInput, RuleViolation
 from shared.models.registry import Account, Locality, MachineClient
@@ -100,6 +101,16 @@ async def update_account(
     if data.is_active is not None:
         if not data.is_active and str(account.id) == principal.sub:
             raise RuleViolation("You cannot disable your own account.")
+        if data.is_active != account.is_active:
+            # Every service refuses the account's tokens from now on (within seconds), not
+            # only the token endpoint: the read model, in this same transaction.
+            await record_access(
+                session,
+                sub=str(account.id),
+                kind=PrincipalKind.account,
+                active=data.is_active,
+                withdrawn_at=None if data.is_active else datetime.now(UTC),
+            )
         account.is_active = data.is_active
     await session.flush()
     await session.refresh(account)
@@ -170,6 +181,14 @@ async def revoke_client(
     if client.revoked_at is None:
         client.revoked_at = datetime.now(UTC)
         client.is_active = False
+        # Its tokens already issued are refused by every service within seconds.
+        await record_access(
+            session,
+            sub=str(client.id),
+            kind=PrincipalKind.client,
+            active=False,
+            withdrawn_at=client.revoked_at,
+        )
         await session.flush()
         audit.record(
             session,
@@ -203,6 +222,12 @@ async def ensure_service_client(
             scopes=["internal"],
         )
         session.add(client)
+        await session.flush()
+    elif not client.is_active or client.revoked_at is not None:
+        # Given back: new tokens work; those from before the revocation stay refused.
+        await record_access(
+            session, sub=str(client.id), kind=PrincipalKind.client, active=True, withdrawn_at=None
+        )
     client.secret_hash = await hash_password(secret)
     client.is_active = True
     client.revoked_at = None

@@ -6,16 +6,14 @@ import hashlib
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.passwords import verify_password
 from shared.auth.principal import Principal, PrincipalKind, Role
-from shared.auth.tokens import LocalKeyVerifier
 from shared.config import Settings
-from shared.errors import DomainError, Unauthorized
+from shared.errors import DomainError
 from shared.models.registry import Account, LoginAttempt, MachineClient, RefreshToken
 
 MAX_FAILED_LOGINS = 5
@@ -164,32 +162,6 @@ async def authenticate_client(
         name=client.name,
         scopes=frozenset(requested or granted),
     )
-
-
-class RegistryVerifier:
-    """The registry's token check: its own keys, plus, for machine clients, a look at the
-    client's row, so a revoked client's tokens are refused at once (the other services refuse
-    them when they expire: ACCESS_TOKEN_TTL_SECONDS bounds that)."""
-
-    def __init__(self, keys: LocalKeyVerifier, app: Any) -> None:
-        self.keys = keys
-        self.app = app
-
-    async def verify(self, token: str) -> Principal:
-        principal = await self.keys.verify(token)
-        if principal.kind is PrincipalKind.client:
-            # autocommit: one round trip, no BEGIN/ROLLBACK around the one read
-            async with self.app.state.autocommit_sessionmaker() as session:
-                row = (
-                    await session.execute(
-                        select(MachineClient.is_active, MachineClient.revoked_at).where(
-                            MachineClient.id == uuid.UUID(principal.sub)
-                        )
-                    )
-                ).one_or_none()
-            if row is None or not row.is_active or row.revoked_at is not None:
-                raise Unauthorized("This machine client has been revoked.")
-        return principal
 
 
 def _hash_refresh(token: str) -> str:

@@ -51,7 +51,9 @@ async def create_subscription(
     answers are retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 24 h (with jitter;
     `Retry-After` honoured on 429 and 503), then the delivery is marked failed. 410 Gone
     disables the subscription. Events about the same subject arrive in order."""
-    created = await service.create_subscription(session, data, principal, _allowed_hosts(request))
+    created = await service.create_subscription(
+        session, data, principal, _allowed_hosts(request), request.app.state.cipher
+    )
     response.headers["Location"] = f"/v1/webhook-subscriptions/{created.id}"
     return created
 
@@ -135,6 +137,7 @@ async def delete_subscription(
     responses=error_responses(401, 403, 404, 422),
 )
 async def rotate_secret(
+    request: Request,
     session: SessionDep,
     principal: WebhookManager,
     subscription_id: uuid.UUID,
@@ -142,7 +145,9 @@ async def rotate_secret(
 ) -> schemas.SubscriptionWithSecret:
     """A new secret, shown once. For `overlap_seconds` every message carries two signatures
     (new and old, space-separated in `webhook-signature`), so either secret verifies it."""
-    return await service.rotate_secret(session, subscription_id, data, principal)
+    return await service.rotate_secret(
+        session, subscription_id, data, principal, request.app.state.cipher
+    )
 
 
 @router.post(
@@ -223,8 +228,10 @@ async def get_delivery(
     subscription_id: uuid.UUID,
     delivery_id: uuid.UUID,
 ) -> schemas.DeliveryDetail:
-    """One delivery with every attempt: status code, latency and the first 1 KiB of the
-    answer, or the error (refused connection, timeout)."""
+    """One delivery with every attempt: status code, latency and a short excerpt of a text
+    answer from a public address (at most 200 characters, control characters removed; nothing
+    from an address admitted by WEBHOOK_ALLOWED_HOSTS), or the error (refused connection,
+    timeout, refused by the SSRF guard)."""
     return await service.get_delivery(session, subscription_id, delivery_id, principal)
 
 

@@ -47,8 +47,11 @@ class SubscriptionCreate(BaseModel):
     url: str = Field(
         min_length=8,
         max_length=2048,
-        description="http(s) URL we POST events to. Private, loopback and link-local addresses "
-        "are refused.",
+        description="http(s) URL we POST events to. Only public addresses are accepted: private, "
+        "loopback, link-local, shared (100.64.0.0/10), multicast, reserved and documentation "
+        "addresses are refused, as are IPv6 transition addresses carrying an IPv4 one (6to4, "
+        "Teredo, NAT64), port 0, and credentials in the URL. Checked again when sending, "
+        "against the address actually connected to.",
     )
     description: str | None = Field(None, max_length=256)
     event_types: list[str] = Field(min_length=1, max_length=50, description=EVENT_TYPES_DESCRIPTION)
@@ -137,7 +140,13 @@ class Attempt(BaseModel):
     attempted_at: datetime
     status_code: int | None = Field(None, examples=[500])
     latency_ms: int = Field(examples=[42])
-    response_body: str | None = Field(None, description="The first 1 KiB of the answer.")
+    response_body: str | None = Field(
+        None,
+        description="A short excerpt of a text answer (at most 200 characters, control "
+        "characters removed), kept only when it came from a public address; null for binary "
+        "answers and for receivers admitted by WEBHOOK_ALLOWED_HOSTS.",
+        examples=["invalid signature"],
+    )
     error: str | None = Field(None, examples=["ConnectError: connection refused"])
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.registry.webhooks import schemas
 from shared import audit, outbox
 from shared.auth.principal import Principal
+from shared.crypto import PersonalDataCipher
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from shared.models.webhooks import (
     DeliveryStatus,
@@ -21,7 +22,7 @@ from shared.models.webhooks import (
     WebhookSubscription,
 )
 from shared.pagination import Page, paginate
-from shared.webhooks.signing import new_secret
+from shared.webhooks.signing import new_secret, seal_secret
 from shared.webhooks.ssrf import UnsafeUrl, check_url
 
 SERVICE = "registry"
@@ -45,16 +46,19 @@ async def create_subscription(
     data: schemas.SubscriptionCreate,
     principal: Principal,
     allowed_hosts: Sequence[str],
+    cipher: PersonalDataCipher,
 ) -> schemas.SubscriptionWithSecret:
     await _check_url(data.url, allowed_hosts)
+    subscription_id, secret = uuid.uuid4(), new_secret()
     subscription = WebhookSubscription(
+        id=subscription_id,
         owner_sub=principal.sub,
         url=data.url,
         description=data.description,
         event_types=data.event_types,
         competition_id=data.competition_id,
         locality_code=data.locality_code,
-        secret=new_secret(),
+        secret_enc=seal_secret(cipher, subscription_id, secret),
     )
     await audit.add_created(
         session,
@@ -66,7 +70,7 @@ async def create_subscription(
         after=lambda: _snapshot(subscription),
     )
     return schemas.SubscriptionWithSecret.model_validate(
-        {**_snapshot(subscription), "secret": subscription.secret}
+        {**_snapshot(subscription), "secret": secret}
     )
 
 
@@ -163,18 +167,21 @@ async def rotate_secret(
     subscription_id: uuid.UUID,
     data: schemas.SecretRotation,
     principal: Principal,
+    cipher: PersonalDataCipher,
 ) -> schemas.SubscriptionWithSecret:
     """A new secret; the current one keeps signing too for `overlap_seconds`."""
     subscription = await get_subscription(session, subscription_id, principal, lock=True)
     if data.overlap_seconds:
-        subscription.previous_secret = subscription.secret
+        # Still sealed for this same row: moved as it is, never decrypted here.
+        subscription.previous_secret_enc = subscription.secret_enc
         subscription.previous_secret_expires_at = datetime.now(UTC) + timedelta(
             seconds=data.overlap_seconds
         )
     else:
-        subscription.previous_secret = None
+        subscription.previous_secret_enc = None
         subscription.previous_secret_expires_at = None
-    subscription.secret = new_secret()
+    secret = new_secret()
+    subscription.secret_enc = seal_secret(cipher, subscription.id, secret)
     await session.flush()
     await session.refresh(subscription)
     audit.record(
@@ -187,7 +194,7 @@ async def rotate_secret(
         after={"previous_secret_expires_at": _snapshot(subscription)["previous_secret_expires_at"]},
     )
     return schemas.SubscriptionWithSecret.model_validate(
-        {**_snapshot(subscription), "secret": subscription.secret}
+        {**_snapshot(subscription), "secret": secret}
     )
 
 

@@ -1,5 +1,6 @@
 """Tables owned by the registry service, one module per domain area."""
 
+from shared.models.registry.access import AccessRevocation
 from shared.models.registry.core import (
     Account,
     Locality,
@@ -55,6 +56,7 @@ from shared.models.registry.training import (
 )
 
 __all__ = [
+    "AccessRevocation",
     "Account",
     "AchievementEntryLink",
     "AchievementMember",
