@@ -26,6 +26,7 @@ from services.competitions.competitions.service import (
 )
 from services.competitions.entries import schemas
 from services.competitions.entries.batching import PlaceBatcher, take_places
+from services.competitions.events.schemas import TEAM_SIZE_DEFAULTS
 from services.competitions.events.service import load_event
 from shared import audit, outbox
 from shared.auth.principal import Principal, Role
@@ -103,7 +104,11 @@ def candidate_from(event: Event, data: schemas.EntryCreate) -> Candidate:
             if getattr(data, name) is not None:
                 errors.append(FieldError(field=name, message="not used in an individual event"))
         if errors:
-            raise InvalidInput("The entry does not fit an individual event.", errors=errors)
+            raise InvalidInput(
+                "The entry does not fit an individual event: "
+                + "; ".join(f"{e.field}: {e.message}" for e in errors),
+                errors=errors,
+            )
         assert data.worker_id is not None
         return Candidate(members=[data.worker_id])
     members = list(data.members or [])
@@ -112,12 +117,32 @@ def candidate_from(event: Event, data: schemas.EntryCreate) -> Candidate:
     if data.leader_id is None:
         errors.append(FieldError(field="leader_id", message="required for a team"))
     elif data.leader_id not in members:
-        errors.append(FieldError(field="members", message="must include the leader"))
+        errors.append(
+            FieldError(field="leader_id", message="the leader must be one of the members")
+        )
     if len(set(members)) != len(members):
         errors.append(FieldError(field="members", message="a worker is listed twice"))
-    low, high = event.team_min or 2, event.team_max or 20
-    if not low <= len(members) <= high:
-        errors.append(FieldError(field="members", message=f"a team has {low} to {high} members"))
+    # Events made before the schema stored its defaults may have no sizes: the same defaults.
+    default_low, default_high = TEAM_SIZE_DEFAULTS[event.mode]
+    low = event.team_min if event.team_min is not None else default_low
+    high = event.team_max if event.team_max is not None else default_high
+    size = len(set(members))
+    if size < low:
+        errors.append(
+            FieldError(
+                field="members",
+                message=f"too few members: {size}, the event's teams have at least {low} "
+                "(leader included)",
+            )
+        )
+    elif size > high:
+        errors.append(
+            FieldError(
+                field="members",
+                message=f"too many members: {size}, the event's teams have at most {high} "
+                "(leader included)",
+            )
+        )
     if event.mode is EventMode.team and not data.team_name:
         errors.append(FieldError(field="team_name", message="required for a team event"))
     if event.mode is EventMode.innovation and data.achievement_id is None:
@@ -125,7 +150,11 @@ def candidate_from(event: Event, data: schemas.EntryCreate) -> Candidate:
             FieldError(field="achievement_id", message="required for an innovation event")
         )
     if errors:
-        raise InvalidInput(f"The entry does not fit a {event.mode.value} event.", errors=errors)
+        raise InvalidInput(
+            f"The entry does not fit this {event.mode.value} event: "
+            + "; ".join(f"{e.field}: {e.message}" for e in errors),
+            errors=errors,
+        )
     assert data.leader_id is not None
     ordered = [data.leader_id, *[m for m in members if m != data.leader_id]]
     return Candidate(members=ordered, team_name=data.team_name, achievement_id=data.achievement_id)

@@ -34,7 +34,11 @@ class WorkerCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=64, description="Name as on the identity card.")
     id_number: str = Field(
-        min_length=1, max_length=32, description="Resident identity number (GB 11643)."
+        min_length=1,
+        max_length=32,
+        description="Resident identity number (GB 11643). The worker must be at least 16 (the "
+        "legal working age) today, by the birth date in the number: younger is a 422 at "
+        "`id_number`.",
     )
     sex: Sex | None = Field(None, description="Optional; must match the identity number.")
     birth_date: date | None = Field(None, description="Optional; must match the identity number.")
