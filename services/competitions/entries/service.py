@@ -34,10 +34,12 @@ from shared.clients import RegistryClient
 from shared.db import get_or_404, release_if_autocommit
 from shared.errors import (
     Conflict,
+    DomainError,
     FieldError,
     Forbidden,
     InvalidInput,
     NotFound,
+    PreconditionFailed,
     RuleViolation,
 )
 from shared.localities import locality_covers
@@ -438,6 +440,7 @@ def _apply_place(
         locality_code=item["locality_code"],
         status=EntryStatus(row.status),
         status_reason=None,
+        approved_when_placed=item["wanted"] == EntryStatus.approved.value,
         registered_by=principal.sub,
         version=row.version,
         created_at=row.created_at,
@@ -585,8 +588,14 @@ async def ensure_can_see(session: AsyncSession, entry: Entry, principal: Princip
     raise Forbidden("You may not see this entry.")
 
 
-async def promote_waitlist(session: AsyncSession, event: Event, principal: Principal | None) -> int:
-    """Give freed places to waitlisted entries, oldest first (the caller holds the event lock)."""
+async def promote_waitlist(
+    session: AsyncSession, event: Event, principal: Principal | None
+) -> list[Entry]:
+    """Give freed places to waitlisted entries, oldest first (the caller holds the event lock).
+
+    A promoted entry takes the status its registration implied (`approved_when_placed`): one
+    the organisers registered is approved, as it would have been with a free place (and
+    `entry.approved` is sent, as for any approval); a self-registration waits for approval."""
     taken = (
         await session.scalar(
             select(func.count()).where(Entry.event_id == event.id, Entry.status.in_(HOLDING_PLACE))
@@ -595,17 +604,19 @@ async def promote_waitlist(session: AsyncSession, event: Event, principal: Princ
     )
     free = event.capacity - taken
     if free <= 0:
-        return 0
+        return []
     waiting = (
         await session.scalars(
             select(Entry)
             .where(Entry.event_id == event.id, Entry.status == EntryStatus.waitlisted)
             .order_by(Entry.created_at, Entry.id)
             .limit(free)
+            .with_for_update()
         )
     ).all()
     for entry in waiting:
-        entry.status = EntryStatus.pending
+        target = EntryStatus.approved if entry.approved_when_placed else EntryStatus.pending
+        entry.status = target
         entry.status_reason = "promoted from the waitlist"
         entry.version += 1
         audit.record(
@@ -616,24 +627,18 @@ async def promote_waitlist(session: AsyncSession, event: Event, principal: Princ
             entity_type="entry",
             entity_id=entry.id,
             before={"status": "waitlisted"},
-            after={"status": "pending"},
+            after={"status": target.value},
         )
     await session.flush()
-    return len(waiting)
+    for entry in waiting:
+        _emit(session, entry)
+    return list(waiting)
 
 
-async def act(
-    session: AsyncSession,
-    entry_id: uuid.UUID,
-    action: str,
-    reason: str | None,
-    principal: Principal,
-) -> Entry:
-    entry = await load_entry(session, entry_id)
-    # Lock order: event, then entry (as registration does), so the two never deadlock.
-    event = await load_event(session, entry.event_id, for_update=True)
-    entry = await get_or_404(session, Entry, entry_id, "entry", for_update=True)
-    competition = await get_competition(session, entry.competition_id)
+def _check_actor(
+    principal: Principal, competition: Competition, entry: Entry, action: str
+) -> None:
+    """May this caller take `action` on this entry? (Forbidden otherwise.)"""
     manager = _manages(principal, competition)
     if action == "withdraw":
         own = principal.role is Role.worker and principal.worker_id == entry.worker_id
@@ -647,6 +652,29 @@ async def act(
             )
     elif not manager:
         raise Forbidden(f"Only the competition's organisers may {action} entries.")
+
+
+def _check_reason(action: str, reason: str | None) -> None:
+    target = ACTIONS[action][1]
+    if action in ("reject", "disqualify") and not reason:
+        raise InvalidInput(
+            f"Say why the entry is {target.value}.",
+            errors=[FieldError(field="reason", message="required")],
+        )
+
+
+async def _transition(
+    session: AsyncSession,
+    entry: Entry,
+    competition: Competition,
+    action: str,
+    reason: str | None,
+    principal: Principal,
+) -> bool:
+    """Take `action` on a locked entry of a locked event: every check, then the change, its
+    audit row and its webhook. True when the entry gave up a place the waitlist may take (the
+    caller promotes, once for however many entries it changed)."""
+    _check_actor(principal, competition, entry, action)
     allowed_from, target = ACTIONS[action]
     if entry.status not in allowed_from:
         possible = [a for a, (sources, _) in ACTIONS.items() if entry.status in sources]
@@ -656,11 +684,7 @@ async def act(
             current_status=entry.status.value,
             allowed_actions=possible,
         )
-    if action in ("reject", "disqualify") and not reason:
-        raise InvalidInput(
-            f"Say why the entry is {target.value}.",
-            errors=[FieldError(field="reason", message="required")],
-        )
+    _check_reason(action, reason)
     if action == "check-in" and competition.status not in (
         CompetitionStatus.registration_closed,
         CompetitionStatus.in_progress,
@@ -692,13 +716,126 @@ async def act(
         CompetitionStatus.registration_open,
         CompetitionStatus.registration_closed,
     )
-    if (
+    return (
         held
         and target in (EntryStatus.withdrawn, EntryStatus.rejected, EntryStatus.disqualified)
         and still_registering
-    ):
+    )
+
+
+async def act(
+    session: AsyncSession,
+    entry_id: uuid.UUID,
+    action: str,
+    reason: str | None,
+    principal: Principal,
+) -> Entry:
+    entry = await load_entry(session, entry_id)
+    # Lock order: event, then entry (as registration does), so the two never deadlock.
+    event = await load_event(session, entry.event_id, for_update=True)
+    entry = await get_or_404(session, Entry, entry_id, "entry", for_update=True)
+    competition = await get_competition(session, entry.competition_id)
+    if await _transition(session, entry, competition, action, reason, principal):
         await promote_waitlist(session, event, principal)
     return entry
+
+
+#: Refusals of one item of a bulk action, by the error the single action would answer.
+BULK_OUTCOMES: tuple[tuple[type[DomainError], schemas.BulkOutcomeKind], ...] = (
+    (NotFound, "not_found"),
+    (Forbidden, "forbidden"),
+    (PreconditionFailed, "stale"),
+    (Conflict, "wrong_state"),
+)
+
+
+async def act_many(
+    session: AsyncSession,
+    event_id: uuid.UUID,
+    action: str,
+    data: schemas.BulkAction,
+    principal: Principal,
+) -> schemas.BulkOutcome:
+    """Take `action` on many entries of one event in one transaction, each exactly as the
+    single action would (the same checks, audit rows and webhooks), each item's outcome
+    reported; a refused item changes nothing and does not stop the others. Places freed go to
+    the waitlist once, after all the items."""
+    _check_reason(action, data.reason)
+    seen: set[uuid.UUID] = set()
+    twice = []
+    for i, item in enumerate(data.items):
+        if item.entry_id in seen:
+            twice.append(FieldError(field=f"items[{i}].entry_id", message="given twice"))
+        seen.add(item.entry_id)
+    if twice:
+        raise InvalidInput("An entry is given twice; give each once.", errors=twice)
+    # Lock order as in `act` and registration: the event, then its entries (by id, so that two
+    # bulk actions on overlapping entries cannot deadlock either).
+    event = await load_event(session, event_id, for_update=True)
+    competition = await get_competition(session, event.competition_id)
+    ids = [item.entry_id for item in data.items]
+    found = {
+        e.id: e
+        for e in await session.scalars(
+            select(Entry)
+            .where(Entry.id.in_(ids), Entry.event_id == event.id)
+            .order_by(Entry.id)
+            .with_for_update()
+        )
+    }
+    target = ACTIONS[action][1]
+    outcomes: list[schemas.BulkItemOutcome] = []
+    freed = False
+    for item in data.items:
+        entry = found.get(item.entry_id)
+        try:
+            if entry is None:
+                raise NotFound(f"No entry with id {item.entry_id} in event {event.id}.")
+            _check_actor(principal, competition, entry, action)
+            if entry.status is target:
+                # Already done (a retried request, whose versions are now old): nothing to do,
+                # nothing sent again.
+                outcomes.append(_outcome(item.entry_id, "unchanged", entry))
+                continue
+            if item.version is not None and item.version != entry.version:
+                raise PreconditionFailed(
+                    f"The entry has changed (now version {entry.version}); read it again.",
+                )
+            freed |= await _transition(session, entry, competition, action, data.reason, principal)
+            outcomes.append(_outcome(item.entry_id, "ok", entry))
+        except DomainError as exc:
+            kind: schemas.BulkOutcomeKind = next(
+                (k for cls, k in BULK_OUTCOMES if isinstance(exc, cls)), "invalid"
+            )
+            outcomes.append(_outcome(item.entry_id, kind, entry, exc))
+    promoted = await promote_waitlist(session, event, principal) if freed else []
+    return schemas.BulkOutcome(
+        action=action,
+        ok=sum(o.outcome == "ok" for o in outcomes),
+        unchanged=sum(o.outcome == "unchanged" for o in outcomes),
+        refused=sum(o.outcome not in ("ok", "unchanged") for o in outcomes),
+        items=outcomes,
+        promoted=[schemas.Promoted(entry_id=e.id, status=e.status) for e in promoted],
+    )
+
+
+def _outcome(
+    entry_id: uuid.UUID,
+    kind: schemas.BulkOutcomeKind,
+    entry: Entry | None,
+    error: DomainError | None = None,
+) -> schemas.BulkItemOutcome:
+    # A refused item shows its current state only to a caller who may act on it (a forbidden
+    # entry's status is not the caller's to read).
+    shown = entry is not None and kind != "forbidden"
+    return schemas.BulkItemOutcome(
+        entry_id=entry_id,
+        outcome=kind,
+        status=entry.status if shown and entry else None,
+        version=entry.version if shown and entry else None,
+        detail=error.detail if error else None,
+        allowed_actions=error.extra.get("allowed_actions") if error else None,
+    )
 
 
 async def list_entries(
