@@ -89,7 +89,12 @@ async def test_bulk_approve_reports_each_item(
         (items[5]["entry_id"], "not_found"),
     ]
     assert (body["ok"], body["unchanged"], body["refused"]) == (2, 0, 4)
-    assert [i["status"] for i in body["items"][:4]] == ["approved", "approved", "withdrawn", "pending"]
+    assert [i["status"] for i in body["items"][:4]] == [
+        "approved",
+        "approved",
+        "withdrawn",
+        "pending",
+    ]
     assert body["items"][2]["allowed_actions"] == []
     assert "withdrawn cannot be approved" in body["items"][2]["detail"]
     assert body["items"][3]["version"] == pending[3]["version"]

@@ -53,8 +53,9 @@ async def test_the_schema_says_what_the_behaviour_is(services: Services) -> None
     document = (await services.competitions.get("/openapi.json")).json()
     event_create = document["components"]["schemas"]["EventCreate"]
     assert "team_min" not in event_create.get("required", [])
-    assert "Default: 2 for a team event, 1 for an innovation event" in (
-        event_create["properties"]["team_min"]["description"]
+    assert (
+        "Default: 2 for a team event, 1 for an innovation event"
+        in (event_create["properties"]["team_min"]["description"])
     )
     min_age = event_create["properties"]["min_age"]
     assert any(branch.get("minimum") == 16 for branch in min_age["anyOf"])
@@ -69,7 +70,7 @@ async def test_team_size_refusals_name_their_field(
     services: Services, admin_headers: dict[str, str]
 ) -> None:
     competition = await _competition(services, admin_headers, "skill_competition")
-    cases = [
+    cases: list[tuple[dict[str, Any], str, str]] = [
         ({"mode": "team", "team_min": 1}, "team_min", "at least 2"),
         ({"mode": "team", "team_min": 4, "team_max": 3}, "team_max", "below team_min (4)"),
         ({"mode": "individual", "team_max": 3}, "team_max", "not used in an individual"),
@@ -83,7 +84,9 @@ async def test_team_size_refusals_name_their_field(
         ({"mode": "individual", "allowed_locality_codes": ["济南"]}, "allowed_locality_codes", ""),
     ]
     for body, field, message in cases:
-        problem = assert_problem(await _add_event(services, admin_headers, competition, **body), 422)
+        problem = assert_problem(
+            await _add_event(services, admin_headers, competition, **body), 422
+        )
         assert [e["field"] for e in problem["errors"]] == [field], problem
         assert message in problem["errors"][0]["message"], problem
     events = await services.competitions.get(

@@ -285,8 +285,7 @@ def _bulk_endpoint(action: str, summary: str, doc: str) -> None:
         return await service.act_many(session, event_id, action, data, principal)
 
     endpoint.__doc__ = (
-        doc
-        + f" Up to {schemas.MAX_BULK} entries of the event in one transaction, each checked, "
+        doc + f" Up to {schemas.MAX_BULK} entries of the event in one transaction, each checked, "
         "audited and announced (webhook) exactly as the single action on it; each item's "
         "outcome is reported (`ok`, `unchanged` when it already had the status, or the refusal "
         "the single action would give: `not_found`, `forbidden`, `stale` when its `version` is "

@@ -635,9 +635,7 @@ async def promote_waitlist(
     return list(waiting)
 
 
-def _check_actor(
-    principal: Principal, competition: Competition, entry: Entry, action: str
-) -> None:
+def _check_actor(principal: Principal, competition: Competition, entry: Entry, action: str) -> None:
     """May this caller take `action` on this entry? (Forbidden otherwise.)"""
     manager = _manages(principal, competition)
     if action == "withdraw":
