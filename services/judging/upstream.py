@@ -162,6 +162,14 @@ class Upstream:
             )
         return out
 
+    async def entry_by_blind_code(self, stage_id: uuid.UUID, code: str) -> uuid.UUID | None:
+        """The entry behind a blind code of the stage (None when no entry has it)."""
+        rows = await self.competitions.list_stage_entries(str(stage_id), token=await self.token())
+        for row in rows:
+            if row.get("blind_code") == code and row.get("entry_id"):
+                return uuid.UUID(row["entry_id"])
+        return None
+
     async def relations(self, worker_id: uuid.UUID) -> dict[uuid.UUID, tuple[str, str]]:
         """The workers a judge mentors or mentored (value `mentor`) and was mentored by
         (`apprentice`), from active or completed mentorships: {worker: (role, status)}."""
