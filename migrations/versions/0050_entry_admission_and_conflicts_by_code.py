@@ -1,4 +1,4 @@
-"""Two columns for issue 14's "too many calls" items.
+"""Columns for issue 14's "too many calls" items.
 
 `entries.approved_when_placed`: the status a place gives the entry, as its registration
 implied (true: registered by the competition's organisers, approved at once; false: a
@@ -13,6 +13,9 @@ so a conflict may be declared by code within a stage; the entry behind the code 
 before (`entry_id`) and the code is kept to show the judge what they declared without
 revealing the entry.
 
+`appeals.aspect_codes`: competitors name the disputed aspects by code (A1.1), as score sheets
+do; the ids stay (scores point at them). Existing appeals get the codes of their ids.
+
 Revision ID: 0050
 Revises: 0049
 """
@@ -25,6 +28,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0050"
 down_revision: str | None = "0049"
@@ -88,8 +92,28 @@ def upgrade() -> None:
         "(blind_code IS NULL) = (stage_id IS NULL)",
     )
 
+    op.add_column(
+        "appeals",
+        sa.Column(
+            "aspect_codes",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'[]'::jsonb"),
+            nullable=False,
+        ),
+    )
+    op.execute(
+        """
+        UPDATE appeals a SET aspect_codes = coalesce((
+            SELECT jsonb_agg(m.code ORDER BY x.ord)
+            FROM jsonb_array_elements_text(a.aspect_ids) WITH ORDINALITY AS x(id, ord)
+            JOIN marking_aspects m ON m.id = CAST(x.id AS uuid)
+        ), '[]'::jsonb)
+        """
+    )
+
 
 def downgrade() -> None:
+    op.drop_column("appeals", "aspect_codes")
     op.drop_constraint(
         op.f("ck_judge_declared_conflicts_code_in_stage"), "judge_declared_conflicts", type_="check"
     )

@@ -248,6 +248,25 @@ def present(scheme: MarkingScheme) -> schemas.MarkingScheme:
     )
 
 
+def outline(scheme: MarkingScheme) -> schemas.MarkingSchemeOutline:
+    """The scheme as competitors may see it (codes, names, max marks)."""
+    return schemas.MarkingSchemeOutline.model_validate(
+        {
+            "stage_id": scheme.stage_id,
+            "version": scheme.version,
+            "title": scheme.title,
+            "criteria": scheme.criteria,
+        }
+    )
+
+
+async def by_id(session: AsyncSession, scheme_id: uuid.UUID) -> MarkingScheme:
+    found = await session.get(MarkingScheme, scheme_id)
+    if found is None:  # pragma: no cover - results always point at a saved version
+        raise NotFound(f"No marking scheme {scheme_id}.")
+    return found
+
+
 def summary(scheme: MarkingScheme) -> schemas.MarkingSchemeSummary:
     return schemas.MarkingSchemeSummary(
         id=scheme.id,

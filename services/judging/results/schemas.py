@@ -6,7 +6,7 @@ import re
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -225,14 +225,19 @@ class Leaderboard(BaseModel):
     entries: list[LeaderboardEntry]
 
 
+#: An aspect's code in its stage's marking scheme: criterion letter, sub-criterion number,
+#: aspect number (as score sheets name aspects).
+ASPECT_CODE = r"^[A-Z][0-9]{1,3}\.[0-9]{1,3}$"
+
+
 class AppealCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
             "examples": [
                 {
-                    "aspect_ids": ["2f1c9f0e-6f5e-4a1b-9b7e-3b0e8c7d6a51"],
-                    "reason": "A1.2 尺寸测量有误：实测 25.00mm，记录为 24.80mm",
+                    "aspect_codes": ["B1.1"],
+                    "reason": "B1.1 尺寸测量有误：实测 25.00mm，记录为 24.80mm",
                 }
             ]
         },
@@ -241,7 +246,22 @@ class AppealCreate(BaseModel):
     entry_id: uuid.UUID | None = Field(
         None, description="Your entry in the stage (needed only if you have several)."
     )
-    aspect_ids: list[uuid.UUID] = Field(min_length=1, max_length=50)
+    aspect_codes: list[Annotated[str, Field(pattern=ASPECT_CODE)]] | None = Field(
+        None,
+        min_length=1,
+        max_length=50,
+        description="The aspects disputed, by code (`B1.1`), as score sheets and the scheme's "
+        "outline (`GET /v1/stages/{stage_id}/marking-schemes/outline`) name them.",
+        examples=[["B1.1", "B1.2"]],
+    )
+    aspect_ids: list[uuid.UUID] | None = Field(
+        None,
+        min_length=1,
+        max_length=50,
+        description="Deprecated (kept for existing clients): the aspects by id. Give "
+        "`aspect_codes` or this, not both.",
+        json_schema_extra={"deprecated": True},
+    )
     reason: str = Field(min_length=2, max_length=4000)
 
 
@@ -265,6 +285,7 @@ class Appeal(BaseModel):
     result_id: uuid.UUID
     stage_entry_id: uuid.UUID
     entry_id: uuid.UUID
+    aspect_codes: list[str] = Field(examples=[["B1.1"]])
     aspect_ids: list[uuid.UUID]
     reason: str
     status: AppealStatus

@@ -458,6 +458,13 @@ async def _latest(
     return result
 
 
+async def published_scheme_id(session: AsyncSession, stage_id: uuid.UUID) -> uuid.UUID | None:
+    """The marking scheme version the stage's published results (provisional or final) were
+    computed with; None before any publication."""
+    latest = await _latest(session, stage_id, (ResultStatus.provisional, ResultStatus.final))
+    return uuid.UUID(latest.inputs["scheme_id"]) if latest is not None else None
+
+
 async def write_entries(
     session: AsyncSession, result_id: uuid.UUID, loaded: Loaded, computed: compute.Computed
 ) -> None:
