@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from shared import outbox
 from shared.clients import CompetitionsClient, RegistryClient
 from shared.clients.service_token import ServiceToken
 from shared.errors import DownstreamError, NotFound
@@ -33,6 +34,15 @@ class StageInfo:
     level: CompetitionLevel
     organiser_locality_code: str
     organiser_enterprise_id: uuid.UUID | None
+
+    def scope(self) -> dict[str, str]:
+        """What webhook subscriptions filter on, for the data of an event about this stage."""
+        return outbox.competition_scope(
+            competition_id=self.competition_id,
+            organiser_locality_code=self.organiser_locality_code,
+            event_id=self.event_id,
+            stage_id=self.id,
+        )
 
 
 @dataclass(frozen=True)

@@ -374,17 +374,24 @@ def _place_item(
     entry_id = uuid.uuid4()
     enterprise_id = leader.get("enterprise_id") or None
     quota = event.enterprise_quota if event.enterprise_quota and enterprise_id else None
+    # Sent only if the entry is approved at once (take_entry_places decides); the data as
+    # `event_data` gives it for an approved entry.
+    data = {
+        "entry_id": str(entry_id),
+        **outbox.competition_scope(
+            competition_id=competition.id,
+            organiser_locality_code=competition.organiser_locality_code,
+            event_id=event.id,
+        ),
+        "locality_code": leader["locality_code"],
+        "worker_id": str(candidate.leader),
+        "status": EntryStatus.approved.value,
+        "reason": None,
+    }
     payload = {
         "type": EVENT_TYPES[EntryStatus.approved],
         "timestamp": datetime.now(UTC).isoformat(),
-        "data": {
-            "entry_id": str(entry_id),
-            "event_id": str(event.id),
-            "competition_id": str(competition.id),
-            "worker_id": str(candidate.leader),
-            "status": EntryStatus.approved.value,
-            "reason": None,
-        },
+        "data": data,
     }
     return {
         "id": str(entry_id),
@@ -476,7 +483,24 @@ def present_registered(candidate: Candidate) -> schemas.Entry:
     )
 
 
-def _emit(session: AsyncSession, entry: Entry) -> None:
+def event_data(entry: Entry, competition: Competition) -> dict[str, Any]:
+    """An `entry.*` webhook's data: the entry, and what subscriptions filter on (the
+    competition, its organiser's locality, the entry's own locality)."""
+    return {
+        "entry_id": str(entry.id),
+        **outbox.competition_scope(
+            competition_id=competition.id,
+            organiser_locality_code=competition.organiser_locality_code,
+            event_id=entry.event_id,
+        ),
+        "locality_code": entry.locality_code,
+        "worker_id": str(entry.worker_id) if entry.worker_id else None,
+        "status": entry.status.value,
+        "reason": entry.status_reason,
+    }
+
+
+def _emit(session: AsyncSession, entry: Entry, competition: Competition) -> None:
     event_type = EVENT_TYPES.get(entry.status)
     if event_type:
         outbox.emit(
@@ -484,14 +508,7 @@ def _emit(session: AsyncSession, entry: Entry) -> None:
             service=SERVICE,
             type=event_type,
             subject=f"entry:{entry.id}",
-            data={
-                "entry_id": str(entry.id),
-                "event_id": str(entry.event_id),
-                "competition_id": str(entry.competition_id),
-                "worker_id": str(entry.worker_id) if entry.worker_id else None,
-                "status": entry.status.value,
-                "reason": entry.status_reason,
-            },
+            data=event_data(entry, competition),
         )
 
 
@@ -630,8 +647,10 @@ async def promote_waitlist(
             after={"status": target.value},
         )
     await session.flush()
-    for entry in waiting:
-        _emit(session, entry)
+    if waiting:
+        competition = await get_competition(session, event.competition_id)
+        for entry in waiting:
+            _emit(session, entry, competition)
     return list(waiting)
 
 
@@ -709,7 +728,7 @@ async def _transition(
         before={"status": before.value},
         after={"status": target.value, "reason": reason},
     )
-    _emit(session, entry)
+    _emit(session, entry, competition)
     still_registering = competition.status in (
         CompetitionStatus.registration_open,
         CompetitionStatus.registration_closed,

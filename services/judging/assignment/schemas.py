@@ -7,6 +7,8 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.outbox import StageScope
+
 
 class AssignmentSolve(BaseModel):
     model_config = ConfigDict(
@@ -116,9 +118,7 @@ class ShortEntry(BaseModel):
     removed_by: dict[str, int] = Field(examples=[{"same_enterprise": 2, "same_locality": 4}])
 
 
-class AssignmentsCreatedData(BaseModel):
-    stage_id: uuid.UUID
-    competition_id: uuid.UUID
+class AssignmentsCreatedData(StageScope):
     run_id: uuid.UUID
     k: int = Field(examples=[3])
     entries: int = Field(examples=[120])

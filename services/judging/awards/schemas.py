@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.models.judging import AwardKind, DeliveryState
 from shared.models.registry.enums import SkillGrade
+from shared.outbox import StageScope
 
 Prize = Literal["first", "second", "third", "merit"]
 
@@ -113,25 +114,22 @@ class SendReport(BaseModel):
     awards: list[Award]
 
 
+class AwardEventData(StageScope):
+    award_id: uuid.UUID
+    entry_id: uuid.UUID
+    worker_id: uuid.UUID
+    kind: AwardKind
+    honour_code: str | None = Field(examples=["provincial_technical_expert"])
+    to_grade: SkillGrade | None = None
+    rank: int = Field(examples=[1])
+    prize: str | None = Field(examples=["first"])
+    source_ref: str
+    registry_ref: str | None = Field(None, description="The registry's record of the award.")
+
+
 class AwardEvent(BaseModel):
     """A Standard Webhooks payload: `{type, timestamp, data}`."""
 
     type: str = Field(examples=["award.granted"])
     timestamp: datetime
-    data: dict[str, Any] = Field(
-        examples=[
-            {
-                "award_id": "3c6f1d2e-8a4b-4c5d-9e6f-7a8b9c0d1e2f",
-                "stage_id": "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f",
-                "competition_id": "0a5e8f3c-2b1d-4c6e-8f7a-9b0c1d2e3f4a",
-                "organiser_locality_code": "370000",
-                "entry_id": "9a1e1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f",
-                "worker_id": "6b1f0c2e-4d7a-4a51-9a43-1f2d3c4b5a69",
-                "kind": "honour",
-                "honour_code": "shandong_technical_expert",
-                "rank": 1,
-                "prize": "first",
-                "source_ref": "award:5f0c...:9a1e...:6b1f...:honour",
-            }
-        ]
-    )
+    data: AwardEventData

@@ -152,7 +152,7 @@ async def file(
         subject=str(appeal.id),
         data={
             "appeal_id": str(appeal.id),
-            "stage_id": str(stage.id),
+            **stage.scope(),
             "entry_id": str(appeal.entry_id),
             "result_version": latest.version,
             "aspect_codes": appeal.aspect_codes,
@@ -321,7 +321,7 @@ async def decide(
         subject=str(appeal.id),
         data={
             "appeal_id": str(appeal.id),
-            "stage_id": str(appeal.stage_id),
+            **stage.scope(),
             "entry_id": str(appeal.entry_id),
             "outcome": appeal.status.value,
             "unlocked_scores": len(appeal.unlocked_score_ids or []),

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.models.judging import Aggregation, AppealStatus, ResultStatus, Standardisation
+from shared.outbox import StageScope
 
 TIE_BREAK = re.compile(r"^(component:(theory|practical|defence)|completion_time)$")
 
@@ -296,3 +297,39 @@ class Appeal(BaseModel):
     unlocked_score_ids: list[uuid.UUID] | None
     version: int
     created_at: datetime
+
+
+class ResultsEventData(StageScope):
+    result_id: uuid.UUID
+    version: int = Field(examples=[1])
+    entry_count: int = Field(examples=[60])
+    appeal_deadline: datetime | None = Field(None, description="`results.provisional`.")
+    advanced: bool | None = Field(
+        None, description="`results.final`: the ranking was sent to competitions to advance."
+    )
+
+
+class ResultsEvent(BaseModel):
+    """A Standard Webhooks payload: `{type, timestamp, data}`."""
+
+    type: str = Field(examples=["results.provisional"])
+    timestamp: datetime
+    data: ResultsEventData
+
+
+class AppealEventData(StageScope):
+    appeal_id: uuid.UUID
+    entry_id: uuid.UUID
+    result_version: int | None = Field(None, description="`appeal.filed`.")
+    aspect_codes: list[str] | None = Field(None, description="`appeal.filed`.")
+    aspect_ids: list[uuid.UUID] | None = Field(None, description="`appeal.filed` (deprecated).")
+    outcome: Literal["upheld", "rejected"] | None = Field(None, description="`appeal.decided`.")
+    unlocked_scores: int | None = Field(None, description="`appeal.decided`.")
+
+
+class AppealEvent(BaseModel):
+    """A Standard Webhooks payload: `{type, timestamp, data}`."""
+
+    type: str = Field(examples=["appeal.filed"])
+    timestamp: datetime
+    data: AppealEventData

@@ -658,7 +658,7 @@ async def publish_provisional(
         type="results.provisional",
         subject=str(stage.id),
         data={
-            "stage_id": str(stage.id),
+            **stage.scope(),
             "result_id": str(latest.id),
             "version": latest.version,
             "entry_count": latest.entry_count,
@@ -771,7 +771,7 @@ async def finalise(
         type="results.final",
         subject=str(stage.id),
         data={
-            "stage_id": str(stage.id),
+            **stage.scope(),
             "result_id": str(public.id),
             "version": public.version,
             "entry_count": public.entry_count,

@@ -307,11 +307,21 @@ class WorkerEventData(BaseModel):
     source: GradeSource | None = Field(None, description="worker.grade_changed")
     effective_date: Day | None = Field(None, description="worker.grade_changed")
     grade_change_id: uuid.UUID | None = Field(None, description="worker.grade_changed")
-    enterprise_id: uuid.UUID | None = Field(None, description="worker.created")
+    enterprise_id: uuid.UUID | None = Field(
+        None, description="worker.created, worker.grade_changed: the employer."
+    )
     from_enterprise_id: uuid.UUID | None = Field(None, description="worker.transferred")
     to_enterprise_id: uuid.UUID | None = Field(None, description="worker.transferred")
     date: Day | None = Field(None, description="worker.transferred")
-    locality_code: str | None = None
+    locality_code: str = Field(
+        examples=["370102"], description="The worker's locality (after a transfer: the new one)."
+    )
+    from_locality_code: str | None = Field(
+        None, description="worker.transferred: the locality the worker left."
+    )
+    competition_id: uuid.UUID | None = Field(
+        None, description="worker.grade_changed for a competition result: the competition."
+    )
 
 
 class WorkerEvent(BaseModel):
