@@ -110,6 +110,21 @@ POLICY: dict[RouteKey, Rule] = {
     ),
     ("POST", "/v1/entries/{entry_id}/check-in"): allow(Role.admin, Role.organiser, organiser=ORG),
     ("POST", "/v1/entries/{entry_id}/disqualify"): allow(Role.admin, Role.organiser, organiser=ORG),
+    ("POST", "/v1/events/{event_id}/entries:approve"): allow(
+        Role.admin, Role.organiser, organiser=ORG
+    ),
+    ("POST", "/v1/events/{event_id}/entries:reject"): allow(
+        Role.admin, Role.organiser, organiser=ORG
+    ),
+    ("POST", "/v1/events/{event_id}/entries:withdraw"): allow(
+        Role.admin, Role.organiser, Role.worker, organiser=ORG, worker=OWN_ENTRIES
+    ),
+    ("POST", "/v1/events/{event_id}/entries:check-in"): allow(
+        Role.admin, Role.organiser, organiser=ORG
+    ),
+    ("POST", "/v1/events/{event_id}/entries:disqualify"): allow(
+        Role.admin, Role.organiser, organiser=ORG
+    ),
     ("POST", "/v1/events/{event_id}/stages"): allow(Role.admin, Role.organiser, organiser=ORG),
     ("GET", "/v1/events/{event_id}/stages"): allow(
         Role.admin,

@@ -1,7 +1,9 @@
 """Events the competitions service sends to webhook subscribers (the OpenAPI `webhooks` section).
 
 Payloads follow Standard Webhooks: `{type, timestamp, data}`, signed with `webhook-id`,
-`webhook-timestamp` and `webhook-signature` headers.
+`webhook-timestamp` and `webhook-signature` headers. Every `data` carries `competition_id` and
+`organiser_locality_code` (and `event_id`, `stage_id` where it concerns one), so that
+subscriptions filtered by competition or locality receive it.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ class EntryEventData(BaseModel):
     entry_id: uuid.UUID
     event_id: uuid.UUID
     competition_id: uuid.UUID
+    organiser_locality_code: str = Field(examples=["370000"])
+    locality_code: str = Field(
+        examples=["370102"], description="The competitor's (team leader's) locality."
+    )
     worker_id: uuid.UUID | None = Field(description="The competitor or team leader.")
     status: str = Field(examples=["approved"])
     reason: str | None = None

@@ -94,6 +94,16 @@ POLICY: dict[RouteKey, Rule] = {
         organiser=ORG,
         judge="own judge record and stages only",
     ),
+    ("GET", "/v1/stages/{stage_id}/marking-schemes/outline"): allow(
+        Role.admin,
+        Role.judge,
+        Role.organiser,
+        Role.worker,
+        scopes=("competitions:read", "internal"),
+        worker=PUBLISHED,
+        organiser=PUBLISHED,
+        judge=PUBLISHED,
+    ),
     ("GET", "/v1/stages/{stage_id}/marking-schemes/versions/{version}"): allow(
         Role.admin,
         Role.judge,

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from shared import outbox
 from shared.clients import CompetitionsClient, RegistryClient
 from shared.clients.service_token import ServiceToken
 from shared.errors import DownstreamError, NotFound
@@ -33,6 +34,15 @@ class StageInfo:
     level: CompetitionLevel
     organiser_locality_code: str
     organiser_enterprise_id: uuid.UUID | None
+
+    def scope(self) -> dict[str, str]:
+        """What webhook subscriptions filter on, for the data of an event about this stage."""
+        return outbox.competition_scope(
+            competition_id=self.competition_id,
+            organiser_locality_code=self.organiser_locality_code,
+            event_id=self.event_id,
+            stage_id=self.id,
+        )
 
 
 @dataclass(frozen=True)
@@ -161,6 +171,14 @@ class Upstream:
                 )
             )
         return out
+
+    async def entry_by_blind_code(self, stage_id: uuid.UUID, code: str) -> uuid.UUID | None:
+        """The entry behind a blind code of the stage (None when no entry has it)."""
+        rows = await self.competitions.list_stage_entries(str(stage_id), token=await self.token())
+        for row in rows:
+            if row.get("blind_code") == code and row.get("entry_id"):
+                return uuid.UUID(row["entry_id"])
+        return None
 
     async def relations(self, worker_id: uuid.UUID) -> dict[uuid.UUID, tuple[str, str]]:
         """The workers a judge mentors or mentored (value `mentor`) and was mentored by

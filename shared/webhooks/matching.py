@@ -13,8 +13,19 @@ TYPE_PATTERN = re.compile(r"^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$")
 #: Event types only ever sent to one subscription on request, never fanned out.
 DIRECT_TYPES = frozenset({"webhook.ping"})
 
-#: Fields of an event's `data` that carry a locality (GB/T 2260 code).
-LOCALITY_FIELDS = ("locality_code", "organiser_locality_code")
+#: An event's `data` names a locality (GB/T 2260 code) it concerns in `locality_code` or any
+#: field ending so: `organiser_locality_code` (the competition's organiser), `from_locality_code`
+#: (a transfer's old locality), `mentor_locality_code`... A locality filter matches any of them.
+LOCALITY_SUFFIX = "locality_code"
+
+
+def locality_codes(data: Mapping[str, Any]) -> list[str]:
+    """Every locality an event's data names."""
+    return [
+        value
+        for key, value in data.items()
+        if key.endswith(LOCALITY_SUFFIX) and isinstance(value, str)
+    ]
 
 
 def type_matches(event_type: str, patterns: Sequence[str]) -> bool:
@@ -42,7 +53,6 @@ def data_matches(
         return False
     if locality_code is not None:
         prefix = locality_prefix(locality_code)
-        codes = [data.get(f) for f in LOCALITY_FIELDS]
-        if not any(isinstance(c, str) and c.startswith(prefix) for c in codes):
+        if not any(code.startswith(prefix) for code in locality_codes(data)):
             return False
     return True

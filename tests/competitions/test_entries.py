@@ -260,7 +260,8 @@ async def test_waitlist_and_promotion_when_a_place_frees(
     promoted = (
         await services.competitions.get(f"/v1/entries/{entries[2]['id']}", headers=admin_headers)
     ).json()
-    assert promoted["status"] == "pending"
+    # Registered by the organisers: approved once it has a place, as it would have been at once.
+    assert promoted["status"] == "approved"
     assert promoted["status_reason"] == "promoted from the waitlist"
     still = (
         await services.competitions.get(f"/v1/entries/{entries[3]['id']}", headers=admin_headers)

@@ -414,6 +414,7 @@ async def test_top_n_with_ties_at_the_boundary(
         "next_stage_id": final,
         "event_id": str(setup.event_id),
         "competition_id": str(setup.competition_id),
+        "organiser_locality_code": "370100",
         "qualified_count": 4,
     }
     # The rule is fixed now.

@@ -103,16 +103,34 @@ async def test_each_rule_is_refused_naming_the_path(
         return lambda body: aspect(path, body).pop(key)
 
     cases: list[tuple[dict[str, Any], str, str]] = [
-        # The total is 95: the problem names each criterion's subtotal.
+        # The practical aspects total 65, not 70: named at the criterion holding them.
         (
             mutate(set_("1.0.0", max_mark=55, allowed_values=[0, 55])),
-            "criteria",
-            "criteria[1] 零件加工: 65",
+            "criteria[1]",
+            "its practical aspects total 65; all the practical aspects total 65, but the "
+            "practical weight is 70",
         ),
         (
             mutate(lambda b: b.update(components=[{"component": "practical", "weight": 100}])),
             "components",
-            "theory 30, practical 70",
+            "theory is missing: give the stage's components (theory 30, practical 70)",
+        ),
+        (
+            mutate(lambda b: b.update(components=[{"component": "practical", "weight": 100}])),
+            "components[0].weight",
+            "the stage weighs practical 70",
+        ),
+        (
+            mutate(
+                lambda b: b.update(
+                    components=[
+                        {"component": "practical", "weight": 70},
+                        {"component": "practical", "weight": 70},
+                    ]
+                )
+            ),
+            "components[1].component",
+            "practical is given twice",
         ),
         (
             mutate(
@@ -123,8 +141,8 @@ async def test_each_rule_is_refused_naming_the_path(
                     ]
                 )
             ),
-            "components",
-            "stage's components",
+            "components[0].weight",
+            "the stage weighs theory 30",
         ),
         (
             mutate(set_("0.0.0", component="defence")),
@@ -190,8 +208,9 @@ async def test_each_rule_is_refused_naming_the_path(
                     b["criteria"][1].pop("max_mark"),
                 )
             ),
-            "components",
-            "the theory aspects total 40, but its weight is 30",
+            "criteria[0]",
+            "its theory aspects total 40; all the theory aspects total 40, but the theory "
+            "weight is 30",
         ),
         (
             mutate(set_("1.0.0", max_mark=0)),

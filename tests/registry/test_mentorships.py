@@ -137,6 +137,8 @@ async def test_propose_activate_complete_writes_both_files_and_events(
         "mentorship_id": body["id"],
         "mentor_id": str(mentor.id),
         "apprentice_id": str(apprentice.id),
+        "mentor_locality_code": mentor.locality_code,
+        "apprentice_locality_code": apprentice.locality_code,
         "kind": "master_apprentice",
         "status": "active",
     }

@@ -276,6 +276,66 @@ def _action_endpoint(action: str, summary: str, doc: str) -> None:
     )
 
 
+def _bulk_endpoint(action: str, summary: str, doc: str) -> None:
+    gate = require(*ACTION_ROLES[action])
+
+    async def endpoint(
+        session: SessionDep,
+        event_id: uuid.UUID,
+        data: schemas.BulkAction,
+        principal: Principal = Depends(gate),
+    ) -> schemas.BulkOutcome:
+        return await service.act_many(session, event_id, action, data, principal)
+
+    endpoint.__doc__ = (
+        doc + f" Up to {schemas.MAX_BULK} entries of the event in one transaction, each checked, "
+        "audited and announced (webhook) exactly as the single action on it; each item's "
+        "outcome is reported (`ok`, `unchanged` when it already had the status, or the refusal "
+        "the single action would give: `not_found`, `forbidden`, `stale` when its `version` is "
+        "not the current one, `wrong_state`), and a refused item does not stop the others. The "
+        "request itself is refused only as a whole: the event unknown (404), the role (403), the "
+        "body (422: an entry given twice, a reason missing)."
+    )
+    endpoint.__name__ = f"entries_{action.replace('-', '_')}_bulk"
+    router.add_api_route(
+        f"/events/{{event_id}}/entries:{action}",
+        endpoint,
+        methods=["POST"],
+        response_model=schemas.BulkOutcome,
+        summary=summary,
+        responses=error_responses(401, 403, 404, 422),
+    )
+
+
+_bulk_endpoint(
+    "approve",
+    "Approve many entries",
+    "Organisers approve pending entries (`entry.approved` is sent for each).",
+)
+_bulk_endpoint(
+    "reject",
+    "Reject many entries",
+    "Organisers reject pending or waitlisted entries, with one `reason` (required) for all. "
+    "Freed places go to the waitlist (`promoted`).",
+)
+_bulk_endpoint(
+    "withdraw",
+    "Withdraw many entries",
+    "The organisers, an enterprise (its workers' entries) or a competitor (their own) withdraw "
+    "entries; freed places go to the waitlist (`promoted`).",
+)
+_bulk_endpoint(
+    "check-in",
+    "Check many entries in",
+    "On the day, once registration has closed: approved entries are checked in.",
+)
+_bulk_endpoint(
+    "disqualify",
+    "Disqualify many entries",
+    "Organisers disqualify approved or checked-in entries, with one `reason` for all.",
+)
+
+
 _action_endpoint(
     "approve", "Approve an entry", "Organisers approve a pending entry (`entry.approved` is sent)."
 )
@@ -283,13 +343,15 @@ _action_endpoint(
     "reject",
     "Reject an entry",
     "Organisers reject a pending or waitlisted entry, with a `reason` (required). "
-    "A freed place goes to the waitlist.",
+    "A freed place goes to the first waitlisted entry, which becomes approved if the "
+    "organisers registered it, else pending.",
 )
 _action_endpoint(
     "withdraw",
     "Withdraw an entry",
     "The competitor (or team leader), their enterprise or the organisers withdraw "
-    "an entry; its place goes to the first waitlisted entry.",
+    "an entry; its place goes to the first waitlisted entry (approved if the organisers "
+    "registered it, else pending).",
 )
 _action_endpoint(
     "check-in",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -98,3 +99,95 @@ class BatchGet(BaseModel):
     )
 
     ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
+
+
+#: At most this many entries per bulk action (one transaction holds the event's lock for it).
+MAX_BULK = 500
+
+#: What happened to one entry of a bulk action: `ok` (done), `unchanged` (it already had the
+#: status: nothing done, nothing sent), or why it was refused, as the single action would have
+#: answered: `not_found` (404: no such entry in this event), `forbidden` (403), `stale` (412:
+#: `version` is not the current one), `wrong_state` (409: not possible from its status),
+#: `invalid` (422).
+BulkOutcomeKind = Literal[
+    "ok", "unchanged", "not_found", "forbidden", "stale", "wrong_state", "invalid"
+]
+
+
+class BulkItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    entry_id: uuid.UUID
+    version: int | None = Field(
+        None,
+        ge=1,
+        description="Optional: the entry's `version` (its ETag) you decided on. If the entry "
+        "has changed since, it is left alone and reported `stale`.",
+        examples=[1],
+    )
+
+
+class BulkAction(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {"entry_id": "6b1f0c2e-4d7a-4a51-9a43-1f2d3c4b5a69", "version": 1},
+                        {"entry_id": "0a5e8f3c-2b1d-4c6e-8f7a-9b0c1d2e3f4a"},
+                    ]
+                },
+                {
+                    "items": [{"entry_id": "6b1f0c2e-4d7a-4a51-9a43-1f2d3c4b5a69"}],
+                    "reason": "资格审查：工种不符",
+                },
+            ]
+        },
+    )
+
+    items: list[BulkItem] = Field(
+        min_length=1, max_length=MAX_BULK, description=f"1 to {MAX_BULK} entries of the event."
+    )
+    reason: str | None = Field(
+        None,
+        max_length=1000,
+        description="For every item; required to reject or disqualify, as for one entry.",
+    )
+
+
+class BulkItemOutcome(BaseModel):
+    entry_id: uuid.UUID
+    outcome: BulkOutcomeKind = Field(examples=["ok"])
+    status: EntryStatus | None = Field(
+        None, description="The entry's status now (not shown when not found or forbidden)."
+    )
+    version: int | None = Field(None, description="Its version now (the next `version`).")
+    detail: str | None = Field(
+        None,
+        description="Why it was refused: the single action's problem `detail`.",
+        examples=["An entry that is withdrawn cannot be approved; possible now: nothing."],
+    )
+    allowed_actions: list[str] | None = Field(
+        None, description="For `wrong_state`: what is possible from its status."
+    )
+
+
+class Promoted(BaseModel):
+    entry_id: uuid.UUID
+    status: EntryStatus = Field(
+        description="`approved` when the organisers had registered it, else `pending`."
+    )
+
+
+class BulkOutcome(BaseModel):
+    action: str = Field(examples=["approve"])
+    ok: int = Field(examples=[26])
+    unchanged: int = Field(examples=[0])
+    refused: int = Field(examples=[1])
+    items: list[BulkItemOutcome] = Field(description="One per item, in the order given.")
+    promoted: list[Promoted] = Field(
+        default_factory=list,
+        description="Waitlisted entries that took the places freed (reject, withdraw, "
+        "disqualify), oldest first.",
+    )

@@ -28,6 +28,7 @@ from services.competitions.competitions.service import (
 from services.competitions.entries import schemas
 from services.competitions.entries.access import EntryScope, reads_all
 from services.competitions.entries.batching import PlaceBatcher, take_places
+from services.competitions.events.schemas import TEAM_SIZE_DEFAULTS
 from services.competitions.events.service import load_event
 from shared import audit, outbox
 from shared.auth.principal import Principal, Role
@@ -35,10 +36,12 @@ from shared.clients import RegistryClient
 from shared.db import get_or_404, release_if_autocommit
 from shared.errors import (
     Conflict,
+    DomainError,
     FieldError,
     Forbidden,
     InvalidInput,
     NotFound,
+    PreconditionFailed,
     RuleViolation,
 )
 from shared.middleware import current_request_id
@@ -111,7 +114,11 @@ def candidate_from(event: Event, data: schemas.EntryCreate) -> Candidate:
             if getattr(data, name) is not None:
                 errors.append(FieldError(field=name, message="not used in an individual event"))
         if errors:
-            raise InvalidInput("The entry does not fit an individual event.", errors=errors)
+            raise InvalidInput(
+                "The entry does not fit an individual event: "
+                + "; ".join(f"{e.field}: {e.message}" for e in errors),
+                errors=errors,
+            )
         assert data.worker_id is not None
         return Candidate(members=[data.worker_id])
     members = list(data.members or [])
@@ -120,12 +127,32 @@ def candidate_from(event: Event, data: schemas.EntryCreate) -> Candidate:
     if data.leader_id is None:
         errors.append(FieldError(field="leader_id", message="required for a team"))
     elif data.leader_id not in members:
-        errors.append(FieldError(field="members", message="must include the leader"))
+        errors.append(
+            FieldError(field="leader_id", message="the leader must be one of the members")
+        )
     if len(set(members)) != len(members):
         errors.append(FieldError(field="members", message="a worker is listed twice"))
-    low, high = event.team_min or 2, event.team_max or 20
-    if not low <= len(members) <= high:
-        errors.append(FieldError(field="members", message=f"a team has {low} to {high} members"))
+    # Events made before the schema stored its defaults may have no sizes: the same defaults.
+    default_low, default_high = TEAM_SIZE_DEFAULTS[event.mode]
+    low = event.team_min if event.team_min is not None else default_low
+    high = event.team_max if event.team_max is not None else default_high
+    size = len(set(members))
+    if size < low:
+        errors.append(
+            FieldError(
+                field="members",
+                message=f"too few members: {size}, the event's teams have at least {low} "
+                "(leader included)",
+            )
+        )
+    elif size > high:
+        errors.append(
+            FieldError(
+                field="members",
+                message=f"too many members: {size}, the event's teams have at most {high} "
+                "(leader included)",
+            )
+        )
     if event.mode is EventMode.team and not data.team_name:
         errors.append(FieldError(field="team_name", message="required for a team event"))
     if event.mode is EventMode.innovation and data.achievement_id is None:
@@ -133,7 +160,11 @@ def candidate_from(event: Event, data: schemas.EntryCreate) -> Candidate:
             FieldError(field="achievement_id", message="required for an innovation event")
         )
     if errors:
-        raise InvalidInput(f"The entry does not fit a {event.mode.value} event.", errors=errors)
+        raise InvalidInput(
+            f"The entry does not fit this {event.mode.value} event: "
+            + "; ".join(f"{e.field}: {e.message}" for e in errors),
+            errors=errors,
+        )
     assert data.leader_id is not None
     ordered = [data.leader_id, *[m for m in members if m != data.leader_id]]
     return Candidate(members=ordered, team_name=data.team_name, achievement_id=data.achievement_id)
@@ -384,17 +415,24 @@ def _place_item(
     entry_id = uuid.uuid4()
     enterprise_id = leader.get("enterprise_id") or None
     quota = event.enterprise_quota if event.enterprise_quota and enterprise_id else None
+    # Sent only if the entry is approved at once (take_entry_places decides); the data as
+    # `event_data` gives it for an approved entry.
+    data = {
+        "entry_id": str(entry_id),
+        **outbox.competition_scope(
+            competition_id=competition.id,
+            organiser_locality_code=competition.organiser_locality_code,
+            event_id=event.id,
+        ),
+        "locality_code": leader["locality_code"],
+        "worker_id": str(candidate.leader),
+        "status": EntryStatus.approved.value,
+        "reason": None,
+    }
     payload = {
         "type": EVENT_TYPES[EntryStatus.approved],
         "timestamp": datetime.now(UTC).isoformat(),
-        "data": {
-            "entry_id": str(entry_id),
-            "event_id": str(event.id),
-            "competition_id": str(competition.id),
-            "worker_id": str(candidate.leader),
-            "status": EntryStatus.approved.value,
-            "reason": None,
-        },
+        "data": data,
     }
     return {
         "id": str(entry_id),
@@ -450,6 +488,7 @@ def _apply_place(
         locality_code=item["locality_code"],
         status=EntryStatus(row.status),
         status_reason=None,
+        approved_when_placed=item["wanted"] == EntryStatus.approved.value,
         registered_by=principal.sub,
         version=row.version,
         created_at=row.created_at,
@@ -485,7 +524,24 @@ def present_registered(candidate: Candidate) -> schemas.Entry:
     )
 
 
-def _emit(session: AsyncSession, entry: Entry) -> None:
+def event_data(entry: Entry, competition: Competition) -> dict[str, Any]:
+    """An `entry.*` webhook's data: the entry, and what subscriptions filter on (the
+    competition, its organiser's locality, the entry's own locality)."""
+    return {
+        "entry_id": str(entry.id),
+        **outbox.competition_scope(
+            competition_id=competition.id,
+            organiser_locality_code=competition.organiser_locality_code,
+            event_id=entry.event_id,
+        ),
+        "locality_code": entry.locality_code,
+        "worker_id": str(entry.worker_id) if entry.worker_id else None,
+        "status": entry.status.value,
+        "reason": entry.status_reason,
+    }
+
+
+def _emit(session: AsyncSession, entry: Entry, competition: Competition) -> None:
     event_type = EVENT_TYPES.get(entry.status)
     if event_type:
         outbox.emit(
@@ -493,14 +549,7 @@ def _emit(session: AsyncSession, entry: Entry) -> None:
             service=SERVICE,
             type=event_type,
             subject=f"entry:{entry.id}",
-            data={
-                "entry_id": str(entry.id),
-                "event_id": str(entry.event_id),
-                "competition_id": str(entry.competition_id),
-                "worker_id": str(entry.worker_id) if entry.worker_id else None,
-                "status": entry.status.value,
-                "reason": entry.status_reason,
-            },
+            data=event_data(entry, competition),
         )
 
 
@@ -573,8 +622,14 @@ async def load_entry(session: AsyncSession, entry_id: uuid.UUID) -> Entry:
     return await get_or_404(session, Entry, entry_id, "entry")
 
 
-async def promote_waitlist(session: AsyncSession, event: Event, principal: Principal | None) -> int:
-    """Give freed places to waitlisted entries, oldest first (the caller holds the event lock)."""
+async def promote_waitlist(
+    session: AsyncSession, event: Event, principal: Principal | None
+) -> list[Entry]:
+    """Give freed places to waitlisted entries, oldest first (the caller holds the event lock).
+
+    A promoted entry takes the status its registration implied (`approved_when_placed`): one
+    the organisers registered is approved, as it would have been with a free place (and
+    `entry.approved` is sent, as for any approval); a self-registration waits for approval."""
     taken = (
         await session.scalar(
             select(func.count()).where(Entry.event_id == event.id, Entry.status.in_(HOLDING_PLACE))
@@ -583,17 +638,19 @@ async def promote_waitlist(session: AsyncSession, event: Event, principal: Princ
     )
     free = event.capacity - taken
     if free <= 0:
-        return 0
+        return []
     waiting = (
         await session.scalars(
             select(Entry)
             .where(Entry.event_id == event.id, Entry.status == EntryStatus.waitlisted)
             .order_by(Entry.created_at, Entry.id)
             .limit(free)
+            .with_for_update()
         )
     ).all()
     for entry in waiting:
-        entry.status = EntryStatus.pending
+        target = EntryStatus.approved if entry.approved_when_placed else EntryStatus.pending
+        entry.status = target
         entry.status_reason = "promoted from the waitlist"
         entry.version += 1
         audit.record(
@@ -604,24 +661,18 @@ async def promote_waitlist(session: AsyncSession, event: Event, principal: Princ
             entity_type="entry",
             entity_id=entry.id,
             before={"status": "waitlisted"},
-            after={"status": "pending"},
+            after={"status": target.value},
         )
     await session.flush()
-    return len(waiting)
+    if waiting:
+        competition = await get_competition(session, event.competition_id)
+        for entry in waiting:
+            _emit(session, entry, competition)
+    return list(waiting)
 
 
-async def act(
-    session: AsyncSession,
-    entry_id: uuid.UUID,
-    action: str,
-    reason: str | None,
-    principal: Principal,
-) -> Entry:
-    entry = await load_entry(session, entry_id)
-    # Lock order: event, then entry (as registration does), so the two never deadlock.
-    event = await load_event(session, entry.event_id, for_update=True)
-    entry = await get_or_404(session, Entry, entry_id, "entry", for_update=True)
-    competition = await get_competition(session, entry.competition_id)
+def _check_actor(principal: Principal, competition: Competition, entry: Entry, action: str) -> None:
+    """May this caller take `action` on this entry? (Forbidden otherwise.)"""
     manager = _manages(principal, competition)
     if action == "withdraw":
         own = principal.role is Role.worker and principal.worker_id == entry.worker_id
@@ -636,6 +687,29 @@ async def act(
             )
     elif not manager:
         raise Forbidden(f"Only the competition's organisers may {action} entries.")
+
+
+def _check_reason(action: str, reason: str | None) -> None:
+    target = ACTIONS[action][1]
+    if action in ("reject", "disqualify") and not reason:
+        raise InvalidInput(
+            f"Say why the entry is {target.value}.",
+            errors=[FieldError(field="reason", message="required")],
+        )
+
+
+async def _transition(
+    session: AsyncSession,
+    entry: Entry,
+    competition: Competition,
+    action: str,
+    reason: str | None,
+    principal: Principal,
+) -> bool:
+    """Take `action` on a locked entry of a locked event: every check, then the change, its
+    audit row and its webhook. True when the entry gave up a place the waitlist may take (the
+    caller promotes, once for however many entries it changed)."""
+    _check_actor(principal, competition, entry, action)
     allowed_from, target = ACTIONS[action]
     if entry.status not in allowed_from:
         possible = [a for a, (sources, _) in ACTIONS.items() if entry.status in sources]
@@ -645,11 +719,7 @@ async def act(
             current_status=entry.status.value,
             allowed_actions=possible,
         )
-    if action in ("reject", "disqualify") and not reason:
-        raise InvalidInput(
-            f"Say why the entry is {target.value}.",
-            errors=[FieldError(field="reason", message="required")],
-        )
+    _check_reason(action, reason)
     if action == "check-in" and competition.status not in (
         CompetitionStatus.registration_closed,
         CompetitionStatus.in_progress,
@@ -676,18 +746,131 @@ async def act(
         before={"status": before.value},
         after={"status": target.value, "reason": reason},
     )
-    _emit(session, entry)
+    _emit(session, entry, competition)
     still_registering = competition.status in (
         CompetitionStatus.registration_open,
         CompetitionStatus.registration_closed,
     )
-    if (
+    return (
         held
         and target in (EntryStatus.withdrawn, EntryStatus.rejected, EntryStatus.disqualified)
         and still_registering
-    ):
+    )
+
+
+async def act(
+    session: AsyncSession,
+    entry_id: uuid.UUID,
+    action: str,
+    reason: str | None,
+    principal: Principal,
+) -> Entry:
+    entry = await load_entry(session, entry_id)
+    # Lock order: event, then entry (as registration does), so the two never deadlock.
+    event = await load_event(session, entry.event_id, for_update=True)
+    entry = await get_or_404(session, Entry, entry_id, "entry", for_update=True)
+    competition = await get_competition(session, entry.competition_id)
+    if await _transition(session, entry, competition, action, reason, principal):
         await promote_waitlist(session, event, principal)
     return entry
+
+
+#: Refusals of one item of a bulk action, by the error the single action would answer.
+BULK_OUTCOMES: tuple[tuple[type[DomainError], schemas.BulkOutcomeKind], ...] = (
+    (NotFound, "not_found"),
+    (Forbidden, "forbidden"),
+    (PreconditionFailed, "stale"),
+    (Conflict, "wrong_state"),
+)
+
+
+async def act_many(
+    session: AsyncSession,
+    event_id: uuid.UUID,
+    action: str,
+    data: schemas.BulkAction,
+    principal: Principal,
+) -> schemas.BulkOutcome:
+    """Take `action` on many entries of one event in one transaction, each exactly as the
+    single action would (the same checks, audit rows and webhooks), each item's outcome
+    reported; a refused item changes nothing and does not stop the others. Places freed go to
+    the waitlist once, after all the items."""
+    _check_reason(action, data.reason)
+    seen: set[uuid.UUID] = set()
+    twice = []
+    for i, item in enumerate(data.items):
+        if item.entry_id in seen:
+            twice.append(FieldError(field=f"items[{i}].entry_id", message="given twice"))
+        seen.add(item.entry_id)
+    if twice:
+        raise InvalidInput("An entry is given twice; give each once.", errors=twice)
+    # Lock order as in `act` and registration: the event, then its entries (by id, so that two
+    # bulk actions on overlapping entries cannot deadlock either).
+    event = await load_event(session, event_id, for_update=True)
+    competition = await get_competition(session, event.competition_id)
+    ids = [item.entry_id for item in data.items]
+    found = {
+        e.id: e
+        for e in await session.scalars(
+            select(Entry)
+            .where(Entry.id.in_(ids), Entry.event_id == event.id)
+            .order_by(Entry.id)
+            .with_for_update()
+        )
+    }
+    target = ACTIONS[action][1]
+    outcomes: list[schemas.BulkItemOutcome] = []
+    freed = False
+    for item in data.items:
+        entry = found.get(item.entry_id)
+        try:
+            if entry is None:
+                raise NotFound(f"No entry with id {item.entry_id} in event {event.id}.")
+            _check_actor(principal, competition, entry, action)
+            if entry.status is target:
+                # Already done (a retried request, whose versions are now old): nothing to do,
+                # nothing sent again.
+                outcomes.append(_outcome(item.entry_id, "unchanged", entry))
+                continue
+            if item.version is not None and item.version != entry.version:
+                raise PreconditionFailed(
+                    f"The entry has changed (now version {entry.version}); read it again.",
+                )
+            freed |= await _transition(session, entry, competition, action, data.reason, principal)
+            outcomes.append(_outcome(item.entry_id, "ok", entry))
+        except DomainError as exc:
+            kind: schemas.BulkOutcomeKind = next(
+                (k for cls, k in BULK_OUTCOMES if isinstance(exc, cls)), "invalid"
+            )
+            outcomes.append(_outcome(item.entry_id, kind, entry, exc))
+    promoted = await promote_waitlist(session, event, principal) if freed else []
+    return schemas.BulkOutcome(
+        action=action,
+        ok=sum(o.outcome == "ok" for o in outcomes),
+        unchanged=sum(o.outcome == "unchanged" for o in outcomes),
+        refused=sum(o.outcome not in ("ok", "unchanged") for o in outcomes),
+        items=outcomes,
+        promoted=[schemas.Promoted(entry_id=e.id, status=e.status) for e in promoted],
+    )
+
+
+def _outcome(
+    entry_id: uuid.UUID,
+    kind: schemas.BulkOutcomeKind,
+    entry: Entry | None,
+    error: DomainError | None = None,
+) -> schemas.BulkItemOutcome:
+    # A refused item shows its current state only to a caller who may act on it (a forbidden
+    # entry's status is not the caller's to read).
+    shown = entry is not None and kind != "forbidden"
+    return schemas.BulkItemOutcome(
+        entry_id=entry_id,
+        outcome=kind,
+        status=entry.status if shown and entry else None,
+        version=entry.version if shown and entry else None,
+        detail=error.detail if error else None,
+        allowed_actions=error.extra.get("allowed_actions") if error else None,
+    )
 
 
 async def list_entries(

@@ -5,15 +5,30 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from shared.models.competitions import EventMode
 from shared.models.registry.enums import SkillGrade
 
+#: The legal working age: the registry registers no one younger, so no event admits them.
+MIN_WORKING_AGE = 16
+#: Team sizes when an event does not give them: a team event's teams have 2 to 20 members, an
+#: innovation event's as many as an innovation achievement's team (1 to 15: a lone innovator
+#: may enter).
+TEAM_SIZE_DEFAULTS = {EventMode.team: (2, 20), EventMode.innovation: (1, 15)}
+AGE_DESCRIPTION = (
+    f"Age on the competition's start day, {MIN_WORKING_AGE} (the legal working age: the registry "
+    f"registers no one younger) to 80."
+)
+
 
 class EligibilityFields(BaseModel):
-    min_age: int | None = Field(None, ge=16, le=80, description="On the competition's start day.")
-    max_age: int | None = Field(None, ge=16, le=80)
+    min_age: int | None = Field(
+        None, ge=MIN_WORKING_AGE, le=80, description=f"Lowest age admitted. {AGE_DESCRIPTION}"
+    )
+    max_age: int | None = Field(
+        None, ge=MIN_WORKING_AGE, le=80, description=f"Highest age admitted. {AGE_DESCRIPTION}"
+    )
     min_grade: SkillGrade | None = Field(None, description="Lowest grade admitted.")
     max_grade: SkillGrade | None = Field(None, description="Highest grade admitted.")
     allowed_locality_codes: list[str] = Field(
@@ -27,16 +42,31 @@ class EligibilityFields(BaseModel):
         True, description="Refuse workers who already hold a national-level honour."
     )
 
-    @model_validator(mode="after")
-    def _ranges(self) -> EligibilityFields:
-        if self.min_age is not None and self.max_age is not None and self.min_age > self.max_age:
-            raise ValueError("min_age must not exceed max_age")
-        if self.min_grade and self.max_grade and self.min_grade.rank > self.max_grade.rank:
-            raise ValueError("min_grade must not be above max_grade")
-        bad = [c for c in self.allowed_locality_codes if not (len(c) == 6 and c.isdigit())]
+    # Field validators (not one model validator) so that each refusal names its field; each
+    # compares with the fields declared before it, which pydantic has already validated.
+    @field_validator("max_age")
+    @classmethod
+    def _ages(cls, value: int | None, info: ValidationInfo) -> int | None:
+        low = info.data.get("min_age")
+        if value is not None and low is not None and low > value:
+            raise ValueError(f"must not be below min_age ({low})")
+        return value
+
+    @field_validator("max_grade")
+    @classmethod
+    def _grades(cls, value: SkillGrade | None, info: ValidationInfo) -> SkillGrade | None:
+        low = info.data.get("min_grade")
+        if value is not None and low is not None and low.rank > value.rank:
+            raise ValueError(f"must not be below min_grade ({low.value})")
+        return value
+
+    @field_validator("allowed_locality_codes")
+    @classmethod
+    def _codes(cls, value: list[str]) -> list[str]:
+        bad = [c for c in value if not (len(c) == 6 and c.isdigit())]
         if bad:
             raise ValueError(f"not GB/T 2260 codes: {', '.join(bad)}")
-        return self
+        return value
 
 
 class EventCreate(EligibilityFields):
@@ -63,20 +93,48 @@ class EventCreate(EligibilityFields):
     name: str = Field(min_length=1, max_length=200)
     occupation: str = Field(min_length=1, max_length=100)
     mode: EventMode
-    team_min: int | None = Field(None, ge=2, le=20)
-    team_max: int | None = Field(None, ge=2, le=20)
+    team_min: int | None = Field(
+        None,
+        ge=1,
+        le=20,
+        description="Team and innovation events: fewest members of a team, leader included "
+        "(a team event's at least 2). Default: 2 for a team event, 1 for an innovation event. "
+        "Not used in an individual event.",
+    )
+    team_max: int | None = Field(
+        None,
+        ge=1,
+        le=20,
+        description="Team and innovation events: most members of a team, leader included. "
+        "Default: 20 for a team event, 15 (an innovation achievement's largest team) for an "
+        "innovation event. Not used in an individual event.",
+    )
     capacity: int = Field(ge=1, le=100000, description="Entries admitted; later ones wait.")
 
+    @field_validator("team_min", "team_max")
+    @classmethod
+    def _team_size(cls, value: int | None, info: ValidationInfo) -> int | None:
+        mode = info.data.get("mode")
+        if value is None or mode is None:
+            return value
+        if mode is EventMode.individual:
+            raise ValueError("not used in an individual event (teams only)")
+        if mode is EventMode.team and value < 2:
+            raise ValueError("a team event's teams have at least 2 members")
+        low = info.data.get("team_min")
+        if info.field_name == "team_max" and low is not None and value < low:
+            raise ValueError(f"must not be below team_min ({low})")
+        return value
+
     @model_validator(mode="after")
-    def _team(self) -> EventCreate:
-        if self.mode is EventMode.individual:
-            if self.team_min is not None or self.team_max is not None:
-                raise ValueError("team_min/team_max are only for team and innovation events")
-        else:
-            if self.team_min is None or self.team_max is None:
-                raise ValueError("team and innovation events need team_min and team_max")
-            if self.team_min > self.team_max:
-                raise ValueError("team_min must not exceed team_max")
+    def _team_defaults(self) -> EventCreate:
+        """Store the sizes that apply, so the event shows its real rule."""
+        defaults = TEAM_SIZE_DEFAULTS.get(self.mode)
+        if defaults is None:
+            return self
+        low = self.team_min if self.team_min is not None else defaults[0]
+        high = self.team_max if self.team_max is not None else max(defaults[1], low)
+        self.team_min, self.team_max = low, high
         return self
 
 
@@ -87,8 +145,8 @@ class EventUpdate(BaseModel):
 
     name: str | None = Field(None, min_length=1, max_length=200)
     capacity: int | None = Field(None, ge=1, le=100000)
-    min_age: int | None = Field(None, ge=16, le=80)
-    max_age: int | None = Field(None, ge=16, le=80)
+    min_age: int | None = Field(None, ge=MIN_WORKING_AGE, le=80, description=AGE_DESCRIPTION)
+    max_age: int | None = Field(None, ge=MIN_WORKING_AGE, le=80, description=AGE_DESCRIPTION)
     min_grade: SkillGrade | None = None
     max_grade: SkillGrade | None = None
     allowed_locality_codes: list[str] | None = None

@@ -158,7 +158,13 @@ async def update_event(
     except ValidationError as exc:
         raise InvalidInput(
             "The change leaves the eligibility rules inconsistent.",
-            errors=[FieldError(field="body", message=e["msg"]) for e in exc.errors()],
+            errors=[
+                FieldError(
+                    field=".".join(str(part) for part in e["loc"]) or "body",
+                    message=e["msg"].removeprefix("Value error, "),
+                )
+                for e in exc.errors()
+            ],
         ) from exc
     if "capacity" in changes:
         taken = await session.scalar(

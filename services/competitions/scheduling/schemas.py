@@ -191,6 +191,9 @@ class Release(ReleaseSummary):
 
 class SchedulePublishedData(BaseModel):
     stage_id: uuid.UUID
+    event_id: uuid.UUID
+    competition_id: uuid.UUID
+    organiser_locality_code: str = Field(examples=["370100"])
     version: int = Field(examples=[1])
     slot_count: int = Field(examples=[60])
 

@@ -701,7 +701,23 @@ async def publish_release(
     session.add(release)
     await session.flush()
     await session.refresh(release)
-    data = {"stage_id": str(stage.id), "version": release.version, "slot_count": len(snapshot)}
+    organiser: str = (
+        await session.execute(
+            select(Competition.organiser_locality_code).where(
+                Competition.id == stage.competition_id
+            )
+        )
+    ).scalar_one()
+    data = {
+        **outbox.competition_scope(
+            competition_id=stage.competition_id,
+            organiser_locality_code=organiser,
+            event_id=stage.event_id,
+            stage_id=stage.id,
+        ),
+        "version": release.version,
+        "slot_count": len(snapshot),
+    }
     outbox.emit(
         session, service=SERVICE, type="schedule.published", subject=f"stage:{stage.id}", data=data
     )

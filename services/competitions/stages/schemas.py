@@ -252,6 +252,7 @@ class StageAdvancedData(BaseModel):
     next_stage_id: uuid.UUID
     event_id: uuid.UUID
     competition_id: uuid.UUID
+    organiser_locality_code: str = Field(examples=["370000"])
     qualified_count: int = Field(examples=[12])
 
 

@@ -577,10 +577,21 @@ async def apply_advancement(
             next_stage_id=next_stage.id,
             event_id=stage.event_id,
             competition_id=stage.competition_id,
+            organiser_locality_code=await _organiser_locality(session, stage.competition_id),
             qualified_count=len(order),
         ).model_dump(mode="json"),
     )
     return view, True
+
+
+async def _organiser_locality(session: AsyncSession, competition_id: uuid.UUID) -> str:
+    """For webhook payloads: subscriptions filtered by locality match the organiser's."""
+    code: str = (
+        await session.execute(
+            select(Competition.organiser_locality_code).where(Competition.id == competition_id)
+        )
+    ).scalar_one()
+    return code
 
 
 async def get_advancement(session: AsyncSession, stage_id: uuid.UUID) -> schemas.Advancement:

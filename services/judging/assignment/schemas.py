@@ -8,6 +8,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared import examples as ex
+from shared.outbox import StageScope
 
 
 class AssignmentSolve(BaseModel):
@@ -118,9 +119,7 @@ class ShortEntry(BaseModel):
     removed_by: dict[str, int] = Field(examples=[{"same_enterprise": 2, "same_locality": 4}])
 
 
-class AssignmentsCreatedData(BaseModel):
-    stage_id: uuid.UUID
-    competition_id: uuid.UUID
+class AssignmentsCreatedData(StageScope):
     run_id: uuid.UUID
     k: int = Field(examples=[3])
     entries: int = Field(examples=[120])

@@ -216,7 +216,7 @@ async def solve(
             service=SERVICE,
             type="assignments.created",
             subject=f"stage:{stage.id}",
-            data={"stage_id": str(stage.id), "competition_id": str(stage.competition_id)} | summary,
+            data=stage.scope() | summary,
         )
     loads = [
         schemas.JudgeLoad(judge_id=j.id, name=j.name, load=int(solution.loads[i]))

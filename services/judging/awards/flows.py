@@ -44,9 +44,7 @@ def _event_data(award: Award, stage: StageInfo) -> dict[str, object]:
     body = award.request.get("body", {})
     return {
         "award_id": str(award.id),
-        "stage_id": str(stage.id),
-        "competition_id": str(stage.competition_id),
-        "organiser_locality_code": stage.organiser_locality_code,
+        **stage.scope(),
         "entry_id": str(award.entry_id),
         "worker_id": str(award.worker_id),
         "kind": award.kind.value,

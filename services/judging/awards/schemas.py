@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared import examples as ex
 from shared.models.judging import AwardKind, DeliveryState
 from shared.models.registry.enums import SkillGrade
+from shared.outbox import StageScope
 
 Prize = Literal["first", "second", "third", "merit"]
 
@@ -114,25 +115,22 @@ class SendReport(BaseModel):
     awards: list[Award]
 
 
+class AwardEventData(StageScope):
+    award_id: uuid.UUID
+    entry_id: uuid.UUID
+    worker_id: uuid.UUID
+    kind: AwardKind
+    honour_code: str | None = Field(examples=["provincial_technical_expert"])
+    to_grade: SkillGrade | None = None
+    rank: int = Field(examples=[1])
+    prize: str | None = Field(examples=["first"])
+    source_ref: str
+    registry_ref: str | None = Field(None, description="The registry's record of the award.")
+
+
 class AwardEvent(BaseModel):
     """A Standard Webhooks payload: `{type, timestamp, data}`."""
 
     type: str = Field(examples=["award.granted"])
     timestamp: datetime
-    data: dict[str, Any] = Field(
-        examples=[
-            {
-                "award_id": "3c6f1d2e-8a4b-4c5d-9e6f-7a8b9c0d1e2f",
-                "stage_id": ex.STAGE_ID,
-                "competition_id": ex.COMPETITION_ID,
-                "organiser_locality_code": "370000",
-                "entry_id": ex.ENTRY_ID,
-                "worker_id": ex.WORKER_ID,
-                "kind": "honour",
-                "honour_code": ex.PROVINCIAL_HONOUR_CODE,
-                "rank": 1,
-                "prize": "first",
-                "source_ref": "award:5f0c...:9a1e...:6b1f...:honour",
-            }
-        ]
-    )
+    data: AwardEventData

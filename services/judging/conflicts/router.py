@@ -103,12 +103,16 @@ async def declare_conflict(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Record a relation that disqualifies the judge: with a worker (a relative, a former
-    colleague: every entry with that worker as a member) or with an entry. By the judge
-    themselves, or an organiser whose scope covers the judge. Audited; declared once (409)."""
+    colleague: every entry with that worker as a member), with an entry, or with an entry by
+    its blind code (`stage_id` and `blind_code`: judges know entries only by code; the answer
+    does not reveal the entry, 422 at `blind_code` when no entry of the stage has it, 403 when
+    the judge neither is assigned to the stage nor judges its occupation). By the judge
+    themselves, or an organiser whose scope covers the judge (by code: and the stage). Audited;
+    declared once (409)."""
 
     async def create() -> schemas.DeclaredConflict:
         row = await service.declare_conflict(session, upstream, judge_id, data, principal)
-        return schemas.DeclaredConflict.model_validate(row)
+        return service.present_declared(row, principal)
 
     return await idempotent_create(
         session,
@@ -133,4 +137,4 @@ async def list_declared(
 ) -> list[schemas.DeclaredConflict]:
     """The relations declared for the judge, oldest first (the judge and their managers)."""
     rows = await service.list_declared(session, judge_id, principal)
-    return [schemas.DeclaredConflict.model_validate(r) for r in rows]
+    return [service.present_declared(r, principal) for r in rows]

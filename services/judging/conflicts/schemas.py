@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared import examples as ex
 from shared.models.judging import ConflictKind
@@ -53,20 +53,32 @@ class DeclaredConflictCreate(BaseModel):
                 {
                     "worker_id": ex.WORKER_ID,
                     "reason": "选手系本人表弟",
-                }
+                },
+                {
+                    "stage_id": ex.STAGE_ID,
+                    "blind_code": "K7MXRA",
+                    "reason": "选手系本人表弟",
+                },
             ]
         },
     )
 
     worker_id: uuid.UUID | None = Field(None, description="A person the judge is related to.")
     entry_id: uuid.UUID | None = Field(None, description="Or an entry, as a whole.")
+    blind_code: str | None = Field(
+        None,
+        min_length=1,
+        max_length=16,
+        description="Or an entry by the blind code the judge sees (with `stage_id`): for judges, "
+        "who know entries only so. The answer does not reveal the entry behind the code.",
+        examples=["K7MXRA"],
+    )
+    stage_id: uuid.UUID | None = Field(
+        None,
+        description="With `blind_code`: the stage the code belongs to (one the judge is "
+        "assigned to or whose occupation they judge).",
+    )
     reason: str = Field(min_length=2, max_length=2000)
-
-    @model_validator(mode="after")
-    def _one_target(self) -> DeclaredConflictCreate:
-        if (self.worker_id is None) == (self.entry_id is None):
-            raise ValueError("give exactly one of worker_id and entry_id")
-        return self
 
 
 class DeclaredConflict(BaseModel):
@@ -75,7 +87,12 @@ class DeclaredConflict(BaseModel):
     id: uuid.UUID
     judge_id: uuid.UUID
     worker_id: uuid.UUID | None
-    entry_id: uuid.UUID | None
+    entry_id: uuid.UUID | None = Field(
+        description="For a conflict declared by blind code, shown only to admins and our "
+        "services (the judge and organisers see the code)."
+    )
+    stage_id: uuid.UUID | None = Field(None, description="Declared by blind code: the stage.")
+    blind_code: str | None = Field(None, examples=["K7MXRA"])
     reason: str
     declared_by: str
     declared_by_role: str = Field(examples=["judge"])

@@ -21,14 +21,19 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.judging.access import check_judge_reader, is_own
+from services.judging.access import (
+    check_judge_reader,
+    check_stage_manager,
+    is_internal,
+    is_own,
+)
 from services.judging.conflicts import schemas
 from services.judging.upstream import EntryFacts, StageInfo, Upstream
 from shared import audit
-from shared.auth.principal import Principal
+from shared.auth.principal import Principal, Role
 from shared.db import get_or_404
-from shared.errors import Conflict, FieldError, RuleViolation
-from shared.models.judging import ConflictKind, DeclaredConflict, Judge
+from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, RuleViolation
+from shared.models.judging import ConflictKind, DeclaredConflict, Judge, JudgeAssignment
 
 SERVICE = "judging"
 Reasons = dict[uuid.UUID, list[schemas.ConflictReason]]
@@ -276,6 +281,67 @@ async def stage_conflicts(
     )
 
 
+def _target(data: schemas.DeclaredConflictCreate) -> str:
+    """Which target the declaration names: exactly one of a worker, an entry, a blind code."""
+    given = [
+        name
+        for name, value in (
+            ("worker_id", data.worker_id),
+            ("entry_id", data.entry_id),
+            ("blind_code", data.blind_code),
+        )
+        if value is not None
+    ]
+    errors = []
+    if len(given) != 1:
+        # None given: name the field the request was closest to (a stage wants its code).
+        fields = given or ["blind_code" if data.stage_id is not None else "worker_id"]
+        errors = [
+            FieldError(field=name, message="give exactly one of worker_id, entry_id, blind_code")
+            for name in fields
+        ]
+    elif (data.blind_code is None) != (data.stage_id is None):
+        field = "stage_id" if data.blind_code is not None else "blind_code"
+        errors = [FieldError(field=field, message="blind_code and stage_id go together")]
+    if errors:
+        raise InvalidInput(
+            "Name one target: a worker, an entry, or a blind code with its stage.", errors=errors
+        )
+    return given[0]
+
+
+async def _entry_behind_code(
+    session: AsyncSession,
+    upstream: Upstream,
+    judge: Judge,
+    stage_id: uuid.UUID,
+    code: str,
+    principal: Principal,
+) -> uuid.UUID:
+    """The entry behind a blind code of a stage the caller may name codes in: a judge one they
+    are assigned to or whose occupation they judge; anyone else a stage they manage."""
+    stage = await upstream.stage(stage_id)
+    if is_own(principal, judge):
+        assigned = await session.scalar(
+            select(JudgeAssignment.id)
+            .where(JudgeAssignment.judge_id == judge.id, JudgeAssignment.stage_id == stage.id)
+            .limit(1)
+        )
+        if assigned is None and stage.occupation not in judge.occupations:
+            raise Forbidden(
+                f"You judge neither in stage {stage.id} nor its occupation ({stage.occupation})."
+            )
+    else:
+        check_stage_manager(principal, stage)
+    entry_id = await upstream.entry_by_blind_code(stage.id, code)
+    if entry_id is None:
+        raise RuleViolation(
+            f"No entry of stage {stage.id} has the blind code {code}.",
+            errors=[FieldError(field="blind_code", message="not a blind code of the stage")],
+        )
+    return entry_id
+
+
 async def declare_conflict(
     session: AsyncSession,
     upstream: Upstream,
@@ -285,6 +351,8 @@ async def declare_conflict(
 ) -> DeclaredConflict:
     judge = await get_or_404(session, Judge, judge_id, "judge")
     check_judge_reader(principal, judge)  # the judge themselves, or a manager of the judge
+    target = _target(data)
+    entry_id = data.entry_id
     if data.worker_id is not None:
         if data.worker_id not in await upstream.workers([data.worker_id]):
             raise RuleViolation(
@@ -303,11 +371,18 @@ async def declare_conflict(
             f"The competitions service has no entry {data.entry_id}.",
             errors=[FieldError(field="entry_id", message="no such entry")],
         )
+    if data.blind_code is not None:
+        assert data.stage_id is not None  # _target checked they go together
+        entry_id = await _entry_behind_code(
+            session, upstream, judge, data.stage_id, data.blind_code, principal
+        )
     row = DeclaredConflict(
         id=uuid.uuid4(),
         judge_id=judge.id,
         worker_id=data.worker_id,
-        entry_id=data.entry_id,
+        entry_id=entry_id,
+        stage_id=data.stage_id if data.blind_code is not None else None,
+        blind_code=data.blind_code,
         reason=data.reason,
         declared_by=principal.sub,
         declared_by_role="judge" if is_own(principal, judge) else principal.role.value,
@@ -317,8 +392,9 @@ async def declare_conflict(
             session.add(row)
             await session.flush()
     except IntegrityError as exc:
-        field = "worker_id" if data.worker_id else "entry_id"
-        raise Conflict("This conflict is already declared for the judge.", field=field) from exc
+        # By code, the same entry may already be declared by id (or the other way round):
+        # the message must not say which entry.
+        raise Conflict("This conflict is already declared for the judge.", field=target) from exc
     await session.refresh(row)
     audit.record(
         session,
@@ -330,6 +406,15 @@ async def declare_conflict(
         after=schemas.DeclaredConflict.model_validate(row).model_dump(mode="json"),
     )
     return row
+
+
+def present_declared(row: DeclaredConflict, principal: Principal) -> schemas.DeclaredConflict:
+    """A declared conflict as the caller may see it: one declared by blind code keeps the entry
+    behind the code hidden except from admins and our services (as conflicts are listed)."""
+    out = schemas.DeclaredConflict.model_validate(row)
+    if row.blind_code is not None and not (principal.role is Role.admin or is_internal(principal)):
+        out.entry_id = None
+    return out
 
 
 async def list_declared(

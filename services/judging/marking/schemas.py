@@ -185,3 +185,35 @@ class MarkingScheme(MarkingSchemeSummary):
         examples=[{"theory": 30, "practical": 70}],
     )
     criteria: list[Criterion]
+
+
+class AspectOutline(BaseModel):
+    code: str = Field(examples=["B1.1"])
+    description: str = Field(examples=["外圆直径 Φ40±0.02"])
+    component: StageComponent
+    type: AspectType
+    max_mark: Mark = Field(examples=[60])
+
+
+class SubCriterionOutline(BaseModel):
+    code: str = Field(examples=["B1"])
+    name: str = Field(examples=["尺寸精度"])
+    max_mark: Mark
+    aspects: list[AspectOutline]
+
+
+class CriterionOutline(BaseModel):
+    code: str = Field(examples=["B"])
+    name: str = Field(examples=["零件加工"])
+    max_mark: Mark
+    sub_criteria: list[SubCriterionOutline]
+
+
+class MarkingSchemeOutline(BaseModel):
+    """What competitors see of a marking scheme once results are published: the tree of codes,
+    names and max marks (no ids, allowed marks or judgement descriptors)."""
+
+    stage_id: uuid.UUID
+    version: int = Field(description="The scheme version the published results used.")
+    title: str = Field(examples=["数控车工市级初赛评分标准"])
+    criteria: list[CriterionOutline]

@@ -46,18 +46,31 @@ def validate(data: schemas.MarkingSchemeCreate, stage: StageInfo) -> list[FieldE
         errors.append(FieldError(field=field, message=message))
 
     declared = {c.component.value: c.weight for c in data.components}
-    if len(declared) != len(data.components):
-        bad("components", "each component may appear once")
     expected = {c["component"]: int(c["weight"]) for c in stage.components}
-    if declared != expected:
-        want = ", ".join(f"{k} {v}" for k, v in expected.items())
-        bad("components", f"must be the stage's components and weights ({want})")
+    want = ", ".join(f"{k} {v}" for k, v in expected.items())
+    seen: set[str] = set()
+    for i, c in enumerate(data.components):
+        name = c.component.value
+        if name in seen:
+            bad(f"components[{i}].component", f"{name} is given twice")
+        elif name not in expected:
+            bad(f"components[{i}].component", f"not a component of the stage ({want})")
+        elif c.weight != expected[name]:
+            bad(f"components[{i}].weight", f"the stage weighs {name} {expected[name]}")
+        seen.add(name)
+    for name in expected:
+        if name not in seen:
+            bad("components", f"{name} is missing: give the stage's components ({want})")
 
     per_component: dict[str, Decimal] = dict.fromkeys(declared, Decimal(0))
     criterion_totals: list[tuple[str, Decimal]] = []
+    #: Per criterion, the marks of its aspects by component (a component may span criteria).
+    shares: list[dict[str, Decimal]] = []
     for ci, criterion in enumerate(data.criteria):
         cpath = f"criteria[{ci}]"
         ctotal = Decimal(0)
+        share: dict[str, Decimal] = {}
+        shares.append(share)
         for si, sub in enumerate(criterion.sub_criteria):
             spath = f"{cpath}.sub_criteria[{si}]"
             stotal = Decimal(0)
@@ -69,6 +82,7 @@ def validate(data: schemas.MarkingSchemeCreate, stage: StageInfo) -> list[FieldE
                     bad(f"{apath}.component", f"{component} is not a component of the scheme")
                 else:
                     per_component[component] += aspect.max_mark
+                    share[component] = share.get(component, Decimal(0)) + aspect.max_mark
                 if aspect.type is AspectType.measurement:
                     if aspect.descriptors is not None:
                         bad(f"{apath}.descriptors", "only judgement aspects have descriptors")
@@ -122,19 +136,37 @@ def validate(data: schemas.MarkingSchemeCreate, stage: StageInfo) -> list[FieldE
             )
         criterion_totals.append((f"{cpath} {criterion.name}", ctotal))
 
+    # A component whose aspects do not add up to its weight is named where its aspects are:
+    # every criterion holding some of them, with its share (the README promises paths).
+    # Against the stage's weight: a wrong declared weight is already named at `components`.
+    mismatched = False
+    checked: set[str] = set()
+    for i, c in enumerate(data.components):
+        component = c.component.value
+        if component in checked or component not in expected:
+            continue
+        checked.add(component)
+        weight = expected[component]
+        marks = per_component.get(component, Decimal(0))
+        if marks == weight:
+            continue
+        mismatched = True
+        holders = [ci for ci, share in enumerate(shares) if component in share]
+        if not holders:
+            bad(f"components[{i}]", f"{component} (weight {weight}) has no aspect")
+        for ci in holders:
+            bad(
+                f"criteria[{ci}]",
+                f"its {component} aspects total {_fmt(shares[ci][component])}; all the "
+                f"{component} aspects total {_fmt(marks)}, but the {component} weight is "
+                f"{weight}",
+            )
     total = sum((t for _, t in criterion_totals), Decimal(0))
-    if total != TOTAL:
+    if total != TOTAL and not mismatched:
+        # Only when the weights themselves are off (reported at `components`) or an aspect
+        # names no component of the scheme (reported at that aspect).
         parts = "; ".join(f"{path}: {_fmt(t)}" for path, t in criterion_totals)
         bad("criteria", f"the aspects' max marks total {_fmt(total)}, not 100 ({parts})")
-    for component, weight in declared.items():
-        marks = per_component.get(component, Decimal(0))
-        if marks == 0:
-            bad("components", f"{component} has no aspect")
-        elif marks != weight and total == TOTAL:
-            bad(
-                "components",
-                f"the {component} aspects total {_fmt(marks)}, but its weight is {weight}",
-            )
     return errors
 
 
@@ -214,6 +246,25 @@ def present(scheme: MarkingScheme) -> schemas.MarkingScheme:
         component_marks=marks,
         criteria=[schemas.Criterion.model_validate(c) for c in scheme.criteria],
     )
+
+
+def outline(scheme: MarkingScheme) -> schemas.MarkingSchemeOutline:
+    """The scheme as competitors may see it (codes, names, max marks)."""
+    return schemas.MarkingSchemeOutline.model_validate(
+        {
+            "stage_id": scheme.stage_id,
+            "version": scheme.version,
+            "title": scheme.title,
+            "criteria": scheme.criteria,
+        }
+    )
+
+
+async def by_id(session: AsyncSession, scheme_id: uuid.UUID) -> MarkingScheme:
+    found = await session.get(MarkingScheme, scheme_id)
+    if found is None:  # pragma: no cover - results always point at a saved version
+        raise NotFound(f"No marking scheme {scheme_id}.")
+    return found
 
 
 def summary(scheme: MarkingScheme) -> schemas.MarkingSchemeSummary:

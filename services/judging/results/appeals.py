@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +27,14 @@ from shared import audit, outbox
 from shared.auth.principal import Principal, Role
 from shared.concurrency import check_transition_if_match
 from shared.db import get_or_404
-from shared.errors import Conflict, FieldError, Forbidden, NotFound, RuleViolation
+from shared.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RuleViolation,
+)
 from shared.models.judging import (
     Appeal,
     AppealStatus,
@@ -115,27 +123,15 @@ async def file(
         )
     entry = mine[0]
     scheme_id = uuid.UUID(latest.inputs["scheme_id"])
-    known = set(
-        await session.scalars(
-            select(MarkingAspect.id).where(
-                MarkingAspect.scheme_id == scheme_id, MarkingAspect.id.in_(data.aspect_ids)
-            )
-        )
-    )
-    errors = [
-        FieldError(field=f"aspect_ids[{i}]", message="not an aspect of the stage's scheme")
-        for i, a in enumerate(data.aspect_ids)
-        if a not in known
-    ]
-    if errors:
-        raise RuleViolation(f"{len(errors)} aspect id(s) are not of this stage.", errors=errors)
+    aspects = await _named_aspects(session, scheme_id, data)
     assert entry.entry_id is not None
     appeal = Appeal(
         stage_id=stage.id,
         result_id=latest.id,
         stage_entry_id=entry.stage_entry_id,
         entry_id=entry.entry_id,
-        aspect_ids=[str(a) for a in dict.fromkeys(data.aspect_ids)],
+        aspect_ids=[str(a.id) for a in aspects],
+        aspect_codes=[a.code for a in aspects],
         reason=data.reason,
         status=AppealStatus.pending,
         filed_by=principal.sub,
@@ -156,13 +152,50 @@ async def file(
         subject=str(appeal.id),
         data={
             "appeal_id": str(appeal.id),
-            "stage_id": str(stage.id),
+            **stage.scope(),
             "entry_id": str(appeal.entry_id),
             "result_version": latest.version,
+            "aspect_codes": appeal.aspect_codes,
             "aspect_ids": appeal.aspect_ids,
         },
     )
     return appeal
+
+
+async def _named_aspects(
+    session: AsyncSession, scheme_id: uuid.UUID, data: schemas.AppealCreate
+) -> list[MarkingAspect]:
+    """The aspects an appeal names, by code (or, for older clients, by id), in the order given
+    and each once; every one not of the scheme the results were computed with is refused,
+    naming its place in the list."""
+    if (data.aspect_codes is None) == (data.aspect_ids is None):
+        fields = ["aspect_codes", "aspect_ids"] if data.aspect_codes else ["aspect_codes"]
+        raise InvalidInput(
+            "Name the disputed aspects by code in aspect_codes (aspect_ids is the older way; "
+            "give one of them).",
+            errors=[FieldError(field=f, message="give aspect_codes or aspect_ids") for f in fields],
+        )
+    field = "aspect_codes" if data.aspect_codes is not None else "aspect_ids"
+    column = MarkingAspect.code if data.aspect_codes is not None else MarkingAspect.id
+    named: list[Any] = list(data.aspect_codes or data.aspect_ids or [])
+    found = {
+        getattr(a, column.key): a
+        for a in await session.scalars(
+            select(MarkingAspect).where(MarkingAspect.scheme_id == scheme_id, column.in_(named))
+        )
+    }
+    errors = [
+        FieldError(field=f"{field}[{i}]", message=f"{n} is not an aspect of the stage's scheme")
+        for i, n in enumerate(named)
+        if n not in found
+    ]
+    if errors:
+        raise RuleViolation(
+            f"{len(errors)} aspect(s) are not of this stage's marking scheme; its codes are "
+            "listed at GET /v1/stages/{stage_id}/marking-schemes/outline.",
+            errors=errors,
+        )
+    return [found[n] for n in dict.fromkeys(named)]
 
 
 async def list_appeals(
@@ -288,7 +321,7 @@ async def decide(
         subject=str(appeal.id),
         data={
             "appeal_id": str(appeal.id),
-            "stage_id": str(appeal.stage_id),
+            **stage.scope(),
             "entry_id": str(appeal.entry_id),
             "outcome": appeal.status.value,
             "unlocked_scores": len(appeal.unlocked_score_ids or []),

@@ -10,7 +10,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
 
 from services.judging.access import ManagedStage, check_stage_manager
 from services.judging.awards import flows as award_flows
@@ -529,27 +528,22 @@ async def relock_scores(
 webhooks = APIRouter(tags=["results"])
 
 
-class _Event(BaseModel):
-    type: str
-    timestamp: str
-    data: dict[str, object]
-
-
 @webhooks.post("results.provisional", summary="Provisional results were published")
-async def results_provisional(event: _Event) -> None:
-    """`data`: stage_id, result_id, version, entry_count, appeal_deadline."""
+async def results_provisional(event: schemas.ResultsEvent) -> None:
+    """A new provisional version: its appeal window closes at `data.appeal_deadline`."""
 
 
 @webhooks.post("results.final", summary="Results were finalised")
-async def results_final(event: _Event) -> None:
-    """`data`: stage_id, result_id, version, entry_count, advanced (sent to competitions)."""
+async def results_final(event: schemas.ResultsEvent) -> None:
+    """The provisional version became final (`data.advanced`: its ranking went to the
+    competitions service for advancement)."""
 
 
 @webhooks.post("appeal.filed", summary="An appeal was filed")
-async def appeal_filed(event: _Event) -> None:
-    """`data`: appeal_id, stage_id, entry_id, result_version, aspect_ids."""
+async def appeal_filed(event: schemas.AppealEvent) -> None:
+    """A competitor appealed a provisional result, naming the aspects disputed by code."""
 
 
 @webhooks.post("appeal.decided", summary="An appeal was decided")
-async def appeal_decided(event: _Event) -> None:
-    """`data`: appeal_id, stage_id, entry_id, outcome (upheld, rejected), unlocked_scores."""
+async def appeal_decided(event: schemas.AppealEvent) -> None:
+    """Upheld (the named marks reopened for re-scoring: `data.unlocked_scores`) or rejected."""

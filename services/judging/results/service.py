@@ -459,6 +459,13 @@ async def _latest(
     return result
 
 
+async def published_scheme_id(session: AsyncSession, stage_id: uuid.UUID) -> uuid.UUID | None:
+    """The marking scheme version the stage's published results (provisional or final) were
+    computed with; None before any publication."""
+    latest = await _latest(session, stage_id, (ResultStatus.provisional, ResultStatus.final))
+    return uuid.UUID(latest.inputs["scheme_id"]) if latest is not None else None
+
+
 async def write_entries(
     session: AsyncSession, result_id: uuid.UUID, loaded: Loaded, computed: compute.Computed
 ) -> None:
@@ -652,7 +659,7 @@ async def publish_provisional(
         type="results.provisional",
         subject=str(stage.id),
         data={
-            "stage_id": str(stage.id),
+            **stage.scope(),
             "result_id": str(latest.id),
             "version": latest.version,
             "entry_count": latest.entry_count,
@@ -767,7 +774,7 @@ async def finalise(
         type="results.final",
         subject=str(stage.id),
         data={
-            "stage_id": str(stage.id),
+            **stage.scope(),
             "result_id": str(public.id),
             "version": public.version,
             "entry_count": public.entry_count,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.judging.marking.schemas import Mark
 from shared.models.judging import AspectType
+from shared.outbox import StageScope
 
 
 class MarkIn(BaseModel):
@@ -178,9 +179,7 @@ class StageLockCreate(BaseModel):
     )
 
 
-class ScoresLockedData(BaseModel):
-    stage_id: uuid.UUID
-    competition_id: uuid.UUID
+class ScoresLockedData(StageScope):
     reason: str = Field(examples=["signoffs"], description="signoffs or organiser.")
     scores: int = Field(examples=[3600], description="Marks locked in the stage.")
     locked_at: datetime

@@ -910,8 +910,7 @@ async def _lock_stage(
         type="scores.locked",
         subject=f"stage:{stage.id}",
         data={
-            "stage_id": str(stage.id),
-            "competition_id": str(stage.competition_id),
+            **stage.scope(),
             "reason": reason,
             "scores": total,
             "locked_at": lock.locked_at.isoformat(),

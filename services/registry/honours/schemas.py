@@ -121,6 +121,7 @@ class HonourGrant(BaseModel):
 class HonourEventData(BaseModel):
     grant_id: uuid.UUID
     worker_id: uuid.UUID
+    locality_code: str = Field(examples=["370102"], description="The worker's locality.")
     honour_code: str = Field(examples=["qilu_craftsman"])
     source: HonourSource
     source_ref: str | None = None

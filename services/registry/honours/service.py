@@ -205,7 +205,11 @@ async def grant_honour(
         service=SERVICE,
         type="honour.granted",
         subject=f"worker:{worker.id}",
-        data={**_event_data(grant), "granted_on": grant.granted_on.isoformat()},
+        data={
+            **_event_data(grant),
+            "locality_code": worker.locality_code,
+            "granted_on": grant.granted_on.isoformat(),
+        },
     )
     audit.record(
         session,
@@ -265,7 +269,11 @@ async def revoke_grant(
         service=SERVICE,
         type="honour.revoked",
         subject=f"worker:{grant.worker_id}",
-        data={**_event_data(grant), "revoked_at": grant.revoked_at.isoformat()},
+        data={
+            **_event_data(grant),
+            "locality_code": worker.locality_code,
+            "revoked_at": grant.revoked_at.isoformat(),
+        },
     )
     audit.record(
         session,

@@ -78,9 +78,10 @@ async def import_workers(
     `id_number`/身份证号, `phone`/手机号, `occupation`/职业（工种）,
     `enterprise_credit_code`/统一社会信用代码, `locality_code`/行政区划代码, `grade`/技能等级
     (e.g. 高级工 or `senior`). Answers 202 with a job: follow its progress at
-    `/v1/imports/{id}`. Valid rows are committed in batches; invalid ones and identity numbers
-    already registered (or repeated in the file) are reported per row and never inserted, so
-    importing the same file again adds nothing."""
+    `/v1/imports/{id}`. Every worker must be at least 16, the legal working age (a younger
+    one's row is refused at `id_number`). Valid rows are committed in batches; invalid ones and
+    identity numbers already registered (or repeated in the file) are reported per row and
+    never inserted, so importing the same file again adds nothing."""
     return await _upload(request, session, principal, ImportKind.workers, file)
 
 

@@ -169,6 +169,8 @@ class MentorshipEventData(BaseModel):
     mentorship_id: uuid.UUID
     mentor_id: uuid.UUID
     apprentice_id: uuid.UUID
+    mentor_locality_code: str = Field(examples=["370102"])
+    apprentice_locality_code: str = Field(examples=["370102"])
     kind: MentorshipKind
     status: MentorshipStatus = Field(
         description="`active` in `mentorship.started`; `completed` or `terminated` in "

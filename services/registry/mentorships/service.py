@@ -404,7 +404,9 @@ def _record_on_files(
         )
 
 
-def _emit(session: AsyncSession, event: str, mentorship: Mentorship) -> None:
+def _emit(
+    session: AsyncSession, event: str, mentorship: Mentorship, mentor: Worker, apprentice: Worker
+) -> None:
     outbox.emit(
         session,
         service="registry",
@@ -414,6 +416,9 @@ def _emit(session: AsyncSession, event: str, mentorship: Mentorship) -> None:
             "mentorship_id": str(mentorship.id),
             "mentor_id": str(mentorship.mentor_id),
             "apprentice_id": str(mentorship.apprentice_id),
+            # Both people's localities: a city's subscription hears of its workers' pairs.
+            "mentor_locality_code": mentor.locality_code,
+            "apprentice_locality_code": apprentice.locality_code,
             "kind": mentorship.kind.value,
             "status": mentorship.status.value,
         },
@@ -492,7 +497,7 @@ async def activate(
         occurred_on=started_on,
         principal=principal,
     )
-    _emit(session, "mentorship.started", mentorship)
+    _emit(session, "mentorship.started", mentorship, mentor, apprentice)
     _audit(session, principal, "mentorship.activate", mentorship, before)
     return await get(session, mentorship.id)
 
@@ -534,7 +539,7 @@ async def complete(
         principal=principal,
         extra={"rating": rating},
     )
-    _emit(session, "mentorship.ended", mentorship)
+    _emit(session, "mentorship.ended", mentorship, mentor, apprentice)
     _audit(session, principal, "mentorship.complete", mentorship, before)
     return await get(session, mentorship.id)
 
@@ -574,6 +579,6 @@ async def terminate(
             principal=principal,
             extra={"reason": data.reason},
         )
-        _emit(session, "mentorship.ended", mentorship)
+        _emit(session, "mentorship.ended", mentorship, mentor, apprentice)
     _audit(session, principal, "mentorship.terminate", mentorship, before)
     return await get(session, mentorship.id)

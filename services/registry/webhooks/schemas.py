@@ -56,13 +56,20 @@ class SubscriptionCreate(BaseModel):
     description: str | None = Field(None, max_length=256)
     event_types: list[str] = Field(min_length=1, max_length=50, description=EVENT_TYPES_DESCRIPTION)
     competition_id: uuid.UUID | None = Field(
-        None, description="Only events whose `data.competition_id` is this competition."
+        None,
+        description="Only events whose `data.competition_id` is this competition: every "
+        "competitions and judging event (entries, stages, schedules, assignments, scores, "
+        "results, appeals, awards) and a grade promotion for its result; registry events about "
+        "people otherwise carry none, so they never match.",
     )
     locality_code: str | None = Field(
         None,
         pattern=r"^\d{6}$",
-        description="Only events about this locality or inside it (`data.locality_code` or "
-        "`data.organiser_locality_code`; a city includes its counties).",
+        description="Only events about this locality or inside it: any `data.*locality_code` "
+        "(`organiser_locality_code` of the competition's organiser on every competition event, "
+        "a person's `locality_code`, a transfer's `from_locality_code`, a mentorship's "
+        "`mentor_locality_code` and `apprentice_locality_code`; a city includes its counties, "
+        "the province everything).",
     )
 
     _types = field_validator("event_types")(_check_types)

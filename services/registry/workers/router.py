@@ -66,7 +66,8 @@ async def create_worker(
     """Register a worker and open their talent file (apprentice or technician file, by grade).
 
     The identity number is checked (GB 11643 check digit, real birth date); birth date and sex
-    are taken from it, and any given must agree. One worker per identity number: a second
+    are taken from it, and any given must agree. Workers are at least 16, the legal working
+    age (422 at `id_number` otherwise). One worker per identity number: a second
     registration is a 409 naming the existing worker's id. Identity and phone numbers are
     stored encrypted and shown masked except to admins and the worker."""
     cipher = _cipher(request)

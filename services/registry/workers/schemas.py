@@ -36,7 +36,11 @@ class WorkerCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=64, description="Name as on the identity card.")
     id_number: str = Field(
-        min_length=1, max_length=32, description="Resident identity number (GB 11643)."
+        min_length=1,
+        max_length=32,
+        description="Resident identity number (GB 11643). The worker must be at least 16 (the "
+        "legal working age) today, by the birth date in the number: younger is a 422 at "
+        "`id_number`.",
     )
     sex: Sex | None = Field(None, description="Optional; must match the identity number.")
     birth_date: date | None = Field(None, description="Optional; must match the identity number.")
@@ -316,11 +320,21 @@ class WorkerEventData(BaseModel):
     source: GradeSource | None = Field(None, description="worker.grade_changed")
     effective_date: Day | None = Field(None, description="worker.grade_changed")
     grade_change_id: uuid.UUID | None = Field(None, description="worker.grade_changed")
-    enterprise_id: uuid.UUID | None = Field(None, description="worker.created")
+    enterprise_id: uuid.UUID | None = Field(
+        None, description="worker.created, worker.grade_changed: the employer."
+    )
     from_enterprise_id: uuid.UUID | None = Field(None, description="worker.transferred")
     to_enterprise_id: uuid.UUID | None = Field(None, description="worker.transferred")
     date: Day | None = Field(None, description="worker.transferred")
-    locality_code: str | None = None
+    locality_code: str = Field(
+        examples=["370102"], description="The worker's locality (after a transfer: the new one)."
+    )
+    from_locality_code: str | None = Field(
+        None, description="worker.transferred: the locality the worker left."
+    )
+    competition_id: uuid.UUID | None = Field(
+        None, description="worker.grade_changed for a competition result: the competition."
+    )
 
 
 class WorkerEvent(BaseModel):

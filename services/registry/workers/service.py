@@ -468,6 +468,7 @@ async def _apply_grade(
     issuing_body: str | None = None,
     source_ref: str | None = None,
     reason: str | None = None,
+    competition_id: uuid.UUID | None = None,
 ) -> GradeChange:
     change = GradeChange(
         worker_id=worker.id,
@@ -530,6 +531,10 @@ async def _apply_grade(
             "source": source.value,
             "effective_date": effective_date.isoformat(),
             "grade_change_id": str(change.id),
+            "enterprise_id": str(worker.enterprise_id) if worker.enterprise_id else None,
+            "locality_code": worker.locality_code,
+            # A promotion for a competition result reaches that competition's subscribers.
+            **({"competition_id": str(competition_id)} if competition_id else {}),
         },
     )
     return change
@@ -643,6 +648,7 @@ async def promote_for_competition(
         source_ref=source_ref,
         reason=data.reason,
         issuing_body="竞赛主办单位",
+        competition_id=data.competition_id,
     )
     return change, True
 
@@ -678,6 +684,7 @@ async def transfer(
         current.ended_on = data.date
     before = _audit_view(worker)
     old_enterprise = worker.enterprise_id
+    old_locality = worker.locality_code
     session.add(Employment(worker_id=worker.id, enterprise_id=target.id, started_on=data.date))
     worker.enterprise_id = target.id
     worker.locality_code = target.locality_code
@@ -720,6 +727,9 @@ async def transfer(
             "to_enterprise_id": str(target.id),
             "date": data.date.isoformat(),
             "locality_code": worker.locality_code,
+            # The city the worker left hears of it too (locality filters match any
+            # `*locality_code`).
+            "from_locality_code": old_locality,
         },
     )
     return worker

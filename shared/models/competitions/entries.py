@@ -42,6 +42,9 @@ class Entry(Base):
     locality_code: Mapped[str] = mapped_column(String(6))
     status: Mapped[EntryStatus] = mapped_column(str_enum(EntryStatus))
     status_reason: Mapped[str | None] = mapped_column(Text)
+    #: The status a place gives the entry, as its registration implied: approved (registered
+    #: by the competition's organisers) or pending. A waitlisted entry gets it when promoted.
+    approved_when_placed: Mapped[bool] = mapped_column(server_default=text("false"))
     registered_by: Mapped[str] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     created_at: Mapped[datetime] = created_at()

@@ -64,6 +64,7 @@ class DeclaredConflict(Base):
     __tablename__ = "judge_declared_conflicts"
     __table_args__ = (
         CheckConstraint("(worker_id IS NULL) <> (entry_id IS NULL)", name="one_target"),
+        CheckConstraint("(blind_code IS NULL) = (stage_id IS NULL)", name="code_in_stage"),
         UniqueConstraint("judge_id", "worker_id", name="uq_judge_declared_conflicts_worker"),
         UniqueConstraint("judge_id", "entry_id", name="uq_judge_declared_conflicts_entry"),
     )
@@ -72,6 +73,10 @@ class DeclaredConflict(Base):
     judge_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("judges.id"), index=True)
     worker_id: Mapped[uuid.UUID | None] = mapped_column()
     entry_id: Mapped[uuid.UUID | None] = mapped_column()
+    #: Declared by blind code (judges know entries only so): the stage and the code, kept to
+    #: show the judge what they declared; `entry_id` is the entry behind the code.
+    stage_id: Mapped[uuid.UUID | None] = mapped_column()
+    blind_code: Mapped[str | None] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)
     declared_by: Mapped[str] = mapped_column(String(64))
     declared_by_role: Mapped[str] = mapped_column(String(32))

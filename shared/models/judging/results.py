@@ -166,6 +166,8 @@ class Appeal(Base):
     stage_entry_id: Mapped[uuid.UUID] = mapped_column()
     entry_id: Mapped[uuid.UUID] = mapped_column()
     aspect_ids: Mapped[list[str]] = mapped_column(JSONB)
+    #: The same aspects by code (A1.1), as the competitor named them (or the codes of the ids).
+    aspect_codes: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     reason: Mapped[str] = mapped_column(Text)
     status: Mapped[AppealStatus] = mapped_column(str_enum(AppealStatus))
     filed_by: Mapped[str] = mapped_column(String(64))
