@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.competitions.test_entries import COMPETITION, enter, open_event, worker
-from tests.conftest import Services, assert_problem
+from tests.conftest import Services, assert_problem, matching
 
 
 async def _competition(services: Services, headers: dict[str, str], kind: str) -> dict[str, Any]:
@@ -101,7 +101,11 @@ async def test_an_update_that_breaks_the_rules_names_the_field(
     event = await open_event(services, admin_headers, min_age=30)
     problem = assert_problem(
         await services.competitions.patch(
-            f"/v1/events/{event['id']}", json={"max_age": 20}, headers=admin_headers
+            f"/v1/events/{event['id']}",
+            json={"max_age": 20},
+            headers=await matching(
+                services.competitions, f"/v1/events/{event['id']}", admin_headers
+            ),
         ),
         422,
     )
@@ -137,10 +141,11 @@ async def test_an_innovation_event_without_sizes_admits_a_lone_innovator(
     competition = await _competition(services, admin_headers, "innovation_competition")
     made = await _add_event(services, admin_headers, competition, mode="innovation")
     assert made.status_code == 201, made.text
+    url = f"/v1/competitions/{competition['id']}"
     opened = await services.competitions.post(
-        f"/v1/competitions/{competition['id']}/status",
+        f"{url}/status",
         json={"status": "registration_open"},
-        headers=admin_headers,
+        headers=await matching(services.competitions, url, admin_headers),
     )
     assert opened.status_code == 200, opened.text
     lone = str(await worker(services))
