@@ -296,7 +296,8 @@ def _bulk_endpoint(action: str, summary: str, doc: str) -> None:
         "request itself is refused only as a whole: the event unknown (404), the role (403), the "
         "body (422: an entry given twice, a reason missing)."
     )
-    endpoint.__name__ = f"entries_{action.replace('-', '_')}_bulk"
+    # approve_entries -> approveEntries (the single action is approveEntry)
+    endpoint.__name__ = f"{action.replace('-', '_')}_entries"
     router.add_api_route(
         f"/events/{{event_id}}/entries:{action}",
         endpoint,
