@@ -546,6 +546,13 @@ async def _competitions_story(r: Replay) -> None:
         headers={**r.admin, "If-Match": current.headers.get("etag", "*")},
     )
     await r.send("competitions", "POST", entries + "/check-in", entry_id=r.real[ex.ENTRY_ID])
+    # The rest check in at once: 王建国 is already in (unchanged), 李秀英 now.
+    bulk = "/v1/events/{event_id}/entries:"
+    checked = await r.send("competitions", "POST", bulk + "check-in", event_id=event)
+    assert [i["outcome"] for i in checked.json()["items"]] == ["unchanged", "ok"]
+    # Approving them again changes nothing and sends nothing twice.
+    again = await r.send("competitions", "POST", bulk + "approve", event_id=event)
+    assert {i["outcome"] for i in again.json()["items"]} == {"wrong_state"}
 
     await r.send(
         "competitions",
@@ -663,6 +670,14 @@ async def _judging_story(r: Replay) -> None:
     # 刘海峰 declares that 王建国 is his cousin: he will not mark 王建国's entry.
     await r.send(
         "judging", "POST", "/v1/judges/{judge_id}/declared-conflicts", judge_id=r.real[ex.JUDGE_ID]
+    )
+    # Judges know entries by blind code only: the same relation, declared by code.
+    await r.send(
+        "judging",
+        "POST",
+        "/v1/judges/{judge_id}/declared-conflicts",
+        1,
+        judge_id=r.real[ex.JUDGE_ID],
     )
 
     scheme = await r.send(
@@ -834,6 +849,15 @@ async def _judging_story(r: Replay) -> None:
     await r.send(
         "competitions", "PUT", "/v1/stages/{stage_id}/advancement", stage_id=stages[0]["id"]
     )
+    # The second division is cancelled after its first round: its two entries are withdrawn in
+    # one call; rejecting or disqualifying them afterwards is refused item by item.
+    bulk = "/v1/events/{event_id}/entries:"
+    division = r.kept["division"]
+    withdrawn = await r.send("competitions", "POST", bulk + "withdraw", event_id=division)
+    assert [i["outcome"] for i in withdrawn.json()["items"]] == ["ok", "ok"]
+    for action in ("reject", "disqualify"):
+        refused = await r.send("competitions", "POST", bulk + action, event_id=division)
+        assert {i["outcome"] for i in refused.json()["items"]} == {"wrong_state"}
     r.learn(ex.ENTRY_ID, r.kept["first entry"])
 
 

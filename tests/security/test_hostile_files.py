@@ -27,7 +27,7 @@ from sqlalchemy import text
 from services.registry.imports import engine
 from shared.config import Settings
 from tests.competitions.test_entries import open_event, worker
-from tests.conftest import Services, assert_problem
+from tests.conftest import Services, assert_problem, owner_sessionmaker
 from tests.factories import identity_number
 from tests.registry.test_imports import csv_bytes, upload
 
@@ -357,12 +357,16 @@ class TestPoisonJobs:
         return settings.model_copy(update={"import_max_attempts": 3})
 
     async def test_a_job_that_fails_every_runner_is_failed_after_the_last_attempt(
-        self, services: Services, admin_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+        self,
+        services: Services,
+        admin_headers: dict[str, str],
+        database_url: str,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         monkeypatch.setattr(engine, "RETRY_BACKOFF", timedelta(0))
         app = services.apps["registry"]
-        async with app.state.sessionmaker() as session, session.begin():
-            await session.execute(text("SET LOCAL ROLE NONE"))
+        # The trigger is staged as the schema owner: the services' login may not create one.
+        async with owner_sessionmaker(database_url) as owner, owner() as session, session.begin():
             await session.execute(
                 text(
                     "CREATE FUNCTION refuse_all() RETURNS trigger LANGUAGE plpgsql AS $$ "

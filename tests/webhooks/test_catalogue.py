@@ -57,6 +57,11 @@ class Flow:
     ) -> dict[str, Any]:
         client = getattr(self.services, service)
         headers = {**self.headers, **kw.pop("headers", {})}
+        if method in ("PATCH", "PUT") and "If-Match" not in headers:
+            # As a client does: change what it read (the ETag of the record, when it has one).
+            read = await client.get(url, headers=self.headers)
+            if read.status_code == 200 and "etag" in read.headers:
+                headers["If-Match"] = read.headers["etag"]
         response = await client.request(method, url, headers=headers, **kw)
         assert response.status_code == status, (method, url, response.text)
         body: dict[str, Any] = response.json() if response.content else {}
@@ -206,7 +211,7 @@ async def _competition(flow: Flow) -> str:
             "level": "city",
             "year": 2026,
             "organiser_locality_code": JINAN,
-            "starts_on": "2026-12-10",
+            "starts_on": (date.today() + timedelta(days=30)).isoformat(),
         },
     )
     return str(competition["id"])
@@ -227,11 +232,13 @@ async def _competition_events(flow: Flow, cid: str, workers: list[str]) -> None:
             "capacity": 10,
         },
     )
+    read = await services.competitions.get(f"/v1/competitions/{cid}", headers=flow.headers)
     await flow.call(
         "competitions",
         "POST",
         f"/v1/competitions/{cid}/status",
         json={"status": "registration_open"},
+        headers={"If-Match": read.headers["etag"]},
     )
     entries = []
     for i, worker in enumerate(workers):

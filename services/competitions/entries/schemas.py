@@ -133,15 +133,9 @@ class BulkAction(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "items": [
-                        {"entry_id": "6b1f0c2e-4d7a-4a51-9a43-1f2d3c4b5a69", "version": 1},
-                        {"entry_id": "0a5e8f3c-2b1d-4c6e-8f7a-9b0c1d2e3f4a"},
-                    ]
-                },
-                {
-                    "items": [{"entry_id": "6b1f0c2e-4d7a-4a51-9a43-1f2d3c4b5a69"}],
-                    "reason": "资格审查：工种不符",
-                },
+                    "items": [{"entry_id": ex.ENTRY_ID}, {"entry_id": ex.SECOND_ENTRY_ID}],
+                    "reason": "经资格审查，按赛务组决定办理",
+                }
             ]
         },
     )
