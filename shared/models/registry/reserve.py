@@ -114,9 +114,7 @@ class ReserveMember(Base):
     )
     nomination_reason: Mapped[str] = mapped_column(Text)
     nominating_body: Mapped[NominatingBody] = mapped_column(str_enum(NominatingBody))
-    nominating_enterprise_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("enterprises.id")
-    )
+    nominating_enterprise_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("enterprises.id"))
     nominating_locality_code: Mapped[str | None] = mapped_column(ForeignKey("localities.code"))
     #: The worker's grade when nominated: the baseline of the plan's grade progress.
     grade_at_nomination: Mapped[SkillGrade] = mapped_column(
