@@ -140,7 +140,7 @@ async def member_progress(session: AsyncSession, member: ReserveMember) -> schem
         grade=grade,
         training=await _training(session, member, since, as_of),
         competitions=await _competitions(session, member, since, as_of),
-        honours=await _honours(session, member, since, as_of),
+        honour_grants=await _honours(session, member, since, as_of),
         mentoring=await _mentoring(session, member),
         review_on=member.review_on,
         review_due=(

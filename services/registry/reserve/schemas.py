@@ -315,7 +315,7 @@ class MemberProgress(BaseModel):
     grade: GradeProgress
     training: TrainingProgress
     competitions: CompetitionProgress
-    honours: HonourProgress
+    honour_grants: HonourProgress
     mentoring: MentoringProgress
     review_on: date | None = None
     review_due: bool = Field(description="An open membership whose review date has come.")
