@@ -356,7 +356,8 @@ async def test_reviews_due_for_organisers(services: Services, admin_headers: Hea
         "/v1/reserve-reviews", params={"due_by": later, "limit": 2}, headers=admin_headers
     )
     page = everyone.json()
-    assert len(page["items"]) == 2 and page["next_cursor"]
+    assert len(page["items"]) == 2
+    assert page["next_cursor"]
     rest = await services.registry.get(
         "/v1/reserve-reviews",
         params={"due_by": later, "limit": 2, "cursor": page["next_cursor"]},
@@ -597,7 +598,7 @@ async def test_member_progress_follows_the_talent_file(
     window_hours = sum(
         float(h) for _, d, h, present in sessions.values() if present and in_window(d)
     )
-    expected = {
+    expected: dict[str, Any] = {
         "since": joined.isoformat(),
         "as_of": now.isoformat(),
         "grade": {
@@ -630,7 +631,9 @@ async def test_member_progress_follows_the_talent_file(
         ),
         "track_honour_held": any(c == "qilu_craftsman" and not r for c, _, r in honours),
     }
-    assert promotions and window_hours and expected["competitions"]["results"] == 2
+    assert promotions
+    assert window_hours
+    assert expected["competitions"]["results"] == 2
     training = got["training"]
     actual = {
         "since": got["since"],
@@ -762,7 +765,7 @@ async def test_targets_and_progress_by_scope(services: Services, admin_headers: 
     await ok(await act(services, admin, members[3]["id"], "leave", reason="退休"))
     # History: member 1 joined last year and is still in; member 4 (Qingdao) joined and left
     # last year.
-    history = {
+    history: dict[str, dict[str, Any]] = {
         members[1]["id"]: {"nominated_on": date(last, 3, 1), "confirmed_on": date(last, 4, 1)},
         members[4]["id"]: {
             "nominated_on": date(last, 3, 1),

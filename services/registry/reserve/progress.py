@@ -407,7 +407,7 @@ async def report(
     named = await session.execute(
         select(Locality.code, Locality.name).where(Locality.code.in_(codes))
     )
-    names: dict[str, str] = dict(named.tuples().all())
+    names: dict[str, str] = {code: name for code, name in named.all()}
     targets = {
         t.locality_code: t
         for t in await session.scalars(
