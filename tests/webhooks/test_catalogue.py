@@ -41,6 +41,10 @@ PERSON_EVENTS = {
     "mentorship.ended",
     "honour.granted",
     "honour.revoked",
+    "reserve.nominated",
+    "reserve.confirmed",
+    "reserve.declined",
+    "reserve.left",
 }
 JINAN = "370100"
 
@@ -171,6 +175,21 @@ async def _registry_events(flow: Flow) -> list[str]:
         f"/v1/honour-grants/{grant['id']}/revoke",
         json={"reason": "比赛成绩因违规被取消"},
     )
+    # The craftsman reserve: one member joins and leaves, another nomination is declined.
+    for worker, outcome in ((workers[4], "leave"), (workers[2], "decline")):
+        member = await flow.call(
+            "registry",
+            "POST",
+            "/v1/reserve-members",
+            201,
+            json={"worker_id": worker, "track": "qilu_craftsman", "reason": "市级技术能手"},
+        )
+        url = f"/v1/reserve-members/{member['id']}"
+        if outcome == "leave":
+            await flow.call("registry", "POST", url + "/confirm")
+            await flow.call("registry", "POST", url + "/leave", json={"reason": "调离本省工作"})
+        else:
+            await flow.call("registry", "POST", url + "/decline", json={"reason": "暂不入库"})
     await flow.call(
         "registry",
         "POST",
@@ -401,7 +420,7 @@ async def test_every_event_type_reaches_competition_and_locality_subscriptions(
     catalogue = await _catalogue(services)
     # The catalogue the flow below must cover (a new event type makes this test fail until
     # the flow emits it).
-    assert len(catalogue) == 21, sorted(catalogue)
+    assert len(catalogue) == 25, sorted(catalogue)
     receiver.start()
     flow = Flow(services, admin_headers)
     # The competition does not exist yet: subscribe by locality first, then by competition

@@ -59,7 +59,9 @@ class Nomination(BaseModel):
 
 class Confirmation(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"confirmed_on": ex.day(0)}]}
+        # Confirming today, the usual case (a date before the nomination is refused).
+        extra="forbid",
+        json_schema_extra={"examples": [{}]},
     )
 
     confirmed_on: date | None = Field(
@@ -79,7 +81,7 @@ class Declination(BaseModel):
 class Leaving(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"reason": "调离本省工作。", "left_on": ex.day(0)}]},
+        json_schema_extra={"examples": [{"reason": "调离本省工作。"}]},
     )
 
     reason: str = Field(min_length=1, max_length=2000, description="Why the member leaves.")
@@ -98,7 +100,7 @@ class PlanPut(BaseModel):
                 {
                     "mentor_id": ex.THIRD_WORKER_ID,
                     "programme_ids": [ex.PROGRAMME_ID],
-                    "target_grade": "senior_technician",
+                    "target_grade": "principal_technician",
                     "target_competition_ids": [ex.COMPETITION_ID],
                     "review_on": ex.day(180),
                     "notes": "以五轴加工为主攻方向，年内参加省级竞赛。",
@@ -143,7 +145,7 @@ class Party(BaseModel):
 
     id: uuid.UUID
     name: str = Field(examples=[ex.WORKER_NAME])
-    grade: SkillGrade = Field(examples=["technician"])
+    grade: SkillGrade = Field(examples=["senior_technician"])
     enterprise_id: uuid.UUID | None = None
     locality_code: str = Field(examples=[ex.COUNTY_CODE])
 
@@ -162,7 +164,7 @@ class Plan(BaseModel):
     mentor_id: uuid.UUID | None = Field(None, examples=[ex.THIRD_WORKER_ID])
     mentorship_id: uuid.UUID | None = None
     programme_ids: list[uuid.UUID] = Field(examples=[[ex.PROGRAMME_ID]])
-    target_grade: SkillGrade | None = Field(None, examples=["senior_technician"])
+    target_grade: SkillGrade | None = Field(None, examples=["principal_technician"])
     target_competition_ids: list[uuid.UUID] = Field(examples=[[ex.COMPETITION_ID]])
     review_on: date
     notes: str | None = Field(None, examples=["以五轴加工为主攻方向，年内参加省级竞赛。"])
@@ -176,7 +178,7 @@ class ReserveMember(BaseModel):
     status: ReserveStatus
     reason: str = Field(examples=["连续三年获市级数控车工竞赛一等奖，带徒12名，技术革新成果2项。"])
     nominated_by: Nominator
-    grade_at_nomination: SkillGrade = Field(examples=["technician"])
+    grade_at_nomination: SkillGrade = Field(examples=["senior_technician"])
     nominated_on: date
     confirmed_on: date | None = Field(None, description="Set when the province confirms.")
     declined_on: date | None = None
@@ -233,9 +235,9 @@ Hours = JsonDecimal
 
 
 class GradeProgress(BaseModel):
-    at_nomination: SkillGrade = Field(examples=["technician"])
-    current: SkillGrade = Field(examples=["senior_technician"])
-    target: SkillGrade | None = Field(None, examples=["senior_technician"])
+    at_nomination: SkillGrade = Field(examples=["senior_technician"])
+    current: SkillGrade = Field(examples=["principal_technician"])
+    target: SkillGrade | None = Field(None, examples=["principal_technician"])
     reached: bool | None = Field(None, description="Current grade at or above the target.")
     promotions: int = Field(
         ge=0,
