@@ -61,6 +61,12 @@ class Flow:
     ) -> dict[str, Any]:
         client = getattr(self.services, service)
         headers = {**self.headers, **kw.pop("headers", {})}
+        # Contested writes send the ETag of the record they change, as a client does.
+        contested = method in ("PUT", "PATCH") or url.endswith("/status")
+        if contested and "If-Match" not in headers:
+            read = await client.get(url.removesuffix("/status"), headers=self.headers)
+            if read.status_code == 200 and "etag" in read.headers:
+                headers["If-Match"] = read.headers["etag"]
         response = await client.request(method, url, headers=headers, **kw)
         assert response.status_code == status, (method, url, response.text)
         body: dict[str, Any] = response.json() if response.content else {}
