@@ -104,6 +104,7 @@ ASPECT_ID = "2f1c9f0e-6f5e-4a1b-9b7e-3b0e8c7d6a51"
 RESULT_ID = "6e2a9d4c-1b7f-4c3e-8d5a-4b6c7d8e9f0a"
 PROGRAMME_ID = "7f3b0e5d-2c8a-4d4f-9e6b-5c7d8e9f0a1b"
 ACHIEVEMENT_ID = "8a4c1f6e-3d9b-4e5a-8f7c-6d8e9f0a1b2c"
+RESERVE_MEMBER_ID = "9b5d2a7f-4e0c-4f6b-9a8d-7e9f0a1b2c3d"
 #: A deterministic `source_ref` (the registry's idempotency key for what judging sends it).
 SOURCE_REF = "8e4f1c2a-7b3d-4e5f-9a6b-1c2d3e4f5a6b"
 
@@ -258,6 +259,7 @@ ID_BY_SCHEMA = {
     "StageResultSummary": RESULT_ID,
     "Programme": PROGRAMME_ID,
     "Achievement": ACHIEVEMENT_ID,
+    "ReserveMember": RESERVE_MEMBER_ID,
 }
 
 #: Values by field name whose usual value is a specific placeholder id.
@@ -280,6 +282,7 @@ ID_BY_NAME = {
     "result_id": RESULT_ID,
     "programme_id": PROGRAMME_ID,
     "achievement_id": ACHIEVEMENT_ID,
+    "member_id": RESERVE_MEMBER_ID,
 }
 
 

@@ -885,3 +885,30 @@ async def _registry_after_competitions(r: Replay) -> None:
         "/v1/internal/competition-results/{source_ref}",
     ):
         await r.send("registry", "PUT", path, headers=service, source_ref=f"award:{uuid.uuid4()}")
+
+    # The craftsman reserve (its plan names the competition): 王建国 is nominated, confirmed,
+    # given a plan and leaves; 李秀英's nomination is declined; Jinan's targets for the year.
+    members = "/v1/reserve-members"
+    await r.send("registry", "POST", members, learn=ex.RESERVE_MEMBER_ID)
+    member = r.real[ex.RESERVE_MEMBER_ID]
+    for action in ("confirm", "plan", "leave"):
+        method = "PUT" if action == "plan" else "POST"
+        await r.send("registry", method, members + "/{member_id}/" + action, member_id=member)
+    second = await r.call(
+        "registry",
+        "POST",
+        members,
+        expect=201,
+        json={
+            **r.example(("registry", "POST", members), 0)[1],
+            "worker_id": r.real[ex.SECOND_WORKER_ID],
+        },
+    )
+    await r.send("registry", "POST", members + "/{member_id}/decline", member_id=second["id"])
+    await r.send(
+        "registry",
+        "PUT",
+        "/v1/reserve-targets/{locality_code}/{year}",
+        locality_code=ex.CITY_CODE,
+        year=ex.YEAR,
+    )

@@ -21,6 +21,8 @@ from services.registry.imports.service import job_loop
 from services.registry.localities.router import router as localities_router
 from services.registry.mentorships.router import router as mentorships_router
 from services.registry.mentorships.router import webhooks as mentorship_webhooks
+from services.registry.reserve.router import router as reserve_router
+from services.registry.reserve.router import webhooks as reserve_webhooks
 from services.registry.training.router import router as training_router
 from services.registry.webhooks.router import router as webhooks_router
 from services.registry.webhooks.router import webhooks as ping_webhooks
@@ -71,6 +73,12 @@ TAGS = [
         "name": "achievements",
         "description": "Innovation achievements (职工创新成果): teams, stages, entries.",
     },
+    {
+        "name": "reserve",
+        "description": "The craftsman reserve (百万工匠后备人才库): nominations by enterprises "
+        "and localities, the province's confirmation, cultivation plans and their progress "
+        "(computed from the talent file), members leaving, and the yearly targets per city.",
+    },
     {"name": "accounts", "description": "People's accounts and machine clients (admins)."},
     {
         "name": "webhooks",
@@ -103,11 +111,18 @@ def create_app(
             training_router,
             honours_router,
             achievements_router,
+            reserve_router,
             accounts_router,
             webhooks_router,
         ],
         openapi_tags=TAGS,
-        webhooks=[worker_webhooks, mentorship_webhooks, honour_webhooks, ping_webhooks],
+        webhooks=[
+            worker_webhooks,
+            mentorship_webhooks,
+            honour_webhooks,
+            reserve_webhooks,
+            ping_webhooks,
+        ],
         # Disabled accounts and revoked clients: `shared.auth.revocations`, as in every service.
         token_verifier=lambda _http: LocalKeyVerifier(settings, published),
         transport=transport,

@@ -18,6 +18,9 @@ from shared.auth.policy import (
 )
 from shared.auth.principal import Role
 
+#: Confirming or declining a nomination to the craftsman reserve is the province's.
+PROVINCE_ONLY = "organisers of the province (370000) only; others 403"
+
 POLICY: dict[RouteKey, Rule] = {
     ("GET", "/openapi.json"): public(),
     ("GET", "/docs"): public(),
@@ -291,6 +294,56 @@ POLICY: dict[RouteKey, Rule] = {
     ("POST", "/v1/achievements/{achievement_id}/entry-links"): allow(
         Role.admin, Role.organiser, organiser=ORG_LOCALITY
     ),
+    ("POST", "/v1/reserve-members"): allow(Role.admin, Role.organiser, organiser=ORG_LOCALITY),
+    ("GET", "/v1/reserve-members"): allow(
+        Role.admin,
+        Role.organiser,
+        Role.worker,
+        scopes=("internal", "registry:read"),
+        organiser=ORG_LOCALITY,
+        worker=OWN_WORKER,
+    ),
+    ("GET", "/v1/reserve-members/{member_id}"): allow(
+        Role.admin,
+        Role.organiser,
+        Role.worker,
+        scopes=("internal", "registry:read"),
+        organiser=ORG_LOCALITY,
+        worker=OWN_WORKER,
+    ),
+    ("GET", "/v1/reserve-members/{member_id}/progress"): allow(
+        Role.admin,
+        Role.organiser,
+        Role.worker,
+        scopes=("internal", "registry:read"),
+        organiser=ORG_LOCALITY,
+        worker=OWN_WORKER,
+    ),
+    ("POST", "/v1/reserve-members/{member_id}/confirm"): allow(
+        Role.admin, Role.organiser, organiser=PROVINCE_ONLY
+    ),
+    ("POST", "/v1/reserve-members/{member_id}/decline"): allow(
+        Role.admin, Role.organiser, organiser=PROVINCE_ONLY
+    ),
+    ("POST", "/v1/reserve-members/{member_id}/leave"): allow(
+        Role.admin, Role.organiser, organiser=ORG_LOCALITY
+    ),
+    ("PUT", "/v1/reserve-members/{member_id}/plan"): allow(
+        Role.admin, Role.organiser, organiser=ORG_LOCALITY
+    ),
+    ("GET", "/v1/reserve-reviews"): allow(
+        Role.admin, Role.organiser, scopes=("internal", "registry:read"), organiser=ORG_LOCALITY
+    ),
+    ("GET", "/v1/reserve-progress"): allow(
+        Role.admin, Role.organiser, scopes=("internal", "registry:read"), organiser=ORG_LOCALITY
+    ),
+    ("GET", "/v1/reserve-targets"): allow(
+        Role.admin, Role.organiser, scopes=("internal", "registry:read"), organiser=ORG_LOCALITY
+    ),
+    ("GET", "/v1/reserve-targets/{locality_code}/{year}"): allow(
+        Role.admin, Role.organiser, scopes=("internal", "registry:read"), organiser=ORG_LOCALITY
+    ),
+    ("PUT", "/v1/reserve-targets/{locality_code}/{year}"): allow(Role.admin),
     ("POST", "/v1/accounts"): allow(Role.admin),
     ("GET", "/v1/accounts"): allow(Role.admin),
     ("GET", "/v1/accounts/{account_id}"): allow(Role.admin),

@@ -14,12 +14,12 @@ from tests.contract.conftest import SERVICES, operations
 #: First words an operation id may start with: the verb of `verbNoun`.
 VERBS = {
     "activate", "add", "apply", "approve", "assign", "batch", "cancel", "cast", "change",
-    "check", "complete", "compute", "create", "decide", "declare", "delete", "disqualify",
-    "enrol", "file", "finalise", "freeze", "get", "grant", "import", "link", "list", "lock",
-    "lookup", "move", "open", "ping", "publish", "put", "record", "redeliver", "register",
-    "reject", "relock", "retry", "revoke", "rotate", "save", "schedule", "seed", "send", "set",
-    "sign", "solve", "start", "stream", "submit", "terminate", "transfer", "update", "verify",
-    "withdraw",
+    "check", "complete", "compute", "confirm", "create", "decide", "declare", "decline",
+    "delete", "disqualify", "enrol", "file", "finalise", "freeze", "get", "grant", "import",
+    "leave", "link", "list", "lock", "lookup", "move", "nominate", "open", "ping", "publish",
+    "put", "record", "redeliver", "register", "reject", "relock", "retry", "revoke", "rotate",
+    "save", "schedule", "seed", "send", "set", "sign", "solve", "start", "stream", "submit",
+    "terminate", "transfer", "update", "verify", "withdraw",
 }  # fmt: skip
 CAMEL = re.compile(r"^([a-z]+)((?:[A-Z][a-z0-9]*)+)$")
 
@@ -223,6 +223,9 @@ TRANSITIONS = {
     ("registry", "/v1/mentorships/{mentorship_id}/terminate"),
     ("judging", "/v1/stages/{stage_id}/scores/{blind_code}:submit"),
     ("judging", "/v1/appeals/{appeal_id}:decide"),
+    ("registry", "/v1/reserve-members/{member_id}/confirm"),
+    ("registry", "/v1/reserve-members/{member_id}/decline"),
+    ("registry", "/v1/reserve-members/{member_id}/leave"),
 }
 
 

@@ -40,10 +40,11 @@ async def test_twenty_concurrent_registrations_with_one_key_get_one_answer(
         headers=headers,
     )
     assert event.status_code == 201, event.text
+    read = await http.get(f"{competitions}/v1/competitions/{competition_id}", headers=headers)
     opened = await http.post(
         f"{competitions}/v1/competitions/{competition_id}/status",
         json={"status": "registration_open"},
-        headers=headers,
+        headers={**headers, "If-Match": read.headers["etag"]},
     )
     assert opened.status_code == 200, opened.text
     url = f"{competitions}/v1/events/{event.json()['id']}/entries"

@@ -45,6 +45,14 @@ from shared.models.registry.people import (
     TimelineEntry,
     Worker,
 )
+from shared.models.registry.reserve import (
+    NominatingBody,
+    ReserveMember,
+    ReservePlanProgramme,
+    ReserveStatus,
+    ReserveTarget,
+    ReserveTrack,
+)
 from shared.models.registry.training import (
     EnrolmentStatus,
     ProgrammeKind,
@@ -87,9 +95,15 @@ __all__ = [
     "MentorshipKind",
     "MentorshipRating",
     "MentorshipStatus",
+    "NominatingBody",
     "ProgrammeKind",
     "ProgrammeStatus",
     "RefreshToken",
+    "ReserveMember",
+    "ReservePlanProgramme",
+    "ReserveStatus",
+    "ReserveTarget",
+    "ReserveTrack",
     "Sex",
     "SkillGrade",
     "TeamRole",

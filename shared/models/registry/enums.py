@@ -89,3 +89,5 @@ class TimelineKind(enum.StrEnum):
     mentorship_started = "mentorship_started"
     mentorship_ended = "mentorship_ended"
     achievement_recorded = "achievement_recorded"
+    reserve_joined = "reserve_joined"
+    reserve_left = "reserve_left"
