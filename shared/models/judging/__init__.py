@@ -7,6 +7,7 @@ from shared.models.judging.enums import (
     AwardKind,
     ConflictKind,
     DeliveryState,
+    NOT_SENDABLE,
     JudgeKind,
     QualificationLevel,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "JudgeSignoff",
     "MarkingAspect",
     "MarkingScheme",
+    "NOT_SENDABLE",
     "PairwiseItem",
     "PairwiseJudge",
     "PairwiseVote",
