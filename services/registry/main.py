@@ -21,6 +21,8 @@ from services.registry.imports.service import job_loop
 from services.registry.localities.router import router as localities_router
 from services.registry.mentorships.router import router as mentorships_router
 from services.registry.mentorships.router import webhooks as mentorship_webhooks
+from services.registry.results.router import router as results_router
+from services.registry.results.router import webhooks as result_webhooks
 from services.registry.training.router import router as training_router
 from services.registry.webhooks.router import router as webhooks_router
 from services.registry.webhooks.router import webhooks as ping_webhooks
@@ -98,6 +100,7 @@ def create_app(
             localities_router,
             enterprises_router,
             workers_router,
+            results_router,
             imports_router,
             mentorships_router,
             training_router,
@@ -107,7 +110,13 @@ def create_app(
             webhooks_router,
         ],
         openapi_tags=TAGS,
-        webhooks=[worker_webhooks, mentorship_webhooks, honour_webhooks, ping_webhooks],
+        webhooks=[
+            worker_webhooks,
+            result_webhooks,
+            mentorship_webhooks,
+            honour_webhooks,
+            ping_webhooks,
+        ],
         # Disabled accounts and revoked clients: `shared.auth.revocations`, as in every service.
         token_verifier=lambda _http: LocalKeyVerifier(settings, published),
         transport=transport,

@@ -3,11 +3,11 @@ scores, sign-offs and locks, results and appeals, awards and certificates (issue
 
 from shared.models.judging.awards import Award, AwardJob, AwardRule, Certificate
 from shared.models.judging.enums import (
+    NOT_SENDABLE,
     AspectType,
     AwardKind,
     ConflictKind,
     DeliveryState,
-    NOT_SENDABLE,
     JudgeKind,
     QualificationLevel,
 )
@@ -35,6 +35,7 @@ from shared.models.judging.scoring import (
 )
 
 __all__ = [
+    "NOT_SENDABLE",
     "Aggregation",
     "Appeal",
     "AppealStatus",
@@ -55,7 +56,6 @@ __all__ = [
     "JudgeSignoff",
     "MarkingAspect",
     "MarkingScheme",
-    "NOT_SENDABLE",
     "PairwiseItem",
     "PairwiseJudge",
     "PairwiseVote",

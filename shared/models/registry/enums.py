@@ -84,6 +84,9 @@ class TimelineKind(enum.StrEnum):
     status_changed = "status_changed"
     training_completed = "training_completed"
     competition_result = "competition_result"
+    #: A national contest's result, recorded by an organiser (national contests are run
+    #: outside this system): what the "national winners excluded" rule looks at.
+    national_result = "national_result"
     honour_granted = "honour_granted"
     honour_revoked = "honour_revoked"
     mentorship_started = "mentorship_started"
