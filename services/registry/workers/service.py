@@ -55,6 +55,7 @@ from shared.models.registry import (
     TimelineKind,
     Worker,
 )
+from shared.models.registry.enums import SKILL_GRADE_NAMES
 from shared.pagination import Page, keyset_rows, paginate
 from shared.scope import locality_clause
 
@@ -69,16 +70,8 @@ LEVEL_NAMES = {
     CompetitionLevel.national: "全国",
 }
 
-GRADE_NAMES = {
-    SkillGrade.apprentice: "学徒",
-    SkillGrade.junior: "初级工（五级）",
-    SkillGrade.intermediate: "中级工（四级）",
-    SkillGrade.senior: "高级工（三级）",
-    SkillGrade.technician: "技师（二级）",
-    SkillGrade.senior_technician: "高级技师（一级）",
-    SkillGrade.principal_technician: "特级技师",
-    SkillGrade.chief_technician: "首席技师",
-}
+#: Chinese names of the grades (shared: lists other services print show them too).
+GRADE_NAMES = SKILL_GRADE_NAMES
 
 
 def may_see_personal_data(principal: Principal, worker: Worker) -> bool:

@@ -22,6 +22,19 @@ class SkillGrade(enum.StrEnum):
         return list(SkillGrade).index(self)
 
 
+#: The grades' names in Chinese, as certificates and lists print them.
+SKILL_GRADE_NAMES = {
+    SkillGrade.apprentice: "学徒",
+    SkillGrade.junior: "初级工（五级）",
+    SkillGrade.intermediate: "中级工（四级）",
+    SkillGrade.senior: "高级工（三级）",
+    SkillGrade.technician: "技师（二级）",
+    SkillGrade.senior_technician: "高级技师（一级）",
+    SkillGrade.principal_technician: "特级技师",
+    SkillGrade.chief_technician: "首席技师",
+}
+
+
 class Industry(enum.StrEnum):
     """Shandong's "Top Ten" industries, and other."""
 
