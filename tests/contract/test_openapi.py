@@ -14,7 +14,8 @@ from tests.contract.conftest import SERVICES, operations
 #: First words an operation id may start with: the verb of `verbNoun`.
 VERBS = {
     "activate", "add", "apply", "approve", "assign", "batch", "cancel", "cast", "change",
-    "check", "complete", "compute", "create", "decide", "declare", "delete", "disqualify",
+    "check", "complete", "compute", "confirm", "create", "decide", "declare", "decline",
+    "delete", "disqualify",
     "enrol", "file", "finalise", "freeze", "get", "grant", "import", "link", "list", "lock",
     "lookup", "move", "open", "ping", "publish", "put", "record", "redeliver", "register",
     "reject", "relock", "retry", "revoke", "rotate", "save", "schedule", "seed", "send", "set",

@@ -31,7 +31,7 @@ class RecommendedWorker(BaseModel):
     city_code: str | None = Field(examples=[ex.CITY_CODE])
     city_name: str | None = Field(examples=["济南市"])
     grade: SkillGrade
-    score: Rounded3 | None = Field(description="The final total score.", examples=[92.35])
+    score: Rounded3 | None = Field(description="The final total score.", examples=[92.5])
     prize: Literal["first", "second", "third", "merit"] | None = Field(examples=["first"])
 
 
