@@ -24,7 +24,12 @@ class AwardRuleCreate(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"kind": "honour", "honour_code": ex.PROVINCIAL_HONOUR_CODE, "top_n": 3},
+                {
+                    "kind": "honour",
+                    "honour_code": ex.PROVINCIAL_HONOUR_CODE,
+                    "top_n": 3,
+                    "requires_confirmation": True,
+                },
                 {"kind": "grade_promotion", "prizes": ["first"]},
                 {"kind": "grade_promotion", "to_grade": "senior_technician", "top_n": 1},
                 {"kind": "competition_result"},

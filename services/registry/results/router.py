@@ -67,7 +67,7 @@ class NationalResultEventData(BaseModel):
     locality_code: str = Field(examples=[ex.COUNTY_CODE], description="The worker's locality.")
     timeline_entry_id: int = Field(examples=[42])
     contest_name: str = Field(examples=[ex.NATIONAL_CONTEST_NAME])
-    year: int = Field(examples=[ex.YEAR])
+    year: int = Field(examples=[ex.NATIONAL_YEAR])
     rank: int | None = Field(examples=[2])
     prize: schemas.Prize | None = Field(examples=["first"])
     honour_code: str | None = Field(examples=[ex.NATIONAL_HONOUR_CODE])

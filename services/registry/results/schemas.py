@@ -21,7 +21,7 @@ class NationalResultCreate(BaseModel):
             "examples": [
                 {
                     "contest_name": ex.NATIONAL_CONTEST_NAME,
-                    "year": ex.YEAR,
+                    "year": ex.NATIONAL_YEAR,
                     "occupation": ex.OCCUPATION,
                     "rank": 2,
                     "prize": "first",

@@ -162,7 +162,7 @@ class WorkerEligibility(BaseModel):
     national_wins: list[str] = Field(
         default_factory=list,
         description="The winning national results, as recorded in the file (for a rule's reason).",
-        examples=[[f"全国：{ex.NATIONAL_CONTEST_NAME}（{ex.YEAR}）一等奖"]],
+        examples=[[f"全国：{ex.NATIONAL_CONTEST_NAME}（{ex.NATIONAL_YEAR}）一等奖"]],
     )
 
 
