@@ -41,6 +41,7 @@ PERSON_EVENTS = {
     "mentorship.ended",
     "honour.granted",
     "honour.revoked",
+    "worker.national_result_recorded",
 }
 JINAN = "370100"
 
@@ -57,6 +58,10 @@ class Flow:
     ) -> dict[str, Any]:
         client = getattr(self.services, service)
         headers = {**self.headers, **kw.pop("headers", {})}
+        if method == "PATCH" or url.endswith("/status"):
+            # A contested record: send the ETag of its current version, as a client would.
+            current = await client.get(url.removesuffix("/status"), headers=headers)
+            headers.setdefault("if-match", current.headers["etag"])
         response = await client.request(method, url, headers=headers, **kw)
         assert response.status_code == status, (method, url, response.text)
         body: dict[str, Any] = response.json() if response.content else {}
@@ -170,6 +175,14 @@ async def _registry_events(flow: Flow) -> list[str]:
         "POST",
         f"/v1/honour-grants/{grant['id']}/revoke",
         json={"reason": "比赛成绩因违规被取消"},
+    )
+    # A national result comes back (a merit award: no national winner, still a competitor).
+    await flow.call(
+        "registry",
+        "POST",
+        f"/v1/workers/{workers[0]}/national-results",
+        201,
+        json={"contest_name": "全国数控技能大赛", "year": 2026, "rank": 12, "prize": "merit"},
     )
     await flow.call(
         "registry",
@@ -378,7 +391,27 @@ async def _competition_events(flow: Flow, cid: str, workers: list[str]) -> None:
         201,
         json={"kind": "grade_promotion", "top_n": 1},
     )
+    # An honour that waits for the organiser: confirmed for one, declined for the other.
+    await flow.call(
+        "judging",
+        "POST",
+        f"/v1/stages/{sid}/award-rules",
+        201,
+        json={
+            "kind": "honour",
+            "honour_code": "provincial_technical_expert",
+            "top_n": 2,
+            "requires_confirmation": True,
+        },
+    )
     await flow.call("judging", "POST", f"/v1/stages/{sid}/awards:send")
+    waiting = await flow.call(
+        "judging", "GET", f"/v1/stages/{sid}/awards", params={"state": "awaiting_confirmation"}
+    )
+    first, second = waiting["items"]
+    reason = {"reason": "经审核确认"}
+    await flow.call("judging", "POST", f"/v1/awards/{first['id']}:confirm", json=reason)
+    await flow.call("judging", "POST", f"/v1/awards/{second['id']}:decline", json=reason)
 
 
 async def _emitted(services: Services) -> dict[str, list[dict[str, Any]]]:
@@ -401,7 +434,7 @@ async def test_every_event_type_reaches_competition_and_locality_subscriptions(
     catalogue = await _catalogue(services)
     # The catalogue the flow below must cover (a new event type makes this test fail until
     # the flow emits it).
-    assert len(catalogue) == 21, sorted(catalogue)
+    assert len(catalogue) == 25, sorted(catalogue)
     receiver.start()
     flow = Flow(services, admin_headers)
     # The competition does not exist yet: subscribe by locality first, then by competition
