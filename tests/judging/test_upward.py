@@ -59,7 +59,9 @@ async def test_the_talent_file_shows_results_by_level_and_year(
             await s.execute(
                 update(Competition).where(Competition.id == stage.competition_id).values(year=year)
             )
-        placings = [(e, i + 1, None, 80.0 - i) for i, e in enumerate(stage.entries[:-1])]
+        placings: list[tuple[uuid.UUID, int, str | None, float]] = [
+            (e, i + 1, None, 80.0 - i) for i, e in enumerate(stage.entries[:-1])
+        ]
         placings.append((stage.entries[-1], rank, prize, 60.0))
         await final_results(services, admin_headers, stage, placings)
         await add_rules(services, admin_headers, stage.stage_id, [{"kind": "competition_result"}])
@@ -391,7 +393,7 @@ async def test_the_national_recommendation_list(
     assert rows[0][3] == "男"
     assert rows[0][8] == "高级工（三级）"
     assert rows[0][10] == "一等奖"
-    assert all("*" in r[4] for r in rows)
+    assert all("*" in str(r[4]) for r in rows)
     assert rows[3][11] == "末位并列"
     assert ws.column_dimensions["F"].width >= 30
     assert ws.page_setup.orientation == "landscape"

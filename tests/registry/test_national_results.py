@@ -86,7 +86,8 @@ async def test_a_national_win_recorded_by_an_organiser_excludes_the_worker(
     )
     [rule] = problem["rules"]
     assert rule["rule"] == "not_national_winner"
-    assert CONTEST in rule["message"] and "一等奖" in rule["message"]
+    assert CONTEST in rule["message"]
+    assert "一等奖" in rule["message"]
     # Without a prize, ranks 1 to 3 win too.
     third = await worker(services)
     assert (await _record(services, jinan, third, rank=3, prize=None)).status_code == 201

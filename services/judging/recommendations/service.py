@@ -88,7 +88,7 @@ async def recommendations(
                     city_name=line.get("city_name"),
                     grade=line["grade"],
                     score=float(result.score) if result.score is not None else None,
-                    prize=result.prize,  # type: ignore[arg-type]  # the results' prize vocabulary
+                    prize=result.prize,
                 )
             )
     return schemas.NationalRecommendations(
