@@ -277,6 +277,14 @@ class Settings(BaseSettings):
         description="Wait before a stage's awards are tried again after a failure; it doubles "
         "with each failure, up to an hour.",
     )
+    national_recommendation_top_n: int = Field(
+        3,
+        ge=1,
+        le=100,
+        description="How many places of a provincial event's final results are recommended to "
+        "the national contest by default (`top` overrides it per request; ties at the last "
+        "place are all listed and flagged).",
+    )
     webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(
         default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 86400.0],
         description="Delays before each retry of a webhook delivery, comma-separated seconds "

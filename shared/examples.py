@@ -141,6 +141,10 @@ def at(offset: int, clock: str) -> str:
 REGISTRATION_OPENS, REGISTRATION_CLOSES, STARTS, ENDS = -1, 28, 38, 40
 COMPETITION_NAME = f"{YEAR}年济南市数控车工职业技能竞赛"
 PROVINCIAL_COMPETITION_NAME = f"{YEAR}年山东省数控车工职业技能竞赛"
+#: National results come back after the contest: this year's, whatever the competitions' year.
+NATIONAL_YEAR = TODAY.year
+NATIONAL_CONTEST_NAME = f"{NATIONAL_YEAR}年全国行业职业技能竞赛——全国数控技能大赛"
+NATIONAL_HONOUR_CODE = "national_technical_expert"
 TIMESTAMP = at(0, "09:00")
 DATE = day(0)
 

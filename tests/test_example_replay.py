@@ -255,6 +255,7 @@ async def _registry_story(r: Replay) -> None:
     worker = r.real[ex.WORKER_ID]
     third = r.real[ex.THIRD_WORKER_ID]
     await r.send("registry", "POST", "/v1/workers:batch-get")
+    await r.send("registry", "POST", "/v1/workers:roster")
     looked_up = await r.send("registry", "POST", "/v1/workers:lookup")
     assert looked_up.json()[0]["worker_id"] == worker
     await r.send("registry", "PATCH", "/v1/workers/{worker_id}", worker_id=worker)
@@ -812,7 +813,22 @@ async def _judging_story(r: Replay) -> None:
     await r.call("judging", "DELETE", f"/v1/award-rules/{by_prize.json()['id']}", expect=204)
     for i in range(2, r.documented()[("judging", "POST", rules)]):
         await r.send("judging", "POST", rules, i, stage_id=stage)
+    # The province's standing rules (provincial first prizes: this city stage is not one).
+    for i in range(r.documented()[("judging", "POST", "/v1/award-rules")]):
+        await r.send("judging", "POST", "/v1/award-rules", i)
     await r.call("judging", "POST", f"/v1/stages/{stage}/awards:send")
+    # The honour rule only recommends: the organiser confirms one and declines the other.
+    waiting = _items(
+        await r.call(
+            "judging",
+            "GET",
+            f"/v1/stages/{stage}/awards",
+            params={"state": "awaiting_confirmation"},
+        )
+    )
+    assert len(waiting) == 2, waiting
+    await r.send("judging", "POST", "/v1/awards/{award_id}:confirm", award_id=waiting[0]["id"])
+    await r.send("judging", "POST", "/v1/awards/{award_id}:decline", award_id=waiting[1]["id"])
     certificates = _items(await r.call("judging", "GET", f"/v1/stages/{stage}/certificates"))
     await r.send(
         "judging",
@@ -911,4 +927,11 @@ async def _registry_after_competitions(r: Replay) -> None:
         "/v1/reserve-targets/{locality_code}/{year}",
         locality_code=ex.CITY_CODE,
         year=ex.YEAR,
+    )
+    # 张伟 (no competitor here) came back from the national contest with a first prize.
+    await r.send(
+        "registry",
+        "POST",
+        "/v1/workers/{worker_id}/national-results",
+        worker_id=r.real[ex.THIRD_WORKER_ID],
     )

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends
@@ -12,11 +13,14 @@ from fastapi import Depends
 from services.judging.upstream import StageInfo, UpstreamDep
 from shared.auth.deps import AdminOrOrganiser
 from shared.auth.principal import Principal, Role
-from shared.errors import Forbidden
+from shared.errors import Forbidden, NotFound
+from shared.models.competitions import CompetitionLevel
 from shared.models.judging import Judge
 from shared.scope import covers, describe, scope_loader
 
 __all__ = [
+    "EventInfo",
+    "ManagedEvent",
     "ManagedStage",
     "check_judge_manager",
     "check_judge_reader",
@@ -81,3 +85,54 @@ async def _managed_stage(
 
 #: A route's `stage_id`, resolved and checked for a manager of its competition.
 ManagedStage = Annotated[StageInfo, Depends(_managed_stage)]
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    """An event of a competition, with what judging needs of the competition."""
+
+    id: uuid.UUID
+    name: str
+    occupation: str
+    competition_id: uuid.UUID
+    competition_name: str
+    level: CompetitionLevel
+    year: int
+    organiser_locality_code: str
+    organiser_enterprise_id: uuid.UUID | None
+
+
+@scope_loader("event")
+async def _managed_event(
+    upstream: UpstreamDep, principal: AdminOrOrganiser, event_id: uuid.UUID
+) -> EventInfo:
+    """The event, for admins and the organisers covering its competition (404, 403
+    otherwise)."""
+    token = await upstream.token()
+    event = await upstream.competitions.get_event(str(event_id), token=token)
+    if event is None:
+        raise NotFound(f"No event with id {event_id}.")
+    competition = await upstream.competitions.get_competition(event["competition_id"], token=token)
+    if competition is None:
+        raise NotFound(f"No event with id {event_id}.")
+    enterprise = competition.get("organiser_enterprise_id")
+    info = EventInfo(
+        id=event_id,
+        name=event["name"],
+        occupation=event["occupation"],
+        competition_id=uuid.UUID(competition["id"]),
+        competition_name=competition["name"],
+        level=CompetitionLevel(competition["level"]),
+        year=int(competition["year"]),
+        organiser_locality_code=competition["organiser_locality_code"],
+        organiser_enterprise_id=uuid.UUID(enterprise) if enterprise else None,
+    )
+    if not covers(principal, info.organiser_locality_code, info.organiser_enterprise_id):
+        raise Forbidden(
+            f"Your scope ({_scope(principal)}) does not cover the competition of event {event_id}."
+        )
+    return info
+
+
+#: A route's `event_id`, resolved and checked for a manager of its competition.
+ManagedEvent = Annotated[EventInfo, Depends(_managed_event)]

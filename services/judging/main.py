@@ -19,6 +19,7 @@ from services.judging.conflicts.router import router as conflicts_router
 from services.judging.judges.router import router as judges_router
 from services.judging.marking.router import router as marking_router
 from services.judging.pairwise.router import router as pairwise_router
+from services.judging.recommendations.router import router as recommendations_router
 from services.judging.results.router import router as results_router
 from services.judging.results.router import webhooks as results_webhooks
 from services.judging.scoring.router import router as scoring_router
@@ -49,6 +50,7 @@ def create_app(
             scoring_router,
             results_router,
             awards_router,
+            recommendations_router,
             certificates_router,
             analytics_router,
             pairwise_router,

@@ -189,6 +189,18 @@ POLICY: dict[RouteKey, Rule] = {
     ("POST", "/v1/stages/{stage_id}/awards:send"): allow(Role.admin, Role.organiser, organiser=ORG),
     ("GET", "/v1/stages/{stage_id}/awards"): allow(Role.admin, Role.organiser, organiser=ORG),
     ("POST", "/v1/awards/{award_id}:retry"): allow(Role.admin, Role.organiser, organiser=ORG),
+    ("POST", "/v1/awards/{award_id}:confirm"): allow(Role.admin, Role.organiser, organiser=ORG),
+    ("POST", "/v1/awards/{award_id}:decline"): allow(Role.admin, Role.organiser, organiser=ORG),
+    ("POST", "/v1/award-rules"): allow(Role.admin),
+    ("GET", "/v1/award-rules"): allow(
+        Role.admin, Role.organiser, organiser="the province's standing rules (no personal data)"
+    ),
+    ("GET", "/v1/events/{event_id}/national-recommendations"): allow(
+        Role.admin, Role.organiser, organiser=ORG + "; provincial events only"
+    ),
+    ("GET", "/v1/events/{event_id}/national-recommendations.xlsx"): allow(
+        Role.admin, Role.organiser, organiser=ORG + "; provincial events only"
+    ),
     ("GET", "/v1/certificates:verify"): public(),
     ("GET", "/v1/stages/{stage_id}/certificates"): allow(Role.admin, Role.organiser, organiser=ORG),
     ("GET", "/v1/certificates/{certificate_id}.pdf"): allow(

@@ -34,6 +34,8 @@ class StageInfo:
     level: CompetitionLevel
     organiser_locality_code: str
     organiser_enterprise_id: uuid.UUID | None
+    #: The competition's year (results in talent files are shown by level and year).
+    year: int | None = None
 
     def scope(self) -> dict[str, str]:
         """What webhook subscriptions filter on, for the data of an event about this stage."""
@@ -120,6 +122,7 @@ class Upstream:
             level=CompetitionLevel(competition["level"]),
             organiser_locality_code=competition["organiser_locality_code"],
             organiser_enterprise_id=uuid.UUID(enterprise) if enterprise else None,
+            year=competition.get("year"),
         )
 
     async def stage_entries(self, stage_id: uuid.UUID) -> list[EntryFacts]:

@@ -23,6 +23,8 @@ from services.registry.mentorships.router import router as mentorships_router
 from services.registry.mentorships.router import webhooks as mentorship_webhooks
 from services.registry.reserve.router import router as reserve_router
 from services.registry.reserve.router import webhooks as reserve_webhooks
+from services.registry.results.router import router as results_router
+from services.registry.results.router import webhooks as result_webhooks
 from services.registry.training.router import router as training_router
 from services.registry.webhooks.router import router as webhooks_router
 from services.registry.webhooks.router import webhooks as ping_webhooks
@@ -106,6 +108,7 @@ def create_app(
             localities_router,
             enterprises_router,
             workers_router,
+            results_router,
             imports_router,
             mentorships_router,
             training_router,
@@ -118,6 +121,7 @@ def create_app(
         openapi_tags=TAGS,
         webhooks=[
             worker_webhooks,
+            result_webhooks,
             mentorship_webhooks,
             honour_webhooks,
             reserve_webhooks,

@@ -80,6 +80,19 @@ POLICY: dict[RouteKey, Rule] = {
         organiser=ORG_LOCALITY,
         worker=OWN_WORKER,
     ),
+    ("POST", "/v1/workers:roster"): allow(
+        Role.admin,
+        Role.organiser,
+        Role.worker,
+        scopes=("internal", "registry:read"),
+        organiser=ORG_LOCALITY,
+        worker=OWN_WORKER,
+    ),
+    ("POST", "/v1/workers/{worker_id}/national-results"): allow(
+        Role.admin,
+        Role.organiser,
+        organiser=ORG_LOCALITY + "; national honours by admins only",
+    ),
     ("POST", "/v1/workers:lookup"): allow(
         Role.admin, Role.organiser, scopes=("internal",), organiser=ORG_LOCALITY
     ),

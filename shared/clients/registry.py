@@ -62,6 +62,19 @@ class RegistryClient(ServiceClient):
             found.update({uuid.UUID(w["id"]): w for w in body["items"]})
         return found
 
+    async def roster(self, ids: list[uuid.UUID], *, token: str) -> dict[uuid.UUID, dict[str, Any]]:
+        """Workers as lists handed on show them (`workers:roster`), by id. Call it with the
+        token of the person the list is for: the registry applies their scope and decides
+        whether they see identity numbers in clear."""
+        found: dict[uuid.UUID, dict[str, Any]] = {}
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start : start + 1000]
+            body = await self._post_read(
+                "/v1/workers:roster", {"ids": [str(i) for i in chunk]}, token
+            )
+            found.update({uuid.UUID(w["id"]): w for w in body["items"]})
+        return found
+
     async def password_token(self, username: str, password: str) -> str | None:
         """Re-authenticate a person (OAuth2 password grant): their access token, or None when
         the registry refuses the credentials (wrong password, locked or disabled account).

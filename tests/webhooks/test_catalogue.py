@@ -45,6 +45,7 @@ PERSON_EVENTS = {
     "reserve.confirmed",
     "reserve.declined",
     "reserve.left",
+    "worker.national_result_recorded",
 }
 JINAN = "370100"
 
@@ -196,6 +197,14 @@ async def _registry_events(flow: Flow) -> list[str]:
             await flow.call("registry", "POST", url + "/leave", json={"reason": "调离本省工作"})
         else:
             await flow.call("registry", "POST", url + "/decline", json={"reason": "暂不入库"})
+    # A national result comes back (a merit award: no national winner, still a competitor).
+    await flow.call(
+        "registry",
+        "POST",
+        f"/v1/workers/{workers[0]}/national-results",
+        201,
+        json={"contest_name": "全国数控技能大赛", "year": 2026, "rank": 12, "prize": "merit"},
+    )
     await flow.call(
         "registry",
         "POST",
@@ -403,7 +412,27 @@ async def _competition_events(flow: Flow, cid: str, workers: list[str]) -> None:
         201,
         json={"kind": "grade_promotion", "top_n": 1},
     )
+    # An honour that waits for the organiser: confirmed for one, declined for the other.
+    await flow.call(
+        "judging",
+        "POST",
+        f"/v1/stages/{sid}/award-rules",
+        201,
+        json={
+            "kind": "honour",
+            "honour_code": "provincial_technical_expert",
+            "top_n": 2,
+            "requires_confirmation": True,
+        },
+    )
     await flow.call("judging", "POST", f"/v1/stages/{sid}/awards:send")
+    waiting = await flow.call(
+        "judging", "GET", f"/v1/stages/{sid}/awards", params={"state": "awaiting_confirmation"}
+    )
+    first, second = waiting["items"]
+    reason = {"reason": "经审核确认"}
+    await flow.call("judging", "POST", f"/v1/awards/{first['id']}:confirm", json=reason)
+    await flow.call("judging", "POST", f"/v1/awards/{second['id']}:decline", json=reason)
 
 
 async def _emitted(services: Services) -> dict[str, list[dict[str, Any]]]:
@@ -426,7 +455,7 @@ async def test_every_event_type_reaches_competition_and_locality_subscriptions(
     catalogue = await _catalogue(services)
     # The catalogue the flow below must cover (a new event type makes this test fail until
     # the flow emits it).
-    assert len(catalogue) == 25, sorted(catalogue)
+    assert len(catalogue) == 29, sorted(catalogue)
     receiver.start()
     flow = Flow(services, admin_headers)
     # The competition does not exist yet: subscribe by locality first, then by competition

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from services.competitions.competitions.lifecycle import TRANSITIONS
 from shared import examples as ex
@@ -75,7 +75,11 @@ class CompetitionCreate(CompetitionFields):
 
     name: str = Field(min_length=2, max_length=200)
     kind: CompetitionKind
-    level: CompetitionLevel
+    level: CompetitionLevel = Field(
+        description="`enterprise`, `county`, `city` or `provincial`. `national` is refused: "
+        "national contests are run outside the province, and their results are recorded in "
+        "talent files (`POST /v1/workers/{id}/national-results` in the registry)."
+    )
     year: int = Field(ge=2000, le=2100)
     organiser_locality_code: str = Field(
         pattern=r"^\d{6}$",
@@ -84,6 +88,16 @@ class CompetitionCreate(CompetitionFields):
     organiser_enterprise_id: uuid.UUID | None = Field(
         None, description="For enterprise-level competitions: the organising enterprise."
     )
+
+    @field_validator("level")
+    @classmethod
+    def _organised_here(cls, level: CompetitionLevel) -> CompetitionLevel:
+        if level is CompetitionLevel.national:
+            raise ValueError(
+                "national contests are not organised here: record a worker's national result "
+                "in their talent file instead"
+            )
+        return level
 
 
 class CompetitionUpdate(BaseModel):

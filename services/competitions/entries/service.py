@@ -220,11 +220,11 @@ def evaluate(
                 worker_id,
             )
         if event.exclude_national_winners and f.get("national_winner"):
-            candidate.fail(
-                "not_national_winner",
-                f"already holds a national-level honour ({', '.join(f.get('honours', []))})",
-                worker_id,
-            )
+            # The registry decides who is a national winner (a winning national result in the
+            # talent file, or a national honour) and names the results behind it.
+            wins = f.get("national_wins") or []
+            why = "; ".join(wins) if wins else "a national-level honour"
+            candidate.fail("not_national_winner", f"a national winner ({why})", worker_id)
 
 
 def _manages(principal: Principal, competition: Competition) -> bool:

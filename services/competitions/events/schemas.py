@@ -39,7 +39,9 @@ class EligibilityFields(BaseModel):
         None, ge=1, le=1000, description="At most this many entries per enterprise."
     )
     exclude_national_winners: bool = Field(
-        True, description="Refuse workers who already hold a national-level honour."
+        True,
+        description="Refuse national winners: workers with a winning national result in "
+        "their talent file (first to third) or a national-level honour.",
     )
 
     # Field validators (not one model validator) so that each refusal names its field; each

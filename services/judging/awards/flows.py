@@ -27,8 +27,8 @@ from services.judging.awards.results import final_results
 from services.judging.upstream import StageInfo, Upstream
 from shared import audit, outbox
 from shared.auth.principal import Principal
-from shared.errors import DomainError, DownstreamError, NotFound, PreconditionFailed
-from shared.models.judging import Award, DeliveryState
+from shared.errors import Conflict, DomainError, DownstreamError, NotFound, PreconditionFailed
+from shared.models.judging import NOT_SENDABLE, Award, DeliveryState
 
 SERVICE = "judging"
 log = logging.getLogger("judging.awards")
@@ -83,8 +83,10 @@ async def _send_one(
     award = await session.scalar(
         select(Award).where(Award.id == award_id).with_for_update(skip_locked=True)
     )
-    if award is None or award.state is DeliveryState.sent:
-        return None  # another sender holds it, or it was sent meanwhile
+    if award is None or award.state in NOT_SENDABLE:
+        # Another sender holds it, it was sent meanwhile, or it waits for (or was refused) an
+        # organiser's confirmation: never sent then.
+        return None
     before = {"state": award.state.value, "attempts": award.attempts}
     award.attempts += 1
     try:
@@ -148,7 +150,7 @@ async def deliver(
     """Send every unsent award of the stage (or only `award_ids`), oldest first. Raises the
     registry's outage (a 503 problem) after recording it; what was sent stays sent."""
     async with sessionmaker() as session:
-        stmt = select(Award.id).where(Award.stage_id == stage.id, Award.state != DeliveryState.sent)
+        stmt = select(Award.id).where(Award.stage_id == stage.id, Award.state.not_in(NOT_SENDABLE))
         if award_ids is not None:
             stmt = stmt.where(Award.id.in_(award_ids))
         ids = list(await session.scalars(stmt.order_by(Award.created_at, Award.id)))
@@ -169,6 +171,63 @@ async def deliver(
                 sent=delivery.sent,
             )
     return delivery
+
+
+async def decide(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    upstream: Upstream,
+    stage: StageInfo,
+    award_id: uuid.UUID,
+    *,
+    confirm: bool,
+    reason: str,
+    principal: Principal,
+) -> None:
+    """Confirm (then send) or decline an award awaiting confirmation; 409 in any other state.
+
+    The decision commits first, with the stage's award job, so a confirmed award reaches the
+    registry even if the send below fails or this process dies: the sweeper completes it."""
+    async with sessionmaker() as session, session.begin():
+        award = await session.scalar(select(Award).where(Award.id == award_id).with_for_update())
+        if award is None:
+            raise NotFound(f"No award with id {award_id}.")
+        if award.state is not DeliveryState.awaiting_confirmation:
+            raise Conflict(
+                f"Award {award.id} is {award.state.value}: only an award awaiting "
+                "confirmation can be confirmed or declined.",
+                state=award.state.value,
+            )
+        before = {"state": award.state.value}
+        award.state = DeliveryState.pending if confirm else DeliveryState.declined
+        award.decided_by = principal.sub
+        award.decided_at = datetime.now(UTC)
+        award.decision_reason = reason
+        action = "award.confirmed" if confirm else "award.declined"
+        audit.record(
+            session,
+            service=SERVICE,
+            principal=principal,
+            action=action,
+            entity_type="award",
+            entity_id=award.id,
+            before=before,
+            after={"state": award.state.value, "reason": reason},
+        )
+        outbox.emit(
+            session,
+            service=SERVICE,
+            type=action,
+            subject=f"award:{award.id}",
+            data={**_event_data(award, stage), "state": award.state.value, "reason": reason},
+        )
+        if confirm:
+            await jobs.schedule(session, stage.id)
+    if confirm:
+        try:
+            await deliver(sessionmaker, upstream, stage, principal, award_ids=[award_id])
+        except DownstreamError:
+            # Confirmed and recorded as failed; the award job sends it once the registry is back.
+            log.warning("confirmed award left to the sweeper", extra={"award_id": str(award_id)})
 
 
 def present(award: Award) -> schemas.Award:

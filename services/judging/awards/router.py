@@ -4,6 +4,7 @@ state, and retrying one."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -13,13 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.judging.access import ManagedStage, check_stage_manager
 from services.judging.awards import flows, schemas, service
 from services.judging.awards.results import final_results
-from services.judging.upstream import UpstreamDep
-from shared.auth.deps import AdminOrOrganiser
+from services.judging.upstream import StageInfo, UpstreamDep
+from shared.auth.deps import Admin, AdminOrOrganiser
 from shared.db import SessionDep, get_or_404
-from shared.errors import error_responses
+from shared.errors import Conflict, Forbidden, error_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent_create
+from shared.models.competitions import CompetitionLevel
 from shared.models.judging import Award, DeliveryState
 from shared.pagination import CursorQuery, LimitQuery, Page, paginate
+from shared.scope import scope_loader
 
 router = APIRouter(prefix="/v1", tags=["awards"])
 
@@ -101,9 +104,13 @@ async def delete_rule(
     session: SessionDep, upstream: UpstreamDep, principal: AdminOrOrganiser, rule_id: uuid.UUID
 ) -> Response:
     """Delete a rule that has no awards yet; once its awards are planned it is part of the
-    record (409)."""
+    record (409). A standing rule of a level: admins only."""
     rule = await service.get_rule(session, rule_id, for_update=True)
-    check_stage_manager(principal, await upstream.stage(rule.stage_id))
+    if rule.stage_id is None:
+        if not principal.is_admin:
+            raise Forbidden("Standing rules of a level are the province's: admins only.")
+    else:
+        check_stage_manager(principal, await upstream.stage(rule.stage_id))
     await service.delete_rule(session, rule, principal)
     return Response(status_code=204)
 
@@ -189,33 +196,209 @@ async def list_awards(
     )
 
 
+@dataclass(frozen=True)
+class AwardContext:
+    award: Award
+    stage: StageInfo
+
+
+@scope_loader("award")
+async def _managed_award(
+    sessionmaker: SessionMakerDep,
+    upstream: UpstreamDep,
+    principal: AdminOrOrganiser,
+    award_id: uuid.UUID,
+) -> AwardContext:
+    """The route's award and its stage, for admins and organisers of the stage's competition
+    (404 unknown, 403 otherwise)."""
+    async with sessionmaker() as session:
+        award = await get_or_404(session, Award, award_id, "award")
+    stage = await upstream.stage(award.stage_id)
+    check_stage_manager(principal, stage)
+    return AwardContext(award, stage)
+
+
+ManagedAward = Annotated[AwardContext, Depends(_managed_award)]
+
+
+async def _current(
+    sessionmaker: async_sessionmaker[AsyncSession], award_id: uuid.UUID
+) -> schemas.Award:
+    async with sessionmaker() as session:
+        return flows.present(await get_or_404(session, Award, award_id, "award"))
+
+
 @router.post(
     "/awards/{award_id}:retry",
     response_model=schemas.Award,
     summary="Retry sending one award",
-    responses=error_responses(401, 403, 404, 422, 502, 503, 504),
+    responses=error_responses(401, 403, 404, 409, 422, 502, 503, 504),
 )
 async def retry_award(
     sessionmaker: SessionMakerDep,
     upstream: UpstreamDep,
     principal: AdminOrOrganiser,
-    award_id: uuid.UUID,
+    managed: ManagedAward,
 ) -> schemas.Award:
     """Send one `failed` (or `pending`) award again, with the same `source_ref` (so it is
-    recorded once). A `sent` award is answered as it is. Registry down: 503 problem, the award
+    recorded once). A `sent` award is answered as it is. An award awaiting confirmation, or
+    declined, is never sent: 409 (confirm it first). Registry down: 503 problem, the award
     stays `failed`."""
-    async with sessionmaker() as session:
-        award = await get_or_404(session, Award, award_id, "award")
-    stage = await upstream.stage(award.stage_id)
-    check_stage_manager(principal, stage)
+    award, stage = managed.award, managed.stage
+    if award.state in (DeliveryState.awaiting_confirmation, DeliveryState.declined):
+        raise Conflict(
+            f"Award {award.id} is {award.state.value}: it is sent only once an organiser "
+            "confirms it (POST /v1/awards/{award_id}:confirm).",
+            state=award.state.value,
+        )
     if award.state is not DeliveryState.sent:
         await flows.deliver(sessionmaker, upstream, stage, principal, award_ids=[award.id])
-    async with sessionmaker() as session:
-        return flows.present(await get_or_404(session, Award, award_id, "award"))
+    return await _current(sessionmaker, award.id)
+
+
+@router.post(
+    "/awards/{award_id}:confirm",
+    operation_id="confirmAward",
+    response_model=schemas.Award,
+    summary="Confirm an award a rule recommended",
+    responses=error_responses(401, 403, 404, 409, 422, 502, 503, 504),
+)
+async def confirm_award(
+    sessionmaker: SessionMakerDep,
+    upstream: UpstreamDep,
+    principal: AdminOrOrganiser,
+    managed: ManagedAward,
+    data: schemas.AwardDecision,
+) -> schemas.Award:
+    """An award of a rule that `requires_confirmation` (e.g. provincial first prizes
+    recommended for 山东省技术能手) waits in `awaiting_confirmation`; an organiser of the stage's
+    competition (or an admin) confirms it here, with a reason. It is then sent to the registry
+    at once (state `sent`, `award.granted`); if the registry is down it stays `failed` and the
+    awards sweeper sends it later. Sends `award.confirmed`. 409 unless awaiting confirmation."""
+    await flows.decide(
+        sessionmaker,
+        upstream,
+        managed.stage,
+        managed.award.id,
+        confirm=True,
+        reason=data.reason,
+        principal=principal,
+    )
+    return await _current(sessionmaker, managed.award.id)
+
+
+@router.post(
+    "/awards/{award_id}:decline",
+    operation_id="declineAward",
+    response_model=schemas.Award,
+    summary="Decline an award a rule recommended",
+    responses=error_responses(401, 403, 404, 409, 422, 502, 503, 504),
+)
+async def decline_award(
+    sessionmaker: SessionMakerDep,
+    upstream: UpstreamDep,
+    principal: AdminOrOrganiser,
+    managed: ManagedAward,
+    data: schemas.AwardDecision,
+) -> schemas.Award:
+    """Refuse an award awaiting confirmation, with the reason: it becomes `declined` and is
+    never sent to the registry. Sends `award.declined`. 409 unless awaiting confirmation."""
+    await flows.decide(
+        sessionmaker,
+        upstream,
+        managed.stage,
+        managed.award.id,
+        confirm=False,
+        reason=data.reason,
+        principal=principal,
+    )
+    return await _current(sessionmaker, managed.award.id)
+
+
+# -- standing rules of a level ---------------------------------------------------------------
+
+
+@router.post(
+    "/award-rules",
+    operation_id="createStandingAwardRule",
+    response_model=schemas.AwardRule,
+    status_code=201,
+    summary="Add a standing award rule for a level",
+    responses=error_responses(401, 403, 409, 422),
+)
+async def create_standing_rule(
+    request: Request,
+    session: SessionDep,
+    principal: Admin,
+    data: schemas.StandingAwardRuleCreate,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    """The province's policy for every competition of a level (admins): what the final stage
+    (the last stage of each event) earns, besides the stage's own rules. For example, at the
+    `provincial` level, first prizes recommended for 山东省技术能手 (`honour`,
+    `provincial_technical_expert`) and promoted to technician (`grade_promotion`,
+    `to_grade: technician`), each with `requires_confirmation` so that an organiser confirms
+    every award before it reaches the registry. One rule per kind per level (per honour code
+    for honours): 409 for a second."""
+
+    async def create() -> schemas.AwardRule:
+        rule = await service.create_standing_rule(session, data, principal)
+        return schemas.AwardRule.model_validate(rule)
+
+    return await idempotent_create(
+        session,
+        request,
+        principal,
+        idempotency_key,
+        data,
+        create,
+        location=lambda _: "/v1/award-rules",
+    )
+
+
+@router.get(
+    "/award-rules",
+    operation_id="listStandingAwardRules",
+    response_model=list[schemas.AwardRule],
+    summary="List the standing award rules of the levels",
+    responses=error_responses(401, 403, 422),
+)
+async def list_standing_rules(
+    session: SessionDep,
+    _: AdminOrOrganiser,
+    level: Annotated[CompetitionLevel | None, Query(description="Only this level.")] = None,
+) -> list[schemas.AwardRule]:
+    """The standing rules (a handful per level, so not paginated), in creation order: what
+    organisers' final stages will earn besides their own rules."""
+    return [
+        schemas.AwardRule.model_validate(r)
+        for r in await service.list_standing_rules(session, level)
+    ]
 
 
 #: Events sent to webhook subscribers (documented in the OpenAPI `webhooks` section).
 webhooks = APIRouter(tags=["awards"])
+
+
+@webhooks.post(
+    "award.awaiting_confirmation", summary="An award waits for an organiser's confirmation"
+)
+async def award_awaiting_confirmation(event: schemas.AwardEvent) -> None:
+    """Sent when final results give an award under a rule that `requires_confirmation` (e.g. a
+    provincial first prize recommended for 山东省技术能手): nothing reaches the registry until
+    an organiser confirms it (`POST /v1/awards/{id}:confirm`) or declines it."""
+
+
+@webhooks.post("award.confirmed", summary="An organiser confirmed a recommended award")
+async def award_confirmed(event: schemas.AwardEvent) -> None:
+    """Sent when an award awaiting confirmation is confirmed (`data.reason`); `award.granted`
+    follows once the registry has recorded it."""
+
+
+@webhooks.post("award.declined", summary="An organiser declined a recommended award")
+async def award_declined(event: schemas.AwardEvent) -> None:
+    """Sent when an award awaiting confirmation is declined (`data.reason`); it is never sent
+    to the registry."""
 
 
 @webhooks.post("award.granted", summary="An award reached the registry")

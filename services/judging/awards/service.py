@@ -22,9 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.judging.awards import schemas
 from services.judging.awards.results import FinalResult
 from services.judging.upstream import StageInfo, Upstream
-from shared import audit
+from shared import audit, outbox
 from shared.auth.principal import Principal
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound
+from shared.models.competitions import CompetitionLevel
 from shared.models.judging import Award, AwardKind, AwardRule, Certificate, DeliveryState
 from shared.models.registry.enums import SkillGrade
 
@@ -74,6 +75,13 @@ def _check_rule(data: schemas.AwardRuleCreate) -> None:
         errors.append(
             FieldError(field="top_n", message="an honour or promotion rule needs top_n or prizes")
         )
+    if data.kind is AwardKind.competition_result and data.requires_confirmation:
+        errors.append(
+            FieldError(
+                field="requires_confirmation",
+                message="only honours and promotions wait for confirmation",
+            )
+        )
     if errors:
         raise InvalidInput("The award rule is incomplete or mixes kinds.", errors=errors)
 
@@ -104,17 +112,7 @@ async def create_rule(
             f"Stage {stage.id} already has a rule for {what} ({clash.id}); delete it first.",
             existing_rule_id=str(clash.id),
         )
-    rule = AwardRule(
-        id=uuid.uuid4(),
-        stage_id=stage.id,
-        kind=data.kind,
-        honour_code=data.honour_code,
-        to_grade=data.to_grade.value if data.to_grade else None,
-        top_n=data.top_n,
-        prizes=list(data.prizes) if data.prizes else None,
-        citation=data.citation,
-        created_by=principal.sub,
-    )
+    rule = _new_rule(data, principal, stage_id=stage.id)
     await audit.add_created(
         session,
         rule,
@@ -125,6 +123,92 @@ async def create_rule(
         after=lambda: rule_snapshot(rule),
     )
     return rule
+
+
+def _new_rule(
+    data: schemas.AwardRuleCreate,
+    principal: Principal,
+    *,
+    stage_id: uuid.UUID | None = None,
+    level: CompetitionLevel | None = None,
+) -> AwardRule:
+    return AwardRule(
+        id=uuid.uuid4(),
+        stage_id=stage_id,
+        level=level,
+        requires_confirmation=data.requires_confirmation,
+        kind=data.kind,
+        honour_code=data.honour_code,
+        to_grade=data.to_grade.value if data.to_grade else None,
+        top_n=data.top_n,
+        prizes=list(data.prizes) if data.prizes else None,
+        citation=data.citation,
+        created_by=principal.sub,
+    )
+
+
+async def create_standing_rule(
+    session: AsyncSession, data: schemas.StandingAwardRuleCreate, principal: Principal
+) -> AwardRule:
+    """A rule for the final stage of every competition at `data.level` (the province's
+    policy, e.g. provincial first prizes recommended for 山东省技术能手): one per kind per
+    level (per honour for honours), 409 for a second."""
+    _check_rule(data)
+    level = CompetitionLevel(data.level)
+    await session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtext(f"award-rules:{level.value}")))
+    )
+    clash = await session.scalar(
+        select(AwardRule).where(
+            AwardRule.level == level,
+            AwardRule.kind == data.kind,
+            AwardRule.honour_code.is_not_distinct_from(data.honour_code),
+        )
+    )
+    if clash is not None:
+        what = f"honour {data.honour_code}" if data.honour_code else data.kind.value
+        raise Conflict(
+            f"The {level.value} level already has a standing rule for {what} ({clash.id}); "
+            "delete it first.",
+            existing_rule_id=str(clash.id),
+        )
+    rule = _new_rule(data, principal, level=level)
+    await audit.add_created(
+        session,
+        rule,
+        service=SERVICE,
+        principal=principal,
+        action="award_rule.created",
+        entity_type="award_rule",
+        after=lambda: rule_snapshot(rule),
+    )
+    return rule
+
+
+async def list_standing_rules(
+    session: AsyncSession, level: CompetitionLevel | None
+) -> list[AwardRule]:
+    stmt = select(AwardRule).where(AwardRule.level.is_not(None))
+    if level is not None:
+        stmt = stmt.where(AwardRule.level == level)
+    return list(await session.scalars(stmt.order_by(AwardRule.created_at, AwardRule.id)))
+
+
+async def applicable_rules(
+    session: AsyncSession, upstream: Upstream, stage: StageInfo
+) -> list[AwardRule]:
+    """The stage's own rules, and the standing rules of its level when it is the last stage of
+    its event (the final: earlier rounds do not win what the level's rules give)."""
+    rules = await list_rules(session, stage.id)
+    standing = await list_standing_rules(session, stage.level)
+    if standing:
+        stages = await upstream.competitions.list_event_stages(
+            str(stage.event_id), token=await upstream.token()
+        )
+        last = max(stages, key=lambda s: s["seq"], default=None)
+        if last is not None and uuid.UUID(str(last["id"])) == stage.id:
+            rules += standing
+    return rules
 
 
 async def list_rules(session: AsyncSession, stage_id: uuid.UUID) -> list[AwardRule]:
@@ -254,6 +338,10 @@ def _request(
             "competition_id": str(stage.competition_id),
             "competition_name": names.competition_name or "-",
             "stage_name": stage.name,
+            # The file shows the worker's path by level and year.
+            "event_name": names.event_name or None,
+            "level": stage.level.value,
+            "year": stage.year,
             "rank": result.rank,
             "prize": result.prize,
             "score": float(result.score) if result.score is not None else None,
@@ -286,7 +374,7 @@ async def plan_awards(
 ) -> Plan:
     """Create the stage's missing awards and certificates from its final results (idempotent:
     existing ones are kept as they are). The results finalise path may call this directly."""
-    rules = await list_rules(session, stage.id)
+    rules = await applicable_rules(session, upstream, stage)
     plan = Plan(created=0, skipped=[])
     chosen = [(rule, r) for r in results for rule in rules if qualifies(rule, r)]
     if not chosen:
@@ -336,12 +424,36 @@ async def plan_awards(
                     score=result.score,
                     source_ref=ref,
                     request=request,
+                    state=DeliveryState.awaiting_confirmation
+                    if rule.requires_confirmation
+                    else DeliveryState.pending,
                 )
                 .on_conflict_do_nothing(constraint="uq_awards_rule_entry_worker")
                 .returning(Award.id)
             )
             if inserted is not None:
                 plan.created += 1
+                if rule.requires_confirmation:
+                    outbox.emit(
+                        session,
+                        service=SERVICE,
+                        type="award.awaiting_confirmation",
+                        subject=f"award:{inserted}",
+                        data={
+                            "award_id": str(inserted),
+                            **stage.scope(),
+                            "entry_id": str(result.entry_id),
+                            "worker_id": str(worker_id),
+                            "kind": rule.kind.value,
+                            "honour_code": rule.honour_code,
+                            "to_grade": request["body"].get("to_grade"),
+                            "rank": result.rank,
+                            "prize": result.prize,
+                            "source_ref": ref,
+                            "registry_ref": None,
+                            "state": DeliveryState.awaiting_confirmation.value,
+                        },
+                    )
             # A certificate for prizes, honours and promotions (a plain file entry is no award).
             if result.prize or rule.kind is not AwardKind.competition_result:
                 honoured[(result.entry_id, worker_id)] = result

@@ -176,9 +176,33 @@ async def lookup(
     return await service.lookup_by_id_numbers(session, _cipher(request), data.id_numbers, scope)
 
 
+@router.post(
+    "/workers:roster",
+    operation_id="getWorkerRoster",
+    response_model=schemas.RosterResult,
+    summary="Workers as lists handed on show them",
+    responses=error_responses(401, 403, 422),
+)
+async def roster(
+    request: Request,
+    session: AutocommitSessionDep,
+    principal: FileReader,
+    scope: WorkerScopeDep,
+    data: schemas.Roster,
+) -> Response:
+    """Up to 1,000 workers by id, in the order asked, as recommendation lists and rosters show
+    them: name, sex, identity number (masked unless you are an admin or the worker), occupation,
+    grade, enterprise name and city. Services building such a list for a person call it with
+    that person's token, so the person's scope and right to see numbers apply. Workers you may
+    not read are `missing`, exactly like ids that do not exist."""
+    return model_response(
+        await service.roster(session, _cipher(request), principal, data.ids, scope)
+    )
+
+
 @router.get(
     "/workers/{worker_id}",
-    response_model=schemas.Worker,
+    response_model=schemas.WorkerFile,
     summary="Get a worker",
     responses=error_responses(401, 403, 404, 422),
 )
@@ -188,10 +212,12 @@ async def get_worker(
     principal: FileReader,
     worker: VisibleWorker,
     response: Response,
-) -> schemas.Worker:
-    """One worker. The `ETag` header is the version to send as `If-Match` when updating."""
+) -> schemas.WorkerFile:
+    """One worker, with their competition path (`results_by_level`: enterprise 1st → city
+    2nd → provincial 5th..., by year). The `ETag` header is the version to send as `If-Match`
+    when updating."""
     response.headers["ETag"] = etag(worker.version)
-    return service.present(worker, _cipher(request), principal)
+    return await service.present_file(session, worker, _cipher(request), principal)
 
 
 @router.patch(

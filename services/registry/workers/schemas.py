@@ -9,7 +9,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from typing_extensions import TypedDict
 
+from services.registry.results.schemas import LevelResult
 from shared import examples as ex
+from shared.models.competitions import CompetitionLevel
 from shared.models.registry import FileStatus, FileType, GradeSource, Sex, SkillGrade
 from shared.numbers import Rounded3
 
@@ -97,6 +99,17 @@ class Worker(BaseModel):
     updated_at: datetime
 
 
+class WorkerFile(Worker):
+    """One worker with their competition path (`GET /v1/workers/{id}`)."""
+
+    results_by_level: list[LevelResult] = Field(
+        default_factory=list,
+        description="Every competition result in the talent file, in path order: by year, "
+        "then level (enterprise → county → city → provincial → national). Reported by judging "
+        "when a stage's results are final; national results recorded by organisers.",
+    )
+
+
 class WorkerItem(TypedDict):
     """`Worker` as a plain dict, for pages built straight from database rows (see
     `WORKER_PAGE`): the same fields, types and JSON."""
@@ -141,7 +154,16 @@ class WorkerEligibility(BaseModel):
     grade: SkillGrade
     file_status: FileStatus
     honours: list[str] = Field(default_factory=list, description="Honour codes held now.")
-    national_winner: bool = Field(False, description="Holds a national-level honour.")
+    national_winner: bool = Field(
+        False,
+        description="A national winner: a recorded national result with a first, second or "
+        "third prize (or rank 1 to 3), or a national-level honour held.",
+    )
+    national_wins: list[str] = Field(
+        default_factory=list,
+        description="The winning national results, as recorded in the file (for a rule's reason).",
+        examples=[[f"全国：{ex.NATIONAL_CONTEST_NAME}（{ex.NATIONAL_YEAR}）一等奖"]],
+    )
 
 
 class BatchGet(BaseModel):
@@ -166,6 +188,41 @@ class IdNumberMatch(BaseModel):
         description="Masked, in the order asked.", examples=[ex.WORKER_ID_NUMBER_MASKED]
     )
     worker_id: uuid.UUID | None = Field(description="Null when no worker you may see has it.")
+
+
+class Roster(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"ids": [ex.WORKER_ID, ex.SECOND_WORKER_ID]}]},
+    )
+
+    ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
+
+
+class RosterLine(BaseModel):
+    """A worker as lists handed on to other bodies show them (recommendation lists)."""
+
+    id: uuid.UUID
+    name: str = Field(examples=[ex.WORKER_NAME])
+    sex: Sex
+    id_number: str = Field(
+        description="Masked unless you are an admin or this worker.",
+        examples=[ex.WORKER_ID_NUMBER_MASKED],
+    )
+    occupation: str
+    grade: SkillGrade
+    enterprise_id: uuid.UUID | None
+    enterprise_name: str | None = Field(examples=[ex.ENTERPRISE_NAME])
+    locality_code: str
+    city_code: str | None = Field(
+        description="The prefecture-level city of the worker's locality.", examples=["370100"]
+    )
+    city_name: str | None = Field(examples=["济南市"])
+
+
+class RosterResult(BaseModel):
+    items: list[RosterLine] = Field(description="In the order asked.")
+    missing: list[uuid.UUID] = Field(description="Ids that do not exist or you may not read.")
 
 
 class BatchGetResult(BaseModel):
@@ -276,6 +333,9 @@ class CompetitionResult(BaseModel):
                     "competition_id": ex.COMPETITION_ID,
                     "competition_name": ex.PROVINCIAL_COMPETITION_NAME,
                     "stage_name": "省级决赛",
+                    "event_name": ex.EVENT_NAME,
+                    "level": "provincial",
+                    "year": ex.YEAR,
                     "rank": 1,
                     "prize": "first",
                     "score": 92.35,
@@ -289,6 +349,11 @@ class CompetitionResult(BaseModel):
     competition_id: uuid.UUID
     competition_name: str = Field(min_length=1, max_length=200)
     stage_name: str = Field(min_length=1, max_length=100)
+    event_name: str | None = Field(None, min_length=1, max_length=200)
+    level: CompetitionLevel | None = Field(
+        None, description="The competition's level: the file shows results by level and year."
+    )
+    year: int | None = Field(None, ge=2000, le=2100, description="The competition's year.")
     rank: int = Field(ge=1)
     prize: str | None = Field(None, pattern="^(first|second|third|merit)$")
     score: Rounded3 | None = Field(None, ge=0)

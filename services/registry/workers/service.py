@@ -21,6 +21,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.identifiers import id_number_facts, validate_id_number
+from services.registry.results.service import (
+    national_winner_clause,
+    national_wins_column,
+    results_by_level,
+)
 from services.registry.search import name_matches, name_rank
 from services.registry.talent import timeline
 from services.registry.talent.access import (
@@ -35,6 +40,7 @@ from shared.auth.principal import Principal, Role
 from shared.concurrency import check_if_match
 from shared.crypto import PersonalDataCipher, mask_id_number, mask_phone
 from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, RuleViolation
+from shared.models.competitions import CompetitionLevel
 from shared.models.registry import (
     Employment,
     Enterprise,
@@ -42,30 +48,30 @@ from shared.models.registry import (
     FileType,
     GradeChange,
     GradeSource,
-    Honour,
     HonourGrant,
-    HonourLevel,
     Locality,
     SkillGrade,
     TimelineEntry,
     TimelineKind,
     Worker,
 )
+from shared.models.registry.enums import SKILL_GRADE_NAMES
 from shared.pagination import Page, keyset_rows, paginate
 from shared.scope import locality_clause
 
 MIN_WORKING_AGE = 16
+PROVINCE_CODE = "370000"
 
-GRADE_NAMES = {
-    SkillGrade.apprentice: "学徒",
-    SkillGrade.junior: "初级工（五级）",
-    SkillGrade.intermediate: "中级工（四级）",
-    SkillGrade.senior: "高级工（三级）",
-    SkillGrade.technician: "技师（二级）",
-    SkillGrade.senior_technician: "高级技师（一级）",
-    SkillGrade.principal_technician: "特级技师",
-    SkillGrade.chief_technician: "首席技师",
+LEVEL_NAMES = {
+    CompetitionLevel.enterprise: "企业级",
+    CompetitionLevel.county: "县级",
+    CompetitionLevel.city: "市级",
+    CompetitionLevel.provincial: "省级",
+    CompetitionLevel.national: "全国",
 }
+
+#: Chinese names of the grades (shared: lists other services print show them too).
+GRADE_NAMES = SKILL_GRADE_NAMES
 
 
 def may_see_personal_data(principal: Principal, worker: Worker) -> bool:
@@ -95,6 +101,16 @@ def present(worker: Worker, cipher: PersonalDataCipher, principal: Principal) ->
         version=worker.version,
         created_at=worker.created_at,
         updated_at=worker.updated_at,
+    )
+
+
+async def present_file(
+    session: AsyncSession, worker: Worker, cipher: PersonalDataCipher, principal: Principal
+) -> schemas.WorkerFile:
+    """`present`, with the worker's competition path by level and year."""
+    return schemas.WorkerFile(
+        **present(worker, cipher, principal).model_dump(),
+        results_by_level=await results_by_level(session, worker.id),
     )
 
 
@@ -808,11 +824,12 @@ async def record_competition_result(
     if existing is not None:
         return existing, False
     prize = schemas.PRIZE_NAMES.get(data.prize, "") if data.prize else ""
+    level = f"{LEVEL_NAMES[data.level]}：" if data.level else ""
     entry = timeline.record(
         session,
         worker_id=worker.id,
         kind=TimelineKind.competition_result,
-        summary=f"{data.competition_name}（{data.stage_name}）第 {data.rank} 名"
+        summary=f"{level}{data.competition_name}（{data.stage_name}）第 {data.rank} 名"
         + (f"，{prize}" if prize else ""),
         data=data.model_dump(mode="json", exclude={"worker_id"}),
         occurred_at=data.published_at,
@@ -833,15 +850,13 @@ async def batch_get(
     unique = list(dict.fromkeys(ids))
     live = and_(HonourGrant.worker_id == Worker.id, HonourGrant.revoked_at.is_(None))
     honours = select(func.array_agg(HonourGrant.honour_code)).where(live).scalar_subquery()
-    national = exists().where(
-        live, HonourGrant.honour_code == Honour.code, Honour.level == HonourLevel.national
-    )
     rows: list[Any] = list(
         await session.execute(
             select(
                 *ELIGIBILITY_COLUMNS,
                 honours.label("honours"),
-                national.label("national_winner"),
+                national_winner_clause(Worker.id).label("national_winner"),
+                national_wins_column(Worker.id).label("national_wins"),
             ).where(Worker.id.in_(unique), scope.clause())
         )
     )
@@ -851,6 +866,7 @@ async def batch_get(
             **{c.key: getattr(by_id[i], c.key) for c in ELIGIBILITY_COLUMNS},
             honours=sorted(by_id[i].honours or []),
             national_winner=by_id[i].national_winner,
+            national_wins=list(by_id[i].national_wins or []),
         )
         for i in unique
         if i in by_id
@@ -895,3 +911,64 @@ async def lookup_by_id_numbers(
         )
         for n, h in hashes.items()
     ]
+
+
+async def roster(
+    session: AsyncSession,
+    cipher: PersonalDataCipher,
+    principal: Principal,
+    ids: list[uuid.UUID],
+    scope: WorkerScope,
+) -> schemas.RosterResult:
+    """Workers as lists handed on show them, in the order asked, in one query: enterprise
+    name and city joined; identity numbers masked unless the caller may see them. Workers the
+    caller may not read are `missing`, like ids that do not exist."""
+    unique = list(dict.fromkeys(ids))
+    home = Locality.__table__.alias("home")
+    city = Locality.__table__.alias("city")
+    rows = await session.execute(
+        select(
+            Worker,
+            Enterprise.name.label("enterprise_name"),
+            city.c.code.label("city_code"),
+            city.c.name.label("city_name"),
+        )
+        .outerjoin(Enterprise, Enterprise.id == Worker.enterprise_id)
+        .join(home, home.c.code == Worker.locality_code)
+        # A county's city is its parent; a city is its own; the province has none.
+        .outerjoin(
+            city,
+            city.c.code
+            == func.coalesce(
+                func.nullif(home.c.parent_code, literal(PROVINCE_CODE)),
+                func.nullif(home.c.code, literal(PROVINCE_CODE)),
+            ),
+        )
+        .where(Worker.id.in_(unique), scope.clause())
+    )
+    by_id = {row.Worker.id: row for row in rows}
+    items = []
+    for worker_id in unique:
+        row = by_id.get(worker_id)
+        if row is None:
+            continue
+        worker = row.Worker
+        clear = may_see_personal_data(principal, worker)
+        items.append(
+            schemas.RosterLine(
+                id=worker.id,
+                name=worker.name,
+                sex=worker.sex,
+                id_number=cipher.decrypt(worker.id_number_enc)
+                if clear
+                else worker.id_number_masked,
+                occupation=worker.occupation,
+                grade=worker.grade,
+                enterprise_id=worker.enterprise_id,
+                enterprise_name=row.enterprise_name,
+                locality_code=worker.locality_code,
+                city_code=row.city_code,
+                city_name=row.city_name,
+            )
+        )
+    return schemas.RosterResult(items=items, missing=[i for i in unique if i not in by_id])

@@ -17,6 +17,15 @@ class CompetitionLevel(enum.StrEnum):
     county = "county"
     city = "city"
     provincial = "provincial"
+    #: National contests are run outside the province: only their results are recorded here
+    #: (talent files, `POST /v1/workers/{id}/national-results`); no national competition is
+    #: organised in this system.
+    national = "national"
+
+    @property
+    def rank(self) -> int:
+        """Lowest first: enterprise < county < city < provincial < national."""
+        return list(CompetitionLevel).index(self)
 
 
 class CompetitionStatus(enum.StrEnum):

@@ -3,6 +3,7 @@ scores, sign-offs and locks, results and appeals, awards and certificates (issue
 
 from shared.models.judging.awards import Award, AwardJob, AwardRule, Certificate
 from shared.models.judging.enums import (
+    NOT_SENDABLE,
     AspectType,
     AwardKind,
     ConflictKind,
@@ -34,6 +35,7 @@ from shared.models.judging.scoring import (
 )
 
 __all__ = [
+    "NOT_SENDABLE",
     "Aggregation",
     "Appeal",
     "AppealStatus",

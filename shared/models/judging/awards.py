@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -31,6 +32,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models.base import Base, created_at, str_enum, updated_at, uuid_pk
+from shared.models.competitions.enums import CompetitionLevel
 from shared.models.judging.enums import AwardKind, DeliveryState
 
 
@@ -42,11 +44,24 @@ class AwardRule(Base):
         ),
         CheckConstraint("kind = 'grade_promotion' OR to_grade IS NULL", name="grade_for_grades"),
         CheckConstraint("top_n IS NULL OR top_n >= 1", name="top_n_positive"),
+        # A rule belongs to one stage, or stands for every final stage of one level.
+        CheckConstraint("(stage_id IS NULL) <> (level IS NULL)", name="stage_or_level"),
+        CheckConstraint(
+            "NOT requires_confirmation OR kind <> 'competition_result'",
+            name="confirmation_for_honours_and_grades",
+        ),
+        Index("ix_award_rules_level", "level", postgresql_where=text("level IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    #: The competitions service's stage (read over HTTP, so no foreign key).
-    stage_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    #: The competitions service's stage (read over HTTP, so no foreign key); null for a
+    #: standing rule of a level.
+    stage_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    #: A standing rule: applies to the last stage of every event of competitions at this level
+    #: (e.g. provincial first prizes recommended for 山东省技术能手).
+    level: Mapped[CompetitionLevel | None] = mapped_column(str_enum(CompetitionLevel))
+    #: Its awards wait (`awaiting_confirmation`) until an organiser confirms or declines each.
+    requires_confirmation: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     kind: Mapped[AwardKind] = mapped_column(str_enum(AwardKind))
     #: The registry's honour code, for `honour` rules.
     honour_code: Mapped[str | None] = mapped_column(String(64))
@@ -91,6 +106,10 @@ class Award(Base):
     #: What the registry answered with: the grant, grade change or timeline entry id.
     registry_ref: Mapped[str | None] = mapped_column(String(64))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: An organiser's confirmation or refusal of an award awaiting it: who, when, why.
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 

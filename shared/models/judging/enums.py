@@ -49,3 +49,11 @@ class DeliveryState(enum.StrEnum):
     pending = "pending"
     sent = "sent"
     failed = "failed"  # the last attempt failed (last_error says why); retried on request
+    #: Recommended by a rule that `requires_confirmation`: nothing is sent until an organiser
+    #: confirms (then `pending`) or declines (then `declined`, never sent).
+    awaiting_confirmation = "awaiting_confirmation"
+    declined = "declined"
+
+
+#: States the senders (the send endpoint, retries, the sweeper) never send.
+NOT_SENDABLE = (DeliveryState.sent, DeliveryState.awaiting_confirmation, DeliveryState.declined)

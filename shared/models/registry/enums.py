@@ -22,6 +22,19 @@ class SkillGrade(enum.StrEnum):
         return list(SkillGrade).index(self)
 
 
+#: The grades' names in Chinese, as certificates and lists print them.
+SKILL_GRADE_NAMES = {
+    SkillGrade.apprentice: "学徒",
+    SkillGrade.junior: "初级工（五级）",
+    SkillGrade.intermediate: "中级工（四级）",
+    SkillGrade.senior: "高级工（三级）",
+    SkillGrade.technician: "技师（二级）",
+    SkillGrade.senior_technician: "高级技师（一级）",
+    SkillGrade.principal_technician: "特级技师",
+    SkillGrade.chief_technician: "首席技师",
+}
+
+
 class Industry(enum.StrEnum):
     """Shandong's "Top Ten" industries, and other."""
 
@@ -84,6 +97,9 @@ class TimelineKind(enum.StrEnum):
     status_changed = "status_changed"
     training_completed = "training_completed"
     competition_result = "competition_result"
+    #: A national contest's result, recorded by an organiser (national contests are run
+    #: outside this system): what the "national winners excluded" rule looks at.
+    national_result = "national_result"
     honour_granted = "honour_granted"
     honour_revoked = "honour_revoked"
     mentorship_started = "mentorship_started"
