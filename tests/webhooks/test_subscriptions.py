@@ -205,7 +205,8 @@ async def test_integration_clients_manage_only_their_own(
     admin_sub = await services.registry.post(
         "/v1/webhook-subscriptions", json={"url": URL, "event_types": ["*"]}, headers=admin_headers
     )
-    client = await client_headers(services, admin_headers, ["webhooks:manage"])
+    # worker.* needs registry:read too (tests/webhooks/test_audience.py).
+    client = await client_headers(services, admin_headers, ["webhooks:manage", "registry:read"])
     own = await services.registry.post(
         "/v1/webhook-subscriptions", json={"url": URL, "event_types": ["worker.*"]}, headers=client
     )
