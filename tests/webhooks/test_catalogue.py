@@ -57,6 +57,13 @@ class Flow:
     ) -> dict[str, Any]:
         client = getattr(self.services, service)
         headers = {**self.headers, **kw.pop("headers", {})}
+        if "if-match" not in {k.lower() for k in headers} and (
+            method in ("PATCH", "PUT") or url.endswith("/status")
+        ):
+            # A contested record changes with the ETag just read (428 without it).
+            read = await client.get(url.removesuffix("/status"), headers=headers)
+            if read.status_code == 200 and "etag" in read.headers:
+                headers["if-match"] = read.headers["etag"]
         response = await client.request(method, url, headers=headers, **kw)
         assert response.status_code == status, (method, url, response.text)
         body: dict[str, Any] = response.json() if response.content else {}
