@@ -191,7 +191,10 @@ async def load_owners(session: AsyncSession, subs: Iterable[str]) -> dict[str, O
         )
     clients = await session.execute(
         select(
-            MachineClient.id, MachineClient.scopes, MachineClient.is_active, MachineClient.revoked_at
+            MachineClient.id,
+            MachineClient.scopes,
+            MachineClient.is_active,
+            MachineClient.revoked_at,
         ).where(MachineClient.id.in_(list(ids)))
     )
     for row in clients:

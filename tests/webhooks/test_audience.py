@@ -17,13 +17,13 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.auth.principal import Role
 from shared.models.registry import Sex
 from shared.models.registry.core import MachineClient
 from shared.models.webhooks import DeliveryStatus, WebhookDelivery, WebhookSubscription
 from shared.webhooks.audience import FAMILY_SCOPES, Owner, family, may_receive
 from shared.webhooks.dispatcher import Dispatcher
 from shared.webhooks.matching import DIRECT_TYPES
-from shared.auth.principal import Role
 from tests.conftest import Services, assert_problem, bearer, create_account
 from tests.factories import credit_code, identity_number
 from tests.webhooks.conftest import emit, run_until
@@ -90,9 +90,7 @@ async def test_a_client_cannot_subscribe_to_what_it_may_not_read(
 async def test_the_scopes_held_open_their_families_only(
     services: Services, admin_headers: dict[str, str]
 ) -> None:
-    _, client = await machine_client(
-        services, admin_headers, ["webhooks:manage", "registry:read"]
-    )
+    _, client = await machine_client(services, admin_headers, ["webhooks:manage", "registry:read"])
     ok = await services.registry.post(
         "/v1/webhook-subscriptions",
         json={"url": URL, "event_types": ["worker.*", "honour.granted", "mentorship.*"]},
@@ -265,7 +263,8 @@ async def test_an_organiser_owner_gets_only_events_inside_its_locality(
     receiver.start()
     jinan = await create_account(services, "jinan.org", "organiser", locality_code="370100")
     created = await services.registry.post(
-        "/v1/webhook-subscriptions", json={"url": receiver.url, "event_types": ["*"]},
+        "/v1/webhook-subscriptions",
+        json={"url": receiver.url, "event_types": ["*"]},
         headers=admin_headers,
     )
     assert created.status_code == 201, created.text
@@ -279,12 +278,21 @@ async def test_an_organiser_owner_gets_only_events_inside_its_locality(
     events: list[tuple[str, str, dict[str, Any]]] = [
         ("worker.created", "worker:1", {"n": 1, "locality_code": "370102"}),
         ("worker.created", "worker:2", {"n": 2, "locality_code": "370202"}),
-        ("worker.transferred", "worker:3", {
-            "n": 3, "from_locality_code": "370102", "locality_code": "370200"}),
-        ("entry.approved", "entry:4", {
-            "n": 4, "organiser_locality_code": "370100", "locality_code": "370103"}),
-        ("entry.approved", "entry:5", {
-            "n": 5, "organiser_locality_code": "370100", "locality_code": "371700"}),
+        (
+            "worker.transferred",
+            "worker:3",
+            {"n": 3, "from_locality_code": "370102", "locality_code": "370200"},
+        ),
+        (
+            "entry.approved",
+            "entry:4",
+            {"n": 4, "organiser_locality_code": "370100", "locality_code": "370103"},
+        ),
+        (
+            "entry.approved",
+            "entry:5",
+            {"n": 5, "organiser_locality_code": "370100", "locality_code": "371700"},
+        ),
         ("results.final", "stage:6", {"n": 6}),  # names no locality: not for an organiser
     ]
     await emit(sessionmaker, events)
@@ -310,8 +318,9 @@ def test_owner_rules() -> None:
     assert not may_receive(judge, "results.final", {"locality_code": "370100"})
     enterprise = uuid.uuid4()
     org = Owner(sub="o", role=Role.organiser, active=True, enterprise_id=enterprise)
-    assert may_receive(org, "entry.approved", {"locality_code": "370100",
-                                               "enterprise_id": str(enterprise)})
+    assert may_receive(
+        org, "entry.approved", {"locality_code": "370100", "enterprise_id": str(enterprise)}
+    )
     assert not may_receive(org, "entry.approved", {"locality_code": "370100"})
 
 
@@ -334,7 +343,8 @@ async def test_subscription_rows_are_never_written_for_refused_types(
     """A PATCH refused for its event types changes nothing else in the same request."""
     _, client = await machine_client(services, admin_headers, ["webhooks:manage", "results:read"])
     sub = await services.registry.post(
-        "/v1/webhook-subscriptions", json={"url": URL, "event_types": ["results.*"]},
+        "/v1/webhook-subscriptions",
+        json={"url": URL, "event_types": ["results.*"]},
         headers=client,
     )
     path = f"/v1/webhook-subscriptions/{sub.json()['id']}"

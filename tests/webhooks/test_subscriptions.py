@@ -270,7 +270,7 @@ async def test_webhook_ping_is_documented(services: Services) -> None:
 async def test_the_documented_example_url_says_to_use_your_own_receiver(
     services: Services, admin_headers: dict[str, str]
 ) -> None:
-    """"Try it out" with the example as is: a 422 at `url` saying what to do, and the operation
+    """ "Try it out" with the example as is: a 422 at `url` saying what to do, and the operation
     and the field tell it before one tries."""
     document = (await services.registry.get("/openapi.json")).json()
     operation = document["paths"]["/v1/webhook-subscriptions"]["post"]
