@@ -12,7 +12,14 @@ from stdnum.cn import ric
 from shared import clock
 from shared.models.infra import AuditLog, OutboxEvent
 from shared.models.registry import Sex, Worker
-from tests.conftest import Services, assert_problem, bearer, create_account, get_token
+from tests.conftest import (
+    Services,
+    assert_problem,
+    bearer,
+    create_account,
+    get_token,
+    matching,
+)
 from tests.factories import credit_code, identity_number
 
 
@@ -492,11 +499,15 @@ async def test_self_service_and_organiser_changes_are_both_audited_masked(
     await create_account(services, "wang", "worker", worker_id=worker["id"])
     own = bearer(await get_token(services, "wang"))
     new_phone = "13905320002"
-    mine = await services.registry.patch(url, json={"phone": new_phone}, headers=own)
+    mine = await services.registry.patch(
+        url, json={"phone": new_phone}, headers=await matching(services.registry, url, own)
+    )
     assert mine.status_code == 200, mine.text
     assert mine.json()["phone"] == new_phone  # the worker reads their own number in clear
     corrected = await services.registry.patch(
-        url, json={"name": "王建民", "occupation": "钳工"}, headers=organiser
+        url,
+        json={"name": "王建民", "occupation": "钳工"},
+        headers=await matching(services.registry, url, organiser),
     )
     assert corrected.status_code == 200, corrected.text
     assert (corrected.json()["name"], corrected.json()["occupation"]) == ("王建民", "钳工")
