@@ -197,12 +197,12 @@ async def load_owners(session: AsyncSession, subs: Iterable[str]) -> dict[str, O
             MachineClient.revoked_at,
         ).where(MachineClient.id.in_(list(ids)))
     )
-    for row in clients:
-        sub = ids[row.id]
+    for client in clients:
+        sub = ids[client.id]
         owners[sub] = Owner(
             sub=sub,
             role=Role.integration,
-            active=bool(row.is_active) and row.revoked_at is None and sub not in withdrawn,
-            scopes=frozenset(row.scopes or ()),
+            active=bool(client.is_active) and client.revoked_at is None and sub not in withdrawn,
+            scopes=frozenset(client.scopes or ()),
         )
     return owners
