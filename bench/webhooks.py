@@ -174,12 +174,22 @@ async def _subscribe(conn: asyncpg.Connection, receivers: Receivers, data_key: s
     """The subscriptions as the registry writes them: secrets sealed with the data key the
     dispatcher is given."""
     cipher = PersonalDataCipher.from_master(base64.b64decode(data_key))
+    # Owned by an admin account: the dispatcher sends only what a subscription's owner may read
+    # (`shared.webhooks.audience`), and an owner that is no account or client reads nothing.
+    owner = uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO accounts (id, username, display_name, password_hash, role) "
+        "VALUES ($1, $2, 'bench', 'x', 'admin')",
+        owner,
+        f"bench.{owner.hex[:8]}",
+    )
     for url, secret in zip(receivers.urls, receivers.secrets, strict=True):
         subscription_id = uuid.uuid4()
         await conn.execute(
             "INSERT INTO webhook_subscriptions (id, owner_sub, url, event_types, secret_enc) "
-            "VALUES ($1, 'bench', $2, $3, $4)",
+            "VALUES ($1, $2, $3, $4, $5)",
             subscription_id,
+            str(owner),
             url,
             [EVENT_TYPE],
             signing.seal_secret(cipher, subscription_id, secret),

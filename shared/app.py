@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
@@ -33,6 +34,7 @@ from shared.errors import (
     problem,
 )
 from shared.examples import add_request_examples, add_response_examples
+from shared.idempotency import purge_expired
 from shared.logging import configure_logging
 from shared.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from shared.migrate import current_revision, head_revision
@@ -155,6 +157,31 @@ async def _warm_up(app: FastAPI) -> None:
         return
 
 
+#: How often each service deletes its expired idempotent answers (at most; sooner when the
+#: retention is short).
+IDEMPOTENCY_PURGE_SECONDS = 3600.0
+
+
+async def _purge_idempotency_keys(app: FastAPI) -> None:
+    """Each service deletes its own stored answers older than IDEMPOTENCY_RETENTION_HOURS: at
+    start, then hourly. Several replicas may run it at once (`purge_expired` says why)."""
+    settings: Settings = app.state.settings
+    retention = settings.idempotency_retention_hours * 3600
+    interval = min(IDEMPOTENCY_PURGE_SECONDS, retention / 2)
+    stopping: asyncio.Event = app.state.stopping
+    while not stopping.is_set():
+        try:
+            deleted = await purge_expired(app.state.sessionmaker, app.state.service, retention)
+            if deleted:
+                log.info("expired idempotency keys deleted", extra={"deleted": deleted})
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the database may be down: try again next round
+            log.warning("idempotency purge failed", extra={"error": type(exc).__name__})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), interval)
+
+
 def create_service_app(
     *,
     service: ServiceName,
@@ -199,7 +226,10 @@ def create_service_app(
         # Long-running loops of the service (job runners). At shutdown they are asked to stop
         # (`app.state.stopping`) and given time to finish their step, then cancelled.
         app.state.stopping = asyncio.Event()
-        tasks = [asyncio.create_task(loop(app)) for loop in (*background, _warm_up)]
+        tasks = [
+            asyncio.create_task(loop(app))
+            for loop in (*background, _warm_up, _purge_idempotency_keys)
+        ]
         try:
             yield
         finally:

@@ -193,6 +193,13 @@ class Settings(BaseSettings):
         description="Times an import job is started (a process stopping or failing under it "
         "counts, restarts included) before it is failed for good and its file deleted.",
     )
+    idempotency_retention_hours: float = Field(
+        72.0,
+        gt=0,
+        description="How long the first answer to a create sent with an Idempotency-Key is "
+        "kept for replays; older ones are deleted by each service (hourly, or twice per "
+        "retention period when shorter), after which the key may be used again.",
+    )
     import_file_retention_hours: float = Field(
         24.0,
         gt=0,

@@ -18,12 +18,12 @@ below. `response_example_gaps` lists the fields that had neither, for the test.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from stdnum.cn import ric, uscc
 
+from shared import clock
 from shared.crypto import mask_id_number
 
 
@@ -119,10 +119,8 @@ PLACEHOLDER_IDS = {
 # that "Try it out" works on any day: registration is open now, the competition is five weeks
 # ahead, and what a file records (a grade, an honour, a move) happened today. Fixed dates went
 # stale: a transfer dated before the worker's file, registration that had already closed.
-#: Not in the future on either clock the services read today's date from (Asia/Shanghai for
-#: mentoring, honours and training; the server's, UTC, for workers' files): they differ
-#: between midnight in Shanghai and 08:00.
-TODAY = min(datetime.now(ZoneInfo("Asia/Shanghai")).date(), datetime.now(UTC).date())
+#: Today as every service reads it (`shared.clock`: Asia/Shanghai).
+TODAY = clock.today()
 COMPETITION_STARTS = TODAY + timedelta(days=38)
 YEAR = COMPETITION_STARTS.year
 

@@ -20,6 +20,11 @@ could be brute-forced back to an identity number. The other services never see t
 in clear (the registry masks them for machine clients), so they keep the answer as JSON. The
 replay is the stored answer itself (status, body, Location) plus `Idempotent-Replayed: true`:
 re-rendering the resource instead would answer its current state, not the first answer.
+
+Retention. A stored answer is kept IDEMPOTENCY_RETENTION_HOURS (72 by default; Stripe keeps
+24): each service deletes its own older rows (`purge_expired`, run by the app's lifespan),
+after which the key counts as new. Retries come within minutes, so three days is ample, and the
+table no longer grows for ever.
 """
 
 from __future__ import annotations
@@ -38,10 +43,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from fastapi import Header, Request
 from pydantic import BaseModel
-from sqlalchemy import literal, select, update
+from sqlalchemy import literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.responses import JSONResponse, Response
 
 from shared.auth.principal import Principal
@@ -262,3 +267,43 @@ async def _replay(
         "This Idempotency-Key was already used and its first answer is no longer kept; use a "
         f"new key for a new request.{resource}"
     )
+
+
+#: One batch of the purge: short transactions, whatever the backlog.
+PURGE_BATCH = 5000
+_PURGE = text(
+    """
+    DELETE FROM idempotency_keys
+    WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM idempotency_keys
+        WHERE service = :service AND created_at < now() - make_interval(secs => :seconds)
+        ORDER BY created_at
+        LIMIT :batch
+        FOR UPDATE SKIP LOCKED
+    ))
+    """
+)
+
+
+async def purge_expired(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    service: str,
+    retention_seconds: float,
+    batch: int = PURGE_BATCH,
+) -> int:
+    """Delete this service's stored answers older than the retention; how many were deleted.
+
+    Safe with any number of replicas purging at once: each batch locks its rows with
+    `SKIP LOCKED`, so two purges take different rows and never wait on each other, and a row
+    a request holds (a replay being read under its lock) is left for the next round. Ages are
+    measured on the database's clock, the one that wrote `created_at`."""
+    total = 0
+    while True:
+        async with sessionmaker() as session, session.begin():
+            result = await session.execute(
+                _PURGE, {"service": service, "seconds": retention_seconds, "batch": batch}
+            )
+        deleted = int(getattr(result, "rowcount", 0) or 0)
+        total += deleted
+        if deleted < batch:
+            return total

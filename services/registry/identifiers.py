@@ -13,6 +13,7 @@ from stdnum.exceptions import (
     ValidationError,
 )
 
+from shared import clock
 from shared.errors import FieldError, InvalidInput
 from shared.models.registry import Sex
 
@@ -97,7 +98,7 @@ def validate_id_number(value: str, field: str = "id_number") -> str:
         birth = _birth_date(number)
     except ValueError as exc:
         raise _invalid(field, "the birth date inside the identity number does not exist") from exc
-    if birth > date.today():
+    if birth > clock.today():
         raise _invalid(field, "the birth date inside the identity number is in the future")
     if ric.calc_check_digit(number) != number[17]:
         raise _invalid(field, "the check digit of this identity number is wrong")

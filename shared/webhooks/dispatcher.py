@@ -5,7 +5,8 @@ Two steps, each in short transactions, so that any number of dispatchers can run
 - **fan-out**: the events not yet fanned out (`outbox_events.fanned_out_at IS NULL`, claimed
   with `FOR UPDATE SKIP LOCKED` under a transaction-scoped advisory lock, so one dispatcher
   fans out at a time and in `seq` order) get one delivery per matching subscription (a
-  disabled one's deliveries wait until it is enabled again),
+  disabled one's deliveries wait until it is enabled again) whose owner may read the event
+  now (`shared.webhooks.audience`: checked again before each send),
   in the transaction that marks them fanned out: an event is never skipped nor doubled.
 - **delivery**: due pending deliveries are claimed with `FOR UPDATE SKIP LOCKED` and leased
   (`locked_until`); a dispatcher killed mid-batch loses its lease and the deliveries come back
@@ -66,6 +67,7 @@ from shared.crypto import PersonalDataCipher, load_cipher
 from shared.models.infra import OutboxEvent
 from shared.models.webhooks import DeliveryStatus, WebhookSubscription
 from shared.webhooks import signing
+from shared.webhooks.audience import Owner, load_owners, may_receive
 from shared.webhooks.matching import DIRECT_TYPES, data_matches, type_matches
 from shared.webhooks.ssrf import (
     GuardedResolver,
@@ -154,7 +156,8 @@ _CLAIM = text(
     FROM webhook_subscriptions s, outbox_events o
     WHERE w.id = ANY(ARRAY(SELECT id FROM due))  -- by primary key, not a scan of the table
       AND s.id = w.subscription_id AND o.seq = w.event_seq
-    RETURNING w.id, w.subscription_id, w.event_id, w.attempts, s.url, s.secret_enc,
+    RETURNING w.id, w.subscription_id, w.event_id, w.event_type, w.attempts, s.owner_sub,
+        s.url, s.secret_enc,
         CASE WHEN s.previous_secret_expires_at IS NULL OR s.previous_secret_expires_at > now()
              THEN s.previous_secret_enc END AS previous_secret_enc,
         o.payload
@@ -223,6 +226,8 @@ class Claimed:
     payload: dict[str, Any]
     #: Why it cannot be sent (its secret does not decrypt); logged as the attempt's error.
     problem: str | None = None
+    #: The problem is for good (the owner may no longer read the event): failed at once.
+    final: bool = False
 
 
 @dataclass(frozen=True)
@@ -370,12 +375,16 @@ class Dispatcher:
                 await session.execute(
                     select(
                         WebhookSubscription.id,
+                        WebhookSubscription.owner_sub,
                         WebhookSubscription.event_types,
                         WebhookSubscription.competition_id,
                         WebhookSubscription.locality_code,
                     )
                 )
             ).all()
+            # What each owner may read now: a revoked client, a disabled account or a scope
+            # withdrawn since subscribing stops the events it no longer may read.
+            owners = await load_owners(session, {sub.owner_sub for sub in subscriptions})
             rows: dict[str, list[Any]] = {
                 "subscriptions": [],
                 "seqs": [],
@@ -388,8 +397,10 @@ class Dispatcher:
                     continue
                 data = (event.payload or {}).get("data") or {}
                 for sub in subscriptions:
-                    if type_matches(event.type, sub.event_types) and data_matches(
-                        data, sub.competition_id, sub.locality_code
+                    if (
+                        type_matches(event.type, sub.event_types)
+                        and data_matches(data, sub.competition_id, sub.locality_code)
+                        and may_receive(owners.get(sub.owner_sub), event.type, data)
                     ):
                         rows["subscriptions"].append(sub.id)
                         rows["seqs"].append(event.seq)
@@ -423,12 +434,30 @@ class Dispatcher:
                     },
                 )
             ).all()
+            # Checked again at sending: an owner revoked (or its scope withdrawn) after the
+            # fan-out gets nothing more, not even what was queued for it.
+            owners = await load_owners(session, {r.owner_sub for r in rows}) if rows else {}
         if rows and self._cipher is None:
             self._cipher = load_cipher(self.settings.data_key, self.settings.key_dir, create=False)
-        return [self._claimed(r, lease_id) for r in rows]
+        return [self._claimed(r, lease_id, owners) for r in rows]
 
-    def _claimed(self, row: Any, lease_id: uuid.UUID) -> Claimed:
+    def _claimed(self, row: Any, lease_id: uuid.UUID, owners: dict[str, Owner]) -> Claimed:
         assert self._cipher is not None
+        data = (row.payload or {}).get("data") or {}
+        if not may_receive(owners.get(row.owner_sub), row.event_type, data):
+            return Claimed(
+                delivery_id=row.id,
+                lease_id=lease_id,
+                subscription_id=row.subscription_id,
+                event_id=row.event_id,
+                attempts=row.attempts,
+                url=row.url,
+                secrets=(),
+                payload=row.payload,
+                problem="not sent: the subscription's owner may not read this event now "
+                "(disabled, revoked, or without the read scope it needs)",
+                final=True,
+            )
         problem = None
         try:
             secrets = tuple(
@@ -545,6 +574,8 @@ class Dispatcher:
             elif o.gone:
                 status = DeliveryStatus.failed
                 gone.add(o.claimed.subscription_id)
+            elif o.claimed.final:
+                status = DeliveryStatus.failed
             else:
                 next_delay = retry_delay(schedule, attempts, o.retry_after)
                 if next_delay is None:

@@ -278,11 +278,21 @@ async def _resolve(host: str, port: int) -> list[IPAddress]:
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
-        raise UnsafeUrl(f"the host {host} cannot be resolved") from exc
+        raise UnsafeUrl(_unresolved(host)) from exc
     addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
     if not addresses:
-        raise UnsafeUrl(f"the host {host} cannot be resolved")
+        raise UnsafeUrl(_unresolved(host))
     return addresses
+
+
+def _unresolved(host: str) -> str:
+    # The documented example's host is a reserved `.example` name (RFC 2606): say what to do.
+    hint = (
+        " (a placeholder: give the URL of your own receiver)"
+        if host.rstrip(".").endswith(".example") or host.rstrip(".") == "example"
+        else ""
+    )
+    return f"the host {host} cannot be resolved{hint}"
 
 
 async def check_url(url: str, allowed: Sequence[str]) -> None:

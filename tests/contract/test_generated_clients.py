@@ -1,9 +1,11 @@
 """Clients generated from each service's document, as frontend teams generate them.
 
 openapi-python-client (PyPI) generates a client for every service, which must generate without
-a warning, import, and run `EXAMPLE` (the snippet of the README's "API conventions") against the
-real registry; mypy checks the snippet against the generated types. Where Node is on the PATH
-(the CI machine has Node 20), openapi-typescript must turn every document into types as well.
+a warning, import, and run `EXAMPLE` (the Python snippet of the README's "API conventions",
+docs/snippets/readme_example.py) against the real registry; mypy checks the snippet against the
+generated types. Where Node is on the PATH (the CI machine has Node 20), openapi-typescript must
+turn every document into types as well (the TypeScript snippet runs against real processes in
+tests/e2e/test_typescript_client.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from shared.config import PROJECT_ROOT
 from tests.contract.conftest import SERVICES, write_documents
 from tests.factories import credit_code
 
@@ -30,74 +33,9 @@ content_type_overrides:
   application/vnd.openxmlformats-officedocument.spreadsheetml.sheet: application/octet-stream
 """
 
-#: The README's Python snippet: run by `test_generated_client_runs_the_readme_example`.
-EXAMPLE = """\
-import uuid
-
-from registry_client import AuthenticatedClient
-from registry_client.api.enterprises import create_enterprise, get_enterprise, update_enterprise
-from registry_client.api.localities import list_localities
-from registry_client.models import (
-    EnterpriseCreate,
-    EnterpriseSize,
-    EnterpriseUpdate,
-    Industry,
-    LocalityLevel,
-    PageLocality,
-    Problem,
-)
-
-
-async def example(client: AuthenticatedClient, credit_code: str) -> list[str]:
-    # Pages: follow `next_cursor` until it is null.
-    cities: list[str] = []
-    cursor: str | None = None
-    while True:
-        page = await list_localities.asyncio(
-            client=client, level=LocalityLevel.CITY, limit=10, cursor=cursor
-        )
-        assert isinstance(page, PageLocality)
-        cities += [locality.code for locality in page.items]
-        if not isinstance(page.next_cursor, str):
-            break
-        cursor = page.next_cursor
-
-    # Retries: repeat a create with the same Idempotency-Key; the repeat answers the first
-    # result and says so in `Idempotent-Replayed: true`.
-    body = EnterpriseCreate(
-        credit_code=credit_code,
-        name="济南二机床集团有限公司",
-        locality_code="370100",
-        industry=Industry.HIGH_END_EQUIPMENT,
-        size=EnterpriseSize.LARGE,
-    )
-    key = str(uuid.uuid4())
-    created = await create_enterprise.asyncio_detailed(
-        client=client, body=body, idempotency_key=key
-    )
-    again = await create_enterprise.asyncio_detailed(
-        client=client, body=body, idempotency_key=key
-    )
-    assert again.headers["Idempotent-Replayed"] == "true"
-    enterprise = created.parsed
-    assert not isinstance(enterprise, Problem) and enterprise is not None
-    assert again.parsed == enterprise
-
-    # Changes: send the ETag you read as If-Match (428 without it, 412 when stale).
-    read = await get_enterprise.asyncio_detailed(enterprise.id, client=client)
-    etag = read.headers["ETag"]
-    change = EnterpriseUpdate(size=EnterpriseSize.MEDIUM)
-    updated = await update_enterprise.asyncio_detailed(
-        enterprise.id, client=client, body=change, if_match=etag
-    )
-    assert updated.status_code == 200
-    stale = await update_enterprise.asyncio_detailed(
-        enterprise.id, client=client, body=change, if_match=etag
-    )
-    assert stale.status_code == 412
-    assert isinstance(stale.parsed, Problem)  # every error is application/problem+json
-    return cities
-"""
+#: The README's Python snippet (README quotes the file verbatim: tests/test_readme.py): run by
+#: `test_generated_client_runs_the_readme_example`, type-checked by mypy.
+EXAMPLE = (PROJECT_ROOT / "docs" / "snippets" / "readme_example.py").read_text(encoding="utf-8")
 
 
 def _bin(name: str) -> str:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import func, select
 
+from shared import clock
 from shared.models.infra import AuditLog, OutboxEvent
 from shared.models.registry import HonourGrant, TimelineEntry
 from tests.conftest import Services, assert_problem, bearer, create_account, get_token
@@ -245,7 +246,7 @@ async def test_competition_result_needs_source_ref_and_bad_input_is_refused(
         url, json=grant_body(worker_id, source_ref=None), headers=admin_headers
     )
     assert error_fields(no_ref)[0] == "source_ref"
-    future = (date.today() + timedelta(days=30)).isoformat()
+    future = (clock.today() + timedelta(days=30)).isoformat()
     ahead = await services.registry.post(
         url, json=grant_body(worker_id, granted_on=future), headers=admin_headers
     )

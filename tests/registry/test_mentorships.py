@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select, update
 
 from services.registry.mentorships.schemas import MentorshipEvent
-from services.registry.mentorships.service import PROGRAMME_TZ, today
+from shared.clock import TIMEZONE as PROGRAMME_TZ
+from shared.clock import today
 from shared.config import Settings
 from shared.models.infra import AuditLog, OutboxEvent
 from shared.models.registry import FileStatus, Mentorship, SkillGrade, TimelineEntry, Worker

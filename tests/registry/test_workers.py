@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Text, func, select
 from stdnum.cn import ric
 
+from shared import clock
 from shared.models.infra import AuditLog, OutboxEvent
 from shared.models.registry import Sex, Worker
 from tests.conftest import (
@@ -120,7 +121,7 @@ async def test_identity_number_errors(services: Services, admin_headers: dict[st
         ({"id_number": good, "birth_date": "1985-06-16"}, "birth_date", "differs"),
         ({"id_number": good, "sex": "female"}, "sex", "differs"),
         (
-            {"id_number": identity_number(date.today() - timedelta(days=365 * 15))},
+            {"id_number": identity_number(clock.today() - timedelta(days=365 * 15))},
             "id_number",
             "working age",
         ),
@@ -376,7 +377,7 @@ async def test_transfer_status_and_timeline_in_order(
     assert assert_problem(bad_date, 422)["errors"][0]["field"] == "date"
     moved = await services.registry.post(
         url + "/transfers",
-        json={"to_enterprise_id": other["id"], "date": date.today().isoformat()},
+        json={"to_enterprise_id": other["id"], "date": clock.today().isoformat()},
         headers=admin_headers,
     )
     assert moved.status_code == 200, moved.text
@@ -384,7 +385,7 @@ async def test_transfer_status_and_timeline_in_order(
     assert moved.json()["locality_code"] == "370200"
     same = await services.registry.post(
         url + "/transfers",
-        json={"to_enterprise_id": other["id"], "date": date.today().isoformat()},
+        json={"to_enterprise_id": other["id"], "date": clock.today().isoformat()},
         headers=admin_headers,
     )
     assert_problem(same, 409)

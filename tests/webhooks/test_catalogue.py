@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks import Webhook
 
+from shared import clock
 from shared.models.infra import OutboxEvent
 from shared.models.registry import Sex
 from shared.models.webhooks import DeliveryStatus, WebhookDelivery
@@ -152,8 +153,8 @@ async def _registry_events(flow: Flow) -> list[str]:
             "apprentice_id": workers[3],
             "kind": "master_apprentice",
             "goals": "一年内掌握五轴数控加工中心的编程与操作。",
-            "planned_start_date": date.today().isoformat(),
-            "planned_end_date": (date.today() + timedelta(days=365)).isoformat(),
+            "planned_start_date": clock.today().isoformat(),
+            "planned_end_date": (clock.today() + timedelta(days=365)).isoformat(),
         },
     )
     await flow.call("registry", "POST", f"/v1/mentorships/{pair['id']}/activate")
@@ -209,7 +210,7 @@ async def _registry_events(flow: Flow) -> list[str]:
         "registry",
         "POST",
         f"/v1/workers/{apprentice}/transfers",
-        json={"to_enterprise_id": qingdao["id"], "date": date.today().isoformat()},
+        json={"to_enterprise_id": qingdao["id"], "date": clock.today().isoformat()},
     )
     return workers[:4]
 

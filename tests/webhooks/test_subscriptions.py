@@ -205,7 +205,8 @@ async def test_integration_clients_manage_only_their_own(
     admin_sub = await services.registry.post(
         "/v1/webhook-subscriptions", json={"url": URL, "event_types": ["*"]}, headers=admin_headers
     )
-    client = await client_headers(services, admin_headers, ["webhooks:manage"])
+    # worker.* needs registry:read too (tests/webhooks/test_audience.py).
+    client = await client_headers(services, admin_headers, ["webhooks:manage", "registry:read"])
     own = await services.registry.post(
         "/v1/webhook-subscriptions", json={"url": URL, "event_types": ["worker.*"]}, headers=client
     )
@@ -264,3 +265,23 @@ async def test_webhook_ping_is_documented(services: Services) -> None:
     spec = (await services.registry.get("/openapi.json")).json()
     assert "webhook.ping" in spec["webhooks"]
     assert "/v1/webhook-subscriptions/{subscription_id}/ping" in spec["paths"]
+
+
+async def test_the_documented_example_url_says_to_use_your_own_receiver(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    """ "Try it out" with the example as is: a 422 at `url` saying what to do, and the operation
+    and the field tell it before one tries."""
+    document = (await services.registry.get("/openapi.json")).json()
+    operation = document["paths"]["/v1/webhook-subscriptions"]["post"]
+    assert "your own receiver" in operation["description"]
+    schema = document["components"]["schemas"]["SubscriptionCreate"]
+    assert "your own receiver" in schema["properties"]["url"]["description"]
+    example = schema["examples"][0]
+    assert "your-receiver.example" in example["url"]
+    response = await services.registry.post(
+        "/v1/webhook-subscriptions", json=example, headers=admin_headers
+    )
+    problem = assert_problem(response, 422)
+    assert problem["errors"][0]["field"] == "url"
+    assert "give the URL of your own receiver" in problem["errors"][0]["message"]

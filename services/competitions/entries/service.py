@@ -30,7 +30,7 @@ from services.competitions.entries.access import EntryScope, reads_all
 from services.competitions.entries.batching import PlaceBatcher, take_places
 from services.competitions.events.schemas import TEAM_SIZE_DEFAULTS
 from services.competitions.events.service import load_event
-from shared import audit, outbox
+from shared import audit, clock, outbox
 from shared.auth.principal import Principal, Role
 from shared.clients import RegistryClient
 from shared.db import get_or_404, release_if_autocommit
@@ -182,7 +182,7 @@ def evaluate(
     missing: set[uuid.UUID],
 ) -> None:
     """The registry-data rules, every failure recorded (none stops the others)."""
-    day = competition.starts_on or datetime.now(UTC).date()
+    day = competition.starts_on or clock.today()
     for worker_id in candidate.members:
         if worker_id in missing or worker_id not in facts:
             candidate.fail(NO_SUCH_WORKER[0], NO_SUCH_WORKER[1], worker_id)

@@ -5,18 +5,16 @@ from __future__ import annotations
 import io
 from collections import defaultdict
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 
+from shared import clock
 from shared.models.competitions import ScheduleRelease, Stage
 from shared.tabular import csv_safe
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
 
 def _local(iso: str) -> str:
-    return datetime.fromisoformat(iso).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    return clock.local(datetime.fromisoformat(iso)).strftime("%Y-%m-%d %H:%M")
 
 
 def release_xlsx(stage: Stage, release: ScheduleRelease) -> bytes:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -17,18 +16,12 @@ from shared.db import SessionDep
 from shared.errors import error_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent_create
 from shared.pagination import CursorQuery, LimitQuery, Page
+from shared.responses import file_download
 
 router = APIRouter(prefix="/v1", tags=["scheduling"])
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ICS = "text/calendar"
-
-
-def _file(media_type: str, *, binary: bool = True) -> dict[int | str, dict[str, Any]]:
-    schema: dict[str, Any] = {"type": "string"}
-    if binary:
-        schema["format"] = "binary"
-    return {200: {"description": "The file.", "content": {media_type: {"schema": schema}}}}
 
 
 # --- venues --------------------------------------------------------------------------------------
@@ -309,7 +302,10 @@ async def list_releases(
     operation_id="getScheduleReleaseXlsx",
     response_class=Response,
     summary="Download a release as XLSX",
-    responses={**_file(XLSX), **error_responses(401, 404, 422)},
+    responses={
+        **file_download(XLSX, "The release as one sheet."),
+        **error_responses(401, 404, 422),
+    },
 )
 async def release_xlsx(
     session: SessionDep, principal: CompetitionsReader, stage_id: uuid.UUID, version: int
@@ -330,7 +326,10 @@ async def release_xlsx(
     operation_id="getScheduleReleaseIcs",
     response_class=Response,
     summary="Download a release as iCalendar",
-    responses={**_file(ICS, binary=False), **error_responses(401, 404, 422)},
+    responses={
+        **file_download(ICS, "The release as an RFC 5545 calendar.", binary=False),
+        **error_responses(401, 404, 422),
+    },
 )
 async def release_ics(
     session: SessionDep, principal: CompetitionsReader, stage_id: uuid.UUID, version: int

@@ -13,14 +13,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.competitions.access import check_organiser_scope
 from services.competitions.scheduling import schemas, solver
-from shared import audit, outbox
+from shared import audit, clock, outbox
 from shared.auth.principal import Principal, Role
 from shared.concurrency import check_if_match_tag
 from shared.errors import (
@@ -49,7 +48,6 @@ from shared.models.competitions import (
 from shared.pagination import Page, paginate
 
 SERVICE = "competitions"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: Entries the scheduler places: approved, or already checked in on the day.
 SCHEDULABLE = (EntryStatus.approved, EntryStatus.checked_in)
 #: As for stage entries: until judging locks the stage, only admins see which entry is which.
@@ -61,7 +59,7 @@ def _reveals(principal: Principal, stage: Stage) -> bool:
 
 
 def _local(moment: datetime) -> str:
-    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    return clock.local(moment).strftime("%Y-%m-%d %H:%M")
 
 
 # --- loading and authorising -------------------------------------------------------------------

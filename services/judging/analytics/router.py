@@ -14,6 +14,7 @@ from services.judging.upstream import UpstreamDep
 from shared.auth.deps import AdminOrOrganiser
 from shared.db import SessionDep
 from shared.errors import error_responses
+from shared.responses import file_download
 
 router = APIRouter(prefix="/v1/stages/{stage_id}/analytics", tags=["judge analytics"])
 
@@ -49,7 +50,7 @@ async def judge_analytics(
     summary="Box plot of marks per judge (PNG)",
     response_class=Response,
     responses={
-        200: {"content": {"image/png": {}}, "description": "One box per judge."},
+        **file_download("image/png", "One box per judge."),
         **error_responses(401, 403, 404, 422, 502, 503, 504),
     },
 )

@@ -11,9 +11,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -22,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.judging.awards import schemas
 from services.judging.awards.results import FinalResult
 from services.judging.upstream import StageInfo, Upstream
-from shared import audit, outbox
+from shared import audit, clock, outbox
 from shared.auth.principal import Principal
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound
 from shared.models.competitions import CompetitionLevel
@@ -30,7 +28,6 @@ from shared.models.judging import Award, AwardKind, AwardRule, Certificate, Deli
 from shared.models.registry.enums import SkillGrade
 
 SERVICE = "judging"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 PRIZE_TITLES = {"first": "一等奖", "second": "二等奖", "third": "三等奖", "merit": "优秀奖"}
 KIND_SUFFIX = {
     AwardKind.honour: "honour",
@@ -383,7 +380,7 @@ async def plan_awards(
     entries = await upstream.entries(list({r.entry_id for _, r in chosen}))
     members = {uuid.UUID(k): members_of(v) for k, v in entries.items()}
     workers = await upstream.workers(sorted({w for ws in members.values() for w in ws}))
-    today = datetime.now(SHANGHAI).date().isoformat()
+    today = clock.today().isoformat()
     honoured: dict[tuple[uuid.UUID, uuid.UUID], FinalResult] = {}
     for rule, result in chosen:
         for worker_id in members.get(result.entry_id, []):
@@ -474,7 +471,7 @@ async def plan_awards(
                 award_title=_title(result),
                 rank=result.rank,
                 prize=result.prize,
-                issued_on=datetime.now(SHANGHAI).date(),
+                issued_on=clock.today(),
             )
             .on_conflict_do_nothing(constraint="uq_certificates_holder")
         )

@@ -20,6 +20,7 @@ from shared.errors import Forbidden, error_responses
 from shared.models.judging import Certificate
 from shared.pagination import CursorQuery, LimitQuery, Page, paginate
 from shared.ratelimit import per_client
+from shared.responses import file_download
 
 router = APIRouter(prefix="/v1", tags=["certificates"])
 
@@ -120,7 +121,7 @@ async def list_certificates(
     summary="Download a certificate as PDF",
     response_class=Response,
     responses={
-        200: {"content": {"application/pdf": {}}, "description": "The certificate (A4)."},
+        **file_download("application/pdf", "The certificate (A4)."),
         **error_responses(401, 403, 404, 422, 502, 503, 504),
     },
 )

@@ -7,8 +7,7 @@ honour, are decided one after the other (the partial unique index is the backsto
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, time
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +16,7 @@ from services.registry.honours import schemas
 from services.registry.honours.access import ensure_reader, reads_everything
 from services.registry.talent import timeline
 from services.registry.talent.access import WorkerScope, ensure_can_manage, ensure_can_view
-from shared import audit, outbox
+from shared import audit, clock, outbox
 from shared.auth.principal import Principal, Role
 from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, RuleViolation
 from shared.models.registry import (
@@ -31,7 +30,6 @@ from shared.models.registry import (
 from shared.pagination import Page, paginate
 
 SERVICE = "registry"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: Organisers grant local honours only; provincial and national ones are the province's.
 ORGANISER_LEVELS = frozenset({HonourLevel.city, HonourLevel.enterprise})
 
@@ -141,7 +139,7 @@ async def grant_honour(
             "A grant for a competition result needs source_ref: the result's id.",
             errors=[FieldError(field="source_ref", message="required for competition_result")],
         )
-    if data.granted_on > datetime.now(SHANGHAI).date():
+    if data.granted_on > clock.today():
         raise InvalidInput(
             "granted_on is in the future; record a grant once it is awarded.",
             errors=[FieldError(field="granted_on", message="must not be in the future")],
@@ -195,7 +193,7 @@ async def grant_honour(
         kind=TimelineKind.honour_granted,
         summary=f"获得荣誉：{honour.name}（{honour.awarding_body}）",
         data={**_event_data(grant), "honour_name": honour.name, "level": honour.level.value},
-        occurred_at=datetime.combine(data.granted_on, time(0), tzinfo=SHANGHAI),
+        occurred_at=clock.start_of(data.granted_on),
         source_type="honour_grant",
         source_id=grant.id,
         principal=principal,

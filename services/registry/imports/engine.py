@@ -41,7 +41,7 @@ from services.registry.imports.parsing import (
 from services.registry.talent.access import can_view
 from services.registry.workers.schemas import PHONE_PATTERN
 from services.registry.workers.service import GRADE_NAMES, MIN_WORKING_AGE
-from shared import audit
+from shared import audit, clock
 from shared.auth.principal import Principal, PrincipalKind, Role
 from shared.crypto import PersonalDataCipher, mask_id_number, mask_phone
 from shared.errors import DomainError
@@ -192,7 +192,7 @@ def validate_worker_rows(
 ) -> Batch:
     """CPU work, run in a thread: field checks, facts from the identity number, encryption."""
     batch = Batch()
-    today = date.today()
+    today = clock.today()
     for number, row in rows:
         if unread := row_problems(row):
             batch.errors.extend(RowError(number, f, reason) for f, reason in unread)
@@ -661,7 +661,7 @@ class ImportRunner:
         )
         now = datetime.now(UTC)
         await conn.execute(
-            INSERT_STAGED, now, now.date(), principal.sub, now.isoformat(), TIMELINE_SUMMARIES
+            INSERT_STAGED, now, clock.today(), principal.sub, now.isoformat(), TIMELINE_SUMMARIES
         )
 
     async def _check_enterprises(

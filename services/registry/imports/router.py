@@ -14,6 +14,7 @@ from shared.db import SessionDep
 from shared.errors import DomainError, error_responses
 from shared.models.registry import ImportKind
 from shared.pagination import CursorQuery, LimitQuery, Page
+from shared.responses import file_download
 from shared.tabular import TableLimits
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
@@ -126,8 +127,11 @@ async def list_jobs(
     "/templates/{kind}.csv",
     operation_id="getImportTemplate",
     summary="Download an import template",
+    response_class=Response,
     responses={
-        200: {"content": {"text/csv": {}}, "description": "CSV template."},
+        **file_download(
+            "text/csv", "CSV template (UTF-8): the column titles and one example row.", binary=False
+        ),
         **error_responses(401, 403, 422),
     },
 )
@@ -176,8 +180,11 @@ async def list_errors(
     "/{job_id}/errors.csv",
     operation_id="getImportErrorsCsv",
     summary="Download the error report",
+    response_class=Response,
     responses={
-        200: {"content": {"text/csv": {}}, "description": "row_number, field, reason."},
+        **file_download(
+            "text/csv", "CSV (UTF-8 with BOM): row_number, field, reason.", binary=False
+        ),
         **error_responses(401, 403, 404, 422),
     },
 )

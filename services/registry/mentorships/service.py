@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +22,7 @@ from sqlalchemy.orm import aliased, joinedload
 from services.registry.mentorships import schemas
 from services.registry.talent import timeline
 from services.registry.talent.access import can_view, ensure_can_manage, load_worker
-from shared import audit, outbox
+from shared import audit, clock, outbox
 from shared.auth.principal import Principal, Role
 from shared.concurrency import check_transition_if_match
 from shared.errors import (
@@ -46,8 +45,6 @@ from shared.models.registry import (
 from shared.pagination import Page, paginate
 from shared.scope import scope_clause
 
-PROGRAMME_TZ = ZoneInfo("Asia/Shanghai")
-
 #: The lifecycle: which statuses each status may move to.
 TRANSITIONS: dict[MentorshipStatus, tuple[MentorshipStatus, ...]] = {
     MentorshipStatus.proposed: (MentorshipStatus.active, MentorshipStatus.terminated),
@@ -67,11 +64,6 @@ class Rules:
 
     min_grade: SkillGrade = SkillGrade.technician
     max_active: int = 5
-
-
-def today() -> date:
-    """Today where the programme runs."""
-    return datetime.now(PROGRAMME_TZ).date()
 
 
 def _snapshot(m: Mentorship) -> dict[str, Any]:
@@ -264,14 +256,14 @@ def _ensure_transition(mentorship: Mentorship, target: MentorshipStatus) -> None
 
 
 def _ended_on(mentorship: Mentorship, ended_on: date | None) -> date:
-    ended = ended_on or today()
+    ended = ended_on or clock.today()
     start = mentorship.actual_start_date
     if start is not None and ended < start:
         raise InvalidInput(
             f"ended_on {ended} is before the mentorship started ({start}).",
             errors=[FieldError(field="ended_on", message=f"must be on or after {start}")],
         )
-    if ended > today():
+    if ended > clock.today():
         raise InvalidInput(
             "ended_on cannot be in the future.",
             errors=[FieldError(field="ended_on", message="must not be after today")],
@@ -375,12 +367,8 @@ def _record_on_files(
     extra: dict[str, Any] | None = None,
 ) -> None:
     # A back-dated start or end is placed at the start of that day in the programme's zone.
-    now = datetime.now(PROGRAMME_TZ)
-    occurred_at = (
-        now
-        if occurred_on == now.date()
-        else datetime.combine(occurred_on, datetime.min.time(), PROGRAMME_TZ)
-    )
+    now = clock.local(clock.now())
+    occurred_at = now if occurred_on == now.date() else clock.start_of(occurred_on)
     parties = ((mentor, "mentor", apprentice), (apprentice, "apprentice", mentor))
     for (worker, role, other), summary in zip(parties, summaries, strict=True):
         timeline.record(
@@ -457,8 +445,8 @@ async def activate(
     ensure_can_manage(principal, apprentice)
     check_transition_if_match(if_match, mentorship.version)
     _ensure_transition(mentorship, MentorshipStatus.active)
-    started_on = data.started_on or today()
-    if started_on > today():
+    started_on = data.started_on or clock.today()
+    if started_on > clock.today():
         raise InvalidInput(
             "started_on cannot be in the future: activate the mentorship when it starts.",
             errors=[FieldError(field="started_on", message="must not be after today")],

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -35,11 +35,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.registry.reserve import schemas
 from services.registry.reserve.service import (
     OPEN_STATUSES,
-    PROGRAMME_TZ,
     ensure_scope_covers,
     today,
 )
 from services.registry.talent.access import reads_all
+from shared import clock
 from shared.auth.principal import Principal, Role
 from shared.errors import FieldError, InvalidInput
 from shared.models.registry import (
@@ -95,7 +95,7 @@ def in_pool_on(day: date) -> ColumnElement[bool]:
 
 
 def _start(day: date) -> datetime:
-    return datetime.combine(day, time.min, PROGRAMME_TZ)
+    return clock.start_of(day)
 
 
 def _end(day: date) -> datetime:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, true
 from sqlalchemy.exc import IntegrityError
@@ -29,7 +28,7 @@ from services.registry.reserve import schemas
 from services.registry.reserve.access import ensure_province, load_member
 from services.registry.talent import timeline
 from services.registry.talent.access import WorkerScope, can_manage, can_view, reads_all
-from shared import audit, outbox
+from shared import audit, clock, outbox
 from shared.auth.principal import Principal, Role
 from shared.concurrency import check_if_match, check_transition_if_match
 from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, RuleViolation
@@ -51,8 +50,6 @@ from shared.models.registry import (
 from shared.pagination import Page, keyset_rows
 from shared.scope import PROVINCE, describe, locality_clause, locality_covers
 
-PROGRAMME_TZ = ZoneInfo("Asia/Shanghai")
-
 #: The lifecycle: which statuses each status may move to.
 TRANSITIONS: dict[ReserveStatus, tuple[ReserveStatus, ...]] = {
     ReserveStatus.nominated: (ReserveStatus.confirmed, ReserveStatus.declined),
@@ -71,8 +68,8 @@ TRACK_NAMES = {
 
 
 def today() -> date:
-    """Today where the programme runs."""
-    return datetime.now(PROGRAMME_TZ).date()
+    """Today where the programme runs (`shared.clock`)."""
+    return clock.today()
 
 
 def _snapshot(m: ReserveMember, programme_ids: list[uuid.UUID] | None = None) -> dict[str, Any]:
@@ -148,8 +145,8 @@ def _emit(session: AsyncSession, event: str, member: ReserveMember, worker: Work
 
 def _at(day: date) -> datetime:
     """A timeline time for an event dated `day`: now if today, else the start of that day."""
-    now = datetime.now(PROGRAMME_TZ)
-    return now if day == now.date() else datetime.combine(day, datetime.min.time(), PROGRAMME_TZ)
+    now = clock.local(clock.now())
+    return now if day == now.date() else clock.start_of(day)
 
 
 def _ensure_transition(member: ReserveMember, target: ReserveStatus) -> None:
@@ -481,7 +478,7 @@ async def put_plan(
     member.target_competition_ids = list(data.target_competition_ids)
     member.review_on = data.review_on
     member.plan_notes = data.notes
-    member.plan_updated_at = datetime.now(PROGRAMME_TZ)
+    member.plan_updated_at = clock.now()
     member.plan_updated_by = principal.sub
     member.version += 1
     existing = await session.scalars(

@@ -17,7 +17,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Integer, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +25,7 @@ from services.registry.honours import schemas as honour_schemas
 from services.registry.honours import service as honours
 from services.registry.results import schemas
 from services.registry.talent import timeline
-from shared import audit, outbox
+from shared import audit, clock, outbox
 from shared.auth.principal import Principal
 from shared.errors import FieldError, InvalidInput, NotFound
 from shared.models.competitions import CompetitionLevel
@@ -41,7 +40,6 @@ from shared.models.registry import (
 )
 
 SERVICE = "registry"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 PRIZE_NAMES = {"first": "一等奖", "second": "二等奖", "third": "三等奖", "merit": "优秀奖"}
 #: Prizes that make a national result a win (gold, silver, bronze).
 WINNING_PRIZES = ("first", "second", "third")
@@ -95,7 +93,7 @@ async def record_national_result(
     """`worker`: loaded and locked by the route for a manager of the file (`ManagedWorker`).
     With `honour_code`, the honour is granted in the same transaction, by the honours rules
     (only admins grant national honours): a refusal writes nothing."""
-    today = datetime.now(SHANGHAI).date()
+    today = clock.today()
     awarded_on = data.awarded_on or today
     errors: list[FieldError] = []
     if awarded_on > today:
@@ -151,7 +149,7 @@ async def record_national_result(
         kind=TimelineKind.national_result,
         summary=summary,
         data=body,
-        occurred_at=datetime.combine(awarded_on, time(12), tzinfo=SHANGHAI),
+        occurred_at=datetime.combine(awarded_on, time(12), tzinfo=clock.TIMEZONE),
         source_type="national_result",
         source_id=ref,
         principal=principal,
@@ -194,7 +192,7 @@ def _level_result(entry: TimelineEntry) -> schemas.LevelResult:
     data = entry.data
     national = entry.kind == TimelineKind.national_result.value
     level = data.get("level")
-    year = data.get("year") or entry.occurred_at.astimezone(SHANGHAI).year
+    year = data.get("year") or clock.local(entry.occurred_at).year
     return schemas.LevelResult(
         level=CompetitionLevel(level) if level else None,
         year=int(year),

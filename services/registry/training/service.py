@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
@@ -22,7 +21,7 @@ from sqlalchemy.orm import joinedload
 from services.registry.talent import timeline
 from services.registry.talent.access import load_worker, locality_covers
 from services.registry.training import schemas
-from shared import audit
+from shared import audit, clock
 from shared.auth.principal import Principal, Role
 from shared.db import get_or_404
 from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, RuleViolation
@@ -43,7 +42,6 @@ from shared.pagination import Page, paginate
 from shared.scope import locality_clause
 
 SERVICE = "registry"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 #: The lifecycle: action -> (statuses it may start from, status it leads to).
 TRANSITIONS: dict[str, tuple[frozenset[ProgrammeStatus], ProgrammeStatus]] = {
@@ -350,8 +348,8 @@ async def add_session(
             f"The programme is {programme.status.value}: sessions are added only while it is "
             "planned, open or in_progress."
         )
-    first_day = data.starts_at.astimezone(SHANGHAI).date()
-    last_day = data.ends_at.astimezone(SHANGHAI).date()
+    first_day = clock.local(data.starts_at).date()
+    last_day = clock.local(data.ends_at).date()
     if first_day < programme.starts_on or last_day > programme.ends_on:
         raise RuleViolation(
             f"Sessions fall within the programme's dates ({programme.starts_on} to "

@@ -46,6 +46,11 @@ async def create_subscription(
 ) -> schemas.SubscriptionWithSecret:
     """Register an endpoint for events. The answer holds the signing `secret` **once**.
 
+    `url` must be the URL of **your own receiver**, reachable from this server at a public
+    address: the example's `your-receiver.example` is a placeholder that resolves nowhere, so
+    "Try it out" answers 422 at `url` until you put your URL there. To try webhooks without
+    a server of your own, use a public request inspector's URL.
+
     Each message is a POST of `{type, timestamp, data}` signed per Standard Webhooks
     (`webhook-id`, `webhook-timestamp`, `webhook-signature`); answer 2xx within 15 s. Other
     answers are retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 24 h (with jitter;

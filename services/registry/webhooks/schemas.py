@@ -11,6 +11,10 @@ from shared import examples as ex
 from shared.models.webhooks import DeliveryStatus
 from shared.webhooks.matching import TYPE_PATTERN
 
+#: A placeholder that says what it is: `.example` names (RFC 2606) resolve nowhere, so "Try it
+#: out" with it as is answers 422 at `url` (with a hint): replace it with your receiver's URL.
+EXAMPLE_URL = "https://your-receiver.example/replace-with-your-webhook-endpoint"
+
 EVENT_TYPES_DESCRIPTION = (
     "Event types to receive: exact (`entry.approved`), a family (`results.*`, `worker.*`) or "
     "everything (`*`). The catalogue is each service's OpenAPI `webhooks` section."
@@ -35,7 +39,7 @@ class SubscriptionCreate(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "url": "https://hrss.shandong.example/hooks/skills",
+                    "url": EXAMPLE_URL,
                     "description": "省人社厅 职业技能鉴定系统",
                     "event_types": ["worker.grade_changed", "results.*"],
                     "locality_code": "370100",
@@ -47,7 +51,9 @@ class SubscriptionCreate(BaseModel):
     url: str = Field(
         min_length=8,
         max_length=2048,
-        description="http(s) URL we POST events to. Only public addresses are accepted: private, "
+        description="The URL of **your own receiver**, which we POST events to. The example "
+        "(`your-receiver.example`) is a placeholder that resolves nowhere: replace it, or the "
+        "request is refused (422 at `url`). Only public addresses are accepted: private, "
         "loopback, link-local, shared (100.64.0.0/10), multicast, reserved and documentation "
         "addresses are refused, as are IPv6 transition addresses carrying an IPv4 one (6to4, "
         "Teredo, NAT64), port 0, and credentials in the URL. Checked again when sending, "
@@ -100,7 +106,7 @@ class Subscription(BaseModel):
 
     id: uuid.UUID
     owner_sub: str = Field(description="The account or machine client managing it.")
-    url: str = Field(examples=["https://hrss.shandong.example/hooks/skills"])
+    url: str = Field(examples=[EXAMPLE_URL])
     description: str | None = None
     event_types: list[str] = Field(examples=[["worker.grade_changed", "results.*"]])
     competition_id: uuid.UUID | None = None

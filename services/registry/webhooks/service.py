@@ -22,6 +22,7 @@ from shared.models.webhooks import (
     WebhookSubscription,
 )
 from shared.pagination import Page, paginate
+from shared.webhooks.audience import load_owners, missing_scopes
 from shared.webhooks.signing import new_secret, seal_secret
 from shared.webhooks.ssrf import UnsafeUrl, check_url
 
@@ -41,6 +42,33 @@ async def _check_url(url: str, allowed_hosts: Sequence[str]) -> None:
         ) from exc
 
 
+async def _check_audience(session: AsyncSession, owner_sub: str, patterns: list[str]) -> None:
+    """Refuse event types carrying facts the owner may not read (`shared.webhooks.audience`):
+    judged by the owner's grant as stored, whoever makes the change."""
+    owner = (await load_owners(session, [owner_sub])).get(owner_sub)
+    if owner is None:  # cannot happen for a signed-in caller; refuse rather than guess
+        raise InvalidInput(
+            "The subscription's owner is unknown.",
+            errors=[FieldError(field="event_types", message="the owner is unknown")],
+        )
+    refused = missing_scopes(patterns, owner)
+    if refused:
+        errors = [
+            FieldError(
+                field="event_types",
+                message=f"`{pattern}` needs the read scope {' and '.join(scopes)}: "
+                f"{owner.describe()}",
+            )
+            for pattern, scopes in refused.items()
+        ]
+        raise InvalidInput(
+            "These event types carry facts the subscription's owner may not read: "
+            + "; ".join(e.message for e in errors)
+            + ". Subscribe to the families your scopes cover, or ask an admin for the scope.",
+            errors=errors,
+        )
+
+
 async def create_subscription(
     session: AsyncSession,
     data: schemas.SubscriptionCreate,
@@ -48,6 +76,7 @@ async def create_subscription(
     allowed_hosts: Sequence[str],
     cipher: PersonalDataCipher,
 ) -> schemas.SubscriptionWithSecret:
+    await _check_audience(session, principal.sub, data.event_types)
     await _check_url(data.url, allowed_hosts)
     subscription_id, secret = uuid.uuid4(), new_secret()
     subscription = WebhookSubscription(
@@ -117,6 +146,7 @@ async def update_subscription(
         await _check_url(data.url, allowed_hosts)
         subscription.url = data.url
     if data.event_types is not None:
+        await _check_audience(session, subscription.owner_sub, data.event_types)
         subscription.event_types = data.event_types
     if "description" in fields:
         subscription.description = data.description

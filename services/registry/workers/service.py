@@ -35,7 +35,7 @@ from services.registry.talent.access import (
     load_worker,
 )
 from services.registry.workers import schemas
-from shared import audit, outbox
+from shared import audit, clock, outbox
 from shared.auth.principal import Principal, Role
 from shared.concurrency import check_if_match
 from shared.crypto import PersonalDataCipher, mask_id_number, mask_phone
@@ -162,7 +162,7 @@ async def create(
         raise InvalidInput(
             "The birth date or sex given does not match the identity number.", errors=mismatches
         )
-    if _age_on(birth, date.today()) < MIN_WORKING_AGE:
+    if _age_on(birth, clock.today()) < MIN_WORKING_AGE:
         raise RuleViolation(
             f"Workers must be at least {MIN_WORKING_AGE} years old.",
             errors=[FieldError(field="id_number", message="under the legal working age")],
@@ -220,7 +220,7 @@ async def create(
             "A worker with this identity number was registered at the same moment; look it up."
         ) from exc
     await session.refresh(worker)
-    today = date.today()
+    today = clock.today()
     session.add(
         GradeChange(
             worker_id=worker.id,
@@ -563,7 +563,7 @@ async def change_grade(
     principal: Principal,
 ) -> GradeChange:
     """`worker`: locked and checked by the route (`ManagedWorker`)."""
-    if data.effective_date > date.today():
+    if data.effective_date > clock.today():
         raise InvalidInput(
             "A grade change cannot take effect in the future.",
             errors=[FieldError(field="effective_date", message="in the future")],
