@@ -62,6 +62,20 @@ def test_document_is_valid_openapi(documents: dict[str, dict[str, Any]], service
 
 
 @pytest.mark.parametrize("service", SERVICES)
+def test_schema_names_are_plain_and_titles_unique(
+    documents: dict[str, dict[str, Any]], service: str
+) -> None:
+    """Two models with one class name make FastAPI qualify them with their module
+    (`services__registry__reserve__schemas__Party`), and generators that name classes by the
+    schema's title then drop every operation using one of them (openapi-python-client did)."""
+    schemas = documents[service]["components"]["schemas"]
+    qualified = [name for name in schemas if "__" in name]
+    assert not qualified, f"give these models a name of their own: {qualified}"
+    titles = [schema.get("title", name) for name, schema in schemas.items()]
+    assert len(titles) == len(set(titles)), sorted(t for t in titles if titles.count(t) > 1)
+
+
+@pytest.mark.parametrize("service", SERVICES)
 def test_operation_ids_are_camel_case_verb_noun_and_unique(
     documents: dict[str, dict[str, Any]], service: str
 ) -> None:

@@ -138,7 +138,7 @@ class PlanPut(BaseModel):
     _competitions = field_validator("target_competition_ids")(_unique)
 
 
-class Party(BaseModel):
+class ReserveWorker(BaseModel):
     """The member: enough to show who it is, never identity numbers."""
 
     model_config = ConfigDict(from_attributes=True)
@@ -173,7 +173,7 @@ class Plan(BaseModel):
 
 class ReserveMember(BaseModel):
     id: uuid.UUID
-    worker: Party
+    worker: ReserveWorker
     track: ReserveTrack
     status: ReserveStatus
     reason: str = Field(examples=["连续三年获市级数控车工竞赛一等奖，带徒12名，技术革新成果2项。"])
@@ -206,7 +206,7 @@ class ReserveMember(BaseModel):
             )
         return cls(
             id=row.id,
-            worker=Party.model_validate(row.worker),
+            worker=ReserveWorker.model_validate(row.worker),
             track=row.track,
             status=row.status,
             reason=row.nomination_reason,
