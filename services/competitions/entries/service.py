@@ -1056,3 +1056,35 @@ async def batch_get(
     that do not exist."""
     entries = (await session.scalars(select(Entry).where(Entry.id.in_(ids), scope.clause()))).all()
     return await present_many(session, list(entries))
+
+
+async def admit(
+    session: AsyncSession,
+    registry: RegistryClient,
+    token: str,
+    event: Event,
+    competition: Competition,
+    worker_id: uuid.UUID,
+    principal: Principal,
+) -> Entry:
+    """An approved entry for a worker the event's pathway places (an accepted nomination, a
+    direct place), whatever the registration window: the event's eligibility rules are still
+    checked against the registry, and any failure is a 422 naming each failed rule (the
+    caller's transaction then writes nothing). A full event is a 409: a placed worker does not
+    wait on the waitlist."""
+    candidate = Candidate(members=[worker_id])
+    facts, missing = await fetch_facts(registry, token, [candidate])
+    evaluate(event, competition, candidate, facts, missing)
+    if candidate.failures:
+        raise failures_problem(candidate)
+    item = _place_item(event, competition, candidate, True, facts[worker_id], principal)
+    [row] = await take_places(session, [item])
+    _apply_place(event, competition, candidate, item, row, principal)
+    if candidate.entry is None:
+        raise failures_problem(candidate)
+    if candidate.entry.status is EntryStatus.waitlisted:
+        raise Conflict(
+            f"The event is full ({event.capacity} places): raise its capacity first.",
+            errors=[FieldError(field="capacity", message="no place left")],
+        )
+    return candidate.entry

@@ -60,7 +60,8 @@ class NominationStatus(enum.StrEnum):
 
 
 #: A worker has at most one nomination in these statuses per competition (a DB constraint).
-LIVE_NOMINATION = "status IN ('draft', 'submitted', 'accepted')"
+LIVE_NOMINATIONS = (NominationStatus.draft, NominationStatus.submitted, NominationStatus.accepted)
+LIVE_NOMINATION = "status IN ({})".format(", ".join(f"'{s.value}'" for s in LIVE_NOMINATIONS))
 
 
 class EventPathway(Base):
