@@ -13,12 +13,12 @@ from tests.contract.conftest import SERVICES, operations
 
 #: First words an operation id may start with: the verb of `verbNoun`.
 VERBS = {
-    "activate", "add", "apply", "approve", "assign", "batch", "cancel", "cast", "change",
+    "accept", "activate", "add", "apply", "approve", "assign", "batch", "cancel", "cast", "change",
     "check", "complete", "compute", "create", "decide", "declare", "delete", "disqualify",
     "enrol", "file", "finalise", "freeze", "get", "grant", "import", "link", "list", "lock",
     "lookup", "move", "open", "ping", "publish", "put", "record", "redeliver", "register",
-    "reject", "relock", "retry", "revoke", "rotate", "save", "schedule", "seed", "send", "set",
-    "sign", "solve", "start", "stream", "submit", "terminate", "transfer", "update", "verify",
+    "reject", "relock", "retry", "return", "revoke", "rotate", "save", "schedule", "seed", "send", "set",
+    "sign", "solve", "start", "stream", "submit", "substitute", "terminate", "transfer", "update", "verify",
     "withdraw",
 }  # fmt: skip
 CAMEL = re.compile(r"^([a-z]+)((?:[A-Z][a-z0-9]*)+)$")

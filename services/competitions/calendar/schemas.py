@@ -51,7 +51,7 @@ class CalendarItem(BaseModel):
     events: list[CalendarEvent]
 
 
-class Reason(BaseModel):
+class OpenEventReason(BaseModel):
     rule: str = Field(
         examples=["max_age"],
         description="registration_closed, nomination_only, not_in_qualifier, "
@@ -78,4 +78,4 @@ class OpenEvent(BaseModel):
     through: list[EventRef] = Field(
         default_factory=list, description="can_be_nominated: the qualifiers you compete in."
     )
-    reasons: list[Reason] = Field(default_factory=list)
+    reasons: list[OpenEventReason] = Field(default_factory=list)

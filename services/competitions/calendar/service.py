@@ -292,24 +292,24 @@ async def open_to_me(
         reasons = item.reasons
         if competition.id in taken:
             reasons.append(
-                schemas.Reason(
+                schemas.OpenEventReason(
                     rule="already_qualified",
                     message="you already compete in another event of this competition",
                 )
             )
         candidate = Candidate(members=[worker_id])
         evaluate(event, competition, candidate, facts, missing)
-        reasons += [schemas.Reason(rule=f.rule, message=f.message) for f in candidate.failures]
+        reasons += [schemas.OpenEventReason(rule=f.rule, message=f.message) for f in candidate.failures]
         pathway = pathways.get(event.id)
         registration = pathway is None or pathway.open_registration
         through = [r for r in fed_by[event.id] if r.event_id in entered]
         if not registration and not fed_by[event.id]:
             reasons.append(
-                schemas.Reason(rule="nomination_only", message="places are given directly only")
+                schemas.OpenEventReason(rule="nomination_only", message="places are given directly only")
             )
         if registration and not _open_now(competition, now):
             reasons.append(
-                schemas.Reason(
+                schemas.OpenEventReason(
                     rule="registration_closed",
                     message=f"registration is not open (the competition is "
                     f"{competition.status.value})",
@@ -318,14 +318,14 @@ async def open_to_me(
         if fed_by[event.id] and not through:
             names = "; ".join(f"{r.competition_name} {r.event_name}" for r in fed_by[event.id])
             reasons.append(
-                schemas.Reason(
+                schemas.OpenEventReason(
                     rule="not_in_qualifier",
                     message=f"places come through qualifiers you do not compete in: {names}",
                 )
             )
         if through and not nominations_open(pathway, now):
             reasons.append(
-                schemas.Reason(rule="nominations_closed", message="nominations have closed")
+                schemas.OpenEventReason(rule="nominations_closed", message="nominations have closed")
             )
         blocking = {"already_qualified"} | {f.rule for f in candidate.failures}
         if blocking & {r.rule for r in reasons}:

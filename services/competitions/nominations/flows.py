@@ -197,7 +197,7 @@ async def suggestions(
                 quota_group=p.group,
                 outcome=p.outcome,
                 skipped_because=[
-                    schemas.RuleFailure(rule=s.rule, message=s.message) for s in p.skips
+                    schemas.SkipReason(rule=s.rule, message=s.message) for s in p.skips
                 ],
                 boundary_tie=p.boundary_tie,
                 nomination_id=n.id if n else None,

@@ -194,7 +194,7 @@ async def accept(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def return_nomination(
-    session: SessionDep, principal: AdminOrOrganiser, ctx: LockedNomination, data: schemas.Decision
+    session: SessionDep, principal: AdminOrOrganiser, ctx: LockedNomination, data: schemas.NominationDecision
 ) -> schemas.Nomination:
     """The higher event's organisers send a submitted nomination back with the reason
     (`nomination.returned`); the qualifier may nominate the next in rank instead
@@ -210,7 +210,7 @@ async def return_nomination(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def withdraw(
-    session: SessionDep, principal: AdminOrOrganiser, ctx: LockedNomination, data: schemas.Decision
+    session: SessionDep, principal: AdminOrOrganiser, ctx: LockedNomination, data: schemas.NominationDecision
 ) -> schemas.Nomination:
     """The qualifier's organisers take back a draft or submitted nomination, with the reason
     (`nomination.withdrawn`); its place is not refilled."""

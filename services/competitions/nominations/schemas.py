@@ -15,7 +15,7 @@ from shared.numbers import JsonDecimal
 Score = JsonDecimal
 
 
-class RuleFailure(BaseModel):
+class SkipReason(BaseModel):
     rule: str = Field(
         examples=["max_age"],
         description="already_qualified, entry_status, earlier_nomination, or an eligibility "
@@ -30,7 +30,7 @@ class Suggestion(BaseModel):
     worker_id: uuid.UUID
     enterprise_id: uuid.UUID | None = Field(examples=[ex.ENTERPRISE_ID])
     locality_code: str = Field(examples=[ex.COUNTY_CODE])
-    score: Score | None = Field(None, examples=[92.35], json_schema_extra={"multipleOf": 0.001})
+    score: Score | None = Field(None, examples=[86.125], json_schema_extra={"multipleOf": 0.001})
     quota_group: str = Field(
         examples=["all"], description="all, the nominee's city code, or their enterprise id."
     )
@@ -38,7 +38,7 @@ class Suggestion(BaseModel):
         description="nominated: holds a live nomination; suggested: within the quota; reserve: "
         "next in rank; skipped: may not be nominated (see `skipped_because`)."
     )
-    skipped_because: list[RuleFailure] = Field(default_factory=list)
+    skipped_because: list[SkipReason] = Field(default_factory=list)
     boundary_tie: bool = Field(
         False, description="Tied with someone on the other side of the quota boundary."
     )
@@ -84,7 +84,7 @@ class Substitution(BaseModel):
     reason: str = Field(min_length=2, max_length=2000)
 
 
-class Decision(BaseModel):
+class NominationDecision(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"reason": "推荐材料缺少单位盖章，请补充后重新报送"}]},
@@ -107,7 +107,7 @@ class Nomination(BaseModel):
     enterprise_id: uuid.UUID | None = Field(examples=[ex.ENTERPRISE_ID])
     locality_code: str = Field(examples=[ex.COUNTY_CODE])
     rank: int = Field(examples=[1], description="Rank in the qualifier's final results.")
-    score: Score | None = Field(None, examples=[92.35], json_schema_extra={"multipleOf": 0.001})
+    score: Score | None = Field(None, examples=[86.125], json_schema_extra={"multipleOf": 0.001})
     boundary_tie: bool
     status: NominationStatus
     reason: str | None = Field(None, examples=[None])

@@ -278,7 +278,7 @@ class CompetitionResult(BaseModel):
                     "stage_name": "省级决赛",
                     "rank": 1,
                     "prize": "first",
-                    "score": 92.35,
+                    "score": 86.125,
                     "published_at": ex.at(0, "10:00"),
                 }
             ]
