@@ -273,6 +273,13 @@ POLICY: dict[RouteKey, Rule] = {
     ("POST", "/v1/events/{event_id}/pathway/direct-places"): allow(
         Role.admin, Role.organiser, organiser=HIGHER
     ),
+    ("GET", "/v1/pathway-qualifiers/{qualifier_id}"): allow(
+        Role.admin,
+        Role.judge,
+        Role.organiser,
+        Role.worker,
+        scopes=("competitions:read", "internal"),
+    ),
     ("PATCH", "/v1/pathway-qualifiers/{qualifier_id}"): allow(
         Role.admin, Role.organiser, organiser=HIGHER
     ),

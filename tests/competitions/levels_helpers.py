@@ -44,9 +44,7 @@ async def city_qualifier(
     """A city's 数控车工 competition, its competitors (Chinese names, of that city) ranked by
     `ranks` (default 1, 2, 3...) in final results."""
     births = births or [date(1990, 1, 1 + i) for i in range(4)]
-    workers = [
-        (await worker(services, locality_code=code, birth_date=b)).id for b in births
-    ]
+    workers = [(await worker(services, locality_code=code, birth_date=b)).id for b in births]
     setup = await stage_with_entries(
         services,
         admin,
@@ -120,9 +118,7 @@ async def link(
     return city.qualifier_id
 
 
-async def suggestions(
-    services: Services, headers: dict[str, str], city: City
-) -> dict[str, Any]:
+async def suggestions(services: Services, headers: dict[str, str], city: City) -> dict[str, Any]:
     response = await services.competitions.get(
         f"/v1/pathway-qualifiers/{city.qualifier_id}/suggestions", headers=headers
     )

@@ -33,9 +33,7 @@ async def _count(services: Services, model: Any, *where: Any) -> int:
         return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
-async def _world(
-    services: Services, admin: dict[str, str], **city: Any
-) -> tuple[Province, City]:
+async def _world(services: Services, admin: dict[str, str], **city: Any) -> tuple[Province, City]:
     province = await provincial_event(services)
     await declare(services, admin, province)
     jinan = await city_qualifier(services, admin, "370100", **city)
@@ -162,7 +160,10 @@ async def test_substitution_takes_the_next_in_rank_with_the_reason(
     assert (new["source_entry_id"], new["rank"]) == (str(jinan.entries[2]), 3)
     assert (new["substitute_for_id"], new["status"]) == (first["id"], "draft")
     old = await services.competitions.get(f"/v1/nominations/{first['id']}", headers=admin_headers)
-    assert (old.json()["status"], old.json()["reason"]) == ("declined", "declined: 本人放弃参加省赛")
+    assert (old.json()["status"], old.json()["reason"]) == (
+        "declined",
+        "declined: 本人放弃参加省赛",
+    )
     body = await suggestions(services, admin_headers, jinan)
     declined = next(i for i in body["items"] if i["entry_id"] == str(jinan.entries[0]))
     assert declined["outcome"] == "skipped"
@@ -381,7 +382,10 @@ async def test_returned_nominations_and_acceptance_with_rules_checked_again(
         json={"reason": "不符合技师等级要求"},
         headers=admin_headers,
     )
-    assert (returned.json()["status"], returned.json()["reason"]) == ("returned", "不符合技师等级要求")
+    assert (returned.json()["status"], returned.json()["reason"]) == (
+        "returned",
+        "不符合技师等级要求",
+    )
     assert_problem(
         await services.competitions.post(
             f"/v1/nominations/{first['id']}/return", json={"reason": "再次"}, headers=admin_headers
@@ -408,7 +412,10 @@ async def test_returned_nominations_and_acceptance_with_rules_checked_again(
     assert accepted.status_code == 200, accepted.text
     entry_id = accepted.json()["entry_id"]
     entry = await services.competitions.get(f"/v1/entries/{entry_id}", headers=admin_headers)
-    assert (entry.json()["status"], entry.json()["worker_id"]) == ("approved", str(jinan.workers[2]))
+    assert (entry.json()["status"], entry.json()["worker_id"]) == (
+        "approved",
+        str(jinan.workers[2]),
+    )
     withdrawn = await services.competitions.post(
         f"/v1/nominations/{second['id']}/withdraw",
         json={"reason": "单位另有安排"},

@@ -299,13 +299,17 @@ async def open_to_me(
             )
         candidate = Candidate(members=[worker_id])
         evaluate(event, competition, candidate, facts, missing)
-        reasons += [schemas.OpenEventReason(rule=f.rule, message=f.message) for f in candidate.failures]
+        reasons += [
+            schemas.OpenEventReason(rule=f.rule, message=f.message) for f in candidate.failures
+        ]
         pathway = pathways.get(event.id)
         registration = pathway is None or pathway.open_registration
         through = [r for r in fed_by[event.id] if r.event_id in entered]
         if not registration and not fed_by[event.id]:
             reasons.append(
-                schemas.OpenEventReason(rule="nomination_only", message="places are given directly only")
+                schemas.OpenEventReason(
+                    rule="nomination_only", message="places are given directly only"
+                )
             )
         if registration and not _open_now(competition, now):
             reasons.append(
@@ -325,7 +329,9 @@ async def open_to_me(
             )
         if through and not nominations_open(pathway, now):
             reasons.append(
-                schemas.OpenEventReason(rule="nominations_closed", message="nominations have closed")
+                schemas.OpenEventReason(
+                    rule="nominations_closed", message="nominations have closed"
+                )
             )
         blocking = {"already_qualified"} | {f.rule for f in candidate.failures}
         if blocking & {r.rule for r in reasons}:

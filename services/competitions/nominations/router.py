@@ -16,7 +16,7 @@ from services.competitions.pathways.access import (
     NominatingQualifier,
     NominationReader,
     QualifierReader,
-    ReadableEvent,
+    NominationsEvent,
     VisibleNomination,
 )
 from services.competitions.pathways.service import load_qualifier
@@ -194,7 +194,10 @@ async def accept(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def return_nomination(
-    session: SessionDep, principal: AdminOrOrganiser, ctx: LockedNomination, data: schemas.NominationDecision
+    session: SessionDep,
+    principal: AdminOrOrganiser,
+    ctx: LockedNomination,
+    data: schemas.NominationDecision,
 ) -> schemas.Nomination:
     """The higher event's organisers send a submitted nomination back with the reason
     (`nomination.returned`); the qualifier may nominate the next in rank instead
@@ -210,7 +213,10 @@ async def return_nomination(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def withdraw(
-    session: SessionDep, principal: AdminOrOrganiser, ctx: LockedNomination, data: schemas.NominationDecision
+    session: SessionDep,
+    principal: AdminOrOrganiser,
+    ctx: LockedNomination,
+    data: schemas.NominationDecision,
 ) -> schemas.Nomination:
     """The qualifier's organisers take back a draft or submitted nomination, with the reason
     (`nomination.withdrawn`); its place is not refilled."""
@@ -227,7 +233,7 @@ async def withdraw(
 async def list_nominations(
     session: SessionDep,
     principal: NominationReader,
-    ctx: ReadableEvent,
+    ctx: NominationsEvent,
     status: Annotated[NominationStatus | None, Query()] = None,
     qualifier_id: Annotated[uuid.UUID | None, Query()] = None,
     limit: LimitQuery = 50,

@@ -53,10 +53,27 @@ async def readable_event(
     return await load_context(session, event_id)
 
 
+@scope_loader("event")
+async def nominations_event(
+    session: SessionDep, _: NominationReader, event_id: uuid.UUID
+) -> EventContext:
+    """The event whose nominations are listed (which ones the caller sees is the service's
+    `visible_clause`)."""
+    return await load_context(session, event_id)
+
+
 def _qualifier_forbidden(principal: Principal, side: str) -> Forbidden:
     return Forbidden(
         f"Your scope ({describe(principal)}) does not cover the {side} of this pathway."
     )
+
+
+@scope_loader("pathway_qualifier")
+async def readable_qualifier(
+    session: SessionDep, _: CompetitionsReader, qualifier_id: uuid.UUID
+) -> QualifierContext:
+    """Quotas are public: every city sees what every qualifier may send."""
+    return await load_qualifier(session, qualifier_id)
 
 
 @scope_loader("pathway_qualifier")
@@ -106,6 +123,8 @@ async def locked_nomination(
 
 ManagedEvent = Annotated[EventContext, Depends(managed_event)]
 ReadableEvent = Annotated[EventContext, Depends(readable_event)]
+NominationsEvent = Annotated[EventContext, Depends(nominations_event)]
+ReadableQualifier = Annotated[QualifierContext, Depends(readable_qualifier)]
 ManagedQualifier = Annotated[QualifierContext, Depends(managed_qualifier)]
 NominatingQualifier = Annotated[QualifierContext, Depends(nominating_qualifier)]
 QualifierReader = Annotated[QualifierContext, Depends(qualifier_reader)]

@@ -11,6 +11,7 @@ from services.competitions.pathways.access import (
     ManagedQualifier,
     QualifierReader,
     ReadableEvent,
+    ReadableQualifier,
 )
 from shared.auth.deps import AdminOrOrganiser, CompetitionsReader
 from shared.concurrency import IfMatchHeader, etag
@@ -104,6 +105,22 @@ async def add_qualifier(
         create,
         location=lambda q: f"/v1/pathway-qualifiers/{q.id}",
     )
+
+
+@router.get(
+    "/pathway-qualifiers/{qualifier_id}",
+    operation_id="getPathwayQualifier",
+    response_model=schemas.Qualifier,
+    summary="Get a qualifier and its quota",
+    responses=error_responses(401, 404, 422),
+)
+async def get_qualifier(
+    _: CompetitionsReader, ctx: ReadableQualifier, response: Response
+) -> schemas.Qualifier:
+    """A pathway link: the qualifier event, the higher event, the quota and its basis (quotas
+    are public). `ETag` is its version, for changing the quota."""
+    response.headers["ETag"] = etag(ctx.qualifier.version)
+    return schemas.Qualifier.model_validate(ctx.qualifier)
 
 
 @router.patch(
