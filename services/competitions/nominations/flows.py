@@ -61,6 +61,8 @@ from shared.models.competitions import (
 )
 from shared.models.competitions.pathways import LIVE_NOMINATIONS
 
+#: Earlier nominations that keep a worker from being nominated again by the same qualifier.
+FINAL_REFUSALS = (NominationStatus.declined, NominationStatus.returned)
 #: Entries still in the qualifier's results (a disqualified or withdrawn one is not nominated).
 COMPETING = (EntryStatus.approved, EntryStatus.checked_in)
 
@@ -146,7 +148,9 @@ async def _placings(
         skipped.setdefault(worker_id, []).append(ranking.Skip(rule, message))
 
     for worker_id, n in own.items():
-        if worker_id not in held:
+        # A declined or returned nominee is not put forward again; a withdrawal was the
+        # qualifier's own decision, which it may reverse.
+        if worker_id not in held and n.status in FINAL_REFUSALS:
             skip(worker_id, "earlier_nomination", f"nomination {n.status.value}: {n.reason}")
     for r in ranked:
         if entries[r.entry_id].status not in COMPETING and r.worker_id not in held:
