@@ -11,9 +11,9 @@ from typing import Any
 
 from shared.models.competitions import CompetitionLevel, CompetitionStatus
 from tests.conftest import Services
+from tests.factories import make_competition, make_event
 from tests.judging.awards_setup import final_results
 from tests.judging.helpers import StageSetup, stage_with_entries, worker
-from tests.factories import make_competition, make_event
 
 CITY_NAMES = {"370100": "济南市", "370200": "青岛市", "371300": "临沂市"}
 

@@ -32,8 +32,6 @@ async def test_the_calendar_shows_every_level_with_its_pathway(
         provincial = await s.get(Competition, province.competition_id)
         assert provincial is not None
         provincial.industry = "high_end_equipment"  # type: ignore[assignment]  # a Top Ten one
-        draft = await s.get(Competition, qingdao.setup.competition_id)
-        assert draft is not None
     url = "/v1/calendar"
     top = await services.competitions.get(
         url, params={"level": "provincial", "industry": "high_end_equipment"}, headers=admin_headers
@@ -54,11 +52,11 @@ async def test_the_calendar_shows_every_level_with_its_pathway(
     [city] = cities.json()["items"]
     assert city["competition_id"] == str(qingdao.setup.competition_id)
     assert [r["event_id"] for r in city["events"][0]["feeds"]] == [str(province.event_id)]
-    assert (
-        await services.competitions.get(
-            url, params={"industry": "ai_industry"}, headers=admin_headers
-        )
-    ).status_code in (200, 422)
+    # The industry filter leaves out the cities' competitions (no industry given).
+    other = await services.competitions.get(
+        url, params={"industry": "high_end_equipment"}, headers=admin_headers
+    )
+    assert [i["level"] for i in other.json()["items"]] == ["provincial"]
     # Drafts are not in the published calendar.
     async with services.apps["competitions"].state.sessionmaker() as s, s.begin():
         competition = await s.get(Competition, qingdao.setup.competition_id)
@@ -154,6 +152,8 @@ def test_a_competition_filter_matches_the_qualifiers_competition_too() -> None:
         "qualifier_organiser_locality_code": "370200",
     }
     assert competition_ids(data) == [str(higher), str(lower)]
-    assert data_matches(data, higher, None) and data_matches(data, lower, None)
+    assert data_matches(data, higher, None)
+    assert data_matches(data, lower, None)
     assert not data_matches(data, other, None)
-    assert data_matches(data, lower, "370200") and not data_matches(data, lower, "370100")
+    assert data_matches(data, lower, "370200")
+    assert not data_matches(data, lower, "370100")

@@ -15,8 +15,8 @@ from services.competitions.pathways.access import (
     LockedNomination,
     NominatingQualifier,
     NominationReader,
-    QualifierReader,
     NominationsEvent,
+    QualifierReader,
     VisibleNomination,
 )
 from services.competitions.pathways.service import load_qualifier
