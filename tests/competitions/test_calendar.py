@@ -7,6 +7,7 @@ import uuid
 from datetime import date
 
 from shared.models.competitions import Competition, CompetitionStatus
+from shared.models.registry.enums import Industry
 from shared.webhooks.matching import competition_ids, data_matches
 from tests.competitions.levels_helpers import (
     city_qualifier,
@@ -31,7 +32,7 @@ async def test_the_calendar_shows_every_level_with_its_pathway(
     async with services.apps["competitions"].state.sessionmaker() as s, s.begin():
         provincial = await s.get(Competition, province.competition_id)
         assert provincial is not None
-        provincial.industry = "high_end_equipment"  # type: ignore[assignment]  # a Top Ten one
+        provincial.industry = Industry.high_end_equipment  # a Top Ten industry
     url = "/v1/calendar"
     top = await services.competitions.get(
         url, params={"level": "provincial", "industry": "high_end_equipment"}, headers=admin_headers

@@ -502,15 +502,15 @@ async def qualified_elsewhere(
         )
     ):
         out.setdefault(worker_id, "holds a direct place in this competition")
-    for (worker_id,) in await session.execute(
+    for (entered,) in await session.execute(
         select(Entry.worker_id).where(
             Entry.competition_id == competition_id,
             Entry.worker_id.in_(worker_ids),
             Entry.status.in_(LIVE),
         )
     ):
-        if worker_id is not None:
-            out.setdefault(worker_id, "already entered in this competition")
+        if entered is not None:
+            out.setdefault(entered, "already entered in this competition")
     return out
 
 
