@@ -17,9 +17,9 @@ VERBS = {
     "check", "complete", "compute", "create", "decide", "declare", "delete", "disqualify",
     "enrol", "file", "finalise", "freeze", "get", "grant", "import", "link", "list", "lock",
     "lookup", "move", "open", "ping", "publish", "put", "record", "redeliver", "register",
-    "reject", "relock", "retry", "return", "revoke", "rotate", "save", "schedule", "seed", "send", "set",
-    "sign", "solve", "start", "stream", "submit", "substitute", "terminate", "transfer", "update", "verify",
-    "withdraw",
+    "reject", "relock", "retry", "return", "revoke", "rotate", "save", "schedule", "seed", "send",
+    "set", "sign", "solve", "start", "stream", "submit", "substitute", "terminate", "transfer",
+    "update", "verify", "withdraw",
 }  # fmt: skip
 CAMEL = re.compile(r"^([a-z]+)((?:[A-Z][a-z0-9]*)+)$")
 
