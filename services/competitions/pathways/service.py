@@ -109,7 +109,7 @@ async def load_pathway(
 ) -> EventPathway | None:
     stmt = select(EventPathway).where(EventPathway.event_id == event_id)
     if for_update:
-        stmt = stmt.with_for_update()
+        stmt = stmt.execution_options(populate_existing=True).with_for_update()
     found: EventPathway | None = await session.scalar(stmt)
     return found
 
@@ -123,7 +123,7 @@ async def load_context(
         .where(Event.id == event_id)
     )
     if for_update:
-        stmt = stmt.with_for_update(of=Event)
+        stmt = stmt.execution_options(populate_existing=True).with_for_update(of=Event)
     found = (await session.execute(stmt)).first()
     if found is None:
         raise NotFound(f"No event with id {event_id}.")
@@ -144,7 +144,7 @@ async def load_qualifier(
         .where(PathwayQualifier.id == qualifier_id)
     )
     if for_update:
-        stmt = stmt.with_for_update(of=PathwayQualifier)
+        stmt = stmt.execution_options(populate_existing=True).with_for_update(of=PathwayQualifier)
     found = (await session.execute(stmt)).first()
     if found is None:
         raise NotFound(f"No pathway qualifier with id {qualifier_id}.")
