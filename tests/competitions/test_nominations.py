@@ -12,7 +12,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from shared.models.competitions import Competition, CompetitionLevel, Entry, Nomination
+from shared.models.competitions import (
+    Competition,
+    CompetitionLevel,
+    CompetitionStatus,
+    Entry,
+    Nomination,
+)
 from shared.models.infra import AuditLog, OutboxEvent
 from tests.competitions.levels_helpers import (
     City,
@@ -486,3 +492,26 @@ async def test_enterprise_organisers_nominate_into_city_events_the_same_way(
         headers=admin_headers,
     )
     assert "lower level" in assert_problem(same_level, 422)["errors"][0]["message"]
+
+
+async def test_an_event_without_open_registration_is_filled_through_its_pathway(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    province = await provincial_event(services)
+    async with services.apps["competitions"].state.sessionmaker() as s, s.begin():
+        competition = await s.get(Competition, province.competition_id)
+        assert competition is not None
+        competition.status = CompetitionStatus.registration_open
+    newcomer = (await worker(services, locality_code="370200")).id
+    url = f"/v1/events/{province.event_id}/entries"
+    await declare(services, admin_headers, province, open_registration=False)
+    refused = await services.competitions.post(
+        url, json={"worker_id": str(newcomer)}, headers=admin_headers
+    )
+    assert "through its pathway" in assert_problem(refused, 409)["detail"]
+    assert await _count(services, Entry, Entry.event_id == province.event_id) == 0
+    await declare(services, admin_headers, province, open_registration=True)
+    entered = await services.competitions.post(
+        url, json={"worker_id": str(newcomer)}, headers=admin_headers
+    )
+    assert entered.status_code == 201, entered.text

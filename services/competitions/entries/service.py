@@ -54,6 +54,7 @@ from shared.models.competitions import (
     EntryStatus,
     Event,
     EventMode,
+    EventPathway,
 )
 from shared.models.registry.enums import SkillGrade
 from shared.pagination import Page, keyset_rows
@@ -342,6 +343,22 @@ def _open_for_registration(competition: Competition) -> None:
         raise Conflict(f"Registration closed at {closes.isoformat()}.")
 
 
+async def _check_open_registration(session: AsyncSession, event: Event) -> None:
+    """An event whose pathway does not allow open registration is filled only through it
+    (nominations from its qualifiers, direct places)."""
+    allowed = await session.scalar(
+        select(EventPathway.open_registration).where(EventPathway.event_id == event.id)
+    )
+    if allowed is False:
+        raise Conflict(
+            "Places in this event come through its pathway (nominations from its qualifiers, "
+            "direct places): it takes no registrations.",
+            errors=[
+                FieldError(field="event_id", location="path", message="filled through its pathway")
+            ],
+        )
+
+
 async def register(
     session: AsyncSession,
     registry: RegistryClient,
@@ -363,6 +380,7 @@ async def register(
         event = await load_event(session, event_id)
         competition = await get_competition(session, event.competition_id)
     _open_for_registration(competition)
+    await _check_open_registration(session, event)
     await release_if_autocommit(session)  # no connection held while the registry answers
     facts, missing = await fetch_facts(registry, token, candidates)
     await _check_achievements(registry, token, candidates)
