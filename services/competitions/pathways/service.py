@@ -151,7 +151,7 @@ async def load_qualifier(
     return QualifierContext(*found)
 
 
-def _refs(rows: list[Any], *, lower: bool) -> list[schemas.EventRef]:
+def _refs(rows: list[Any]) -> list[schemas.EventRef]:
     return [
         schemas.EventRef(
             event_id=event.id,
@@ -187,7 +187,7 @@ async def links(
         )
     ).all()
     for row in rows:
-        fed_by[row[0].event_id] += _refs([row], lower=True)
+        fed_by[row[0].event_id] += _refs([row])
     rows = (
         await session.execute(
             select(PathwayQualifier, Event, Competition)
@@ -198,7 +198,7 @@ async def links(
         )
     ).all()
     for row in rows:
-        feeds[row[0].qualifier_event_id] += _refs([row], lower=False)
+        feeds[row[0].qualifier_event_id] += _refs([row])
     return fed_by, feeds
 
 
