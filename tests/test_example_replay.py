@@ -186,6 +186,7 @@ async def test_every_documented_request_example_runs(
     await _competitions_story(r)
     await _registry_after_competitions(r)
     await _judging_story(r)
+    await _levels_story(r)
 
     documented = {(*key, i) for key, count in r.documented().items() for i in range(count)}
     skipped = {item for item in documented if item[:3] in SKIPPED}
@@ -875,6 +876,81 @@ async def _judging_story(r: Replay) -> None:
         refused = await r.send("competitions", "POST", bulk + action, event_id=division)
         assert {i["outcome"] for i in refused.json()["items"]} == {"wrong_state"}
     r.learn(ex.ENTRY_ID, r.kept["first entry"])
+
+
+async def _levels_story(r: Replay) -> None:
+    """The city competition's final results feed the provincial final: its pathway, the city's
+    quota (raised), a direct place, nominations returned, substituted and withdrawn."""
+    provincial = await r.call(
+        "competitions",
+        "POST",
+        "/v1/competitions",
+        expect=201,
+        json={
+            "name": ex.PROVINCIAL_COMPETITION_NAME,
+            "kind": "skill_competition",
+            "level": "provincial",
+            "year": ex.YEAR,
+            "organiser_locality_code": ex.PROVINCE_CODE,
+            "starts_on": ex.day(ex.STARTS + 30),
+        },
+    )
+    final = await r.call(
+        "competitions",
+        "POST",
+        f"/v1/competitions/{provincial['id']}/events",
+        expect=201,
+        json={
+            "name": ex.EVENT_NAME,
+            "occupation": ex.OCCUPATION,
+            "mode": "individual",
+            "capacity": 60,
+        },
+    )
+    event = final["id"]
+    await r.send("competitions", "PUT", "/v1/events/{event_id}/pathway", event_id=event)
+    link = await r.send(
+        "competitions", "POST", "/v1/events/{event_id}/pathway/qualifiers", event_id=event
+    )
+    qualifier = link.json()["id"]
+    await r.send(
+        "competitions", "PATCH", "/v1/pathway-qualifiers/{qualifier_id}", qualifier_id=qualifier
+    )
+    # Last year's runner-up (a worker of 济南二机床 not in this year's city round) goes straight
+    # to the final: the documented worker stands for her in this one call.
+    runner_up = await _worker(r, "陈晓明", r.real[ex.ENTERPRISE_ID], date(1990, 5, 5))
+    second_worker = r.real[ex.SECOND_WORKER_ID]
+    r.learn(ex.SECOND_WORKER_ID, runner_up)
+    await r.send(
+        "competitions", "POST", "/v1/events/{event_id}/pathway/direct-places", event_id=event
+    )
+    r.learn(ex.SECOND_WORKER_ID, second_worker)
+    # 王建国 is nominated and submitted; the province returns the nomination, and the city puts
+    # 李秀英 forward instead (submitted at once), then withdraws her.
+    made = await r.send(
+        "competitions",
+        "POST",
+        "/v1/pathway-qualifiers/{qualifier_id}/nominations",
+        qualifier_id=qualifier,
+    )
+    nomination = made.json()["items"][0]["id"]
+    await r.call("competitions", "POST", f"/v1/pathway-qualifiers/{qualifier}/nominations:submit")
+    await r.send(
+        "competitions", "POST", "/v1/nominations/{nomination_id}/return", nomination_id=nomination
+    )
+    substitute = await r.send(
+        "competitions",
+        "POST",
+        "/v1/nominations/{nomination_id}/substitute",
+        nomination_id=nomination,
+    )
+    assert substitute.json()["worker_id"] == second_worker
+    await r.send(
+        "competitions",
+        "POST",
+        "/v1/nominations/{nomination_id}/withdraw",
+        nomination_id=substitute.json()["id"],
+    )
 
 
 async def _registry_after_competitions(r: Replay) -> None:

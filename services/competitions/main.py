@@ -8,9 +8,13 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
+from services.competitions.calendar.router import router as calendar_router
 from services.competitions.competitions.router import router as competitions_router
 from services.competitions.entries.router import router as entries_router
 from services.competitions.events.router import router as events_router
+from services.competitions.nominations.router import router as nominations_router
+from services.competitions.nominations.router import webhooks as nomination_webhooks
+from services.competitions.pathways.router import router as pathways_router
 from services.competitions.scheduling.router import router as scheduling_router
 from services.competitions.scheduling.router import webhooks as scheduling_webhooks
 from services.competitions.stages.router import router as stages_router
@@ -35,6 +39,12 @@ TAGS = [
         "name": "scheduling",
         "description": "Venues, workstations, sessions; conflict-free schedules and releases.",
     },
+    {
+        "name": "pathways",
+        "description": "How a higher event is filled: qualifiers and quotas, direct places.",
+    },
+    {"name": "nominations", "description": "Nominations (推荐) from qualifiers' final results."},
+    {"name": "calendar", "description": "Competitions at every level, and events open to me."},
 ]
 
 
@@ -52,8 +62,11 @@ def create_app(
             entries_router,
             stages_router,
             scheduling_router,
+            pathways_router,
+            nominations_router,
+            calendar_router,
         ],
-        webhooks=[webhooks, stage_webhooks, scheduling_webhooks],
+        webhooks=[webhooks, stage_webhooks, scheduling_webhooks, nomination_webhooks],
         openapi_tags=TAGS,
         transport=transport,
     )

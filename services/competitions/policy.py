@@ -19,6 +19,10 @@ from shared.auth.principal import Role
 #: Organisers manage competitions organised within their scope.
 ORG = "competitions organised in their locality or by their enterprise"
 OWN_ENTRIES = "own entries (as competitor or team member) only"
+HIGHER = "the higher event's organisers (its competition in their scope)"
+QUALIFIER = "the qualifier's organisers (its competition in their scope)"
+EITHER = "the organisers of the qualifier or of the higher event"
+OWN_NOMINATIONS = "own nominations only"
 
 POLICY: dict[RouteKey, Rule] = {
     ("GET", "/openapi.json"): public(),
@@ -254,6 +258,86 @@ POLICY: dict[RouteKey, Rule] = {
         organiser=ORG,
         worker=OWN_ENTRIES,
     ),
+    # Competitions at every level: pathways, nominations, the calendar.
+    ("GET", "/v1/events/{event_id}/pathway"): allow(
+        Role.admin,
+        Role.judge,
+        Role.organiser,
+        Role.worker,
+        scopes=("competitions:read", "internal"),
+    ),
+    ("PUT", "/v1/events/{event_id}/pathway"): allow(Role.admin, Role.organiser, organiser=HIGHER),
+    ("POST", "/v1/events/{event_id}/pathway/qualifiers"): allow(
+        Role.admin, Role.organiser, organiser=HIGHER
+    ),
+    ("POST", "/v1/events/{event_id}/pathway/direct-places"): allow(
+        Role.admin, Role.organiser, organiser=HIGHER
+    ),
+    ("GET", "/v1/pathway-qualifiers/{qualifier_id}"): allow(
+        Role.admin,
+        Role.judge,
+        Role.organiser,
+        Role.worker,
+        scopes=("competitions:read", "internal"),
+    ),
+    ("PATCH", "/v1/pathway-qualifiers/{qualifier_id}"): allow(
+        Role.admin, Role.organiser, organiser=HIGHER
+    ),
+    ("GET", "/v1/pathway-qualifiers/{qualifier_id}/quota-history"): allow(
+        Role.admin, Role.organiser, organiser=EITHER
+    ),
+    ("GET", "/v1/pathway-qualifiers/{qualifier_id}/suggestions"): allow(
+        Role.admin, Role.organiser, organiser=EITHER
+    ),
+    ("POST", "/v1/pathway-qualifiers/{qualifier_id}/nominations"): allow(
+        Role.admin, Role.organiser, organiser=QUALIFIER
+    ),
+    ("POST", "/v1/pathway-qualifiers/{qualifier_id}/nominations:submit"): allow(
+        Role.admin, Role.organiser, organiser=QUALIFIER
+    ),
+    ("GET", "/v1/nominations/{nomination_id}"): allow(
+        Role.admin,
+        Role.organiser,
+        Role.worker,
+        scopes=("internal",),
+        organiser=EITHER,
+        worker=OWN_NOMINATIONS,
+    ),
+    ("POST", "/v1/nominations/{nomination_id}/substitute"): allow(
+        Role.admin, Role.organiser, organiser=QUALIFIER
+    ),
+    ("POST", "/v1/nominations/{nomination_id}/withdraw"): allow(
+        Role.admin, Role.organiser, organiser=QUALIFIER
+    ),
+    ("POST", "/v1/nominations/{nomination_id}/accept"): allow(
+        Role.admin, Role.organiser, organiser=HIGHER
+    ),
+    ("POST", "/v1/nominations/{nomination_id}/return"): allow(
+        Role.admin, Role.organiser, organiser=HIGHER
+    ),
+    ("GET", "/v1/events/{event_id}/nominations"): allow(
+        Role.admin,
+        Role.organiser,
+        Role.worker,
+        scopes=("internal",),
+        organiser=EITHER,
+        worker=OWN_NOMINATIONS,
+    ),
+    ("GET", "/v1/calendar"): allow(
+        Role.admin,
+        Role.judge,
+        Role.organiser,
+        Role.worker,
+        scopes=("competitions:read", "internal"),
+    ),
+    ("GET", "/v1/calendar.ics"): allow(
+        Role.admin,
+        Role.judge,
+        Role.organiser,
+        Role.worker,
+        scopes=("competitions:read", "internal"),
+    ),
+    ("GET", "/v1/me/open-events"): allow(Role.worker),
     ("GET", "/v1/me"): allow(*AUTHENTICATED),
     ("GET", "/v1/audit"): allow(Role.admin),
 }

@@ -7,7 +7,8 @@ The events of a family need the read scope that the family's API needs:
 - `worker.*`, `honour.*`, `mentorship.*`, `reserve.*` (workers, grades, localities, honours,
   the craftsman reserve): `registry:read`;
 - `competition.*`, `registration.*`, `entry.*`, `stage.*`, `schedule.*`, `assignments.*`,
-  `scores.*` (competitions, entries and their competitors, stages): `competitions:read`;
+  `scores.*`, `nomination.*` (competitions, entries and their competitors, stages,
+  nominations): `competitions:read`;
 - `results.*`, `award.*`, `appeal.*` (results, awards, appeals): `results:read`.
 
 `internal` (our own services) reads everything, as in every service's policy.
@@ -62,6 +63,7 @@ FAMILY_SCOPES: dict[str, str] = {
     "schedule": COMPETITIONS_READ,
     "assignments": COMPETITIONS_READ,
     "scores": COMPETITIONS_READ,
+    "nomination": COMPETITIONS_READ,
     "results": RESULTS_READ,
     "award": RESULTS_READ,
     "appeal": RESULTS_READ,

@@ -17,6 +17,10 @@ DIRECT_TYPES = frozenset({"webhook.ping"})
 #: field ending so: `organiser_locality_code` (the competition's organiser), `from_locality_code`
 #: (a transfer's old locality), `mentor_locality_code`... A locality filter matches any of them.
 LOCALITY_SUFFIX = "locality_code"
+#: Likewise an event names the competitions it concerns in `competition_id` or any field ending
+#: so: a nomination names the competition nominated into (`competition_id`) and its qualifier's
+#: (`qualifier_competition_id`). A competition filter matches any of them.
+COMPETITION_SUFFIX = "competition_id"
 
 
 def locality_codes(data: Mapping[str, Any]) -> list[str]:
@@ -25,6 +29,15 @@ def locality_codes(data: Mapping[str, Any]) -> list[str]:
         value
         for key, value in data.items()
         if key.endswith(LOCALITY_SUFFIX) and isinstance(value, str)
+    ]
+
+
+def competition_ids(data: Mapping[str, Any]) -> list[str]:
+    """Every competition an event's data names."""
+    return [
+        str(value)
+        for key, value in data.items()
+        if key.endswith(COMPETITION_SUFFIX) and value is not None
     ]
 
 
@@ -49,7 +62,7 @@ def data_matches(
     data: Mapping[str, Any], competition_id: uuid.UUID | None, locality_code: str | None
 ) -> bool:
     """Filters narrow a subscription: an event lacking the filtered field does not match."""
-    if competition_id is not None and str(data.get("competition_id")) != str(competition_id):
+    if competition_id is not None and str(competition_id) not in competition_ids(data):
         return False
     if locality_code is not None:
         prefix = locality_prefix(locality_code)

@@ -13,13 +13,13 @@ from tests.contract.conftest import SERVICES, operations
 
 #: First words an operation id may start with: the verb of `verbNoun`.
 VERBS = {
-    "activate", "add", "apply", "approve", "assign", "batch", "cancel", "cast", "change",
-    "check", "complete", "compute", "confirm", "create", "decide", "declare", "decline",
-    "delete", "disqualify", "enrol", "file", "finalise", "freeze", "get", "grant", "import",
-    "leave", "link", "list", "lock", "lookup", "move", "nominate", "open", "ping", "publish",
-    "put", "record", "redeliver", "register", "reject", "relock", "retry", "revoke", "rotate",
-    "save", "schedule", "seed", "send", "set", "sign", "solve", "start", "stream", "submit",
-    "terminate", "transfer", "update", "verify", "withdraw",
+    "accept", "activate", "add", "apply", "approve", "assign", "batch", "cancel", "cast",
+    "change", "check", "complete", "compute", "confirm", "create", "decide", "declare",
+    "decline", "delete", "disqualify", "enrol", "file", "finalise", "freeze", "get", "grant",
+    "import", "leave", "link", "list", "lock", "lookup", "move", "nominate", "open", "ping",
+    "publish", "put", "record", "redeliver", "register", "reject", "relock", "retry", "return",
+    "revoke", "rotate", "save", "schedule", "seed", "send", "set", "sign", "solve", "start",
+    "stream", "submit", "substitute", "terminate", "transfer", "update", "verify", "withdraw",
 }  # fmt: skip
 CAMEL = re.compile(r"^([a-z]+)((?:[A-Z][a-z0-9]*)+)$")
 

@@ -30,8 +30,11 @@ async def final_results(
     admin_headers: dict[str, str],
     stage: StageSetup,
     placings: list[tuple[uuid.UUID, int, str | None, float]],
+    *,
+    inputs: dict[str, Any] | None = None,
 ) -> None:
-    """Store a final result version of the stage: (entry id, rank, prize, score) each."""
+    """Store a final result version of the stage: (entry id, rank, prize, score) each
+    (`inputs`: the version's inputs, e.g. its components for the public leaderboard)."""
     response = await services.competitions.get(
         f"/v1/stages/{stage.stage_id}/stage-entries", headers=admin_headers
     )
@@ -45,7 +48,7 @@ async def final_results(
             version=1,
             status=ResultStatus.final,
             digest="0" * 64,
-            inputs={},
+            inputs=inputs or {},
             entry_count=len(placings),
             score_count=0,
             computed_by="test",

@@ -36,6 +36,7 @@ from services.competitions.policy import POLICY as COMPETITIONS_POLICY
 from services.judging.policy import POLICY as JUDGING_POLICY
 from services.registry.policy import POLICY as REGISTRY_POLICY
 from shared.auth.principal import Role
+from shared.models.competitions import CompetitionLevel
 from shared.pagination import CursorCodec, load_cursor_key
 from tests.conftest import (
     Services,
@@ -47,6 +48,7 @@ from tests.conftest import (
     running_services,
 )
 from tests.dbutil import PgServer
+from tests.factories import make_competition, make_event
 from tests.judging.helpers import create_judge, stage_with_entries, sub_of, worker
 from tests.registry.test_training import programme_body
 
@@ -182,6 +184,22 @@ async def build_world(services: Services, codec: CursorCodec) -> World:
         headers=admin,
     )
     assert venue.status_code == 201, venue.text
+    # A city event feeding the (provincial) stage's event: a pathway qualifier.
+    async with services.apps["competitions"].state.sessionmaker() as s, s.begin():
+        city = await make_competition(
+            s, level=CompetitionLevel.city, organiser_locality_code="370100"
+        )
+        city_event = await make_event(s, city)
+    pathway = await services.competitions.put(
+        f"/v1/events/{setup.event_id}/pathway", json={}, headers=admin
+    )
+    assert pathway.status_code == 200, pathway.text
+    qualifier = await services.competitions.post(
+        f"/v1/events/{setup.event_id}/pathway/qualifiers",
+        json={"qualifier_event_id": str(city_event.id), "quota": 2},
+        headers=admin,
+    )
+    assert qualifier.status_code == 201, qualifier.text
     programme = await services.registry.post(
         "/v1/training-programmes", json=programme_body(), headers=admin
     )
@@ -219,6 +237,7 @@ async def build_world(services: Services, codec: CursorCodec) -> World:
             "stage_id": str(setup.stage_id),
             "venue_id": venue.json()["id"],
             "judge_id": judge["id"],
+            "qualifier_id": qualifier.json()["id"],
         },
         codec=codec,
         real_cursor=real,

@@ -25,7 +25,7 @@ from shared.models.infra import OutboxEvent
 from shared.models.registry import Sex
 from shared.models.webhooks import DeliveryStatus, WebhookDelivery
 from shared.webhooks.dispatcher import Dispatcher
-from shared.webhooks.matching import DIRECT_TYPES, locality_codes
+from shared.webhooks.matching import DIRECT_TYPES, competition_ids, locality_codes
 from tests.conftest import Services, bearer, create_account, get_token
 from tests.factories import credit_code, identity_number
 from tests.judging.helpers import create_judge, login, sub_of
@@ -267,6 +267,7 @@ async def _competition_events(flow: Flow, cid: str, workers: list[str]) -> None:
         "POST",
         f"/v1/competitions/{cid}/status",
         json={"status": "registration_open"},
+        headers={"If-Match": '"1"'},  # as created
     )
     entries = []
     for i, worker in enumerate(workers):
@@ -313,6 +314,7 @@ async def _competition_events(flow: Flow, cid: str, workers: list[str]) -> None:
         "PATCH",
         f"/v1/stages/{sid}",
         json={"advancement_rule": "top_n", "advancement_value": 1},
+        headers={"If-Match": '"1"'},  # as created
     )
     await flow.call(
         "competitions",
@@ -434,6 +436,78 @@ async def _competition_events(flow: Flow, cid: str, workers: list[str]) -> None:
     reason = {"reason": "经审核确认"}
     await flow.call("judging", "POST", f"/v1/awards/{first['id']}:confirm", json=reason)
     await flow.call("judging", "POST", f"/v1/awards/{second['id']}:decline", json=reason)
+    await _nominations(flow, event["id"], sid, entries[:2])
+
+
+async def _provincial_event(flow: Flow, name: str, qualifier_event: str, stage: str) -> str:
+    """A provincial competition fed by the Jinan event (quota 2); its pathway link's id."""
+    competition = await flow.call(
+        "competitions",
+        "POST",
+        "/v1/competitions",
+        201,
+        json={
+            "name": name,
+            "kind": "skill_competition",
+            "level": "provincial",
+            "year": 2026,
+            "organiser_locality_code": "370000",
+            "starts_on": (date.today() + timedelta(days=40)).isoformat(),
+        },
+    )
+    event = await flow.call(
+        "competitions",
+        "POST",
+        f"/v1/competitions/{competition['id']}/events",
+        201,
+        json={"name": "数控车工", "occupation": "数控车工", "mode": "individual", "capacity": 10},
+    )
+    await flow.call(
+        "competitions", "PUT", f"/v1/events/{event['id']}/pathway", json={"direct_places": 0}
+    )
+    link = await flow.call(
+        "competitions",
+        "POST",
+        f"/v1/events/{event['id']}/pathway/qualifiers",
+        201,
+        json={"qualifier_event_id": qualifier_event, "qualifier_stage_id": stage, "quota": 2},
+    )
+    return str(link["id"])
+
+
+async def _nominations(flow: Flow, event_id: str, stage_id: str, entries: list[str]) -> None:
+    """The Jinan results feed two provincial competitions: every `nomination.*` event."""
+    final = await _provincial_event(flow, "2026年山东省数控车工职业技能竞赛", event_id, stage_id)
+    made = await flow.call(
+        "competitions",
+        "POST",
+        f"/v1/pathway-qualifiers/{final}/nominations",
+        201,
+        json={"entry_ids": entries},
+    )
+    first, second = (n["id"] for n in made["items"])
+    await flow.call("competitions", "POST", f"/v1/pathway-qualifiers/{final}/nominations:submit")
+    await flow.call("competitions", "POST", f"/v1/nominations/{first}/accept")
+    await flow.call(
+        "competitions", "POST", f"/v1/nominations/{second}/return", json={"reason": "材料不全"}
+    )
+    other = await _provincial_event(flow, "2026年山东省“十强”产业技能大赛", event_id, stage_id)
+    url = f"/v1/pathway-qualifiers/{other}/nominations"
+    made = await flow.call("competitions", "POST", url, 201, json={"entry_ids": entries[:1]})
+    await flow.call(
+        "competitions",
+        "POST",
+        f"/v1/nominations/{made['items'][0]['id']}/withdraw",
+        json={"reason": "报错项目"},
+    )
+    made = await flow.call("competitions", "POST", url, 201, json={"entry_ids": entries[:1]})
+    await flow.call(
+        "competitions",
+        "POST",
+        f"/v1/nominations/{made['items'][0]['id']}/substitute",
+        201,
+        json={"kind": "declined", "reason": "本人放弃"},
+    )
 
 
 async def _emitted(services: Services) -> dict[str, list[dict[str, Any]]]:
@@ -456,7 +530,7 @@ async def test_every_event_type_reaches_competition_and_locality_subscriptions(
     catalogue = await _catalogue(services)
     # The catalogue the flow below must cover (a new event type makes this test fail until
     # the flow emits it).
-    assert len(catalogue) == 29, sorted(catalogue)
+    assert len(catalogue) == 34, sorted(catalogue)
     receiver.start()
     flow = Flow(services, admin_headers)
     # The competition does not exist yet: subscribe by locality first, then by competition
@@ -497,7 +571,7 @@ async def test_every_event_type_reaches_competition_and_locality_subscriptions(
                 continue
             received[sub["id"]].add(message.type)
             if sub is by_competition:
-                assert message.data["competition_id"] == competition_id
+                assert competition_id in competition_ids(message.data)
     missing_locality = catalogue - received[by_locality["id"]]
     assert not missing_locality, f"never reached the Jinan subscription: {missing_locality}"
     missing_competition = catalogue - PERSON_EVENTS - received[by_competition["id"]]
@@ -510,8 +584,11 @@ async def test_every_event_type_reaches_competition_and_locality_subscriptions(
     assert [(d["from_locality_code"], d["locality_code"]) for d in moved] == [("370102", "370200")]
     promotions = [d for d in emitted["worker.grade_changed"] if d.get("competition_id")]
     assert [d["source"] for d in promotions] == ["competition"]
-    # Every event about the competition names its identifiers.
+    # Every event about the competition names its identifiers (a nomination into a provincial
+    # competition names the Jinan one as its qualifier's, and Jinan as that organiser's).
     for event_type in catalogue - PERSON_EVENTS - {"worker.grade_changed"}:
         for data in emitted[event_type]:
-            assert data["competition_id"] == competition_id, event_type
-            assert data["organiser_locality_code"] == JINAN, event_type
+            if event_type == "entry.approved" and data["organiser_locality_code"] == "370000":
+                continue  # the accepted nominee's entry in the provincial final
+            assert competition_id in competition_ids(data), event_type
+            assert JINAN in locality_codes(data), event_type

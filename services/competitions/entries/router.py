@@ -302,6 +302,11 @@ def _bulk_endpoint(action: str, summary: str, doc: str) -> None:
         f"/events/{{event_id}}/entries:{action}",
         endpoint,
         methods=["POST"],
+        # verbNoun like every operation id: approveEntries, checkInEntries...
+        operation_id="".join(
+            w if i == 0 else w.capitalize() for i, w in enumerate(action.split("-"))
+        )
+        + "Entries",
         response_model=schemas.BulkOutcome,
         summary=summary,
         responses=error_responses(401, 403, 404, 422),

@@ -54,6 +54,7 @@ from shared.models.competitions import (
     EntryStatus,
     Event,
     EventMode,
+    EventPathway,
 )
 from shared.models.registry.enums import SkillGrade
 from shared.pagination import Page, keyset_rows
@@ -342,6 +343,22 @@ def _open_for_registration(competition: Competition) -> None:
         raise Conflict(f"Registration closed at {closes.isoformat()}.")
 
 
+async def _check_open_registration(session: AsyncSession, event: Event) -> None:
+    """An event whose pathway does not allow open registration is filled only through it
+    (nominations from its qualifiers, direct places)."""
+    allowed = await session.scalar(
+        select(EventPathway.open_registration).where(EventPathway.event_id == event.id)
+    )
+    if allowed is False:
+        raise Conflict(
+            "Places in this event come through its pathway (nominations from its qualifiers, "
+            "direct places): it takes no registrations.",
+            errors=[
+                FieldError(field="event_id", location="path", message="filled through its pathway")
+            ],
+        )
+
+
 async def register(
     session: AsyncSession,
     registry: RegistryClient,
@@ -363,6 +380,7 @@ async def register(
         event = await load_event(session, event_id)
         competition = await get_competition(session, event.competition_id)
     _open_for_registration(competition)
+    await _check_open_registration(session, event)
     await release_if_autocommit(session)  # no connection held while the registry answers
     facts, missing = await fetch_facts(registry, token, candidates)
     await _check_achievements(registry, token, candidates)
@@ -1056,3 +1074,35 @@ async def batch_get(
     that do not exist."""
     entries = (await session.scalars(select(Entry).where(Entry.id.in_(ids), scope.clause()))).all()
     return await present_many(session, list(entries))
+
+
+async def admit(
+    session: AsyncSession,
+    registry: RegistryClient,
+    token: str,
+    event: Event,
+    competition: Competition,
+    worker_id: uuid.UUID,
+    principal: Principal,
+) -> Entry:
+    """An approved entry for a worker the event's pathway places (an accepted nomination, a
+    direct place), whatever the registration window: the event's eligibility rules are still
+    checked against the registry, and any failure is a 422 naming each failed rule (the
+    caller's transaction then writes nothing). A full event is a 409: a placed worker does not
+    wait on the waitlist."""
+    candidate = Candidate(members=[worker_id])
+    facts, missing = await fetch_facts(registry, token, [candidate])
+    evaluate(event, competition, candidate, facts, missing)
+    if candidate.failures:
+        raise failures_problem(candidate)
+    item = _place_item(event, competition, candidate, True, facts[worker_id], principal)
+    [row] = await take_places(session, [item])
+    _apply_place(event, competition, candidate, item, row, principal)
+    if candidate.entry is None:
+        raise failures_problem(candidate)
+    if candidate.entry.status is EntryStatus.waitlisted:
+        raise Conflict(
+            f"The event is full ({event.capacity} places): raise its capacity first.",
+            errors=[FieldError(field="capacity", message="no place left")],
+        )
+    return candidate.entry

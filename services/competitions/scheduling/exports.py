@@ -50,12 +50,12 @@ def release_xlsx(stage: Stage, release: ScheduleRelease) -> bytes:
     return out.getvalue()
 
 
-def _escape(text: str) -> str:
+def escape_text(text: str) -> str:
     """TEXT values (RFC 5545 §3.3.11): backslash, semicolon, comma and newline escaped."""
     return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
 
 
-def _fold(line: str) -> str:
+def fold_line(line: str) -> str:
     """Fold a content line at 75 octets (§3.1), never inside a UTF-8 character."""
     parts: list[str] = []
     current, size = "", 0
@@ -71,7 +71,7 @@ def _fold(line: str) -> str:
     return "\r\n".join(parts)
 
 
-def _utc(moment: datetime) -> str:
+def utc_stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
@@ -80,14 +80,14 @@ def release_ics(stage: Stage, release: ScheduleRelease) -> str:
     sessions: dict[str, list[dict[str, str]]] = defaultdict(list)
     for slot in release.snapshot:
         sessions[slot["session_id"]].append(slot)
-    stamp = _utc(release.published_at)
+    stamp = utc_stamp(release.published_at)
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
         "PRODID:-//Shandong Skills//Competitions schedule//ZH",
         "CALSCALE:GREGORIAN",
         "METHOD:PUBLISH",
-        f"X-WR-CALNAME:{_escape(f'{stage.name} v{release.version}')}",
+        f"X-WR-CALNAME:{escape_text(f'{stage.name} v{release.version}')}",
     ]
     ordered = sorted(sessions.items(), key=lambda item: (item[1][0]["starts_at"], item[0]))
     for session_id, slots in ordered:
@@ -104,12 +104,12 @@ def release_ics(stage: Stage, release: ScheduleRelease) -> str:
             f"UID:{session_id}@competitions.shandong-skills.example",
             f"SEQUENCE:{release.version}",
             f"DTSTAMP:{stamp}",
-            f"DTSTART:{_utc(datetime.fromisoformat(first['starts_at']))}",
-            f"DTEND:{_utc(datetime.fromisoformat(first['ends_at']))}",
-            f"SUMMARY:{_escape(summary)}",
-            f"LOCATION:{_escape(first['venue_name'])}",
-            f"DESCRIPTION:{_escape(entries)}",
+            f"DTSTART:{utc_stamp(datetime.fromisoformat(first['starts_at']))}",
+            f"DTEND:{utc_stamp(datetime.fromisoformat(first['ends_at']))}",
+            f"SUMMARY:{escape_text(summary)}",
+            f"LOCATION:{escape_text(first['venue_name'])}",
+            f"DESCRIPTION:{escape_text(entries)}",
             "END:VEVENT",
         ]
     lines.append("END:VCALENDAR")
-    return "".join(_fold(line) + "\r\n" for line in lines)
+    return "".join(fold_line(line) + "\r\n" for line in lines)

@@ -338,7 +338,7 @@ class CompetitionResult(BaseModel):
                     "year": ex.YEAR,
                     "rank": 1,
                     "prize": "first",
-                    "score": 92.35,
+                    "score": 86.125,
                     "published_at": ex.at(0, "10:00"),
                 }
             ]
