@@ -14,6 +14,7 @@ from services.competitions.events.router import router as events_router
 from services.competitions.scheduling.router import router as scheduling_router
 from services.competitions.scheduling.router import webhooks as scheduling_webhooks
 from services.competitions.stages.router import router as stages_router
+from services.competitions.statistics.router import router as statistics_router
 from services.competitions.stages.router import webhooks as stage_webhooks
 from services.competitions.webhooks import webhooks
 from shared.app import create_service_app
@@ -35,6 +36,12 @@ TAGS = [
         "name": "scheduling",
         "description": "Venues, workstations, sessions; conflict-free schedules and releases.",
     },
+    {
+        "name": "statistics",
+        "description": "Programme statistics (aggregates only): the vocabulary, figures by "
+        "dimension with margins, trends with year-on-year change, charts (PNG, SVG). Small "
+        "cells are suppressed.",
+    },
 ]
 
 
@@ -52,6 +59,7 @@ def create_app(
             entries_router,
             stages_router,
             scheduling_router,
+            statistics_router,
         ],
         webhooks=[webhooks, stage_webhooks, scheduling_webhooks],
         openapi_tags=TAGS,

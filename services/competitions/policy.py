@@ -12,6 +12,7 @@ from shared.auth.policy import (
     RouteKey,
     Rule,
     allow,
+    statistics_policy,
     public,
 )
 from shared.auth.principal import Role
@@ -256,4 +257,5 @@ POLICY: dict[RouteKey, Rule] = {
     ),
     ("GET", "/v1/me"): allow(*AUTHENTICATED),
     ("GET", "/v1/audit"): allow(Role.admin),
+    **statistics_policy(),
 }

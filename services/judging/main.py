@@ -22,6 +22,7 @@ from services.judging.pairwise.router import router as pairwise_router
 from services.judging.results.router import router as results_router
 from services.judging.results.router import webhooks as results_webhooks
 from services.judging.scoring.router import router as scoring_router
+from services.judging.statistics.router import router as statistics_router
 from services.judging.scoring.router import webhooks as scoring_webhooks
 from shared.app import create_service_app
 from shared.config import Settings, get_settings
@@ -52,6 +53,7 @@ def create_app(
             certificates_router,
             analytics_router,
             pairwise_router,
+            statistics_router,
         ],
         openapi_tags=[
             {
@@ -105,6 +107,12 @@ def create_app(
                 "name": "pairwise judging",
                 "description": "For large innovation contests: judges compare two entries at a "
                 "time; CrowdBT ranks the entries and weighs judges by reliability.",
+            },
+            {
+                "name": "statistics",
+                "description": "Programme statistics (aggregates only): the vocabulary, figures "
+                "by dimension with margins, trends with year-on-year change, charts (PNG, SVG). "
+                "Small cells are suppressed.",
             },
         ],
         webhooks=[assignment_webhooks, scoring_webhooks, results_webhooks, award_webhooks],

@@ -34,6 +34,9 @@ class StageInfo:
     level: CompetitionLevel
     organiser_locality_code: str
     organiser_enterprise_id: uuid.UUID | None
+    #: The competition's kind and year (what statistics group finalists and winners by).
+    competition_kind: str = ""
+    competition_year: int = 0
 
     def scope(self) -> dict[str, str]:
         """What webhook subscriptions filter on, for the data of an event about this stage."""
@@ -120,6 +123,8 @@ class Upstream:
             level=CompetitionLevel(competition["level"]),
             organiser_locality_code=competition["organiser_locality_code"],
             organiser_enterprise_id=uuid.UUID(enterprise) if enterprise else None,
+            competition_kind=competition["kind"],
+            competition_year=int(competition["year"]),
         )
 
     async def stage_entries(self, stage_id: uuid.UUID) -> list[EntryFacts]:

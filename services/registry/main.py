@@ -22,6 +22,7 @@ from services.registry.localities.router import router as localities_router
 from services.registry.mentorships.router import router as mentorships_router
 from services.registry.mentorships.router import webhooks as mentorship_webhooks
 from services.registry.training.router import router as training_router
+from services.registry.statistics.router import router as statistics_router
 from services.registry.webhooks.router import router as webhooks_router
 from services.registry.webhooks.router import webhooks as ping_webhooks
 from services.registry.workers.router import router as workers_router
@@ -79,6 +80,12 @@ TAGS = [
         "deliveries, retries, the delivery log, redelivery and test pings.",
     },
     {"name": "internal", "description": "Called by our other services (machine clients)."},
+    {
+        "name": "statistics",
+        "description": "Programme statistics (aggregates only): the vocabulary, figures by "
+        "dimension with margins, trends with year-on-year change, charts (PNG, SVG), and the quarterly programme report (JSON, XLSX). Small "
+        "cells are suppressed.",
+    },
 ]
 
 
@@ -105,6 +112,7 @@ def create_app(
             achievements_router,
             accounts_router,
             webhooks_router,
+            statistics_router,
         ],
         openapi_tags=TAGS,
         webhooks=[worker_webhooks, mentorship_webhooks, honour_webhooks, ping_webhooks],

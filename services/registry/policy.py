@@ -14,6 +14,7 @@ from shared.auth.policy import (
     RouteKey,
     Rule,
     allow,
+    statistics_policy,
     public,
 )
 from shared.auth.principal import Role
@@ -334,4 +335,5 @@ POLICY: dict[RouteKey, Rule] = {
     ): allow(Role.admin, scopes=("webhooks:manage",), integration="own subscriptions only"),
     ("GET", "/v1/me"): allow(*AUTHENTICATED),
     ("GET", "/v1/audit"): allow(Role.admin),
+    **statistics_policy("/v1/statistics/reports/quarterly", "/v1/statistics/reports/quarterly.xlsx"),
 }
