@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import io
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -84,14 +85,33 @@ def _titles(measure: schemas.MeasureInfo, when: str, scope: str, fresh: datetime
             f"cells under {threshold} people hidden (*)")
 
 
-def figure_chart(data: schemas.Figure, fmt: str = "png") -> bytes:
-    """Bars for each value of the first dimension (totals left out), grouped by the second."""
+def _fonts() -> dict[str, Any]:
+    """rc settings for a chart: the CJK family first (set per chart, so that every text of the
+    figure, axis labels included, is created with it; no global state changes)."""
     family = cjk_family()
-    cjk = family is not None
+    return {"font.family": [family, "DejaVu Sans"]} if family else {}
+
+
+#: rc_context changes matplotlib's global parameters while a chart is drawn: one chart at a time
+#: (charts are drawn in worker threads).
+_DRAWING = threading.Lock()
+
+
+def figure_chart(data: schemas.Figure, fmt: str = "png") -> bytes:
+    with _DRAWING, matplotlib.rc_context(_fonts()):
+        return _figure_chart(data, fmt)
+
+
+def trend_chart(data: schemas.Trend, fmt: str = "png") -> bytes:
+    with _DRAWING, matplotlib.rc_context(_fonts()):
+        return _trend_chart(data, fmt)
+
+
+def _figure_chart(data: schemas.Figure, fmt: str) -> bytes:
+    """Bars for each value of the first dimension (totals left out), grouped by the second."""
+    cjk = cjk_family() is not None
     fig = MplFigure(figsize=(10, 5.5))
     ax = fig.subplots()
-    if family:
-        matplotlib.rcParams["font.family"] = [family, "DejaVu Sans"]
     by = data.by
     cells = [c for c in data.cells if all(c.dims.get(d) is not None for d in by)]
     if len(by) <= 1:
@@ -126,12 +146,9 @@ def figure_chart(data: schemas.Figure, fmt: str = "png") -> bytes:
     return _render(fig, fmt)
 
 
-def trend_chart(data: schemas.Trend, fmt: str = "png") -> bytes:
+def _trend_chart(data: schemas.Trend, fmt: str) -> bytes:
     """One line per series (the total thicker); suppressed points are gaps."""
-    family = cjk_family()
-    cjk = family is not None
-    if family:
-        matplotlib.rcParams["font.family"] = [family, "DejaVu Sans"]
+    cjk = cjk_family() is not None
     fig = MplFigure(figsize=(11, 5.5))
     ax = fig.subplots()
     xs = list(range(len(data.periods)))
