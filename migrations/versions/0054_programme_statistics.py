@@ -67,7 +67,9 @@ PEOPLE_COLS = [
 ]
 PEOPLE_VALUES = ["delta", "registered", "changes"]
 PEOPLE_SETS = [PEOPLE_COLS[:4], PEOPLE_COLS[:8], PEOPLE_COLS]
-PEOPLE_GRAIN = "CASE WHEN GROUPING(industry) = 1 THEN 1 WHEN GROUPING(enterprise_id) = 1 THEN 2 ELSE 3 END"
+PEOPLE_GRAIN = (
+    "CASE WHEN GROUPING(industry) = 1 THEN 1 WHEN GROUPING(enterprise_id) = 1 THEN 2 ELSE 3 END"
+)
 
 
 def people_rows(g: str, w: str, e: str, sign: int, ejoin: str = "LEFT") -> str:
@@ -267,7 +269,11 @@ def result_rows(re: str, r: str, s: str, sign: int) -> str:
 
 
 def upsert(
-    table: str, cols: list[str], values: list[str], sets: list[list[str]], grain: str,
+    table: str,
+    cols: list[str],
+    values: list[str],
+    sets: list[list[str]],
+    grain: str,
     parts: list[str],
 ) -> str:
     """Add the grouped contributions of `parts` to every grain of `table`."""
@@ -295,7 +301,11 @@ def activity(parts: list[str]) -> str:
 
 def competitions(parts: list[str]) -> str:
     return upsert(
-        COMPETITIONS, COMPETITIONS_COLS, ACTIVITY_VALUES, COMPETITIONS_SETS, COMPETITIONS_GRAIN,
+        COMPETITIONS,
+        COMPETITIONS_COLS,
+        ACTIVITY_VALUES,
+        COMPETITIONS_SETS,
+        COMPETITIONS_GRAIN,
         parts,
     )
 
@@ -317,7 +327,12 @@ def changed(cols: list[str], side: str) -> str:
 WORKER_ATTRS = ["locality_code", "enterprise_id", "sex", "birth_date", "occupation", "file_status"]
 ENTERPRISE_ATTRS = ["industry", "locality_code"]
 COMPETITION_ATTRS = [
-    "year", "organiser_locality_code", "organiser_enterprise_id", "level", "kind", "industry",
+    "year",
+    "organiser_locality_code",
+    "organiser_enterprise_id",
+    "level",
+    "kind",
+    "industry",
 ]
 ENTRY_ATTRS = ["status", "locality_code", "enterprise_id", "created_at", "competition_id"]
 
@@ -335,8 +350,12 @@ def triggers() -> dict[tuple[str, str], list[str]]:
         t[(table, "INSERT")] = [sink([template("new_rows", *rest, sign=1, **kw)])]
         t[(table, "DELETE")] = [sink([template("old_rows", *rest, sign=-1, **kw)])]
         t[(table, "UPDATE")] = [
-            sink([template("old_rows", *rest, sign=-1, **kw),
-                  template("new_rows", *rest, sign=1, **kw)])
+            sink(
+                [
+                    template("old_rows", *rest, sign=-1, **kw),
+                    template("new_rows", *rest, sign=1, **kw),
+                ]
+            )
         ]
 
     simple("grade_changes", people, people_rows, W, E)
@@ -347,51 +366,77 @@ def triggers() -> dict[tuple[str, str], list[str]]:
     simple("innovation_achievements", activity, achievement_rows, E)
     t[("workers", "UPDATE")] = [
         people([people_rows("grade_changes", wo, E, -1), people_rows("grade_changes", wn, E, 1)]),
-        activity([
-            mentorship_rows("mentorships", wo, E, -1), mentorship_rows("mentorships", wn, E, 1),
-            enrolment_rows("training_enrolments", wo, E, -1),
-            enrolment_rows("training_enrolments", wn, E, 1),
-            honour_rows("honour_grants", wo, E, -1), honour_rows("honour_grants", wn, E, 1),
-        ]),
+        activity(
+            [
+                mentorship_rows("mentorships", wo, E, -1),
+                mentorship_rows("mentorships", wn, E, 1),
+                enrolment_rows("training_enrolments", wo, E, -1),
+                enrolment_rows("training_enrolments", wn, E, 1),
+                honour_rows("honour_grants", wo, E, -1),
+                honour_rows("honour_grants", wn, E, 1),
+            ]
+        ),
     ]
     t[("enterprises", "UPDATE")] = [
-        people([people_rows("grade_changes", W, eo, -1, ""),
-                people_rows("grade_changes", W, en, 1, "")]),
-        activity([
-            mentorship_rows("mentorships", W, eo, -1, ""),
-            mentorship_rows("mentorships", W, en, 1, ""),
-            enrolment_rows("training_enrolments", W, eo, -1, ""),
-            enrolment_rows("training_enrolments", W, en, 1, ""),
-            honour_rows("honour_grants", W, eo, -1, ""), honour_rows("honour_grants", W, en, 1, ""),
-            achievement_rows("innovation_achievements", eo, -1),
-            achievement_rows("innovation_achievements", en, 1),
-        ]),
+        people(
+            [
+                people_rows("grade_changes", W, eo, -1, ""),
+                people_rows("grade_changes", W, en, 1, ""),
+            ]
+        ),
+        activity(
+            [
+                mentorship_rows("mentorships", W, eo, -1, ""),
+                mentorship_rows("mentorships", W, en, 1, ""),
+                enrolment_rows("training_enrolments", W, eo, -1, ""),
+                enrolment_rows("training_enrolments", W, en, 1, ""),
+                honour_rows("honour_grants", W, eo, -1, ""),
+                honour_rows("honour_grants", W, en, 1, ""),
+                achievement_rows("innovation_achievements", eo, -1),
+                achievement_rows("innovation_achievements", en, 1),
+            ]
+        ),
     ]
     # competitions
     t[("competitions", "INSERT")] = [competitions([competition_rows("new_rows", 1)])]
     t[("competitions", "DELETE")] = [competitions([competition_rows("old_rows", -1)])]
     t[("competitions", "UPDATE")] = [
-        competitions([
-            competition_rows("old_rows", -1), competition_rows("new_rows", 1),
-            entry_rows("entries", co, -1), entry_rows("entries", cn, 1),
-            participant_rows("entry_members", "entries", co, -1),
-            participant_rows("entry_members", "entries", cn, 1),
-        ])
+        competitions(
+            [
+                competition_rows("old_rows", -1),
+                competition_rows("new_rows", 1),
+                entry_rows("entries", co, -1),
+                entry_rows("entries", cn, 1),
+                participant_rows("entry_members", "entries", co, -1),
+                participant_rows("entry_members", "entries", cn, 1),
+            ]
+        )
     ]
     t[("entries", "INSERT")] = [
-        competitions([entry_rows("new_rows", "competitions", 1),
-                      participant_rows("entry_members", "new_rows", "competitions", 1)])
+        competitions(
+            [
+                entry_rows("new_rows", "competitions", 1),
+                participant_rows("entry_members", "new_rows", "competitions", 1),
+            ]
+        )
     ]
     t[("entries", "DELETE")] = [
-        competitions([entry_rows("old_rows", "competitions", -1),
-                      participant_rows("entry_members", "old_rows", "competitions", -1)])
+        competitions(
+            [
+                entry_rows("old_rows", "competitions", -1),
+                participant_rows("entry_members", "old_rows", "competitions", -1),
+            ]
+        )
     ]
     t[("entries", "UPDATE")] = [
-        competitions([
-            entry_rows("old_rows", "competitions", -1), entry_rows("new_rows", "competitions", 1),
-            participant_rows("entry_members", no, "competitions", -1),
-            participant_rows("entry_members", nn, "competitions", 1),
-        ])
+        competitions(
+            [
+                entry_rows("old_rows", "competitions", -1),
+                entry_rows("new_rows", "competitions", 1),
+                participant_rows("entry_members", no, "competitions", -1),
+                participant_rows("entry_members", nn, "competitions", 1),
+            ]
+        )
     ]
     t[("entry_members", "INSERT")] = [
         competitions([participant_rows("new_rows", "entries", "competitions", 1)])
@@ -400,8 +445,12 @@ def triggers() -> dict[tuple[str, str], list[str]]:
         competitions([participant_rows("old_rows", "entries", "competitions", -1)])
     ]
     t[("entry_members", "UPDATE")] = [
-        competitions([participant_rows("old_rows", "entries", "competitions", -1),
-                      participant_rows("new_rows", "entries", "competitions", 1)])
+        competitions(
+            [
+                participant_rows("old_rows", "entries", "competitions", -1),
+                participant_rows("new_rows", "entries", "competitions", 1),
+            ]
+        )
     ]
     # judging
     for table, rel in (("result_entries", 0), ("stage_results", 1), ("stats_judging_stages", 2)):
@@ -425,23 +474,27 @@ REBUILD = {
         [PEOPLE, ACTIVITY],
         [
             people([people_rows("grade_changes", "workers", "enterprises", 1)]),
-            activity([
-                mentorship_rows("mentorships", "workers", "enterprises", 1),
-                programme_rows("training_programmes", 1),
-                enrolment_rows("training_enrolments", "workers", "enterprises", 1),
-                honour_rows("honour_grants", "workers", "enterprises", 1),
-                achievement_rows("innovation_achievements", "enterprises", 1),
-            ]),
+            activity(
+                [
+                    mentorship_rows("mentorships", "workers", "enterprises", 1),
+                    programme_rows("training_programmes", 1),
+                    enrolment_rows("training_enrolments", "workers", "enterprises", 1),
+                    honour_rows("honour_grants", "workers", "enterprises", 1),
+                    achievement_rows("innovation_achievements", "enterprises", 1),
+                ]
+            ),
         ],
     ),
     "competitions": (
         [COMPETITIONS],
         [
-            competitions([
-                competition_rows("competitions", 1),
-                entry_rows("entries", "competitions", 1),
-                participant_rows("entry_members", "entries", "competitions", 1),
-            ])
+            competitions(
+                [
+                    competition_rows("competitions", 1),
+                    entry_rows("entries", "competitions", 1),
+                    participant_rows("entry_members", "entries", "competitions", 1),
+                ]
+            )
         ],
     ),
     "judging": (
@@ -451,14 +504,20 @@ REBUILD = {
 }
 
 
-def fact_table(name: str, cols: list[tuple[str, sa.types.TypeEngine]], values: list[tuple[str, sa.types.TypeEngine]]) -> None:  # noqa: E501
+def fact_table(
+    name: str,
+    cols: list[tuple[str, sa.types.TypeEngine]],
+    values: list[tuple[str, sa.types.TypeEngine]],
+) -> None:
     op.create_table(
         name,
         sa.Column("grain", sa.SmallInteger(), nullable=False),
         *(sa.Column(c, t, nullable=(c != "month" and c != "measure")) for c, t in cols),
         *(sa.Column(v, t, server_default=sa.text("0"), nullable=False) for v, t in values),
         sa.Column(
-            "updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
             nullable=False,
         ),
     )
@@ -475,26 +534,52 @@ def upgrade() -> None:
     text, code, uid, small = sa.Text(), sa.String(6), sa.Uuid(), sa.SmallInteger()
     fact_table(
         PEOPLE,
-        [("month", sa.Date()), ("locality_code", code), ("grade", text), ("file_status", text),
-         ("industry", text), ("sex", text), ("birth_year", small), ("source", text),
-         ("enterprise_id", uid), ("occupation", text)],
-        [("delta", sa.BigInteger()), ("registered", sa.BigInteger()),
-         ("changes", sa.BigInteger())],
+        [
+            ("month", sa.Date()),
+            ("locality_code", code),
+            ("grade", text),
+            ("file_status", text),
+            ("industry", text),
+            ("sex", text),
+            ("birth_year", small),
+            ("source", text),
+            ("enterprise_id", uid),
+            ("occupation", text),
+        ],
+        [("delta", sa.BigInteger()), ("registered", sa.BigInteger()), ("changes", sa.BigInteger())],
     )
     values = [("value", sa.Numeric(16, 2)), ("people", sa.BigInteger())]
     fact_table(
         ACTIVITY,
-        [("measure", text), ("month", sa.Date()), ("locality_code", code), ("category", text),
-         ("detail", text), ("industry", text), ("enterprise_id", uid), ("sex", text),
-         ("birth_year", small), ("occupation", text)],
+        [
+            ("measure", text),
+            ("month", sa.Date()),
+            ("locality_code", code),
+            ("category", text),
+            ("detail", text),
+            ("industry", text),
+            ("enterprise_id", uid),
+            ("sex", text),
+            ("birth_year", small),
+            ("occupation", text),
+        ],
         values,
     )
     fact_table(
         COMPETITIONS,
-        [("measure", text), ("month", sa.Date()), ("competition_year", small),
-         ("organiser_locality_code", code), ("level", text), ("kind", text), ("detail", text),
-         ("organiser_enterprise_id", uid), ("industry", text), ("locality_code", code),
-         ("enterprise_id", uid)],
+        [
+            ("measure", text),
+            ("month", sa.Date()),
+            ("competition_year", small),
+            ("organiser_locality_code", code),
+            ("level", text),
+            ("kind", text),
+            ("detail", text),
+            ("organiser_enterprise_id", uid),
+            ("industry", text),
+            ("locality_code", code),
+            ("enterprise_id", uid),
+        ],
         values,
     )
     op.create_table(
@@ -507,16 +592,26 @@ def upgrade() -> None:
         sa.Column("organiser_locality_code", sa.String(6), nullable=False),
         sa.Column("organiser_enterprise_id", sa.Uuid(), nullable=True),
         sa.Column(
-            "updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
             nullable=False,
         ),
         sa.PrimaryKeyConstraint("stage_id", name=op.f("pk_stats_judging_stages")),
     )
     fact_table(
         JUDGING,
-        [("measure", text), ("month", sa.Date()), ("competition_year", small),
-         ("organiser_locality_code", code), ("organiser_enterprise_id", uid), ("level", text),
-         ("kind", text), ("locality_code", code), ("detail", text)],
+        [
+            ("measure", text),
+            ("month", sa.Date()),
+            ("competition_year", small),
+            ("organiser_locality_code", code),
+            ("organiser_enterprise_id", uid),
+            ("level", text),
+            ("kind", text),
+            ("locality_code", code),
+            ("detail", text),
+        ],
         values,
     )
     for (table, event), statements in triggers().items():
@@ -554,4 +649,3 @@ def downgrade() -> None:
         op.execute(f"DROP FUNCTION {fn}()")
     for table in (JUDGING, "stats_judging_stages", COMPETITIONS, ACTIVITY, PEOPLE):
         op.drop_table(table)
-

@@ -14,8 +14,8 @@ from services.competitions.events.router import router as events_router
 from services.competitions.scheduling.router import router as scheduling_router
 from services.competitions.scheduling.router import webhooks as scheduling_webhooks
 from services.competitions.stages.router import router as stages_router
-from services.competitions.statistics.router import router as statistics_router
 from services.competitions.stages.router import webhooks as stage_webhooks
+from services.competitions.statistics.router import router as statistics_router
 from services.competitions.webhooks import webhooks
 from shared.app import create_service_app
 from shared.config import Settings, get_settings

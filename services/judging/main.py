@@ -22,8 +22,8 @@ from services.judging.pairwise.router import router as pairwise_router
 from services.judging.results.router import router as results_router
 from services.judging.results.router import webhooks as results_webhooks
 from services.judging.scoring.router import router as scoring_router
-from services.judging.statistics.router import router as statistics_router
 from services.judging.scoring.router import webhooks as scoring_webhooks
+from services.judging.statistics.router import router as statistics_router
 from shared.app import create_service_app
 from shared.config import Settings, get_settings
 

@@ -12,8 +12,8 @@ from shared.auth.policy import (
     RouteKey,
     Rule,
     allow,
-    statistics_policy,
     public,
+    statistics_policy,
 )
 from shared.auth.principal import Role
 

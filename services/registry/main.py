@@ -21,8 +21,8 @@ from services.registry.imports.service import job_loop
 from services.registry.localities.router import router as localities_router
 from services.registry.mentorships.router import router as mentorships_router
 from services.registry.mentorships.router import webhooks as mentorship_webhooks
-from services.registry.training.router import router as training_router
 from services.registry.statistics.router import router as statistics_router
+from services.registry.training.router import router as training_router
 from services.registry.webhooks.router import router as webhooks_router
 from services.registry.webhooks.router import webhooks as ping_webhooks
 from services.registry.workers.router import router as workers_router
@@ -83,8 +83,8 @@ TAGS = [
     {
         "name": "statistics",
         "description": "Programme statistics (aggregates only): the vocabulary, figures by "
-        "dimension with margins, trends with year-on-year change, charts (PNG, SVG), and the quarterly programme report (JSON, XLSX). Small "
-        "cells are suppressed.",
+        "dimension with margins, trends with year-on-year change, charts (PNG, SVG), and the "
+        "quarterly programme report (JSON, XLSX). Small cells are suppressed.",
     },
 ]
 

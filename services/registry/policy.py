@@ -14,8 +14,8 @@ from shared.auth.policy import (
     RouteKey,
     Rule,
     allow,
-    statistics_policy,
     public,
+    statistics_policy,
 )
 from shared.auth.principal import Role
 
@@ -335,5 +335,7 @@ POLICY: dict[RouteKey, Rule] = {
     ): allow(Role.admin, scopes=("webhooks:manage",), integration="own subscriptions only"),
     ("GET", "/v1/me"): allow(*AUTHENTICATED),
     ("GET", "/v1/audit"): allow(Role.admin),
-    **statistics_policy("/v1/statistics/reports/quarterly", "/v1/statistics/reports/quarterly.xlsx"),
+    **statistics_policy(
+        "/v1/statistics/reports/quarterly", "/v1/statistics/reports/quarterly.xlsx"
+    ),
 }

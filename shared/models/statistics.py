@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -32,7 +33,9 @@ from shared.models.base import Base
 
 
 def _fact_table(
-    name: str, cols: list[tuple[str, TypeEngine[object]]], values: list[tuple[str, TypeEngine[object]]]
+    name: str,
+    cols: list[tuple[str, TypeEngine[Any]]],
+    values: list[tuple[str, TypeEngine[Any]]],
 ) -> Table:
     table = Table(
         name,
@@ -52,7 +55,7 @@ def _fact_table(
     return table
 
 
-_VALUES: list[tuple[str, TypeEngine[object]]] = [
+_VALUES: list[tuple[str, TypeEngine[Any]]] = [
     ("value", Numeric(16, 2)),
     ("people", BigInteger()),
 ]

@@ -22,9 +22,8 @@ from shared.auth.deps import require
 from shared.auth.principal import Principal, Role
 from shared.db import SessionDep
 from shared.errors import FieldError, InvalidInput, error_responses
-from shared.stats import engine, render
+from shared.stats import engine, render, schemas
 from shared.stats import periods as P
-from shared.stats import schemas
 from shared.stats.service import (
     describe_measure,
     figure,
@@ -42,8 +41,10 @@ Reader = Annotated[Principal, Depends(StatsReader)]
 MeasureQ = Annotated[str, Query(description="A measure this service owns.", examples=["workers"])]
 ByQ = Annotated[
     str | None,
-    Query(description="Dimensions to group by, comma-separated (at most three).",
-          examples=["city,grade"]),
+    Query(
+        description="Dimensions to group by, comma-separated (at most three).",
+        examples=["city,grade"],
+    ),
 ]
 FilterQ = Annotated[
     list[str] | None,
@@ -55,14 +56,14 @@ FilterQ = Annotated[
 ]
 PeriodQ = Annotated[
     str | None,
-    Query(description="`2025`, `2025-Q3` or `2025-07` (default: this year).",
-          examples=["2025-Q3"]),
+    Query(description="`2025`, `2025-Q3` or `2025-07` (default: this year).", examples=["2025-Q3"]),
 ]
 IntervalQ = Annotated[
     Literal["month", "quarter", "year"], Query(description="Points of the series.")
 ]
-FromQ = Annotated[str | None, Query(alias="from", description="First period of the series.",
-                                    examples=["2023-01"])]
+FromQ = Annotated[
+    str | None, Query(alias="from", description="First period of the series.", examples=["2023-01"])
+]
 ToQ = Annotated[str | None, Query(description="Last period of the series.", examples=["2025-12"])]
 FormatQ = Annotated[Literal["png", "svg"], Query(description="Image format.")]
 
@@ -114,12 +115,14 @@ def parse_span(interval: str, first: str | None, last: str | None) -> list[P.Per
     start = parse_period(first, "from", kind) if first else end.shift(1 - DEFAULT_SPAN[kind])
     periods = P.span(start, end)
     if not periods:
-        raise InvalidInput("The series is empty.",
-                           errors=[FieldError(field="from", message="not after `to`")])
+        raise InvalidInput(
+            "The series is empty.", errors=[FieldError(field="from", message="not after `to`")]
+        )
     if len(periods) > MAX_SPAN[kind]:
-        raise InvalidInput("The series is too long.",
-                           errors=[FieldError(field="from", message=f"at most {MAX_SPAN[kind]} "
-                                              f"{kind.value}s")])
+        raise InvalidInput(
+            "The series is too long.",
+            errors=[FieldError(field="from", message=f"at most {MAX_SPAN[kind]} {kind.value}s")],
+        )
     return periods
 
 
@@ -170,8 +173,12 @@ def statistics_router(service: str) -> APIRouter:
         suppressed (`value: null`), with complementary cells so that no suppressed cell can be
         recovered from the totals or by changing the filters."""
         req = engine.Request(
-            measure_of(measure), parse_by(by), parse_filters(filters),
-            [parse_period(period, "period")], scope_of(principal), threshold(request),
+            measure_of(measure),
+            parse_by(by),
+            parse_filters(filters),
+            [parse_period(period, "period")],
+            scope_of(principal),
+            threshold(request),
         )
         return await figure(session, req)
 
@@ -198,12 +205,18 @@ def statistics_router(service: str) -> APIRouter:
         the same period a year before and the change on it. Suppression as for figures; a
         change is null when either value is suppressed."""
         req = engine.Request(
-            measure_of(measure), parse_by(by), parse_filters(filters),
-            parse_span(interval, first, to), scope_of(principal), threshold(request),
+            measure_of(measure),
+            parse_by(by),
+            parse_filters(filters),
+            parse_span(interval, first, to),
+            scope_of(principal),
+            threshold(request),
         )
         if len(req.by) > 2:
-            raise InvalidInput("A trend has at most two dimensions.",
-                               errors=[FieldError(field="by", message="at most two")])
+            raise InvalidInput(
+                "A trend has at most two dimensions.",
+                errors=[FieldError(field="by", message="at most two")],
+            )
         return await trend(session, req)
 
     @router.get(
@@ -212,8 +225,10 @@ def statistics_router(service: str) -> APIRouter:
         summary="A figure as a bar chart (PNG or SVG)",
         response_class=Response,
         responses={
-            200: {"content": {"image/png": {}, "image/svg+xml": {}},
-                  "description": "Bars per value of the first dimension, grouped by the second."},
+            200: {
+                "content": {"image/png": {}, "image/svg+xml": {}},
+                "description": "Bars per value of the first dimension, grouped by the second.",
+            },
             **error_responses(401, 403, 422),
         },
     )
@@ -225,17 +240,23 @@ def statistics_router(service: str) -> APIRouter:
         by: ByQ = None,
         filters: FilterQ = None,
         period: PeriodQ = None,
-        format: FormatQ = "png",  # noqa: A002 - the query parameter's name
+        format: FormatQ = "png",
     ) -> Response:
         """The figure of `GET /v1/statistics/figures` as a chart, titled in Chinese with the
         period, scope and data freshness; suppressed cells are drawn empty and marked."""
         req = engine.Request(
-            measure_of(measure), parse_by(by), parse_filters(filters),
-            [parse_period(period, "period")], scope_of(principal), threshold(request),
+            measure_of(measure),
+            parse_by(by),
+            parse_filters(filters),
+            [parse_period(period, "period")],
+            scope_of(principal),
+            threshold(request),
         )
         if len(req.by) > 2:
-            raise InvalidInput("A chart has at most two dimensions.",
-                               errors=[FieldError(field="by", message="at most two")])
+            raise InvalidInput(
+                "A chart has at most two dimensions.",
+                errors=[FieldError(field="by", message="at most two")],
+            )
         data = await figure(session, req)
         body = await asyncio.to_thread(render.figure_chart, data, format)
         return Response(body, media_type=render.MEDIA_TYPES[format])
@@ -246,8 +267,10 @@ def statistics_router(service: str) -> APIRouter:
         summary="A trend as a line chart (PNG or SVG)",
         response_class=Response,
         responses={
-            200: {"content": {"image/png": {}, "image/svg+xml": {}},
-                  "description": "One line per series."},
+            200: {
+                "content": {"image/png": {}, "image/svg+xml": {}},
+                "description": "One line per series.",
+            },
             **error_responses(401, 403, 422),
         },
     )
@@ -261,17 +284,23 @@ def statistics_router(service: str) -> APIRouter:
         to: ToQ = None,
         by: ByQ = None,
         filters: FilterQ = None,
-        format: FormatQ = "png",  # noqa: A002 - the query parameter's name
+        format: FormatQ = "png",
     ) -> Response:
         """The series of `GET /v1/statistics/trends` as a line chart (at most one `by`
         dimension), titled in Chinese with the scope and data freshness."""
         req = engine.Request(
-            measure_of(measure), parse_by(by), parse_filters(filters),
-            parse_span(interval, first, to), scope_of(principal), threshold(request),
+            measure_of(measure),
+            parse_by(by),
+            parse_filters(filters),
+            parse_span(interval, first, to),
+            scope_of(principal),
+            threshold(request),
         )
         if len(req.by) > 1:
-            raise InvalidInput("A trend chart has at most one dimension.",
-                               errors=[FieldError(field="by", message="at most one")])
+            raise InvalidInput(
+                "A trend chart has at most one dimension.",
+                errors=[FieldError(field="by", message="at most one")],
+            )
         data = await trend(session, req)
         body = await asyncio.to_thread(render.trend_chart, data, format)
         return Response(body, media_type=render.MEDIA_TYPES[format])

@@ -91,7 +91,9 @@ class Result:
     def combinations(self) -> list[dict[str, str | None]]:
         """Every combination of the grouped dimensions' members and totals, totals last."""
         axes = [[*self.members[d], TOTAL] for d in self.request.by]
-        return [dict(zip(self.request.by, combo, strict=True)) for combo in itertools.product(*axes)]
+        return [
+            dict(zip(self.request.by, combo, strict=True)) for combo in itertools.product(*axes)
+        ]
 
 
 def validate(measure: Measure, by: Sequence[str], filters: dict[str, str]) -> None:
@@ -190,8 +192,9 @@ async def compute(session: AsyncSession, req: Request) -> Result:
         where.append("month BETWEEN :first AND :last")
     people = measure.people_column or measure.value_column
     selects = [f"{expr} AS g{i}" for i, expr in enumerate(group.values())]
+    # Names from the vocabulary only reach the text; every value is a bound parameter.
     sql = (
-        f"SELECT {', '.join([*selects, f'{month} AS m'])}, "
+        f"SELECT {', '.join([*selects, f'{month} AS m'])}, "  # noqa: S608
         f"sum({measure.value_column}) AS v, sum({people}) AS p, max(updated_at) AS fresh "
         f"FROM {measure.table.name} WHERE {' AND '.join(where)} "
         f"GROUP BY {', '.join([*(f'g{i}' for i in range(len(group))), 'm'])}"
@@ -234,8 +237,8 @@ def assemble(
     for d in table_dims:
         column = measure.dims[d]
         expr = _group_expr(d, column)
-        key = f"{d}:{expr}" if DIMENSIONS[d].derive is Derive.city else column
-        column_of[d] = group_keys.index(key)
+        name = f"{d}:{expr}" if DIMENSIONS[d].derive is Derive.city else column
+        column_of[d] = group_keys.index(name)
     leaves: dict[tuple[Any, ...], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     for raw, slots in increments.items():
         running = [Decimal(0), Decimal(0)]
@@ -243,18 +246,18 @@ def assemble(
             if stock:
                 running[0] += slots[i][0]
                 running[1] += slots[i][1]
-                value, people = running
+                value, count = running
             else:
-                value, people = slots[i]
-            if not stock and value == 0 and people == 0:
+                value, count = slots[i]
+            if not stock and value == 0 and count == 0:
                 continue
             dims = tuple(_derive(d, raw[column_of[d]], period) for d in table_dims)
             cell = leaves[(period.key, *dims)]
             cell[0] += value
-            cell[1] += people
+            cell[1] += count
     members: dict[str, list[str]] = {d: [] for d in table_dims}
-    for key in leaves:
-        for d, v in zip(table_dims, key[1:], strict=True):
+    for leaf in leaves:
+        for d, v in zip(table_dims, leaf[1:], strict=True):
             if v not in members[d]:
                 members[d].append(v)
     for d, v in req.filters.items():
@@ -273,11 +276,11 @@ def assemble(
         )
     values: dict[tuple[Any, ...], Decimal] = defaultdict(Decimal)
     people: dict[Hashable, int] = defaultdict(int)
-    for key, (value, n) in leaves.items():
-        options = [[key[0]]]
+    for leaf, (value, n) in leaves.items():
+        options: list[list[str | None]] = [[leaf[0]]]
         for i, d in enumerate(table_dims):
-            v = key[1 + i]
-            up = [v, TOTAL]
+            v = leaf[1 + i]
+            up: list[str | None] = [v, TOTAL]
             if groups[d]:
                 up.append(_group_of(d, v))
             options.append(up)
@@ -291,7 +294,7 @@ def assemble(
     return Result(req, table_dims, dict(values), hidden, members, freshness, periods)
 
 
-def _derive(dimension: str, raw: Any, period: P.Period) -> str | None:
+def _derive(dimension: str, raw: Any, period: P.Period) -> str:
     if raw is None:
         return "unknown"
     derive = DIMENSIONS[dimension].derive
@@ -333,8 +336,10 @@ def _lines(
             others = [axes[j] for j in range(len(dims)) if j != i]
             for rest in itertools.product(*others):
 
-                def key(v: Any, rest: tuple[Any, ...] = rest, i: int = i) -> tuple[Any, ...]:
-                    return (period.key, *rest[:i], v, *rest[i:])
+                def key(
+                    v: Any, rest: tuple[Any, ...] = rest, i: int = i, p: str = period.key
+                ) -> tuple[Any, ...]:
+                    return (p, *rest[:i], v, *rest[i:])
 
                 lines.append(Line(key(TOTAL), tuple(key(m) for m in members[d])))
                 for g in groups[d]:

@@ -45,9 +45,7 @@ async def snapshot(session: AsyncSession, service: str) -> dict[str, set[tuple[o
         rows = await session.execute(
             text(f"SELECT * FROM {table} WHERE {nonzero}")  # noqa: S608 - fixed names
         )
-        out[table] = {
-            tuple(v for k, v in r._mapping.items() if k != "updated_at") for r in rows
-        }
+        out[table] = {tuple(v for k, v in r._mapping.items() if k != "updated_at") for r in rows}
     return out
 
 

@@ -31,8 +31,15 @@ matplotlib.use("Agg")  # no display on servers
 
 MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CJK_FAMILIES = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "SimHei",
-                "Microsoft YaHei", "PingFang SC", "Noto Sans CJK JP")
+CJK_FAMILIES = (
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "WenQuanYi Micro Hei",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "Noto Sans CJK JP",
+)
 
 
 @functools.cache
@@ -75,17 +82,28 @@ def _render(fig: MplFigure, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
-def _titles(measure: schemas.MeasureInfo, when: str, scope: str, fresh: datetime | None,
-            threshold: int, cjk: bool) -> tuple[str, str]:
+def _titles(
+    measure: schemas.MeasureInfo,
+    when: str,
+    scope: str,
+    fresh: datetime | None,
+    threshold: int,
+    cjk: bool,
+) -> tuple[str, str]:
     if cjk:
-        return (f"{measure.label}（{measure.unit}）",
-                f"{when}  统计范围：{scope}  数据截至：{freshness_text(fresh)}  "
-                f"少于{threshold}人的格已隐藏（*）")
-    return (measure.name, f"{when}  scope: {scope}  data as of {freshness_text(fresh, False)}  "
-            f"cells under {threshold} people hidden (*)")
+        return (
+            f"{measure.label}（{measure.unit}）",
+            f"{when}  统计范围：{scope}  数据截至：{freshness_text(fresh)}  "
+            f"少于{threshold}人的格已隐藏（*）",
+        )
+    return (
+        measure.name,
+        f"{when}  scope: {scope}  data as of {freshness_text(fresh, False)}  "
+        f"cells under {threshold} people hidden (*)",
+    )
 
 
-def _fonts() -> dict[str, Any]:
+def _fonts() -> Any:
     """rc settings for a chart: the CJK family first (set per chart, so that every text of the
     figure, axis labels included, is created with it; no global state changes)."""
     family = cjk_family()
@@ -120,10 +138,13 @@ def _figure_chart(data: schemas.Figure, fmt: str) -> bytes:
         bars = ax.bar(range(len(cells)), values, color="#c0392b")
         for bar, cell in zip(bars, cells, strict=True):
             if cell.suppressed:
-                ax.annotate("*", (bar.get_x() + bar.get_width() / 2, 0), ha="center",
-                            va="bottom")
-        ax.set_xticks(range(len(cells)), names, rotation=45 if len(cells) > 6 else 0,
-                      ha="right" if len(cells) > 6 else "center")
+                ax.annotate("*", (bar.get_x() + bar.get_width() / 2, 0), ha="center", va="bottom")
+        ax.set_xticks(
+            range(len(cells)),
+            names,
+            rotation=45 if len(cells) > 6 else 0,
+            ha="right" if len(cells) > 6 else "center",
+        )
     else:
         first = [m for m in data.labels.get(by[0], {})]
         second = [m for m in data.labels.get(by[1], {})]
@@ -133,13 +154,20 @@ def _figure_chart(data: schemas.Figure, fmt: str) -> bytes:
             xs = [i + j * width for i in range(len(first))]
             ys = [_value(lookup[(f, s)].value) if (f, s) in lookup else 0.0 for f in first]
             ax.bar(xs, ys, width, label=_label(data.labels, by[1], s, cjk))
-        ax.set_xticks([i + 0.4 - width / 2 for i in range(len(first))],
-                      [_label(data.labels, by[0], f, cjk) for f in first],
-                      rotation=45 if len(first) > 6 else 0)
+        ax.set_xticks(
+            [i + 0.4 - width / 2 for i in range(len(first))],
+            [_label(data.labels, by[0], f, cjk) for f in first],
+            rotation=45 if len(first) > 6 else 0,
+        )
         ax.legend(fontsize=8, ncol=2)
-    title, subtitle = _titles(data.measure, data.period.label if cjk else data.period.key,
-                              data.scope.label if cjk else (data.scope.locality_code or "enterprise"),
-                              data.freshness, data.threshold, cjk)
+    title, subtitle = _titles(
+        data.measure,
+        data.period.label if cjk else data.period.key,
+        data.scope.label if cjk else (data.scope.locality_code or "enterprise"),
+        data.freshness,
+        data.threshold,
+        cjk,
+    )
     fig.suptitle(title, fontsize=14)
     ax.set_title(subtitle, fontsize=8, color="#555555")
     ax.set_ylabel(data.measure.unit if cjk else "")
@@ -156,18 +184,31 @@ def _trend_chart(data: schemas.Trend, fmt: str) -> bytes:
         ys = [float(p.value) if p.value is not None else float("nan") for p in series.points]
         total = all(v is None for v in series.dims.values())
         name = " ".join(_label(data.labels, d, v, cjk) for d, v in series.dims.items()) or (
-            "合计" if cjk else "total")
+            "合计" if cjk else "total"
+        )
         ax.plot(xs, ys, marker="o", markersize=3, linewidth=2.5 if total else 1.2, label=name)
     step = max(1, len(xs) // 12)
-    ax.set_xticks(xs[::step], [(p.label if cjk else p.key) for p in data.periods][::step],
-                  rotation=45, ha="right")
+    ax.set_xticks(
+        xs[::step],
+        [(p.label if cjk else p.key) for p in data.periods][::step],
+        rotation=45,
+        ha="right",
+    )
     if len(data.series) > 1:
         ax.legend(fontsize=8, ncol=3)
-    when = f"{data.periods[0].label}—{data.periods[-1].label}" if cjk else (
-        f"{data.periods[0].key}..{data.periods[-1].key}")
-    title, subtitle = _titles(data.measure, when,
-                              data.scope.label if cjk else (data.scope.locality_code or "enterprise"),
-                              data.freshness, data.threshold, cjk)
+    when = (
+        f"{data.periods[0].label}—{data.periods[-1].label}"
+        if cjk
+        else (f"{data.periods[0].key}..{data.periods[-1].key}")
+    )
+    title, subtitle = _titles(
+        data.measure,
+        when,
+        data.scope.label if cjk else (data.scope.locality_code or "enterprise"),
+        data.freshness,
+        data.threshold,
+        cjk,
+    )
     fig.suptitle(title, fontsize=14)
     ax.set_title(subtitle, fontsize=8, color="#555555")
     ax.grid(alpha=0.3)
@@ -177,8 +218,9 @@ def _trend_chart(data: schemas.Trend, fmt: str) -> bytes:
 # --- workbooks ------------------------------------------------------------------------------
 
 
-def stamp(ws: Worksheet, title: str, period: str, scope: str, fresh: datetime | None,
-          threshold: int) -> int:
+def stamp(
+    ws: Worksheet, title: str, period: str, scope: str, fresh: datetime | None, threshold: int
+) -> int:
     """The heading every sheet carries: title, period, scope, freshness and the suppression
     rule. Returns the next free row."""
     ws["A1"] = title
@@ -190,8 +232,9 @@ def stamp(ws: Worksheet, title: str, period: str, scope: str, fresh: datetime | 
     return 7
 
 
-def write_table(ws: Worksheet, row: int, header: Sequence[str],
-                rows: Sequence[Sequence[Any]]) -> tuple[int, int]:
+def write_table(
+    ws: Worksheet, row: int, header: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> tuple[int, int]:
     """A header and rows from `row`; suppressed values (None) are written as "*". Returns the
     first and last row of the data."""
     for j, h in enumerate(header, start=1):
@@ -204,8 +247,18 @@ def write_table(ws: Worksheet, row: int, header: Sequence[str],
     return row + 1, row + len(rows)
 
 
-def bar_chart(ws: Worksheet, title: str, header_row: int, first: int, last: int, columns: int,
-              anchor: str, *, stacked: bool = False, unit: str = "") -> None:
+def bar_chart(
+    ws: Worksheet,
+    title: str,
+    header_row: int,
+    first: int,
+    last: int,
+    columns: int,
+    anchor: str,
+    *,
+    stacked: bool = False,
+    unit: str = "",
+) -> None:
     chart = BarChart()
     chart.title = title
     chart.y_axis.title = unit
@@ -219,8 +272,16 @@ def bar_chart(ws: Worksheet, title: str, header_row: int, first: int, last: int,
     ws.add_chart(chart, anchor)
 
 
-def line_chart(ws: Worksheet, title: str, header_row: int, first: int, last: int, columns: int,
-               anchor: str, unit: str = "") -> None:
+def line_chart(
+    ws: Worksheet,
+    title: str,
+    header_row: int,
+    first: int,
+    last: int,
+    columns: int,
+    anchor: str,
+    unit: str = "",
+) -> None:
     chart = LineChart()
     chart.title = title
     chart.y_axis.title = unit

@@ -14,11 +14,11 @@ class MeasureInfo(BaseModel):
     label: str = Field(examples=["在档职工人数"])
     description: str = Field(examples=["Workers on file at the end of the period."])
     service: str = Field(examples=["registry"])
-    kind: str = Field(description="`flow` (in the period) or `stock` (at its end).",
-                      examples=["stock"])
+    kind: str = Field(
+        description="`flow` (in the period) or `stock` (at its end).", examples=["stock"]
+    )
     unit: str = Field(examples=["人"])
-    people: bool = Field(description="Counts people: small cells are suppressed.",
-                         examples=[True])
+    people: bool = Field(description="Counts people: small cells are suppressed.", examples=[True])
     dimensions: list[str] = Field(examples=[["city", "grade", "sex"]])
 
 
@@ -35,8 +35,9 @@ class DimensionInfo(BaseModel):
 class Vocabulary(BaseModel):
     measures: list[MeasureInfo]
     dimensions: list[DimensionInfo]
-    threshold: int = Field(description="STATS_MIN_CELL: cells counting fewer people are "
-                           "suppressed.", examples=[5])
+    threshold: int = Field(
+        description="STATS_MIN_CELL: cells counting fewer people are suppressed.", examples=[5]
+    )
 
 
 class PeriodInfo(BaseModel):
@@ -81,18 +82,18 @@ class Figure(BaseModel):
 class Point(BaseModel):
     period: str = Field(examples=["2025-07"])
     label: str = Field(examples=["2025年7月"])
-    value: JsonDecimal | None = Field(decimal_places=2, examples=[128])
+    value: JsonDecimal | None = Field(decimal_places=2, examples=[1280])
     suppressed: bool = Field(examples=[False])
     previous_year: JsonDecimal | None = Field(
         description="The same period a year before (null: suppressed).",
         decimal_places=2,
-        examples=[110],
+        examples=[1024],
     )
-    yoy_change: JsonDecimal | None = Field(decimal_places=2, examples=[18])
+    yoy_change: JsonDecimal | None = Field(decimal_places=2, examples=[256])
     yoy_percent: JsonDecimal | None = Field(
         description="Change on the year before, percent (null when that was zero).",
         decimal_places=1,
-        examples=[16.4],
+        examples=[25],
     )
 
 

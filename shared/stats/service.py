@@ -20,8 +20,9 @@ def scope_of(principal: Principal) -> engine.Scope:
     enterprise (the same rule as `shared.scope.covers`)."""
     if principal.role is Role.organiser:
         if principal.enterprise_id is not None:
-            return engine.Scope(f"企业 {principal.enterprise_id}",
-                                enterprise_id=principal.enterprise_id)
+            return engine.Scope(
+                f"企业 {principal.enterprise_id}", enterprise_id=principal.enterprise_id
+            )
         code = principal.locality_code or ""
         if code and code != PROVINCE:
             name = CITIES.get(code) or f"{CITIES.get(city_of(code), '')}{code}"
@@ -36,15 +37,22 @@ def describe_measure(service: str, name: str) -> Measure:
         hint = f" (served by the {owner} service)" if owner else ""
         raise InvalidInput(
             f"No measure {name!r} here{hint}.",
-            errors=[FieldError(field="measure", message=f"one of {', '.join(measures_of(service))}")],
+            errors=[
+                FieldError(field="measure", message=f"one of {', '.join(measures_of(service))}")
+            ],
         )
     return measure
 
 
 def measure_info(m: Measure) -> schemas.MeasureInfo:
     return schemas.MeasureInfo(
-        name=m.name, label=m.label, description=m.description, service=m.service,
-        kind=m.kind.value, unit=m.unit, people=m.people_column is not None,
+        name=m.name,
+        label=m.label,
+        description=m.description,
+        service=m.service,
+        kind=m.kind.value,
+        unit=m.unit,
+        people=m.people_column is not None,
         dimensions=list(m.dims),
     )
 
@@ -53,8 +61,9 @@ def vocabulary(service: str, threshold: int) -> schemas.Vocabulary:
     return schemas.Vocabulary(
         measures=[measure_info(m) for m in measures_of(service).values()],
         dimensions=[
-            schemas.DimensionInfo(name=d.name, label=d.label, description=d.description,
-                                  members=dict(d.labels))
+            schemas.DimensionInfo(
+                name=d.name, label=d.label, description=d.description, members=dict(d.labels)
+            )
             for d in DIMENSIONS.values()
         ],
         threshold=threshold,
@@ -69,7 +78,8 @@ def period_info(p: P.Period) -> schemas.PeriodInfo:
 
 def scope_info(scope: engine.Scope) -> schemas.ScopeInfo:
     return schemas.ScopeInfo(
-        label=scope.label, locality_code=scope.locality_code,
+        label=scope.label,
+        locality_code=scope.locality_code,
         enterprise_id=str(scope.enterprise_id) if scope.enterprise_id else None,
     )
 
@@ -90,9 +100,15 @@ async def figure(session: AsyncSession, req: engine.Request) -> schemas.Figure:
         value, hidden = result.cell(period, dims)
         cells.append(schemas.Cell(dims=dims, value=value, suppressed=hidden))
     return schemas.Figure(
-        measure=measure_info(req.measure), by=req.by, filters=req.filters,
-        period=period_info(period), scope=scope_info(req.scope), threshold=req.threshold,
-        freshness=result.freshness, labels=labels(result), cells=cells,
+        measure=measure_info(req.measure),
+        by=req.by,
+        filters=req.filters,
+        period=period_info(period),
+        scope=scope_info(req.scope),
+        threshold=req.threshold,
+        freshness=result.freshness,
+        labels=labels(result),
+        cells=cells,
     )
 
 
@@ -112,15 +128,28 @@ async def trend(session: AsyncSession, req: engine.Request) -> schemas.Trend:
             percent = None
             if change is not None and before:
                 percent = (change * 100 / before).quantize(Decimal("0.1"), ROUND_HALF_UP)
-            points.append(schemas.Point(
-                period=p.key, label=p.label, value=value, suppressed=hidden,
-                previous_year=before, yoy_change=change, yoy_percent=percent,
-            ))
+            points.append(
+                schemas.Point(
+                    period=p.key,
+                    label=p.label,
+                    value=value,
+                    suppressed=hidden,
+                    previous_year=before,
+                    yoy_change=change,
+                    yoy_percent=percent,
+                )
+            )
         series.append(schemas.Series(dims=dims, points=points))
     req.periods = shown
     return schemas.Trend(
-        measure=measure_info(req.measure), interval=shown[0].interval.value, by=req.by,
-        filters=req.filters, periods=[period_info(p) for p in shown], scope=scope_info(req.scope),
-        threshold=req.threshold, freshness=result.freshness, labels=labels(result),
+        measure=measure_info(req.measure),
+        interval=shown[0].interval.value,
+        by=req.by,
+        filters=req.filters,
+        periods=[period_info(p) for p in shown],
+        scope=scope_info(req.scope),
+        threshold=req.threshold,
+        freshness=result.freshness,
+        labels=labels(result),
         series=series,
     )

@@ -67,29 +67,44 @@ async def competitions_flow(services: Services, seed: int = 4) -> list[uuid.UUID
             for _ in range(rng.randrange(2, 14)):
                 team = rng.random() < 0.3
                 entry = await make_entry(
-                    session, event, locality_code=rng.choice(PLACES),
-                    status=rng.choice([EntryStatus.approved, EntryStatus.pending,
-                                       EntryStatus.waitlisted]),
+                    session,
+                    event,
+                    locality_code=rng.choice(PLACES),
+                    status=rng.choice(
+                        [EntryStatus.approved, EntryStatus.pending, EntryStatus.waitlisted]
+                    ),
                 )
                 members = [entry.worker_id] + ([uuid.uuid4(), uuid.uuid4()] if team else [])
                 for n, worker in enumerate(members):
-                    session.add(EntryMember(entry_id=entry.id, worker_id=worker,
-                                            event_id=event.id,
-                                            role="leader" if n == 0 else "member"))
+                    session.add(
+                        EntryMember(
+                            entry_id=entry.id,
+                            worker_id=worker,
+                            event_id=event.id,
+                            role="leader" if n == 0 else "member",
+                        )
+                    )
                 await session.flush()
     async with app.state.sessionmaker() as session, session.begin():
         entries = list((await session.execute(text("SELECT id FROM entries"))).scalars())
         withdrawn = rng.sample(entries, 8)
-        await session.execute(update(Entry).where(Entry.id.in_(withdrawn))
-                              .values(status=EntryStatus.withdrawn))
-        await session.execute(update(EntryMember).where(EntryMember.entry_id.in_(withdrawn))
-                              .values(active=False))
-        await session.execute(text(
-            "UPDATE competitions SET level = 'city', organiser_locality_code = '370211' "
-            "WHERE id = :id"), {"id": ids[3]})
-        await session.execute(text(
-            "UPDATE competitions SET status = 'registration_open' WHERE id = :id"),
-            {"id": ids[0]})
+        await session.execute(
+            update(Entry).where(Entry.id.in_(withdrawn)).values(status=EntryStatus.withdrawn)
+        )
+        await session.execute(
+            update(EntryMember).where(EntryMember.entry_id.in_(withdrawn)).values(active=False)
+        )
+        await session.execute(
+            text(
+                "UPDATE competitions SET level = 'city', organiser_locality_code = '370211' "
+                "WHERE id = :id"
+            ),
+            {"id": ids[3]},
+        )
+        await session.execute(
+            text("UPDATE competitions SET status = 'registration_open' WHERE id = :id"),
+            {"id": ids[0]},
+        )
     return ids
 
 
@@ -98,37 +113,73 @@ async def test_competitions_entries_participants_match_sql(
 ) -> None:
     await competitions_flow(services)
     client = services.competitions
-    held = (await client.get("/v1/statistics/figures", headers=admin, params={
-        "measure": "competitions_held", "by": "city,level", "period": "2026"})).json()
-    rows = await sql(services, "competitions", """
+    held = (
+        await client.get(
+            "/v1/statistics/figures",
+            headers=admin,
+            params={"measure": "competitions_held", "by": "city,level", "period": "2026"},
+        )
+    ).json()
+    rows = await sql(
+        services,
+        "competitions",
+        """
         SELECT substr(organiser_locality_code, 1, 4) || '00', level, count(*) FROM competitions
-        WHERE status <> 'draft' AND extract(year FROM starts_on) = 2026 GROUP BY 1, 2""")
+        WHERE status <> 'draft' AND extract(year FROM starts_on) = 2026 GROUP BY 1, 2""",
+    )
     check_figure(held, {(r[0], r[1]): r[2] for r in rows}, threshold=THRESHOLD, people=False)
 
     year = datetime.now(UTC).year
-    entries = (await client.get("/v1/statistics/figures", headers=admin, params={
-        "measure": "entries", "by": "city,entry_status", "period": str(year)})).json()
-    rows = await sql(services, "competitions", """
+    entries = (
+        await client.get(
+            "/v1/statistics/figures",
+            headers=admin,
+            params={"measure": "entries", "by": "city,entry_status", "period": str(year)},
+        )
+    ).json()
+    rows = await sql(
+        services,
+        "competitions",
+        """
         SELECT substr(locality_code, 1, 4) || '00', status, count(*) FROM entries
-        GROUP BY 1, 2""")
+        GROUP BY 1, 2""",
+    )
     check_figure(entries, {(r[0], r[1]): r[2] for r in rows}, threshold=THRESHOLD)
 
-    people = (await client.get("/v1/statistics/figures", headers=admin, params={
-        "measure": "participants", "by": "county,level", "period": str(year)})).json()
-    rows = await sql(services, "competitions", """
+    people = (
+        await client.get(
+            "/v1/statistics/figures",
+            headers=admin,
+            params={"measure": "participants", "by": "county,level", "period": str(year)},
+        )
+    ).json()
+    rows = await sql(
+        services,
+        "competitions",
+        """
         SELECT n.locality_code, c.level, count(*) FROM entry_members m
         JOIN entries n ON n.id = m.entry_id JOIN competitions c ON c.id = n.competition_id
-        WHERE m.active AND n.status IN ('pending', 'approved', 'checked_in') GROUP BY 1, 2""")
+        WHERE m.active AND n.status IN ('pending', 'approved', 'checked_in') GROUP BY 1, 2""",
+    )
     check_figure(people, {(r[0], r[1]): r[2] for r in rows}, threshold=THRESHOLD)
 
     # A city organiser: the competitions its city and counties organise.
     await create_account(services, "qd.stats", "organiser", locality_code="370200")
     city = bearer(await get_token(services, "qd.stats"))
-    held = (await client.get("/v1/statistics/figures", headers=city, params={
-        "measure": "competitions_held", "by": "county", "period": "2026"})).json()
-    rows = await sql(services, "competitions", """
+    held = (
+        await client.get(
+            "/v1/statistics/figures",
+            headers=city,
+            params={"measure": "competitions_held", "by": "county", "period": "2026"},
+        )
+    ).json()
+    rows = await sql(
+        services,
+        "competitions",
+        """
         SELECT organiser_locality_code, count(*) FROM competitions WHERE status <> 'draft'
-        AND organiser_locality_code LIKE '3702%' GROUP BY 1""")
+        AND organiser_locality_code LIKE '3702%' GROUP BY 1""",
+    )
     check_figure(held, {(r[0],): r[1] for r in rows}, threshold=THRESHOLD, people=False)
 
     app = services.apps["competitions"]
@@ -148,21 +199,36 @@ async def results_flow(services: Services, seed: int = 2) -> None:
             stage_id = uuid.uuid4()
             status = ResultStatus.provisional if i == 7 else ResultStatus.final
             result = StageResult(
-                stage_id=stage_id, version=1, status=ResultStatus.provisional, digest="0" * 64,
-                inputs={}, entry_count=0, score_count=0, computed_by="t",
+                stage_id=stage_id,
+                version=1,
+                status=ResultStatus.provisional,
+                digest="0" * 64,
+                inputs={},
+                entry_count=0,
+                score_count=0,
+                computed_by="t",
             )
             session.add(result)
             await session.flush()
             for rank in range(1, rng.randrange(3, 16)):
-                session.add(ResultEntry(
-                    result_id=result.id, stage_entry_id=uuid.uuid4(), rank=rank,
-                    score=90 - rank, component_scores=[], entry_id=uuid.uuid4(),
-                    worker_id=uuid.uuid4(), locality_code=rng.choice(PLACES),
-                    prize=rng.choice(["first", "second", "third"]) if rank <= 6 else None,
-                ))
+                session.add(
+                    ResultEntry(
+                        result_id=result.id,
+                        stage_entry_id=uuid.uuid4(),
+                        rank=rank,
+                        score=90 - rank,
+                        component_scores=[],
+                        entry_id=uuid.uuid4(),
+                        worker_id=uuid.uuid4(),
+                        locality_code=rng.choice(PLACES),
+                        prize=rng.choice(["first", "second", "third"]) if rank <= 6 else None,
+                    )
+                )
             await session.flush()
             facts = JudgingStageFacts(
-                stage_id=stage_id, competition_id=uuid.uuid4(), competition_year=2026,
+                stage_id=stage_id,
+                competition_id=uuid.uuid4(),
+                competition_year=2026,
                 level=rng.choice(list(CompetitionLevel)).value,
                 kind=CompetitionKind.skill_competition.value,
                 organiser_locality_code=rng.choice(PLACES),
@@ -188,8 +254,13 @@ async def test_finalists_and_winners_match_sql(services: Services, admin: Header
         JOIN stats_judging_stages s ON s.stage_id = r.stage_id
         WHERE r.status = 'final' AND r.advancement IS NULL {extra} GROUP BY 1, 2"""
     for measure, extra in (("finalists", ""), ("winners", "AND re.prize IS NOT NULL")):
-        body = (await services.judging.get("/v1/statistics/figures", headers=admin, params={
-            "measure": measure, "by": "county,level", "period": str(year)})).json()
+        body = (
+            await services.judging.get(
+                "/v1/statistics/figures",
+                headers=admin,
+                params={"measure": measure, "by": "county,level", "period": str(year)},
+            )
+        ).json()
         rows = await sql(services, "judging", query.format(extra=extra))
         check_figure(body, {(r[0], r[1]): r[2] for r in rows}, threshold=THRESHOLD)
     app = services.apps["judging"]

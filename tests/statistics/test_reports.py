@@ -46,14 +46,24 @@ async def test_quarterly_report_json_and_workbook(services: Services) -> None:
     workers = sum((await workers_at(services, end, "1")).values())
     assert summary["workers"]["value"] == workers
     # The competitions and judging lines come from those services, with the same figures.
-    held = (await services.competitions.get("/v1/statistics/trends", headers=headers, params={
-        "measure": "competitions_held", "interval": "quarter", "from": quarter.key,
-        "to": quarter.key})).json()
+    held = (
+        await services.competitions.get(
+            "/v1/statistics/trends",
+            headers=headers,
+            params={
+                "measure": "competitions_held",
+                "interval": "quarter",
+                "from": quarter.key,
+                "to": quarter.key,
+            },
+        )
+    ).json()
     assert summary["competitions_held"]["value"] == held["series"][0]["points"][0]["value"]
     assert set(summary) >= {"finalists", "winners", "training_hours", "honours_granted"}
 
     response = await services.registry.get(
-        "/v1/statistics/reports/quarterly.xlsx", params={"quarter": quarter.key},
+        "/v1/statistics/reports/quarterly.xlsx",
+        params={"quarter": quarter.key},
         headers=headers,
     )
     assert response.status_code == 200, response.text
@@ -65,7 +75,8 @@ async def test_quarterly_report_json_and_workbook(services: Services) -> None:
         assert sheet["A3"].value == "统计范围：山东省"
         assert sheet["A4"].value.startswith("数据截至：")
         assert str(THRESHOLD) in sheet["A5"].value
-        assert sheet._charts, f"sheet {sheet.title} has no chart"
+        charts = sheet._charts  # type: ignore[attr-defined]  # not in openpyxl's stubs
+        assert charts, f"sheet {sheet.title} has no chart"
     overview = book["概览"]
     rows = {overview.cell(r, 1).value: overview.cell(r, 3).value for r in range(8, 30)}
     assert rows["在档职工人数"] == workers
@@ -82,8 +93,12 @@ async def test_report_scope_and_refusals(services: Services) -> None:
     assert body["workers_by_place_and_grade"]["by"] == ["county", "grade"]
     counties = {c["dims"]["county"] for c in body["workers_by_place_and_grade"]["cells"]}
     assert counties <= {None, "370200", "370202", "370211"}
-    body = assert_problem(await services.registry.get(
-        "/v1/statistics/reports/quarterly", params={"quarter": "2025-07"}, headers=city), 422)
+    body = assert_problem(
+        await services.registry.get(
+            "/v1/statistics/reports/quarterly", params={"quarter": "2025-07"}, headers=city
+        ),
+        422,
+    )
     assert body["errors"][0]["field"] == "quarter"
 
 
@@ -93,13 +108,15 @@ async def test_charts_png_and_svg(services: Services) -> None:
     headers = await admin(services)
     await population(services, seed=23)
     response = await services.registry.get(
-        "/v1/statistics/charts/figure", params={"measure": "workers", "by": "city,grade"},
+        "/v1/statistics/charts/figure",
+        params={"measure": "workers", "by": "city,grade"},
         headers=headers,
     )
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "image/png"
     width, height = png_size(response.content)
-    assert width > 600 and height > 300
+    assert width > 600
+    assert height > 300
     assert len(response.content) > 10_000
     response = await services.registry.get(
         "/v1/statistics/charts/trend",
@@ -110,7 +127,8 @@ async def test_charts_png_and_svg(services: Services) -> None:
     assert response.headers["content-type"].startswith("image/svg+xml")
     assert b"<svg" in response.content[:2000]
     response = await services.registry.get(
-        "/v1/statistics/charts/trend", params={"measure": "workers", "by": "city"},
+        "/v1/statistics/charts/trend",
+        params={"measure": "workers", "by": "city"},
         headers=headers,
     )
     assert response.headers["content-type"] == "image/png"

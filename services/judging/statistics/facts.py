@@ -24,6 +24,4 @@ async def record_stage(session: AsyncSession, stage: StageInfo) -> None:
     }
     statement = insert(JudgingStageFacts).values(values)
     fields = {k: statement.excluded[k] for k in values if k != "stage_id"}
-    await session.execute(
-        statement.on_conflict_do_update(index_elements=["stage_id"], set_=fields)
-    )
+    await session.execute(statement.on_conflict_do_update(index_elements=["stage_id"], set_=fields))

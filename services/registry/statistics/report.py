@@ -52,9 +52,9 @@ class SummaryLine(BaseModel):
     unit: str = Field(examples=["人"])
     value: JsonDecimal | None = Field(decimal_places=2, examples=[1280])
     suppressed: bool = Field(examples=[False])
-    previous_year: JsonDecimal | None = Field(decimal_places=2, examples=[1100])
-    yoy_change: JsonDecimal | None = Field(decimal_places=2, examples=[180])
-    yoy_percent: JsonDecimal | None = Field(decimal_places=1, examples=[16.4])
+    previous_year: JsonDecimal | None = Field(decimal_places=2, examples=[1024])
+    yoy_change: JsonDecimal | None = Field(decimal_places=2, examples=[256])
+    yoy_percent: JsonDecimal | None = Field(decimal_places=1, examples=[25])
 
 
 class Report(BaseModel):
@@ -115,41 +115,71 @@ async def build(
         if m.service == "registry":
             t = await trend(session, request(name, [], [quarter]))
         else:
-            t = schemas.Trend.model_validate(await _remote(
-                remote[m.service], "/v1/statistics/trends",
-                {"measure": name, "interval": "quarter", "from": quarter.key, "to": quarter.key},
-                token,
-            ))
+            t = schemas.Trend.model_validate(
+                await _remote(
+                    remote[m.service],
+                    "/v1/statistics/trends",
+                    {
+                        "measure": name,
+                        "interval": "quarter",
+                        "from": quarter.key,
+                        "to": quarter.key,
+                    },
+                    token,
+                )
+            )
         point = t.series[-1].points[0]
         if t.freshness:
             fresh.append(t.freshness)
-        summary.append(SummaryLine(
-            measure=name, label=m.label, unit=m.unit, value=point.value,
-            suppressed=point.suppressed, previous_year=point.previous_year,
-            yoy_change=point.yoy_change, yoy_percent=point.yoy_percent,
-        ))
-    by_place = await figure(session, request("workers", [d for d in (place, "grade") if d],
-                                             [quarter]))
+        summary.append(
+            SummaryLine(
+                measure=name,
+                label=m.label,
+                unit=m.unit,
+                value=point.value,
+                suppressed=point.suppressed,
+                previous_year=point.previous_year,
+                yoy_change=point.yoy_change,
+                yoy_percent=point.yoy_percent,
+            )
+        )
+    by_place = await figure(
+        session, request("workers", [d for d in (place, "grade") if d], [quarter])
+    )
     by_source = await figure(session, request("grade_changes", ["source"], [quarter]))
     workers_trend = await trend(
         session, request("workers", [], P.span(quarter.shift(-11), quarter))
     )
-    competitions = schemas.Figure.model_validate(await _remote(
-        clients.competitions, "/v1/statistics/figures",
-        {"measure": "competitions_held", "by": "level,kind", "period": quarter.key}, token,
-    ))
-    winners = schemas.Figure.model_validate(await _remote(
-        clients.judging, "/v1/statistics/figures",
-        {"measure": "winners", "by": "level", "period": quarter.key}, token,
-    ))
+    competitions = schemas.Figure.model_validate(
+        await _remote(
+            clients.competitions,
+            "/v1/statistics/figures",
+            {"measure": "competitions_held", "by": "level,kind", "period": quarter.key},
+            token,
+        )
+    )
+    winners = schemas.Figure.model_validate(
+        await _remote(
+            clients.judging,
+            "/v1/statistics/figures",
+            {"measure": "winners", "by": "level", "period": quarter.key},
+            token,
+        )
+    )
     for f in (by_place, by_source, workers_trend, competitions, winners):
         if f.freshness:
             fresh.append(f.freshness)
     return Report(
-        quarter=period_info(quarter), scope=scope_info(scope), threshold=threshold,
-        generated_at=datetime.now(UTC), freshness=max(fresh) if fresh else None,
-        summary=summary, workers_by_place_and_grade=by_place, grade_changes_by_source=by_source,
-        workers_trend=workers_trend, competitions_by_level_and_kind=competitions,
+        quarter=period_info(quarter),
+        scope=scope_info(scope),
+        threshold=threshold,
+        generated_at=datetime.now(UTC),
+        freshness=max(fresh) if fresh else None,
+        summary=summary,
+        workers_by_place_and_grade=by_place,
+        grade_changes_by_source=by_source,
+        workers_trend=workers_trend,
+        competitions_by_level_and_kind=competitions,
         winners_by_level=winners,
     )
 
@@ -178,59 +208,85 @@ def _cross(f: schemas.Figure) -> tuple[list[str], list[list[Any]]]:
 def workbook(report: Report) -> bytes:
     wb = Workbook()
     period, scope = report.quarter.label, report.scope.label
-    stamp = dict(period=period, scope=scope, fresh=report.freshness, threshold=report.threshold)
+
+    def head(ws: Any, title: str, when: str = period) -> int:
+        return render.stamp(ws, title, when, scope, report.freshness, report.threshold)
 
     ws = wb.active
     assert ws is not None
     ws.title = "概览"
-    row = render.stamp(ws, f"{period} 职工技能人才工作统计报表", **stamp)
-    rows = [[s.label, s.unit, s.value, s.previous_year, s.yoy_change, s.yoy_percent]
-            for s in report.summary]
-    first, last = render.write_table(ws, row, ["指标", "单位", "本期", "上年同期", "同比增减",
-                                               "同比增长(%)"], rows)
+    row = head(ws, f"{period} 职工技能人才工作统计报表")
+    rows = [
+        [s.label, s.unit, s.value, s.previous_year, s.yoy_change, s.yoy_percent]
+        for s in report.summary
+    ]
+    first, last = render.write_table(
+        ws, row, ["指标", "单位", "本期", "上年同期", "同比增减", "同比增长(%)"], rows
+    )
     ws.column_dimensions["A"].width = 22
     render.bar_chart(ws, "本期与上年同期", row, first, last, 4, "I7")
 
     ws = wb.create_sheet("职工分布")
     f = report.workers_by_place_and_grade
-    row = render.stamp(ws, f"{f.measure.label}（按地区、技能等级）", **stamp)
+    row = head(ws, f"{f.measure.label}（按地区、技能等级）")
     header, rows = _cross(f)
     first, last = render.write_table(ws, row, header, rows)
     # The chart leaves out the total row and column (they would dwarf the bars).
-    render.bar_chart(ws, f.measure.label, row, first, last - 1, len(header) - 1,
-                     f"A{last + 3}", stacked=True, unit=f.measure.unit)
+    render.bar_chart(
+        ws,
+        f.measure.label,
+        row,
+        first,
+        last - 1,
+        len(header) - 1,
+        f"A{last + 3}",
+        stacked=True,
+        unit=f.measure.unit,
+    )
 
     ws = wb.create_sheet("等级变动")
     f = report.grade_changes_by_source
-    row = render.stamp(ws, f"{f.measure.label}（按变动来源）", **stamp)
+    row = head(ws, f"{f.measure.label}（按变动来源）")
     header, rows = _cross(f)
     first, last = render.write_table(ws, row, header, rows)
     render.bar_chart(ws, f.measure.label, row, first, last - 1, 2, "D7", unit=f.measure.unit)
 
     ws = wb.create_sheet("趋势")
     t = report.workers_trend
-    ws_stamp = {**stamp, "period": f"{t.periods[0].label}—{t.periods[-1].label}"}
-    row = render.stamp(ws, f"{t.measure.label}（近12个季度）", **ws_stamp)
+    row = head(
+        ws, f"{t.measure.label}（近12个季度）", f"{t.periods[0].label}—{t.periods[-1].label}"
+    )
     points = t.series[-1].points
     first, last = render.write_table(
-        ws, row, ["季度", t.measure.label, "上年同期", "同比增长(%)"],
+        ws,
+        row,
+        ["季度", t.measure.label, "上年同期", "同比增长(%)"],
         [[p.label, p.value, p.previous_year, p.yoy_percent] for p in points],
     )
     render.line_chart(ws, t.measure.label, row, first, last, 3, "F7", unit=t.measure.unit)
 
     ws = wb.create_sheet("竞赛")
     f = report.competitions_by_level_and_kind
-    row = render.stamp(ws, f"{f.measure.label}（按级别、类型）", **stamp)
+    row = head(ws, f"{f.measure.label}（按级别、类型）")
     header, rows = _cross(f)
     first, last = render.write_table(ws, row, header, rows)
-    render.bar_chart(ws, f.measure.label, row, first, max(first, last - 1),
-                     max(2, len(header) - 1), f"A{last + 3}", stacked=True, unit=f.measure.unit)
+    render.bar_chart(
+        ws,
+        f.measure.label,
+        row,
+        first,
+        max(first, last - 1),
+        max(2, len(header) - 1),
+        f"A{last + 3}",
+        stacked=True,
+        unit=f.measure.unit,
+    )
     w = report.winners_by_level
     start = last + 26
     ws.cell(row=start - 1, column=1, value=f"{w.measure.label}（按竞赛级别）")
     header, rows = _cross(w)
     first, last = render.write_table(ws, start, header, rows)
-    render.bar_chart(ws, w.measure.label, start, first, max(first, last - 1), 2,
-                     f"D{start}", unit=w.measure.unit)
+    render.bar_chart(
+        ws, w.measure.label, start, first, max(first, last - 1), 2, f"D{start}", unit=w.measure.unit
+    )
     return render.workbook_bytes(wb)
-

@@ -20,8 +20,7 @@ router = statistics_router("registry")
 Reader = Annotated[Principal, Depends(StatsReader)]
 QuarterQ = Annotated[
     str | None,
-    Query(description="The quarter, `2025-Q3` (default: the current one).",
-          examples=["2025-Q3"]),
+    Query(description="The quarter, `2025-Q3` (default: the current one).", examples=["2025-Q3"]),
 ]
 
 
@@ -30,7 +29,11 @@ async def _report(
 ) -> report.Report:
     period = parse_period(quarter, "quarter", Interval.quarter)
     return await report.build(
-        session, period, scope_of(principal), threshold(request), request.app.state.clients,
+        session,
+        period,
+        scope_of(principal),
+        threshold(request),
+        request.app.state.clients,
         principal.token,
     )
 
