@@ -12,10 +12,18 @@ Each service's summaries (`shared/stats/vocabulary.py` names their grains and me
 
 How they stay current: AFTER ... FOR EACH STATEMENT triggers with transition tables, in the
 writing transaction. A statement's contribution is computed once from its old rows (with sign
--1) and its new rows (+1), grouped by GROUPING SETS into every grain and added with one
-`INSERT ... ON CONFLICT DO UPDATE`: a COPY or a 5,000-row import batch costs one grouped
-insert, not 5,000. A change to an attribute summaries group by (a worker's locality, an
-enterprise's industry, a competition's level) moves that object's whole contribution.
+-1) and its new rows (+1) and grouped by GROUPING SETS into every grain: a COPY or a 5,000-row
+import batch costs one grouped insert, not 5,000. A change to an attribute summaries group by
+(a worker's locality, an enterprise's industry, a competition's level) moves that object's
+whole contribution.
+
+The triggers only *append* their grouped deltas to `<table>_pending`: adding them to the
+summary rows in the writing transaction would lock those rows until it commits, so concurrent
+writers of the same cell (two import batches of the same month and city, a burst of
+registrations) would queue on it, and the import's in-order commits deadlocked on it (seen in
+the first version). Readers read the summary and its pending rows together (exact as soon as a
+change commits); `stats_fold_<service>()`, run every second by each service, moves the pending
+deltas into the summaries (one folder at a time per service: an advisory lock).
 
 The contribution of each source is written once below (`*_rows` templates) and used three
 ways: by the triggers (over transition tables), and by `stats_rebuild_<service>()`, which
@@ -27,7 +35,7 @@ Revision ID: 0054
 Revises: 0050
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -276,7 +284,31 @@ def upsert(
     grain: str,
     parts: list[str],
 ) -> str:
-    """Add the grouped contributions of `parts` to every grain of `table`."""
+    """Append the grouped contributions of `parts`, at every grain, to `table`'s pending
+    deltas (cells whose contributions cancel out are left out)."""
+    sets_sql = ", ".join("(" + ", ".join(s) + ")" for s in sets)
+    sums = ", ".join(f"sum({v}) AS {v}" for v in values)
+    nonzero = " OR ".join(f"sum({v}) <> 0" for v in values)
+    union = "\n    UNION ALL".join(parts)
+    return f"""
+INSERT INTO {table}_pending (grain, {", ".join(cols)}, {", ".join(values)}, updated_at)
+SELECT {grain}, {", ".join(cols)}, {sums}, now()
+FROM ({union}
+) AS c
+GROUP BY GROUPING SETS ({sets_sql})
+HAVING {nonzero};
+"""
+
+
+def merge(
+    table: str,
+    cols: list[str],
+    values: list[str],
+    sets: list[list[str]],
+    grain: str,
+    parts: list[str],
+) -> str:
+    """Add the grouped contributions of `parts` to every grain of `table` itself (rebuild)."""
     sets_sql = ", ".join("(" + ", ".join(s) + ")" for s in sets)
     sums = ", ".join(f"sum({v}) AS {v}" for v in values)
     updates = ", ".join(f"{v} = t.{v} + excluded.{v}" for v in values)
@@ -291,16 +323,19 @@ ON CONFLICT (grain, {", ".join(cols)}) DO UPDATE SET {updates}, updated_at = exc
 """
 
 
-def people(parts: list[str]) -> str:
-    return upsert(PEOPLE, PEOPLE_COLS, PEOPLE_VALUES, PEOPLE_SETS, PEOPLE_GRAIN, parts)
+Writer = Callable[[str, list[str], list[str], list[list[str]], str, list[str]], str]
 
 
-def activity(parts: list[str]) -> str:
-    return upsert(ACTIVITY, ACTIVITY_COLS, ACTIVITY_VALUES, ACTIVITY_SETS, ACTIVITY_GRAIN, parts)
+def people(parts: list[str], into: Writer = upsert) -> str:
+    return into(PEOPLE, PEOPLE_COLS, PEOPLE_VALUES, PEOPLE_SETS, PEOPLE_GRAIN, parts)
 
 
-def competitions(parts: list[str]) -> str:
-    return upsert(
+def activity(parts: list[str], into: Writer = upsert) -> str:
+    return into(ACTIVITY, ACTIVITY_COLS, ACTIVITY_VALUES, ACTIVITY_SETS, ACTIVITY_GRAIN, parts)
+
+
+def competitions(parts: list[str], into: Writer = upsert) -> str:
+    return into(
         COMPETITIONS,
         COMPETITIONS_COLS,
         ACTIVITY_VALUES,
@@ -310,8 +345,8 @@ def competitions(parts: list[str]) -> str:
     )
 
 
-def judging(parts: list[str]) -> str:
-    return upsert(JUDGING, JUDGING_COLS, ACTIVITY_VALUES, JUDGING_SETS, JUDGING_GRAIN, parts)
+def judging(parts: list[str], into: Writer = upsert) -> str:
+    return into(JUDGING, JUDGING_COLS, ACTIVITY_VALUES, JUDGING_SETS, JUDGING_GRAIN, parts)
 
 
 def changed(cols: list[str], side: str) -> str:
@@ -473,7 +508,7 @@ REBUILD = {
     "registry": (
         [PEOPLE, ACTIVITY],
         [
-            people([people_rows("grade_changes", "workers", "enterprises", 1)]),
+            people([people_rows("grade_changes", "workers", "enterprises", 1)], merge),
             activity(
                 [
                     mentorship_rows("mentorships", "workers", "enterprises", 1),
@@ -481,7 +516,8 @@ REBUILD = {
                     enrolment_rows("training_enrolments", "workers", "enterprises", 1),
                     honour_rows("honour_grants", "workers", "enterprises", 1),
                     achievement_rows("innovation_achievements", "enterprises", 1),
-                ]
+                ],
+                merge,
             ),
         ],
     ),
@@ -493,15 +529,44 @@ REBUILD = {
                     competition_rows("competitions", 1),
                     entry_rows("entries", "competitions", 1),
                     participant_rows("entry_members", "entries", "competitions", 1),
-                ]
+                ],
+                merge,
             )
         ],
     ),
     "judging": (
         [JUDGING],
-        [judging([result_rows("result_entries", "stage_results", "stats_judging_stages", 1)])],
+        [
+            judging(
+                [result_rows("result_entries", "stage_results", "stats_judging_stages", 1)],
+                merge,
+            )
+        ],
     ),
 }
+
+
+COLUMNS = {
+    PEOPLE: (PEOPLE_COLS, PEOPLE_VALUES),
+    ACTIVITY: (ACTIVITY_COLS, ACTIVITY_VALUES),
+    COMPETITIONS: (COMPETITIONS_COLS, ACTIVITY_VALUES),
+    JUDGING: (JUDGING_COLS, ACTIVITY_VALUES),
+}
+
+
+def fold(table: str) -> str:
+    """Move the pending deltas of `table` into it (the rows deleted are those summed)."""
+    cols, values = COLUMNS[table]
+    sums = ", ".join(f"sum({v})" for v in values)
+    updates = ", ".join(f"{v} = t.{v} + excluded.{v}" for v in values)
+    return f"""
+WITH moved AS (DELETE FROM {table}_pending RETURNING *)
+INSERT INTO {table} AS t (grain, {", ".join(cols)}, {", ".join(values)}, updated_at)
+SELECT grain, {", ".join(cols)}, {sums}, max(updated_at) FROM moved
+GROUP BY grain, {", ".join(cols)}
+ON CONFLICT (grain, {", ".join(cols)}) DO UPDATE SET {updates},
+    updated_at = greatest(t.updated_at, excluded.updated_at);
+"""
 
 
 def fact_table(
@@ -511,6 +576,18 @@ def fact_table(
 ) -> None:
     op.create_table(
         name,
+        sa.Column("grain", sa.SmallInteger(), nullable=False),
+        *(sa.Column(c, t, nullable=(c != "month" and c != "measure")) for c, t in cols),
+        *(sa.Column(v, t, server_default=sa.text("0"), nullable=False) for v, t in values),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+    )
+    op.create_table(
+        f"{name}_pending",
         sa.Column("grain", sa.SmallInteger(), nullable=False),
         *(sa.Column(c, t, nullable=(c != "month" and c != "measure")) for c, t in cols),
         *(sa.Column(v, t, server_default=sa.text("0"), nullable=False) for v, t in values),
@@ -631,21 +708,31 @@ def upgrade() -> None:
             f"FOR EACH STATEMENT EXECUTE FUNCTION {fn}()"
         )
     for service, (tables, statements) in REBUILD.items():
-        deletes = "\n".join(f"DELETE FROM {t};" for t in tables)
+        # One folder or rebuild at a time per service (they would add the same deltas twice).
+        lock = f"PERFORM pg_advisory_xact_lock(hashtext('stats_{service}'));"
+        deletes = "\n".join(f"DELETE FROM {t}; DELETE FROM {t}_pending;" for t in tables)
         op.execute(
             f"CREATE FUNCTION stats_rebuild_{service}() RETURNS void LANGUAGE plpgsql AS $fn$\n"
-            f"BEGIN\n{deletes}\n{chr(10).join(statements)}\nEND\n$fn$"
+            f"BEGIN\n{lock}\n{deletes}\n{chr(10).join(statements)}\nEND\n$fn$"
+        )
+        folds = "\n".join(fold(t) for t in tables)
+        op.execute(
+            f"CREATE FUNCTION stats_fold_{service}() RETURNS boolean LANGUAGE plpgsql AS $fn$\n"
+            f"BEGIN\nIF NOT pg_try_advisory_xact_lock(hashtext('stats_{service}')) THEN\n"
+            f"RETURN false;\nEND IF;\n{folds}\nRETURN true;\nEND\n$fn$"
         )
         # Existing data: the summaries start complete.
         op.execute(f"SELECT stats_rebuild_{service}()")
 
-
 def downgrade() -> None:
     for service in REBUILD:
         op.execute(f"DROP FUNCTION stats_rebuild_{service}()")
+        op.execute(f"DROP FUNCTION stats_fold_{service}()")
     for table, event in triggers():
         fn = f"stats_{table}_{event.lower()}"
         op.execute(f"DROP TRIGGER {fn} ON {table}")
         op.execute(f"DROP FUNCTION {fn}()")
     for table in (JUDGING, "stats_judging_stages", COMPETITIONS, ACTIVITY, PEOPLE):
         op.drop_table(table)
+        if table in COLUMNS:
+            op.drop_table(f"{table}_pending")

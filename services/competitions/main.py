@@ -18,6 +18,7 @@ from services.competitions.stages.router import webhooks as stage_webhooks
 from services.competitions.statistics.router import router as statistics_router
 from services.competitions.webhooks import webhooks
 from shared.app import create_service_app
+from shared.stats.fold import fold_loop
 from shared.config import Settings, get_settings
 
 DESCRIPTION = """
@@ -64,4 +65,5 @@ def create_app(
         webhooks=[webhooks, stage_webhooks, scheduling_webhooks],
         openapi_tags=TAGS,
         transport=transport,
+        background=[fold_loop("competitions")],
     )

@@ -25,6 +25,7 @@ from services.judging.scoring.router import router as scoring_router
 from services.judging.scoring.router import webhooks as scoring_webhooks
 from services.judging.statistics.router import router as statistics_router
 from shared.app import create_service_app
+from shared.stats.fold import fold_loop
 from shared.config import Settings, get_settings
 
 DESCRIPTION = """
@@ -117,5 +118,5 @@ def create_app(
         ],
         webhooks=[assignment_webhooks, scoring_webhooks, results_webhooks, award_webhooks],
         transport=transport,
-        background=[run_award_sweeper],
+        background=[run_award_sweeper, fold_loop("judging")],
     )

@@ -28,6 +28,7 @@ from services.registry.webhooks.router import webhooks as ping_webhooks
 from services.registry.workers.router import router as workers_router
 from services.registry.workers.router import webhooks as worker_webhooks
 from shared.app import create_service_app
+from shared.stats.fold import fold_loop
 from shared.auth import passwords
 from shared.auth.keys import load_or_create_keys
 from shared.auth.tokens import LocalKeyVerifier
@@ -119,7 +120,7 @@ def create_app(
         # Disabled accounts and revoked clients: `shared.auth.revocations`, as in every service.
         token_verifier=lambda _http: LocalKeyVerifier(settings, published),
         transport=transport,
-        background=[job_loop],
+        background=[job_loop, fold_loop("registry")],
     )
     app.state.import_wakeup = asyncio.Event()
     app.state.cipher = load_cipher(settings.data_key, settings.key_dir)

@@ -1,7 +1,8 @@
 """Summary tables of programme statistics (migration 0054; `shared/stats` reads them).
 
-Each is written only by its owning service's triggers, in the transactions that change the
-data it sums, and rebuilt from scratch by `stats_rebuild_<service>()`. Rows hold one cell of one
+Each is written only by its owning service: its triggers append deltas to `<table>_pending` in
+the transactions that change the data it sums, its folder moves them into the table, and it is
+rebuilt from scratch by `stats_rebuild_<service>()`. Rows hold one cell of one
 grain: the columns outside the grain are NULL (and NULLs are not distinct in the unique index,
 so that `ON CONFLICT` finds the cell).
 """
@@ -32,19 +33,26 @@ from sqlalchemy.types import TypeEngine
 from shared.models.base import Base
 
 
+def _columns(
+    cols: list[tuple[str, TypeEngine[Any]]], values: list[tuple[str, TypeEngine[Any]]]
+) -> list[Column[Any]]:
+    return [
+        Column("grain", SmallInteger, nullable=False),
+        *(Column(c, t, nullable=c not in ("month", "measure")) for c, t in cols),
+        *(Column(v, t, server_default=text("0"), nullable=False) for v, t in values),
+        Column("updated_at", DateTime(timezone=True), server_default=text("now()"), nullable=False),
+    ]
+
+
 def _fact_table(
     name: str,
     cols: list[tuple[str, TypeEngine[Any]]],
     values: list[tuple[str, TypeEngine[Any]]],
 ) -> Table:
-    table = Table(
-        name,
-        Base.metadata,
-        Column("grain", SmallInteger, nullable=False),
-        *(Column(c, t, nullable=c not in ("month", "measure")) for c, t in cols),
-        *(Column(v, t, server_default=text("0"), nullable=False) for v, t in values),
-        Column("updated_at", DateTime(timezone=True), server_default=text("now()"), nullable=False),
-    )
+    """The summary table, and `<name>_pending`: the deltas the triggers append (same columns,
+    no index: only appended to, and emptied by `stats_fold_<service>()`)."""
+    table = Table(name, Base.metadata, *_columns(cols, values))
+    Table(f"{name}_pending", Base.metadata, *_columns(cols, values))
     Index(
         f"uq_{name}_cell",
         table.c.grain,

@@ -196,11 +196,16 @@ async def compute(session: AsyncSession, req: Request) -> Result:
     sql = (
         f"SELECT {', '.join([*selects, f'{month} AS m'])}, "  # noqa: S608
         f"sum({measure.value_column}) AS v, sum({people}) AS p, max(updated_at) AS fresh "
-        f"FROM {measure.table.name} WHERE {' AND '.join(where)} "
+        f"FROM {source(measure.table.name)} WHERE {' AND '.join(where)} "
         f"GROUP BY {', '.join([*(f'g{i}' for i in range(len(group))), 'm'])}"
     )
     rows = (await session.execute(text(sql), params)).all()
     return assemble(req, table_dims, list(group), rows)
+
+
+def source(table: str) -> str:
+    """A summary and its pending deltas (not yet folded in): together, exact at once."""
+    return f"(SELECT * FROM {table} UNION ALL SELECT * FROM {table}_pending) AS f"
 
 
 def _subtree(column: str, param: str) -> str:
