@@ -92,7 +92,7 @@ SELECT substr(locality_code, 1, 4) || '00' AS city, grade, count(*) AS n
 FROM workers GROUP BY 1, 2
 """
 STATS_TREND_SQL = """
-SELECT m, sum(n) OVER (ORDER BY m) AS n FROM (
+SELECT m, CAST(sum(n) OVER (ORDER BY m) AS bigint) AS n FROM (
     SELECT date_trunc('month', effective_date) AS m, count(*) AS n
     FROM grade_changes WHERE source = 'initial' GROUP BY 1
 ) AS s ORDER BY m

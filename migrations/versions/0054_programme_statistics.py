@@ -695,7 +695,12 @@ def upgrade() -> None:
         fn = f"stats_{table}_{event.lower()}"
         body = "\n".join(statements)
         op.execute(
-            f"CREATE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $fn$\n"
+            # A statement's rows are few next to the tables they are joined to (a 5,000-row
+            # import batch, a million workers): look them up by index. The planner's hash join
+            # scanned all workers for every batch (measured: 24 of the trigger's 40 ms at
+            # 50,000 workers, growing with the table).
+            f"CREATE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql "
+            f"SET enable_seqscan = off AS $fn$\n"
             f"BEGIN\n{body}\nRETURN NULL;\nEND\n$fn$"
         )
         transition = {
@@ -723,6 +728,7 @@ def upgrade() -> None:
         )
         # Existing data: the summaries start complete.
         op.execute(f"SELECT stats_rebuild_{service}()")
+
 
 def downgrade() -> None:
     for service in REBUILD:

@@ -18,8 +18,8 @@ from services.competitions.stages.router import webhooks as stage_webhooks
 from services.competitions.statistics.router import router as statistics_router
 from services.competitions.webhooks import webhooks
 from shared.app import create_service_app
-from shared.stats.fold import fold_loop
 from shared.config import Settings, get_settings
+from shared.stats.fold import fold_loop
 
 DESCRIPTION = """
 Labour-skill competitions at every level: enterprise, county, city and provincial rounds of post

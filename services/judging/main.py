@@ -25,8 +25,8 @@ from services.judging.scoring.router import router as scoring_router
 from services.judging.scoring.router import webhooks as scoring_webhooks
 from services.judging.statistics.router import router as statistics_router
 from shared.app import create_service_app
-from shared.stats.fold import fold_loop
 from shared.config import Settings, get_settings
+from shared.stats.fold import fold_loop
 
 DESCRIPTION = """
 Blind, conflict-free judging: judges, marking schemes, scores, aggregation, results and awards.

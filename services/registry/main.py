@@ -28,12 +28,12 @@ from services.registry.webhooks.router import webhooks as ping_webhooks
 from services.registry.workers.router import router as workers_router
 from services.registry.workers.router import webhooks as worker_webhooks
 from shared.app import create_service_app
-from shared.stats.fold import fold_loop
 from shared.auth import passwords
 from shared.auth.keys import load_or_create_keys
 from shared.auth.tokens import LocalKeyVerifier
 from shared.config import Settings, get_settings
 from shared.crypto import load_cipher
+from shared.stats.fold import fold_loop
 
 DESCRIPTION = """
 The registry of Shandong's industrial workers and the system's identity provider: enterprises,

@@ -190,6 +190,10 @@ async def compute(session: AsyncSession, req: Request) -> Result:
         month = "month"
         params["first"] = first
         where.append("month BETWEEN :first AND :last")
+    if len(req.periods) == 1:
+        # One period: every month read sums into it (rows per cell, not per cell and month).
+        month = "CAST(:first AS date)"
+        params["first"] = first
     people = measure.people_column or measure.value_column
     selects = [f"{expr} AS g{i}" for i, expr in enumerate(group.values())]
     # Names from the vocabulary only reach the text; every value is a bound parameter.
@@ -205,7 +209,7 @@ async def compute(session: AsyncSession, req: Request) -> Result:
 
 def source(table: str) -> str:
     """A summary and its pending deltas (not yet folded in): together, exact at once."""
-    return f"(SELECT * FROM {table} UNION ALL SELECT * FROM {table}_pending) AS f"
+    return f"(SELECT * FROM {table} UNION ALL SELECT * FROM {table}_pending) AS f"  # noqa: S608
 
 
 def _subtree(column: str, param: str) -> str:
