@@ -20,8 +20,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from shared.auth.deps import require
 from shared.auth.principal import Principal, Role
-from shared.db import SessionDep
+from shared.db import AutocommitSessionDep
 from shared.errors import FieldError, InvalidInput, error_responses
+from shared.responses import model_response
 from shared.stats import engine, render, schemas
 from shared.stats import periods as P
 from shared.stats.service import (
@@ -158,14 +159,14 @@ def statistics_router(service: str) -> APIRouter:
         responses=error_responses(401, 403, 422),
     )
     async def get_figure(
-        session: SessionDep,
+        session: AutocommitSessionDep,
         principal: Reader,
         request: Request,
         measure: MeasureQ,
         by: ByQ = None,
         filters: FilterQ = None,
         period: PeriodQ = None,
-    ) -> schemas.Figure:
+    ) -> Response:
         """One measure for one period, broken down by up to three dimensions, with the total
         along each (a dimension's value `null` in a cell). Read from the summaries, within the
         caller's scope (the province everything, a city its city and counties, an enterprise
@@ -180,7 +181,7 @@ def statistics_router(service: str) -> APIRouter:
             scope_of(principal),
             threshold(request),
         )
-        return await figure(session, req)
+        return model_response(await figure(session, req))
 
     @router.get(
         "/trends",
@@ -190,7 +191,7 @@ def statistics_router(service: str) -> APIRouter:
         responses=error_responses(401, 403, 422),
     )
     async def get_trend(
-        session: SessionDep,
+        session: AutocommitSessionDep,
         principal: Reader,
         request: Request,
         measure: MeasureQ,
@@ -199,7 +200,7 @@ def statistics_router(service: str) -> APIRouter:
         to: ToQ = None,
         by: ByQ = None,
         filters: FilterQ = None,
-    ) -> schemas.Trend:
+    ) -> Response:
         """The measure for each month, quarter or year from `from` to `to`, one series per
         value of the `by` dimensions (at most two) and one for their total, each point with
         the same period a year before and the change on it. Suppression as for figures; a
@@ -217,7 +218,7 @@ def statistics_router(service: str) -> APIRouter:
                 "A trend has at most two dimensions.",
                 errors=[FieldError(field="by", message="at most two")],
             )
-        return await trend(session, req)
+        return model_response(await trend(session, req))
 
     @router.get(
         "/charts/figure",
@@ -233,7 +234,7 @@ def statistics_router(service: str) -> APIRouter:
         },
     )
     async def figure_chart(
-        session: SessionDep,
+        session: AutocommitSessionDep,
         principal: Reader,
         request: Request,
         measure: MeasureQ,
@@ -275,7 +276,7 @@ def statistics_router(service: str) -> APIRouter:
         },
     )
     async def trend_chart(
-        session: SessionDep,
+        session: AutocommitSessionDep,
         principal: Reader,
         request: Request,
         measure: MeasureQ,

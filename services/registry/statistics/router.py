@@ -9,7 +9,7 @@ from fastapi import Depends, Query, Request, Response
 
 from services.registry.statistics import report
 from shared.auth.principal import Principal
-from shared.db import SessionDep
+from shared.db import AutocommitSessionDep
 from shared.errors import error_responses
 from shared.stats.api import StatsReader, parse_period, statistics_router, threshold
 from shared.stats.periods import Interval
@@ -25,7 +25,7 @@ QuarterQ = Annotated[
 
 
 async def _report(
-    session: SessionDep, principal: Principal, request: Request, quarter: str | None
+    session: AutocommitSessionDep, principal: Principal, request: Request, quarter: str | None
 ) -> report.Report:
     period = parse_period(quarter, "quarter", Interval.quarter)
     return await report.build(
@@ -46,7 +46,7 @@ async def _report(
     responses=error_responses(401, 403, 422, 502, 503, 504),
 )
 async def quarterly_report(
-    session: SessionDep, principal: Reader, request: Request, quarter: QuarterQ = None
+    session: AutocommitSessionDep, principal: Reader, request: Request, quarter: QuarterQ = None
 ) -> report.Report:
     """The quarter's programme figures within the caller's scope: each measure of the three
     services with the same quarter a year before, workers by place and grade, grade changes by
@@ -66,7 +66,7 @@ async def quarterly_report(
     },
 )
 async def quarterly_workbook(
-    session: SessionDep, principal: Reader, request: Request, quarter: QuarterQ = None
+    session: AutocommitSessionDep, principal: Reader, request: Request, quarter: QuarterQ = None
 ) -> Response:
     """The quarterly report as an Excel workbook in Chinese: an overview with the year-on-year
     change, workers by place and grade, grade changes, the 12-quarter trend and the
