@@ -154,6 +154,9 @@ def _figure_chart(data: schemas.Figure, fmt: str) -> bytes:
             xs = [i + j * width for i in range(len(first))]
             ys = [_value(lookup[(f, s)].value) if (f, s) in lookup else 0.0 for f in first]
             ax.bar(xs, ys, width, label=_label(data.labels, by[1], s, cjk))
+            for x, f in zip(xs, first, strict=True):
+                if (f, s) in lookup and lookup[(f, s)].suppressed:
+                    ax.annotate("*", (x, 0), ha="center", va="bottom")
         ax.set_xticks(
             [i + 0.4 - width / 2 for i in range(len(first))],
             [_label(data.labels, by[0], f, cjk) for f in first],
