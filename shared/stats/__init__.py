@@ -9,7 +9,9 @@
   with its margins, suppresses, slices and shapes the answer.
 - `schemas`: the response shapes; `render`: XLSX with native charts, PNG and SVG charts.
 
-Each service keeps its summary tables current in the transactions that change its data
-(statement-level triggers, migration 0054) and exposes the figures it owns under
-`/v1/statistics/...` through its `statistics/` area.
+Each service's statement-level triggers (migration 0054) append every change's grouped deltas
+to `<summary>_pending` in the transaction that makes it; readers add them to the summary (exact
+at commit), and the service's folder (`fold.py`) moves them into the summary every second.
+Each service exposes the figures it owns under `/v1/statistics/...` (its `statistics/` area);
+`rebuild.py` is the rebuild/check command.
 """

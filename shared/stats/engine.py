@@ -2,9 +2,10 @@
 
 1. `plan`: the smallest grain of the measure's table holding every column the figure groups,
    filters or is scoped by.
-2. `read`: one `SELECT ... GROUP BY` over that grain, within the caller's scope and the filters
-   on open-set dimensions (enterprise, occupation, honour, locality subtrees), bucketed by
-   month (a stock's months before the first period are summed into one opening bucket).
+2. `read`: one `SELECT ... GROUP BY` over that grain (the summary and its pending deltas),
+   within the caller's scope and the filters on open-set dimensions (enterprise, occupation,
+   honour, locality subtrees), bucketed by month (a stock's months before the first period
+   are summed into one opening bucket; a one-period figure reads one bucket).
 3. `assemble`: periods from months (flows sum the months of a period, stocks the months up to
    its end), derived dimensions (city, file type, age band), every margin.
 4. `shared.stats.suppression.suppress` over the whole table, then the slice the caller asked
