@@ -84,6 +84,19 @@ ONE_ROW_SQL = (
     "WHERE stage_id = $1 AND status IN ('provisional', 'final') "
     "ORDER BY version DESC LIMIT 1"
 )
+#: The statistics benchmark's references: the same figures as bare GROUP BYs over the base
+#: tables (bench/statistics.py): workers by city and grade now, and the 36-month trend of
+#: workers on file (registrations summed month by month).
+STATS_CITY_GRADE_SQL = """
+SELECT substr(locality_code, 1, 4) || '00' AS city, grade, count(*) AS n
+FROM workers GROUP BY 1, 2
+"""
+STATS_TREND_SQL = """
+SELECT m, CAST(sum(n) OVER (ORDER BY m) AS bigint) AS n FROM (
+    SELECT date_trunc('month', effective_date) AS m, count(*) AS n
+    FROM grade_changes WHERE source = 'initial' GROUP BY 1
+) AS s ORDER BY m
+"""
 SCORES_TABLE = "bench_scores"
 SCORES_SETUP = f"""
 DROP TABLE IF EXISTS {SCORES_TABLE};
@@ -165,6 +178,20 @@ def create_app() -> FastAPI:
         else:
             rows = await pool.fetch(LIST_SQL, *list_args(locality_code, grade))
         return Response(_json(rows), media_type="application/json")
+
+    @app.get("/stats/city-grade")
+    async def stats_city_grade(request: Request) -> Response:
+        pool: Any = request.app.state.pool
+        rows = await pool.fetch(STATS_CITY_GRADE_SQL)
+        return Response(json.dumps([dict(r) for r in rows]), media_type="application/json")
+
+    @app.get("/stats/trend")
+    async def stats_trend(request: Request) -> Response:
+        pool: Any = request.app.state.pool
+        rows = await pool.fetch(STATS_TREND_SQL)
+        # The last 36 months, as the registry's trend answers them.
+        body = [{"month": r["m"].date().isoformat(), "n": r["n"]} for r in rows][-36:]
+        return Response(json.dumps(body, default=str), media_type="application/json")
 
     @app.get("/stage-results/{stage_id}")
     async def stage_result(request: Request, stage_id: uuid.UUID) -> Response:

@@ -339,6 +339,14 @@ class Settings(BaseSettings):
         "keep-alive connections to that receiver).",
     )
 
+    stats_min_cell: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Programme statistics: a cell counting fewer people than this is suppressed "
+        "(with complementary cells, so that totals do not reveal it).",
+    )
+
     log_level: str = Field("INFO", description="Python log level.")
     log_json: bool = Field(True, description="Structured JSON logs (false: plain text).")
     cors_origins: Annotated[list[str], NoDecode] = Field(

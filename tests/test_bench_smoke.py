@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from bench import assignment, imports, load, registration, scheduler, scoring, webhooks
+from bench import (
+    assignment,
+    imports,
+    load,
+    registration,
+    scheduler,
+    scoring,
+    statistics,
+    webhooks,
+)
 from bench.data import SEARCH_TERMS, write_workers_csv
 from bench.main import create_admin_and_job, explain, http_urls
 from bench.servers import server_env, start_baseline, stop
@@ -144,3 +153,27 @@ async def test_webhook_fan_out_benchmark_counts_every_delivery(
     assert ours["statuses"] == {"succeeded": 80}
     assert base["received"] == base["count"] == 80
     assert ours["peak_rss_kib"] > 0
+
+
+@pytest.mark.timeout(120)
+async def test_statistics_bench_sides_agree_and_a_new_worker_appears(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The programme statistics benchmark on 200 imported workers: both sides answer the same
+    figures, and a worker registered over HTTP is counted (no timing assertions)."""
+    monkeypatch.setenv("ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("ARGON2_MEMORY_KIB", "1024")
+    csv_path = write_workers_csv(tmp_path / "workers.csv", ROWS)
+    _, job_id = await create_admin_and_job(database_url, csv_path.read_bytes(), tmp_path / "keys")
+    ours = await imports.run_ours(database_url, tmp_path / "keys", job_id)
+    assert ours["rows"] == ROWS
+    out = await statistics.run(database_url, tmp_path / "keys", tmp_path, 0.5, 0.2)
+    assert out["figure"]["agreement"]["ok"], out["figure"]["agreement"]
+    assert out["figure"]["agreement"]["cells"] > 0
+    assert out["trend"]["agreement"]["ok"], out["trend"]["agreement"]
+    assert out["trend"]["agreement"]["points"] == 36
+    for key in ("figure", "trend"):
+        for side in ("ours", "baseline"):
+            assert out[key][side]["requests"] > 0
+            assert out[key][side]["errors"] == 0
+    assert out["freshness"]["samples"] > 0

@@ -19,9 +19,11 @@ from services.competitions.scheduling.router import router as scheduling_router
 from services.competitions.scheduling.router import webhooks as scheduling_webhooks
 from services.competitions.stages.router import router as stages_router
 from services.competitions.stages.router import webhooks as stage_webhooks
+from services.competitions.statistics.router import router as statistics_router
 from services.competitions.webhooks import webhooks
 from shared.app import create_service_app
 from shared.config import Settings, get_settings
+from shared.stats.fold import fold_loop
 
 DESCRIPTION = """
 Labour-skill competitions at every level: enterprise, county, city and provincial rounds of post
@@ -45,6 +47,12 @@ TAGS = [
     },
     {"name": "nominations", "description": "Nominations (推荐) from qualifiers' final results."},
     {"name": "calendar", "description": "Competitions at every level, and events open to me."},
+    {
+        "name": "statistics",
+        "description": "Programme statistics (aggregates only): the vocabulary, figures by "
+        "dimension with margins, trends with year-on-year change, charts (PNG, SVG). Small "
+        "cells are suppressed.",
+    },
 ]
 
 
@@ -65,8 +73,10 @@ def create_app(
             pathways_router,
             nominations_router,
             calendar_router,
+            statistics_router,
         ],
         webhooks=[webhooks, stage_webhooks, scheduling_webhooks, nomination_webhooks],
         openapi_tags=TAGS,
         transport=transport,
+        background=[fold_loop("competitions")],
     )

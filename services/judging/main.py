@@ -24,8 +24,10 @@ from services.judging.results.router import router as results_router
 from services.judging.results.router import webhooks as results_webhooks
 from services.judging.scoring.router import router as scoring_router
 from services.judging.scoring.router import webhooks as scoring_webhooks
+from services.judging.statistics.router import router as statistics_router
 from shared.app import create_service_app
 from shared.config import Settings, get_settings
+from shared.stats.fold import fold_loop
 
 DESCRIPTION = """
 Blind, conflict-free judging: judges, marking schemes, scores, aggregation, results and awards.
@@ -54,6 +56,7 @@ def create_app(
             certificates_router,
             analytics_router,
             pairwise_router,
+            statistics_router,
         ],
         openapi_tags=[
             {
@@ -108,8 +111,14 @@ def create_app(
                 "description": "For large innovation contests: judges compare two entries at a "
                 "time; CrowdBT ranks the entries and weighs judges by reliability.",
             },
+            {
+                "name": "statistics",
+                "description": "Programme statistics (aggregates only): the vocabulary, figures "
+                "by dimension with margins, trends with year-on-year change, charts (PNG, SVG). "
+                "Small cells are suppressed.",
+            },
         ],
         webhooks=[assignment_webhooks, scoring_webhooks, results_webhooks, award_webhooks],
         transport=transport,
-        background=[run_award_sweeper],
+        background=[run_award_sweeper, fold_loop("judging")],
     )

@@ -13,6 +13,7 @@ from shared.auth.policy import (
     Rule,
     allow,
     public,
+    statistics_policy,
 )
 from shared.auth.principal import Role
 
@@ -223,4 +224,5 @@ POLICY: dict[RouteKey, Rule] = {
     ),
     ("GET", "/v1/me"): allow(*AUTHENTICATED),
     ("GET", "/v1/audit"): allow(Role.admin),
+    **statistics_policy(),
 }

@@ -34,7 +34,9 @@ class StageInfo:
     level: CompetitionLevel
     organiser_locality_code: str
     organiser_enterprise_id: uuid.UUID | None
-    #: The competition's year (results in talent files are shown by level and year).
+    #: The competition's kind and year (talent files show results by level and year;
+    #: statistics group finalists and winners by both).
+    competition_kind: str = ""
     year: int | None = None
 
     def scope(self) -> dict[str, str]:
@@ -122,6 +124,7 @@ class Upstream:
             level=CompetitionLevel(competition["level"]),
             organiser_locality_code=competition["organiser_locality_code"],
             organiser_enterprise_id=uuid.UUID(enterprise) if enterprise else None,
+            competition_kind=competition["kind"],
             year=competition.get("year"),
         )
 

@@ -25,6 +25,7 @@ from services.registry.reserve.router import router as reserve_router
 from services.registry.reserve.router import webhooks as reserve_webhooks
 from services.registry.results.router import router as results_router
 from services.registry.results.router import webhooks as result_webhooks
+from services.registry.statistics.router import router as statistics_router
 from services.registry.training.router import router as training_router
 from services.registry.webhooks.router import router as webhooks_router
 from services.registry.webhooks.router import webhooks as ping_webhooks
@@ -36,6 +37,7 @@ from shared.auth.keys import load_or_create_keys
 from shared.auth.tokens import LocalKeyVerifier
 from shared.config import Settings, get_settings
 from shared.crypto import load_cipher
+from shared.stats.fold import fold_loop
 
 DESCRIPTION = """
 The registry of Shandong's industrial workers and the system's identity provider: enterprises,
@@ -89,6 +91,12 @@ TAGS = [
         "deliveries, retries, the delivery log, redelivery and test pings.",
     },
     {"name": "internal", "description": "Called by our other services (machine clients)."},
+    {
+        "name": "statistics",
+        "description": "Programme statistics (aggregates only): the vocabulary, figures by "
+        "dimension with margins, trends with year-on-year change, charts (PNG, SVG), and the "
+        "quarterly programme report (JSON, XLSX). Small cells are suppressed.",
+    },
 ]
 
 
@@ -117,6 +125,7 @@ def create_app(
             reserve_router,
             accounts_router,
             webhooks_router,
+            statistics_router,
         ],
         openapi_tags=TAGS,
         webhooks=[
@@ -130,7 +139,7 @@ def create_app(
         # Disabled accounts and revoked clients: `shared.auth.revocations`, as in every service.
         token_verifier=lambda _http: LocalKeyVerifier(settings, published),
         transport=transport,
-        background=[job_loop],
+        background=[job_loop, fold_loop("registry")],
     )
     app.state.import_wakeup = asyncio.Event()
     app.state.cipher = load_cipher(settings.data_key, settings.key_dir)

@@ -15,6 +15,7 @@ from shared.auth.policy import (
     Rule,
     allow,
     public,
+    statistics_policy,
 )
 from shared.auth.principal import Role
 
@@ -400,4 +401,7 @@ POLICY: dict[RouteKey, Rule] = {
     ): allow(Role.admin, scopes=("webhooks:manage",), integration="own subscriptions only"),
     ("GET", "/v1/me"): allow(*AUTHENTICATED),
     ("GET", "/v1/audit"): allow(Role.admin),
+    **statistics_policy(
+        "/v1/statistics/reports/quarterly", "/v1/statistics/reports/quarterly.xlsx"
+    ),
 }

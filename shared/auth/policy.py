@@ -105,6 +105,29 @@ ORG_LOCALITY = "own locality (a city includes its counties) or own enterprise"
 OWN_WORKER = "own worker record only"
 
 
+#: Programme statistics: aggregates only, within the caller's scope (shared/stats).
+STATS_SCOPE = "organiser's locality subtree or enterprise (aggregates only)"
+STATISTICS_PATHS = (
+    "/v1/statistics/measures",
+    "/v1/statistics/figures",
+    "/v1/statistics/trends",
+    "/v1/statistics/charts/figure",
+    "/v1/statistics/charts/trend",
+)
+
+
+def statistics_policy(*extra: str) -> dict[RouteKey, Rule]:
+    """The rows of the statistics endpoints every service serves (and `extra` paths)."""
+    rule = allow(
+        Role.admin,
+        Role.organiser,
+        scopes=("statistics:read",),
+        organiser=STATS_SCOPE,
+        integration="province-wide aggregates",
+    )
+    return {("GET", path): rule for path in (*STATISTICS_PATHS, *extra)}
+
+
 def routes(app: FastAPI) -> Iterator[tuple[RouteKey, APIRoute | None]]:
     """Every (method, path) the app answers (HEAD aside), with its APIRoute when it has one.
 

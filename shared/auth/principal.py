@@ -26,6 +26,7 @@ INTEGRATION_SCOPES: dict[str, str] = {
     "registry:write": "Record grades and honours (government HR systems).",
     "competitions:read": "Read competitions, events and entries.",
     "results:read": "Read published results and awards.",
+    "statistics:read": "Read programme statistics (aggregates only, province-wide).",
     "webhooks:manage": "Manage the client's own webhook subscriptions.",
     "internal": "Service-to-service calls between our own services.",
 }

@@ -4,7 +4,7 @@ Importing this package registers every table on `Base.metadata` (Alembic autogen
 `alembic check` read it from here).
 """
 
-from shared.models import competitions, infra, judging, registry, webhooks
+from shared.models import competitions, infra, judging, registry, statistics, webhooks
 from shared.models.base import Base
 
-__all__ = ["Base", "competitions", "infra", "judging", "registry", "webhooks"]
+__all__ = ["Base", "competitions", "infra", "judging", "registry", "statistics", "webhooks"]

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.judging.awards import jobs as award_jobs
 from services.judging.results import compute, schemas
+from services.judging.statistics import facts as statistics
 from services.judging.upstream import StageInfo, Upstream
 from shared import audit, outbox
 from shared.auth.principal import Principal
@@ -754,6 +755,8 @@ async def finalise(
             rule="appeal_upheld",
         )
     public.advancement = await _advance(session, stage, upstream, public)
+    # Before the status changes: the statistics trigger of stage_results reads these facts.
+    await statistics.record_stage(session, stage)
     public.status = ResultStatus.final
     public.finalised_at = now
     public.finalised_by = principal.sub

@@ -1,0 +1,6 @@
+"""`python -m services.judging.statistics rebuild|check`: see `shared/stats/rebuild.py`."""
+
+from shared.stats.rebuild import main
+
+if __name__ == "__main__":
+    main("judging")
