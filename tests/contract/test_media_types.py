@@ -84,13 +84,28 @@ def _media_types_in_code(route: APIRoute) -> set[str]:
             value: Any = None
             if isinstance(keyword.value, ast.Constant):
                 value = keyword.value.value
-            elif isinstance(keyword.value, ast.Name):
-                value = route.endpoint.__globals__.get(keyword.value.id)
+            elif isinstance(keyword.value, ast.Name | ast.Attribute):
+                value = _constant(route, keyword.value)
+            elif isinstance(keyword.value, ast.Subscript):
+                # One of a module constant's values (`MEDIA_TYPES[format]`): any of them.
+                table = _constant(route, keyword.value.value)
+                assert isinstance(table, dict), f"{route.path}: media_type from a non-constant"
+                found |= {str(v).split(";")[0].strip().lower() for v in table.values()}
+                continue
             assert isinstance(value, str), (
                 f"{route.path}: media_type must be a literal or a module constant"
             )
             found.add(value.split(";")[0].strip().lower())
     return found
+
+
+def _constant(route: APIRoute, node: ast.expr) -> Any:
+    """A module constant named in the endpoint's source (`NAME` or `module.NAME`)."""
+    if isinstance(node, ast.Name):
+        return route.endpoint.__globals__.get(node.id)
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        return getattr(route.endpoint.__globals__.get(node.value.id), node.attr, None)
+    return None
 
 
 def _declared(document: dict[str, Any], method: str, path: str, route: APIRoute) -> dict[str, Any]:
