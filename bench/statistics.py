@@ -45,19 +45,27 @@ WHERE source = 'initial'
 
 
 def figures_agree(ours: dict[str, Any], baseline: list[dict[str, Any]]) -> dict[str, Any]:
-    """Every (city, grade) cell of ours equals the bare GROUP BY's count."""
-    want = {(r["city"], r["grade"]): r["n"] for r in baseline}
-    got = {
-        (c["dims"]["city"], c["dims"]["grade"]): c["value"]
-        for c in ours["cells"]
-        if c["dims"]["city"] is not None and c["dims"]["grade"] is not None and c["value"]
+    """Every published (city, grade) cell of ours equals the bare GROUP BY's count (a
+    suppressed one is left out: the bare query suppresses nothing)."""
+    cells = [
+        c for c in ours["cells"] if c["dims"]["city"] is not None and c["dims"]["grade"] is not None
+    ]
+    hidden = {(c["dims"]["city"], c["dims"]["grade"]) for c in cells if c["suppressed"]}
+    want = {
+        (r["city"], r["grade"]): r["n"] for r in baseline if (r["city"], r["grade"]) not in hidden
     }
+    got = {(c["dims"]["city"], c["dims"]["grade"]): c["value"] for c in cells if c["value"]}
     differ = {
         f"{k[0]}/{k[1]}": (got.get(k), want.get(k))
         for k in set(got) | set(want)
         if got.get(k) != want.get(k)
     }
-    return {"ok": not differ, "cells": len(want), "differ": dict(list(differ.items())[:10])}
+    return {
+        "ok": not differ,
+        "cells": len(want),
+        "suppressed": len(hidden),
+        "differ": dict(list(differ.items())[:10]),
+    }
 
 
 def trends_agree(ours: dict[str, Any], baseline: list[dict[str, Any]]) -> dict[str, Any]:
@@ -70,6 +78,8 @@ def trends_agree(ours: dict[str, Any], baseline: list[dict[str, Any]]) -> dict[s
     running = max((n for m, n in by_month.items() if m < first), default=0)
     for point in total["points"]:
         running = by_month.get(point["period"], running)
+        if point["suppressed"]:
+            continue
         if point["value"] != running:
             differ.append((point["period"], point["value"], running))
     return {"ok": not differ, "points": len(total["points"]), "differ": differ[:10]}
