@@ -6,10 +6,9 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from shared import clock
 
 
 class Interval(enum.StrEnum):
@@ -113,7 +112,7 @@ def parse(text: str) -> Period:
 
 
 def today() -> date:
-    return datetime.now(UTC).astimezone(SHANGHAI).date()
+    return clock.today()
 
 
 def current(interval: Interval) -> Period:

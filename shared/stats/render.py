@@ -24,8 +24,8 @@ from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
+from shared import clock
 from shared.stats import schemas
-from shared.stats.periods import SHANGHAI
 
 matplotlib.use("Agg")  # no display on servers
 
@@ -63,7 +63,7 @@ def cjk_family() -> str | None:
 def freshness_text(at: datetime | None, chinese: bool = True) -> str:
     if at is None:
         return "暂无数据" if chinese else "no data yet"
-    return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    return clock.local(at).strftime("%Y-%m-%d %H:%M")
 
 
 def _value(v: Decimal | None) -> float:
