@@ -151,7 +151,7 @@ def reasons_for(
     return {index.entries[i].entry_id: found[i] for i in sorted(found)}
 
 
-async def _declared(
+async def declared_conflicts(
     session: AsyncSession, judge_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[DeclaredConflict]]:
     rows = await session.scalars(
@@ -163,7 +163,7 @@ async def _declared(
     return out
 
 
-async def _relations(upstream: Upstream, judge: Judge) -> Relations:
+async def judge_relations(upstream: Upstream, judge: Judge) -> Relations:
     return await upstream.relations(judge.worker_id) if judge.worker_id else {}
 
 
@@ -181,8 +181,8 @@ async def conflicted_entries(
     `stage` and `entries` may be passed by callers that already read them (assignment)."""
     stage = stage or await upstream.stage(stage_id)
     entries = entries if entries is not None else await upstream.stage_entries(stage_id)
-    relations = await _relations(upstream, judge)
-    declared = (await _declared(session, [judge.id])).get(judge.id, [])
+    relations = await judge_relations(upstream, judge)
+    declared = (await declared_conflicts(session, [judge.id])).get(judge.id, [])
     return reasons_for(
         judge, entries, stage, relations, declared, frozenset(upstream.local_conflict_levels)
     )
@@ -227,12 +227,12 @@ async def conflicts_of_judges(
     """{judge_id: {entry_id: reasons}} for many judges at once: the entries indexed once, the
     declared conflicts in one query, the mentorships of worker judges a few calls in parallel
     (never one call per entry)."""
-    declared = await _declared(session, [j.id for j in judges])
+    declared = await declared_conflicts(session, [j.id for j in judges])
     limit = asyncio.Semaphore(8)
 
     async def relations_of(judge: Judge) -> Relations:
         async with limit:
-            return await _relations(upstream, judge)
+            return await judge_relations(upstream, judge)
 
     relations = await asyncio.gather(*(relations_of(j) for j in judges))
     levels = frozenset(upstream.local_conflict_levels)

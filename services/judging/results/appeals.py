@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.judging.access import check_stage_manager, covers
 from services.judging.results import schemas
-from services.judging.results.service import SERVICE, _latest, _lock
-from services.judging.scoring.service import _lock_marks, unlock_scores
+from services.judging.results.service import SERVICE, latest_result, lock_stage_results
+from services.judging.scoring.service import lock_marks, unlock_scores
 from services.judging.upstream import StageInfo
 from shared import audit, outbox
 from shared.auth.principal import Principal, Role
@@ -87,8 +87,8 @@ async def file(
     now = now or datetime.now(UTC)
     if principal.role is not Role.worker or principal.worker_id is None:
         raise Forbidden("Appeals are filed by the competitor (a team's leader) with their account.")
-    await _lock(session, stage.id)
-    latest = await _latest(session, stage.id, (ResultStatus.provisional, ResultStatus.final))
+    await lock_stage_results(session, stage.id)
+    latest = await latest_result(session, stage.id, (ResultStatus.provisional, ResultStatus.final))
     if latest is None:
         raise Conflict(f"Stage {stage.id} has no published results to appeal against.")
     if latest.status is ResultStatus.final:
@@ -273,7 +273,7 @@ async def decide(
             "Appeals are decided by admins and by organisers on the stage's arbitration panel "
             "(result rules `arbiters`)."
         )
-    await _lock(session, stage.id)
+    await lock_stage_results(session, stage.id)
     appeal = await get_or_404(session, Appeal, appeal_id, "appeal", for_update=True)
     check_transition_if_match(if_match, appeal.version)
     if appeal.status is not AppealStatus.pending:
@@ -336,13 +336,13 @@ async def relock(
     """Lock again the marks an upheld appeal reopened, once the judges have re-scored them
     (the stage's panel lock stays in place throughout; only these marks were open)."""
     await check_arbiter_or_manager(session, stage, principal)
-    await _lock(session, stage.id)
+    await lock_stage_results(session, stage.id)
     appeal = await get_or_404(session, Appeal, appeal_id, "appeal", for_update=True)
     if appeal.status is not AppealStatus.upheld:
         raise Conflict(
             f"Appeal {appeal.id} is {appeal.status.value}: only an upheld appeal reopens marks."
         )
-    count = await _lock_marks(session, stage.id, principal.sub, judge_id=None)
+    count = await lock_marks(session, stage.id, principal.sub, judge_id=None)
     audit.record(
         session,
         service=SERVICE,

@@ -80,7 +80,7 @@ _SCORES_COPY = (
 )
 
 
-async def _lock(session: AsyncSession, stage_id: uuid.UUID) -> None:
+async def lock_stage_results(session: AsyncSession, stage_id: uuid.UUID) -> None:
     """Serialise the lifecycle steps of one stage's results."""
     await session.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
@@ -125,7 +125,7 @@ async def put_rules(
     if_match: str | None,
     principal: Principal,
 ) -> schemas.ResultRules:
-    await _lock(session, stage.id)
+    await lock_stage_results(session, stage.id)
     names = [c["component"] for c in stage.components]
     errors = [
         FieldError(
@@ -177,8 +177,8 @@ async def put_completion_times(
     principal: Principal,
 ) -> schemas.CompletionTimesResult:
     """Upsert completion times by blind code (unknown codes: 422 naming each, nothing stored)."""
-    await _lock(session, stage.id)
-    if await _latest(session, stage.id, (ResultStatus.final,)) is not None:
+    await lock_stage_results(session, stage.id)
+    if await latest_result(session, stage.id, (ResultStatus.final,)) is not None:
         raise Conflict(f"The results of stage {stage.id} are final; times can no longer change.")
     codes = {e.blind_code: e.stage_entry_id for e in await upstream.stage_entries(stage.id)}
     errors = [
@@ -448,7 +448,7 @@ async def scores_locked(session: AsyncSession, stage_id: uuid.UUID) -> bool:
     return bool(locked)
 
 
-async def _latest(
+async def latest_result(
     session: AsyncSession, stage_id: uuid.UUID, statuses: tuple[ResultStatus, ...] | None = None
 ) -> StageResult | None:
     stmt = select(StageResult).where(StageResult.stage_id == stage_id)
@@ -463,7 +463,7 @@ async def _latest(
 async def published_scheme_id(session: AsyncSession, stage_id: uuid.UUID) -> uuid.UUID | None:
     """The marking scheme version the stage's published results (provisional or final) were
     computed with; None before any publication."""
-    latest = await _latest(session, stage_id, (ResultStatus.provisional, ResultStatus.final))
+    latest = await latest_result(session, stage_id, (ResultStatus.provisional, ResultStatus.final))
     return uuid.UUID(latest.inputs["scheme_id"]) if latest is not None else None
 
 
@@ -512,7 +512,7 @@ async def compute_results(
     session: AsyncSession, stage: StageInfo, principal: Principal
 ) -> StageResult:
     """A new draft version from the locked scores (409 while any score is open)."""
-    await _lock(session, stage.id)
+    await lock_stage_results(session, stage.id)
     # A large stage's scores take longer to stream than the per-request statement timeout
     # (DB_STATEMENT_TIMEOUT_MS) allows; this transaction alone gets longer.
     await session.execute(text(f"SET LOCAL statement_timeout = {COMPUTE_TIMEOUT_MS}"))
@@ -522,7 +522,7 @@ async def compute_results(
             "every judge has signed off and the panel is locked (and again after re-scoring).",
             rule="scores_not_locked",
         )
-    latest = await _latest(session, stage.id)
+    latest = await latest_result(session, stage.id)
     if latest is not None and latest.status is ResultStatus.final:
         raise Conflict(f"The results of stage {stage.id} are final (version {latest.version}).")
     rules = await get_rules(session, stage)
@@ -610,8 +610,8 @@ async def publish_provisional(
     session: AsyncSession, stage: StageInfo, upstream: Upstream, principal: Principal
 ) -> StageResult:
     """Publish the latest draft: blind codes decoded, appeal window opened."""
-    await _lock(session, stage.id)
-    latest = await _latest(session, stage.id)
+    await lock_stage_results(session, stage.id)
+    latest = await latest_result(session, stage.id)
     if latest is None or latest.status is not ResultStatus.draft:
         raise Conflict(
             f"Stage {stage.id} has no draft to publish: compute the results first"
@@ -717,14 +717,14 @@ async def finalise(
     and send the ranking to competitions for advancement (when the stage has a next stage)."""
     from services.judging.results import appeals  # the appeals module imports this one
 
-    await _lock(session, stage.id)
+    await lock_stage_results(session, stage.id)
     now = now or datetime.now(UTC)
-    latest = await _latest(session, stage.id)
+    latest = await latest_result(session, stage.id)
     if latest is not None and latest.status is ResultStatus.final:
         # Finalising again also sends whatever awards are still unsent.
         await award_jobs.schedule(session, stage.id)
         return latest
-    public = await _latest(session, stage.id, (ResultStatus.provisional,))
+    public = await latest_result(session, stage.id, (ResultStatus.provisional,))
     if public is None:
         raise Conflict(f"Stage {stage.id} has no provisional results to finalise.")
     if latest is not None and latest.version != public.version:

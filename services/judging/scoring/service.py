@@ -31,7 +31,7 @@ from sqlalchemy import any_, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from services.judging.conflicts.service import _declared, _relations, reasons_for
+from services.judging.conflicts.service import declared_conflicts, judge_relations, reasons_for
 from services.judging.judges.service import judge_of
 from services.judging.marking import service as marking
 from services.judging.scoring import schemas
@@ -216,8 +216,10 @@ async def _load(
         worker_ids=frozenset(assignment.worker_ids),
         enterprise_ids=frozenset(assignment.enterprise_ids),
     )
-    relations = await _relations(upstream, judge)
-    declared = (await _declared(session, [judge.id])).get(judge.id, []) if has_declared else []
+    relations = await judge_relations(upstream, judge)
+    declared = (
+        (await declared_conflicts(session, [judge.id])).get(judge.id, []) if has_declared else []
+    )
     found = reasons_for(
         judge, [entry], stage, relations, declared, frozenset(upstream.local_conflict_levels)
     )
@@ -822,7 +824,7 @@ async def flags(session: AsyncSession, stage_id: uuid.UUID) -> schemas.ScoreFlag
 # --- sign-off and locks ------------------------------------------------------------------------
 
 
-async def _lock_marks(
+async def lock_marks(
     session: AsyncSession, stage_id: uuid.UUID, actor: str, *, judge_id: uuid.UUID | None
 ) -> int:
     """Lock the still-editable marks of the stage (of one judge if given), one history row
@@ -888,7 +890,7 @@ async def _lock_stage(
     session.add(lock)
     await session.flush()
     await session.refresh(lock)
-    count = await _lock_marks(session, stage.id, principal.sub, judge_id=None)
+    count = await lock_marks(session, stage.id, principal.sub, judge_id=None)
     total = int(
         await session.scalar(
             select(func.count()).select_from(Score).where(Score.stage_id == stage.id)
@@ -960,7 +962,7 @@ async def sign_off(
     except IntegrityError as exc:
         raise Conflict(f"You already signed off stage {stage.id}.") from exc
     await session.refresh(row)
-    count = await _lock_marks(session, stage.id, principal.sub, judge_id=judge.id)
+    count = await lock_marks(session, stage.id, principal.sub, judge_id=judge.id)
     audit.record(
         session,
         service=SERVICE,
