@@ -5,9 +5,9 @@ from __future__ import annotations
 import enum
 
 
+# Who a person or machine client is to the system (DESIGN.md section 5). A comment, not a
+# docstring: the docstring would become the schema's description in every OpenAPI document.
 class Role(enum.StrEnum):
-    """Who a person or machine client is to the system (DESIGN.md section 5)."""
-
     admin = "admin"  # the province
     organiser = "organiser"  # scoped to a locality or an enterprise
     judge = "judge"  # scoped to assigned stages
