@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from typing_extensions import TypedDict
@@ -358,19 +357,6 @@ class CompetitionResult(BaseModel):
     prize: str | None = Field(None, pattern="^(first|second|third|merit)$")
     score: Rounded3 | None = Field(None, ge=0)
     published_at: datetime
-
-
-class TimelineEntry(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    occurred_at: datetime
-    kind: str = Field(examples=["grade_changed"])
-    summary: str = Field(examples=["晋升为技师（二级）"])
-    data: dict[str, Any]
-    source_type: str | None
-    source_id: str | None
-    recorded_at: datetime
 
 
 # A field named `date` below would shadow the type inside the class body.

@@ -27,6 +27,7 @@ from services.registry.results.service import (
     results_by_level,
 )
 from services.registry.search import name_matches, name_rank
+from services.registry.talent import schemas as talent_schemas
 from services.registry.talent import timeline
 from services.registry.talent.access import (
     WorkerScope,
@@ -794,7 +795,7 @@ async def list_timeline(
     kind: str | None,
     limit: int,
     cursor: str | None,
-) -> Page[schemas.TimelineEntry]:
+) -> Page[talent_schemas.TimelineEntry]:
     """`worker`: checked by the route (`VisibleWorker`)."""
     stmt = select(TimelineEntry).where(TimelineEntry.worker_id == worker.id)
     if kind:
@@ -805,7 +806,7 @@ async def list_timeline(
         order_by=[TimelineEntry.occurred_at, TimelineEntry.id],
         limit=limit,
         cursor=cursor,
-        transform=schemas.TimelineEntry.model_validate,
+        transform=talent_schemas.TimelineEntry.model_validate,
     )
 
 
