@@ -111,7 +111,8 @@ class WorkerFile(Worker):
 
 class WorkerItem(TypedDict):
     """`Worker` as a plain dict, for pages built straight from database rows (see
-    `WORKER_PAGE`): the same fields, types and JSON."""
+    `WORKER_PAGE`): the same fields, types and JSON, which tests/architecture/test_shapes.py
+    checks (as for every TypedDict copy of a shape)."""
 
     id: uuid.UUID
     name: str
