@@ -14,10 +14,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m shared.run
+	$(BIN)/python -m services.run
 
 demo: $(STAMP)
-	$(BIN)/python -m shared.run --demo
+	$(BIN)/python -m services.run --demo
 
 admin: $(STAMP)
 	$(BIN)/python -m services.registry.cli create-admin --username $${ADMIN_USERNAME:-admin}

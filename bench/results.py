@@ -40,7 +40,7 @@ from shared.config import Settings
 from shared.db import make_engine, make_sessionmaker
 from shared.dbserver import asyncpg_dsn
 from shared.models.competitions import CompetitionLevel, StageStatus
-from shared.run import start_services, stop_services, wait_ready
+from shared.processes import start_services, stop_services, wait_ready
 
 JUDGES_PER_ENTRY = 5
 JUDGE_POOL = 500

@@ -63,7 +63,7 @@ from shared.config import PROJECT_ROOT, Settings
 from shared.db import make_engine, make_sessionmaker
 from shared.dbserver import asyncpg_dsn
 from shared.models.judging import Judge, JudgeKind, QualificationLevel
-from shared.run import start_services, stop_services, wait_ready
+from shared.processes import start_services, stop_services, wait_ready
 from tests.factories import make_competition, make_entry, make_event
 
 K = 3

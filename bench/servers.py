@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 
 from shared.config import PROJECT_ROOT
-from shared.run import start_services, stop_services, wait_ready
+from shared.processes import start_services, stop_services, wait_ready
 
 WORKERS = 2
 #: Production options: uvloop, httptools, no access log (shared.serve's default).

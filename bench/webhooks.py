@@ -44,7 +44,7 @@ from bench.servers import RssSampler, free_port
 from shared.config import PROJECT_ROOT, Settings
 from shared.crypto import PersonalDataCipher
 from shared.dbserver import asyncpg_dsn
-from shared.run import start_dispatcher, stop_services
+from shared.processes import start_dispatcher, stop_services
 from shared.webhooks import signing
 
 RECEIVER_WORKERS = 2

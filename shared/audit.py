@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.principal import Principal
 from shared.crypto import mask_id_number, mask_phone
-from shared.middleware import current_request_id
 from shared.models.infra import AuditLog
+from shared.request_id import current_request_id
 
 #: Fields never written to the audit log in clear.
 REDACTED_FIELDS = frozenset(

@@ -21,6 +21,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from shared.request_id import current_request_id
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://shandong-skills.example/problems/"
 
@@ -137,12 +139,6 @@ class DownstreamError(DomainError):
         }.get(status, "Downstream service unavailable")
 
 
-def _request_id(request: Request | None) -> str | None:
-    from shared.middleware import current_request_id
-
-    return current_request_id()
-
-
 def problem(
     status: int,
     detail: str,
@@ -166,7 +162,7 @@ def problem(
     }
     if request is not None:
         body["instance"] = request.url.path
-    rid = _request_id(request)
+    rid = current_request_id()
     if rid:
         body["request_id"] = rid
     if errors:

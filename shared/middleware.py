@@ -10,12 +10,18 @@ import logging
 import re
 import time
 import uuid
-from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-REQUEST_ID_HEADER = "x-request-id"
-_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+from shared.errors import problem
+from shared.request_id import REQUEST_ID_HEADER, current_request_id, request_id_var
+
+__all__ = [
+    "REQUEST_ID_HEADER",
+    "BodyLimitMiddleware",
+    "RequestContextMiddleware",
+    "current_request_id",
+]
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 access_log = logging.getLogger("shared.access")
@@ -27,10 +33,6 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-resource-policy", b"same-site"),
 ]
-
-
-def current_request_id() -> str | None:
-    return _request_id.get()
 
 
 class RequestContextMiddleware:
@@ -47,7 +49,7 @@ class RequestContextMiddleware:
         rid = incoming.decode("latin-1") if incoming else ""
         if not _VALID_ID.match(rid):
             rid = uuid.uuid4().hex
-        token = _request_id.set(rid)
+        token = request_id_var.set(rid)
         started = time.perf_counter()
         status = 500
         response_started = False
@@ -70,8 +72,6 @@ class RequestContextMiddleware:
             # Logged with the traceback; the client gets a problem document without one.
             error_log.exception("unhandled error", extra={"path": scope.get("path")})
             if not response_started:
-                from shared.errors import problem
-
                 response = problem(
                     500,
                     "An unexpected error occurred; it has been logged. Quote the request id "
@@ -92,7 +92,7 @@ class RequestContextMiddleware:
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },
             )
-            _request_id.reset(token)
+            request_id_var.reset(token)
 
 
 class BodyLimitMiddleware:
@@ -168,8 +168,6 @@ class BodyLimitMiddleware:
 
     @staticmethod
     async def _nul(scope: Scope, receive: Receive, send: Send) -> None:
-        from shared.errors import problem
-
         response = problem(
             422,
             "The request contains a NUL character (U+0000), which no field may hold.",
@@ -181,8 +179,6 @@ class BodyLimitMiddleware:
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int, upload: bool) -> None:
-        from shared.errors import problem
-
         what = "An upload" if upload else "A request body"
         setting = "IMPORT_MAX_BYTES" if upload else "MAX_BODY_BYTES"
         response = problem(

@@ -14,7 +14,7 @@ from services.judging.upstream import StageInfo, UpstreamDep
 from shared.auth.deps import AdminOrOrganiser
 from shared.auth.principal import Principal, Role
 from shared.errors import Forbidden, NotFound
-from shared.models.competitions import CompetitionLevel
+from shared.models.competitions import CompetitionLevel, StageStatus
 from shared.models.judging import Judge
 from shared.scope import covers, describe, scope_loader
 
@@ -28,6 +28,7 @@ __all__ = [
     "covers",
     "is_internal",
     "is_own",
+    "reveal",
 ]
 
 
@@ -136,3 +137,13 @@ async def _managed_event(
 
 #: A route's `event_id`, resolved and checked for a manager of its competition.
 ManagedEvent = Annotated[EventInfo, Depends(_managed_event)]
+
+
+def reveal(principal: Principal, stage: StageInfo) -> bool:
+    """As the competitions service: entries behind blind codes only for admins and our services
+    until the stage is judged."""
+    return (
+        principal.role is Role.admin
+        or is_internal(principal)
+        or stage.status in (StageStatus.judged, StageStatus.advanced)
+    )

@@ -9,6 +9,8 @@ import httpx
 from fastapi import FastAPI
 
 from services.judging.analytics.router import router as analytics_router
+from services.judging.appeals.router import router as appeals_router
+from services.judging.appeals.router import webhooks as appeal_webhooks
 from services.judging.assignment.router import router as assignment_router
 from services.judging.assignment.router import webhooks as assignment_webhooks
 from services.judging.awards.router import router as awards_router
@@ -51,6 +53,7 @@ def create_app(
             assignment_router,
             scoring_router,
             results_router,
+            appeals_router,
             awards_router,
             recommendations_router,
             certificates_router,
@@ -118,7 +121,13 @@ def create_app(
                 "Small cells are suppressed.",
             },
         ],
-        webhooks=[assignment_webhooks, scoring_webhooks, results_webhooks, award_webhooks],
+        webhooks=[
+            assignment_webhooks,
+            scoring_webhooks,
+            results_webhooks,
+            appeal_webhooks,
+            award_webhooks,
+        ],
         transport=transport,
         background=[run_award_sweeper, fold_loop("judging")],
     )

@@ -12,7 +12,7 @@ records). The table is the specification both are tested against:
   (admin; organisers of the province, a city and an enterprise; judge; worker; machine clients
   with and without the route's scope; anonymous): a role the rule does not admit gets 401/403
   and changes nothing, an admitted one never gets 401 nor the role gate's 403.
-- `python -m shared.auth.policy` prints the matrix as Markdown for reviewers.
+- `python -m services.policy` prints the matrix as Markdown for reviewers (`markdown` here).
 """
 
 from __future__ import annotations
@@ -155,11 +155,3 @@ def markdown(policies: Mapping[str, Mapping[RouteKey, Rule]]) -> str:
             cells = " | ".join(rule.describe(role) for role in order)
             lines.append(f"| {service} | {method} | `{path}` | {cells} |")
     return "\n".join(lines)
-
-
-if __name__ == "__main__":  # pragma: no cover - a reviewer's tool
-    from services.competitions.policy import POLICY as COMPETITIONS
-    from services.judging.policy import POLICY as JUDGING
-    from services.registry.policy import POLICY as REGISTRY
-
-    print(markdown({"registry": REGISTRY, "competitions": COMPETITIONS, "judging": JUDGING}))

@@ -6,13 +6,10 @@ import enum
 import uuid
 from dataclasses import dataclass, field
 
+# The roles are stored on accounts, so they are a registry vocabulary; auth uses them from there.
+from shared.models.registry.enums import Role
 
-class Role(enum.StrEnum):
-    admin = "admin"  # the province
-    organiser = "organiser"  # scoped to a locality or an enterprise
-    judge = "judge"  # scoped to assigned stages
-    worker = "worker"  # own data
-    integration = "integration"  # machine client, scoped by granted scopes
+__all__ = ["INTEGRATION_SCOPES", "Principal", "PrincipalKind", "Role"]
 
 
 class PrincipalKind(enum.StrEnum):

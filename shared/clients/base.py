@@ -18,7 +18,7 @@ import httpx
 
 from shared.config import Settings
 from shared.errors import DownstreamError
-from shared.middleware import REQUEST_ID_HEADER, current_request_id
+from shared.request_id import REQUEST_ID_HEADER, current_request_id
 
 log = logging.getLogger("shared.clients")
 

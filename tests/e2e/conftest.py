@@ -20,7 +20,7 @@ import pytest
 
 from services.registry.accounts.service import SERVICE_CLIENT_ID
 from shared.config import PROJECT_ROOT, SERVICE_PORTS
-from shared.run import start_services, stop_services, wait_ready
+from shared.processes import start_services, stop_services, wait_ready
 from tests.conftest import SERVICE_SECRET, app_database_url
 from tests.dbutil import PgServer
 

@@ -22,7 +22,7 @@ from shared.config import Settings
 from shared.db import make_engine, make_sessionmaker
 from shared.dblogin import ensure_app_login
 from shared.migrate import upgrade_head
-from shared.run import stop_services
+from shared.processes import stop_services
 from tests.conftest import SERVICE_SECRET, app_database_url, assert_problem, bearer
 from tests.e2e.conftest import Stack, create_admin, free_port, launch, service_env, token
 from tests.factories import identity_number

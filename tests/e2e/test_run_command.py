@@ -1,4 +1,4 @@
-"""`python -m shared.run --demo` (what `make demo` runs) on the embedded Postgres, end to end.
+"""`python -m services.run --demo` (what `make demo` runs) on the embedded Postgres, end to end.
 
 No DATABASE_URL: the command must start pgserver itself, migrate, start the three services,
 load the demo data, and stop everything on Ctrl-C leaving no process behind.
@@ -98,7 +98,7 @@ def test_run_demo_on_embedded_postgres_then_ctrl_c(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "shared.run",
+            "services.run",
             "--demo",
             "--base-port",
             str(base),
@@ -158,7 +158,7 @@ def test_run_demo_on_embedded_postgres_then_ctrl_c(tmp_path: Path) -> None:
         [socket] = [p for p in sockets if not p.name.endswith(".lock")]
         assert asyncio.run(_service_logins(socket)) == {"skills_app"}
         assert (tmp_path / "keys" / "db-app-password").is_file()
-        # Every view is printed (each is signed in with in tests/shared/test_demo.py).
+        # Every view is printed (each is signed in with in tests/test_demo.py).
         for username in ("shandong.organiser", "erjichuang.organiser", "zhang.wei", "judge.wang"):
             assert re.search(rf"{re.escape(username)}\s+Demo-", output), output
         client = re.search(r"client_id\s+(\S+)\s+client_secret\s+(\S+)", output)

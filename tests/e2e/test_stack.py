@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared.auth.keys import load_or_create_keys
 from shared.config import PROJECT_ROOT
-from shared.run import stop_services
+from shared.processes import stop_services
 from tests.conftest import assert_problem, bearer
 from tests.e2e.conftest import Stack, create_admin, free_port, launch, service_env, token
 from tests.factories import identity_number

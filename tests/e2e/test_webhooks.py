@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.config import Settings
 from shared.db import make_engine, make_sessionmaker
 from shared.models.webhooks import DeliveryStatus, WebhookDelivery
-from shared.run import start_dispatcher
+from shared.processes import start_dispatcher
 from tests.conftest import bearer
 from tests.e2e.conftest import Stack, token
 from tests.webhooks.conftest import emit, new_prefix

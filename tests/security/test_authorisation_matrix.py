@@ -275,7 +275,10 @@ async def test_every_route_against_every_role(matrix: Matrix, service: str) -> N
 
 
 def test_markdown_lists_every_rule() -> None:
+    """`python -m services.policy` prints the matrix of every service, one row per rule."""
+    from services.policy import POLICIES as SYSTEM
     from shared.auth.policy import markdown
 
-    table = markdown(POLICIES)
+    assert SYSTEM == POLICIES
+    table = markdown(SYSTEM)
     assert table.count("\n") == 1 + sum(len(p) for p in POLICIES.values())

@@ -11,7 +11,7 @@ import pytest
 
 from shared.clients.base import ServiceClient
 from shared.errors import DownstreamError
-from shared.middleware import _request_id
+from shared.request_id import request_id_var
 
 
 def client_for(handler: httpx.MockTransport, retries: int = 2) -> ServiceClient:
@@ -25,11 +25,11 @@ async def test_get_is_retried_until_it_succeeds_and_carries_request_id() -> None
         seen.append(request)
         return httpx.Response(503 if len(seen) < 3 else 200, json={"ok": True})
 
-    token = _request_id.set("rid-123")
+    token = request_id_var.set("rid-123")
     try:
         response = await client_for(httpx.MockTransport(handler)).request("GET", "/x", token="t0k")
     finally:
-        _request_id.reset(token)
+        request_id_var.reset(token)
     assert response.status_code == 200
     assert len(seen) == 3
     assert all(r.headers["x-request-id"] == "rid-123" for r in seen)

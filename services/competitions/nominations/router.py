@@ -11,14 +11,16 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from services.competitions.nominations import flows, schemas, service
-from services.competitions.pathways.access import (
+from services.competitions.nominations.access import (
     ActingNomination,
     LockedNomination,
+    VisibleNomination,
+)
+from services.competitions.pathways.access import (
     NominatingQualifier,
     NominationReader,
     NominationsEvent,
     QualifierReader,
-    VisibleNomination,
 )
 from services.competitions.pathways.service import load_qualifier
 from shared import examples as ex

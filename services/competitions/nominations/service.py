@@ -24,8 +24,10 @@ from services.competitions.nominations import schemas
 from services.competitions.pathways.service import (
     QualifierContext,
     check_nominations_open,
+    decides,
     live_counts,
     load_pathway,
+    nominates,
 )
 from shared import audit, outbox
 from shared.auth.principal import Principal, Role
@@ -44,20 +46,6 @@ class NominationContext:
     nomination: Nomination
     competition: Competition  # the higher one
     qualifier_competition: Competition
-
-
-def nominates(principal: Principal, ctx: NominationContext | QualifierContext) -> bool:
-    """The qualifier's organisers (and those above them) nominate."""
-    return principal.role in (Role.admin, Role.organiser) and organiser_covers(
-        principal, ctx.qualifier_competition
-    )
-
-
-def decides(principal: Principal, ctx: NominationContext | QualifierContext) -> bool:
-    """The higher event's organisers accept and return."""
-    return principal.role in (Role.admin, Role.organiser) and organiser_covers(
-        principal, ctx.competition
-    )
 
 
 def may_see(principal: Principal, ctx: NominationContext) -> bool:

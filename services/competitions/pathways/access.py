@@ -1,14 +1,13 @@
-"""Loader dependencies of the pathway and nomination routes: the route's event, pathway
-qualifier or nomination, loaded and checked against the caller's scope in one place.
+"""Loader dependencies of the pathway routes and of the nomination routes' events and
+qualifiers: the route's event or pathway qualifier, loaded and checked against the caller's
+scope in one place (a nomination itself: services/competitions/nominations/access.py).
 
 - `ManagedEvent`: the route's `event_id` with its competition, the event row locked, for the
   competition's organisers (404 unknown, 403 outside their scope);
 - `ReadableEvent`: the same for any reader;
 - `ManagedQualifier`: a pathway link, locked, for the higher event's organisers (quotas);
 - `NominatingQualifier`: a pathway link, locked, for the qualifier's organisers (nominations);
-- `QualifierReader`: a pathway link for the organisers of either end;
-- `VisibleNomination` / `LockedNomination`: a nomination for those who may see it (others get
-  a 404, as for one that does not exist); which side may act is checked by the service.
+- `QualifierReader`: a pathway link for the organisers of either end.
 """
 
 from __future__ import annotations
@@ -19,12 +18,13 @@ from typing import Annotated
 from fastapi import Depends
 
 from services.competitions.access import check_organiser_scope, organiser_covers
-from services.competitions.nominations import service as nominations
 from services.competitions.pathways.service import (
     EventContext,
     QualifierContext,
+    decides,
     load_context,
     load_qualifier,
+    nominates,
 )
 from shared.auth.deps import AdminOrOrganiser, CompetitionsReader, require
 from shared.auth.principal import Principal, Role
@@ -91,7 +91,7 @@ async def nominating_qualifier(
     session: SessionDep, principal: AdminOrOrganiser, qualifier_id: uuid.UUID
 ) -> QualifierContext:
     ctx = await load_qualifier(session, qualifier_id, for_update=True)
-    if not nominations.nominates(principal, ctx):
+    if not nominates(principal, ctx):
         raise _qualifier_forbidden(principal, "qualifier")
     return ctx
 
@@ -101,33 +101,9 @@ async def qualifier_reader(
     session: SessionDep, principal: AdminOrOrganiser, qualifier_id: uuid.UUID
 ) -> QualifierContext:
     ctx = await load_qualifier(session, qualifier_id)
-    if not (nominations.nominates(principal, ctx) or nominations.decides(principal, ctx)):
+    if not (nominates(principal, ctx) or decides(principal, ctx)):
         raise _qualifier_forbidden(principal, "qualifier or the higher event")
     return ctx
-
-
-@scope_loader("nomination")
-async def visible_nomination(
-    session: SessionDep, principal: NominationReader, nomination_id: uuid.UUID
-) -> nominations.NominationContext:
-    return nominations.visible_or_404(principal, await nominations.load(session, nomination_id))
-
-
-@scope_loader("nomination")
-async def acting_nomination(
-    session: SessionDep, principal: AdminOrOrganiser, nomination_id: uuid.UUID
-) -> nominations.NominationContext:
-    """Not locked: the route locks the nomination's qualifier first, then the nomination
-    (the order `submit` takes them in, so the two cannot deadlock)."""
-    return nominations.visible_or_404(principal, await nominations.load(session, nomination_id))
-
-
-@scope_loader("nomination")
-async def locked_nomination(
-    session: SessionDep, principal: AdminOrOrganiser, nomination_id: uuid.UUID
-) -> nominations.NominationContext:
-    ctx = await nominations.load(session, nomination_id, for_update=True)
-    return nominations.visible_or_404(principal, ctx)
 
 
 ManagedEvent = Annotated[EventContext, Depends(managed_event)]
@@ -137,6 +113,3 @@ ReadableQualifier = Annotated[QualifierContext, Depends(readable_qualifier)]
 ManagedQualifier = Annotated[QualifierContext, Depends(managed_qualifier)]
 NominatingQualifier = Annotated[QualifierContext, Depends(nominating_qualifier)]
 QualifierReader = Annotated[QualifierContext, Depends(qualifier_reader)]
-VisibleNomination = Annotated[nominations.NominationContext, Depends(visible_nomination)]
-ActingNomination = Annotated[nominations.NominationContext, Depends(acting_nomination)]
-LockedNomination = Annotated[nominations.NominationContext, Depends(locked_nomination)]

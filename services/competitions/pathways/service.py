@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +20,7 @@ from services.competitions.entries.service import LIVE, admit, fetch_facts
 from services.competitions.entries.service import Candidate as EntryCandidate
 from services.competitions.pathways import schemas
 from shared import audit
-from shared.auth.principal import Principal
+from shared.auth.principal import Principal, Role
 from shared.clients import RegistryClient
 from shared.concurrency import check_if_match
 from shared.errors import Conflict, FieldError, NotFound, RuleViolation
@@ -69,6 +69,30 @@ class QualifierContext:
     event: Event  # the higher one
     qualifier_competition: Competition
     qualifier_event: Event
+
+
+class PathwaySides(Protocol):
+    """Both ends of a pathway link: a qualifier (or one of its nominations) in context."""
+
+    @property
+    def competition(self) -> Competition: ...  # the higher one
+
+    @property
+    def qualifier_competition(self) -> Competition: ...
+
+
+def nominates(principal: Principal, ctx: PathwaySides) -> bool:
+    """The qualifier's organisers (and those above them) nominate."""
+    return principal.role in (Role.admin, Role.organiser) and organiser_covers(
+        principal, ctx.qualifier_competition
+    )
+
+
+def decides(principal: Principal, ctx: PathwaySides) -> bool:
+    """The higher event's organisers accept and return."""
+    return principal.role in (Role.admin, Role.organiser) and organiser_covers(
+        principal, ctx.competition
+    )
 
 
 def group_key(basis: QuotaBasis, locality_code: str, enterprise_id: uuid.UUID | None) -> str:

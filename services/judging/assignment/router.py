@@ -7,29 +7,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from services.judging.access import check_stage_manager, is_internal
+from services.judging.access import check_stage_manager, reveal
 from services.judging.assignment import schemas, service
-from services.judging.upstream import StageInfo, UpstreamDep
+from services.judging.upstream import UpstreamDep
 from shared.auth.deps import AdminOrOrganiser, AdminOrOrganiserOrService, require
 from shared.auth.principal import Principal, Role
 from shared.db import SessionDep
 from shared.errors import error_responses
-from shared.models.competitions import StageStatus
 from shared.pagination import CursorQuery, LimitQuery, Page
 
 router = APIRouter(prefix="/v1", tags=["assignments"])
 
 JudgeSelf = Annotated[Principal, Depends(require(Role.judge))]
-
-
-def reveal(principal: Principal, stage: StageInfo) -> bool:
-    """As the competitions service: entries behind blind codes only for admins and our services
-    until the stage is judged."""
-    return (
-        principal.role is Role.admin
-        or is_internal(principal)
-        or stage.status in (StageStatus.judged, StageStatus.advanced)
-    )
 
 
 @router.post(

@@ -9,31 +9,17 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from services.judging.access import check_stage_manager
 from services.judging.marking import schemas, service
-from services.judging.results.service import published_scheme_id
 from services.judging.upstream import StageInfo, UpstreamDep
 from shared.auth.deps import AdminOrOrganiser, AdminOrOrganiserOrService, require
 from shared.auth.principal import Principal, Role
 from shared.concurrency import IfMatchHeader, etag
 from shared.db import SessionDep
-from shared.errors import Conflict, error_responses
+from shared.errors import error_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent_create
 from shared.pagination import CursorQuery, LimitQuery, Page
 
 router = APIRouter(prefix="/v1/stages/{stage_id}/marking-schemes", tags=["marking schemes"])
 
-#: The outline (codes and titles) is for everyone once results are published.
-OutlineReader = Annotated[
-    Principal,
-    Depends(
-        require(
-            Role.admin,
-            Role.organiser,
-            Role.judge,
-            Role.worker,
-            scopes=("competitions:read", "internal"),
-        )
-    ),
-]
 SchemeReader = Annotated[
     Principal, Depends(require(Role.admin, Role.organiser, Role.judge, scopes=("internal",)))
 ]
@@ -136,32 +122,6 @@ async def get_current(
 ) -> schemas.MarkingScheme:
     """The latest version, with its `ETag` (the version number) for the next save."""
     return _answer(response, await service.current(session, stage.id))
-
-
-@router.get(
-    "/outline",
-    response_model=schemas.MarkingSchemeOutline,
-    summary="Get the marking scheme's outline (aspect codes and titles)",
-    responses=error_responses(401, 403, 404, 409, 422, 502, 503, 504),
-)
-async def get_outline(
-    session: SessionDep,
-    upstream: UpstreamDep,
-    _: OutlineReader,
-    stage_id: uuid.UUID,
-) -> schemas.MarkingSchemeOutline:
-    """Once the stage's results are published (provisional or final), for anyone signed in,
-    competitors included: the criteria, sub-criteria and aspects of the scheme the results were
-    computed with, by code and title with their max marks, so that an appeal can name the
-    aspects disputed (`aspect_codes`). 409 before the results are published."""
-    stage = await upstream.stage(stage_id)
-    scheme_id = await published_scheme_id(session, stage.id)
-    if scheme_id is None:
-        raise Conflict(
-            f"Stage {stage.id} has no published results yet: the scheme's outline is shown "
-            "with them."
-        )
-    return service.outline(await service.by_id(session, scheme_id))
 
 
 @router.get(

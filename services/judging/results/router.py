@@ -1,5 +1,5 @@
 """Result endpoints: rules, completion times, the results lifecycle, the public leaderboard and
-its live stream, appeals."""
+its live stream (appeals are in services/judging/appeals/)."""
 
 from __future__ import annotations
 
@@ -13,14 +13,13 @@ from fastapi.responses import StreamingResponse
 
 from services.judging.access import ManagedStage, check_stage_manager
 from services.judging.awards import flows as award_flows
-from services.judging.results import appeals, leaderboard, schemas, service
+from services.judging.results import leaderboard, schemas, service
 from services.judging.upstream import StageInfo, UpstreamDep
-from shared.auth.deps import AdminOrOrganiser, CurrentPrincipal, require
-from shared.auth.principal import Principal, Role
-from shared.concurrency import IfMatchHeader, TransitionIfMatchHeader, etag
-from shared.db import SessionDep, get_or_404
+from shared.auth.deps import AdminOrOrganiser, CurrentPrincipal
+from shared.concurrency import IfMatchHeader, etag
+from shared.db import SessionDep
 from shared.errors import Forbidden, NotFound, error_responses
-from shared.models.judging import Appeal, AppealStatus, ResultStatus
+from shared.models.judging import ResultStatus
 from shared.pagination import CursorQuery, LimitQuery, Page
 
 router = APIRouter(tags=["results"])
@@ -30,10 +29,6 @@ STREAM_POLL_SECONDS = 1.0
 STREAM_HEARTBEAT_SECONDS = 15.0
 
 Version = Annotated[int, Path(ge=1, le=1_000_000)]
-Appellant = Annotated[Principal, Depends(require(Role.worker))]
-AppealReader = Annotated[
-    Principal, Depends(require(Role.admin, Role.organiser, Role.worker, scopes=("internal",)))
-]
 
 
 def _invalidate(request: Request, background: BackgroundTasks, stage_id: uuid.UUID) -> None:
@@ -398,132 +393,6 @@ async def stream_leaderboard(
     )
 
 
-# -- appeals ------------------------------------------------------------------------------------
-
-
-@router.post(
-    "/v1/stages/{stage_id}/appeals",
-    response_model=schemas.Appeal,
-    status_code=201,
-    summary="Appeal a provisional result",
-    responses=error_responses(401, 403, 404, 409, 422, 502, 503, 504),
-)
-async def file_appeal(
-    session: SessionDep,
-    upstream: UpstreamDep,
-    principal: Appellant,
-    stage_id: uuid.UUID,
-    data: schemas.AppealCreate,
-    response: Response,
-) -> schemas.Appeal:
-    """By the competitor (worker account; for a team its leader) about their own entry, naming
-    the aspects disputed and why, while the appeal window of the provisional results is open:
-    409 naming the deadline after it (or once final), 403 for someone else's entry, 422 for an
-    aspect not of the stage's scheme. Emits `appeal.filed`."""
-    stage = await upstream.stage(stage_id)
-    appeal = await appeals.file(session, stage, data, principal)
-    response.headers["ETag"] = etag(appeal.version)
-    response.headers["Location"] = f"/v1/appeals/{appeal.id}"
-    return appeals.view(appeal)
-
-
-@router.get(
-    "/v1/stages/{stage_id}/appeals",
-    response_model=Page[schemas.Appeal],
-    summary="List the appeals of a stage",
-    responses=error_responses(401, 403, 404, 422, 502, 503, 504),
-)
-async def list_appeals(
-    session: SessionDep,
-    upstream: UpstreamDep,
-    principal: AppealReader,
-    stage_id: uuid.UUID,
-    status: Annotated[AppealStatus | None, Query()] = None,
-    limit: LimitQuery = 50,
-    cursor: CursorQuery = None,
-) -> Page[schemas.Appeal]:
-    """Organisers of the stage, admins and arbiters see every appeal; a competitor sees their
-    own. Oldest first, optionally by status."""
-    stage = await upstream.stage(stage_id)
-    return await appeals.list_appeals(
-        session, stage, principal, status=status, limit=limit, cursor=cursor
-    )
-
-
-@router.get(
-    "/v1/appeals/{appeal_id}",
-    response_model=schemas.Appeal,
-    summary="Get an appeal",
-    responses=error_responses(401, 403, 404, 422, 502, 503, 504),
-)
-async def get_appeal(
-    session: SessionDep,
-    upstream: UpstreamDep,
-    principal: AppealReader,
-    appeal_id: uuid.UUID,
-    response: Response,
-) -> schemas.Appeal:
-    """The appeal with its status and decision (the `Location` of a filed appeal). The
-    competitor who filed it, the stage's organisers, admins and its arbiters may read it; for
-    any other competitor it does not exist (404). The ETag is what `:decide` takes in
-    `If-Match`."""
-    appeal = await get_or_404(session, Appeal, appeal_id, "appeal")
-    stage = await upstream.stage(appeal.stage_id)
-    found = await appeals.read(session, appeal_id, stage, principal)
-    response.headers["ETag"] = etag(found.version)
-    return appeals.view(found)
-
-
-@router.post(
-    "/v1/appeals/{appeal_id}:decide",
-    response_model=schemas.Appeal,
-    summary="Decide an appeal",
-    responses=error_responses(401, 403, 404, 409, 412, 422, 502, 503, 504),
-)
-async def decide_appeal(
-    session: SessionDep,
-    upstream: UpstreamDep,
-    principal: AdminOrOrganiser,
-    appeal_id: uuid.UUID,
-    data: schemas.AppealDecision,
-    response: Response,
-    if_match: TransitionIfMatchHeader = None,
-) -> schemas.Appeal:
-    """By the arbitration panel: admins, and organisers covering the stage whom its result rules
-    name in `arbiters`. `upheld` reopens the appeal's scores (the named aspects of that entry,
-    every judge) for re-scoring; the judges re-score and sign off, the panel locks again, and
-    the organisers compute and publish a new provisional version. `rejected` changes nothing.
-    A decided appeal is a 409; `If-Match` with the appeal's ETag guards against a concurrent
-    decision (412). Emits `appeal.decided`; audited."""
-    appeal = await get_or_404(session, Appeal, appeal_id, "appeal")
-    stage = await upstream.stage(appeal.stage_id)
-    decided = await appeals.decide(session, appeal_id, stage, data, if_match, principal)
-    response.headers["ETag"] = etag(decided.version)
-    return appeals.view(decided)
-
-
-@router.post(
-    "/v1/appeals/{appeal_id}:relock-scores",
-    response_model=schemas.Appeal,
-    summary="Lock the re-scored marks of an upheld appeal",
-    responses=error_responses(401, 403, 404, 409, 422, 502, 503, 504),
-)
-async def relock_scores(
-    session: SessionDep,
-    upstream: UpstreamDep,
-    principal: AdminOrOrganiser,
-    appeal_id: uuid.UUID,
-) -> schemas.Appeal:
-    """Once the judges have re-scored the marks an upheld appeal reopened, the arbitration panel
-    (or the stage's organisers) locks them again; results can then be recomputed (`:compute`)
-    and published as a new provisional version. 409 unless the appeal was upheld. Audited."""
-    appeal = await get_or_404(session, Appeal, appeal_id, "appeal")
-    stage = await upstream.stage(appeal.stage_id)
-    await appeals.relock(session, appeal_id, stage, principal)
-    await session.refresh(appeal)
-    return appeals.view(appeal)
-
-
 #: Events sent to webhook subscribers (documented in the OpenAPI `webhooks` section).
 webhooks = APIRouter(tags=["results"])
 
@@ -537,13 +406,3 @@ async def results_provisional(event: schemas.ResultsEvent) -> None:
 async def results_final(event: schemas.ResultsEvent) -> None:
     """The provisional version became final (`data.advanced`: its ranking went to the
     competitions service for advancement)."""
-
-
-@webhooks.post("appeal.filed", summary="An appeal was filed")
-async def appeal_filed(event: schemas.AppealEvent) -> None:
-    """A competitor appealed a provisional result, naming the aspects disputed by code."""
-
-
-@webhooks.post("appeal.decided", summary="An appeal was decided")
-async def appeal_decided(event: schemas.AppealEvent) -> None:
-    """Upheld (the named marks reopened for re-scoring: `data.unlocked_scores`) or rejected."""

@@ -705,6 +705,32 @@ async def _decode(session: AsyncSession, result: StageResult, upstream: Upstream
     )
 
 
+async def _pending_appeals(session: AsyncSession, stage_id: uuid.UUID) -> int:
+    """Appeals of the stage still to be decided (finalising waits for them). Read here rather
+    than asked of the appeals area, which builds on this one (services/judging/appeals/)."""
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Appeal)
+            .where(Appeal.stage_id == stage_id, Appeal.status == AppealStatus.pending)
+        )
+        or 0
+    )
+
+
+async def _appeal_upheld_since(session: AsyncSession, stage_id: uuid.UUID, since: datetime) -> bool:
+    found = await session.scalar(
+        select(Appeal.id)
+        .where(
+            Appeal.stage_id == stage_id,
+            Appeal.status == AppealStatus.upheld,
+            Appeal.decided_at >= since,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 async def finalise(
     session: AsyncSession,
     stage: StageInfo,
@@ -715,8 +741,6 @@ async def finalise(
 ) -> StageResult:
     """Freeze the provisional version once its appeal window has closed with no appeal pending,
     and send the ranking to competitions for advancement (when the stage has a next stage)."""
-    from services.judging.results import appeals  # the appeals module imports this one
-
     await lock_stage_results(session, stage.id)
     now = now or datetime.now(UTC)
     latest = await latest_result(session, stage.id)
@@ -742,13 +766,13 @@ async def finalise(
             rule="appeal_window_open",
             appeal_deadline=public.appeal_deadline.isoformat(),
         )
-    pending = await appeals.count(session, stage.id, pending=True)
+    pending = await _pending_appeals(session, stage.id)
     if pending:
         raise Conflict(
             f"{pending} appeal(s) of stage {stage.id} are pending: decide them first.",
             rule="appeals_pending",
         )
-    if await appeals.upheld_since(session, stage.id, public.published_at):
+    if await _appeal_upheld_since(session, stage.id, public.published_at):
         raise Conflict(
             f"An appeal was upheld after version {public.version} was published: re-score, "
             "lock, recompute and publish again before finalising.",

@@ -8,8 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from services.judging.access import check_stage_manager
-from services.judging.assignment.router import reveal
+from services.judging.access import check_stage_manager, reveal
 from services.judging.scoring import schemas, service
 from services.judging.upstream import UpstreamDep
 from shared.auth.deps import AdminOrOrganiser, AdminOrOrganiserOrService, require

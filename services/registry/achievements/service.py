@@ -269,28 +269,27 @@ async def create_achievement(
     )
     await session.flush()
     await session.refresh(achievement)
-    for member in data.team:
-        timeline.record(
-            session,
-            worker_id=member.worker_id,
-            kind=TimelineKind.achievement_recorded,
-            summary=f"创新成果：{data.title}（{ROLE_NAMES[member.role]}）",
-            data={
-                "achievement_id": str(achievement.id),
-                "role": member.role.value,
-                "technology_area": data.technology_area.value,
-                "stage": data.stage.value,
-                "enterprise_id": str(enterprise.id),
-            },
-            source_type="innovation_achievement",
-            source_id=achievement.id,
-            principal=principal,
-        )
     out = await to_schema(session, achievement)
-    audit.record(
+    timeline.record_change(
         session,
-        service=SERVICE,
-        principal=principal,
+        principal,
+        notes=[
+            timeline.Note(
+                worker_id=member.worker_id,
+                kind=TimelineKind.achievement_recorded,
+                summary=f"创新成果：{data.title}（{ROLE_NAMES[member.role]}）",
+                data={
+                    "achievement_id": str(achievement.id),
+                    "role": member.role.value,
+                    "technology_area": data.technology_area.value,
+                    "stage": data.stage.value,
+                    "enterprise_id": str(enterprise.id),
+                },
+                source_type="innovation_achievement",
+                source_id=achievement.id,
+            )
+            for member in data.team
+        ],
         action="achievement.create",
         entity_type="innovation_achievement",
         entity_id=achievement.id,

@@ -16,7 +16,7 @@ from services.registry.honours import schemas
 from services.registry.honours.access import ensure_reader, reads_everything
 from services.registry.talent import timeline
 from services.registry.talent.access import WorkerScope, ensure_can_manage, ensure_can_view
-from shared import audit, clock, outbox
+from shared import audit, clock
 from shared.auth.principal import Principal, Role
 from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, RuleViolation
 from shared.models.registry import (
@@ -187,36 +187,34 @@ async def grant_honour(
     session.add(grant)
     await session.flush()
     await session.refresh(grant)
-    timeline.record(
+    timeline.record_change(
         session,
-        worker_id=worker.id,
-        kind=TimelineKind.honour_granted,
-        summary=f"获得荣誉：{honour.name}（{honour.awarding_body}）",
-        data={**_event_data(grant), "honour_name": honour.name, "level": honour.level.value},
-        occurred_at=clock.start_of(data.granted_on),
-        source_type="honour_grant",
-        source_id=grant.id,
-        principal=principal,
-    )
-    outbox.emit(
-        session,
-        service=SERVICE,
-        type="honour.granted",
-        subject=f"worker:{worker.id}",
-        data={
-            **_event_data(grant),
-            "locality_code": worker.locality_code,
-            "granted_on": grant.granted_on.isoformat(),
-        },
-    )
-    audit.record(
-        session,
-        service=SERVICE,
-        principal=principal,
+        principal,
+        notes=[
+            timeline.Note(
+                worker_id=worker.id,
+                kind=TimelineKind.honour_granted,
+                summary=f"获得荣誉：{honour.name}（{honour.awarding_body}）",
+                data={
+                    **_event_data(grant),
+                    "honour_name": honour.name,
+                    "level": honour.level.value,
+                },
+                occurred_at=clock.start_of(data.granted_on),
+                source_type="honour_grant",
+                source_id=grant.id,
+            )
+        ],
         action="honour_grant.create",
         entity_type="honour_grant",
         entity_id=grant.id,
         after=_grant_snapshot(grant),
+        event="honour.granted",
+        event_data={
+            **_event_data(grant),
+            "locality_code": worker.locality_code,
+            "granted_on": grant.granted_on.isoformat(),
+        },
     )
     return grant, True
 
@@ -252,36 +250,30 @@ async def revoke_grant(
     grant.revoke_reason = reason
     await session.flush()
     await session.refresh(grant)
-    timeline.record(
+    timeline.record_change(
         session,
-        worker_id=grant.worker_id,
-        kind=TimelineKind.honour_revoked,
-        summary=f"荣誉撤销：{honour.name}（{reason}）",
-        data={**_event_data(grant), "honour_name": honour.name, "reason": reason},
-        source_type="honour_grant",
-        source_id=grant.id,
-        principal=principal,
-    )
-    outbox.emit(
-        session,
-        service=SERVICE,
-        type="honour.revoked",
-        subject=f"worker:{grant.worker_id}",
-        data={
-            **_event_data(grant),
-            "locality_code": worker.locality_code,
-            "revoked_at": grant.revoked_at.isoformat(),
-        },
-    )
-    audit.record(
-        session,
-        service=SERVICE,
-        principal=principal,
+        principal,
+        notes=[
+            timeline.Note(
+                worker_id=grant.worker_id,
+                kind=TimelineKind.honour_revoked,
+                summary=f"荣誉撤销：{honour.name}（{reason}）",
+                data={**_event_data(grant), "honour_name": honour.name, "reason": reason},
+                source_type="honour_grant",
+                source_id=grant.id,
+            )
+        ],
         action="honour_grant.revoke",
         entity_type="honour_grant",
         entity_id=grant.id,
         before=before,
         after=_grant_snapshot(grant),
+        event="honour.revoked",
+        event_data={
+            **_event_data(grant),
+            "locality_code": worker.locality_code,
+            "revoked_at": grant.revoked_at.isoformat(),
+        },
     )
     return grant
 

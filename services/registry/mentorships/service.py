@@ -22,7 +22,7 @@ from sqlalchemy.orm import aliased, joinedload
 from services.registry.mentorships import schemas
 from services.registry.talent import timeline
 from services.registry.talent.access import can_view, ensure_can_manage, load_worker
-from shared import audit, clock, outbox
+from shared import audit, clock
 from shared.auth.principal import Principal, Role
 from shared.concurrency import check_transition_if_match
 from shared.errors import (
@@ -354,8 +354,7 @@ async def _lock(
     return mentorship, workers[mentorship.mentor_id], workers[mentorship.apprentice_id]
 
 
-def _record_on_files(
-    session: AsyncSession,
+def _notes(
     mentorship: Mentorship,
     mentor: Worker,
     apprentice: Worker,
@@ -363,16 +362,15 @@ def _record_on_files(
     kind: TimelineKind,
     summaries: tuple[str, str],
     occurred_on: date,
-    principal: Principal,
     extra: dict[str, Any] | None = None,
-) -> None:
+) -> list[timeline.Note]:
+    """The entry of a start or end on both people's talent files."""
     # A back-dated start or end is placed at the start of that day in the programme's zone.
     now = clock.local(clock.now())
     occurred_at = now if occurred_on == now.date() else clock.start_of(occurred_on)
     parties = ((mentor, "mentor", apprentice), (apprentice, "apprentice", mentor))
-    for (worker, role, other), summary in zip(parties, summaries, strict=True):
-        timeline.record(
-            session,
+    return [
+        timeline.Note(
             worker_id=worker.id,
             kind=kind,
             summary=summary,
@@ -388,19 +386,29 @@ def _record_on_files(
             occurred_at=occurred_at,
             source_type="mentorship",
             source_id=mentorship.id,
-            principal=principal,
         )
+        for (worker, role, other), summary in zip(parties, summaries, strict=True)
+    ]
 
 
-def _emit(
-    session: AsyncSession, event: str, mentorship: Mentorship, mentor: Worker, apprentice: Worker
+def _record_change(
+    session: AsyncSession,
+    principal: Principal,
+    action: str,
+    mentorship: Mentorship,
+    before: dict[str, Any],
+    *,
+    notes: list[timeline.Note] | None = None,
+    event: str | None = None,
+    mentor: Worker | None = None,
+    apprentice: Worker | None = None,
 ) -> None:
-    outbox.emit(
-        session,
-        service="registry",
-        type=event,
-        subject=f"mentorships/{mentorship.id}",
-        data={
+    """A transition on the talent files (`notes`), the audit log and, with `event`, the outbox."""
+    data = None
+    if event is not None:
+        assert mentor is not None
+        assert apprentice is not None
+        data = {
             "mentorship_id": str(mentorship.id),
             "mentor_id": str(mentorship.mentor_id),
             "apprentice_id": str(mentorship.apprentice_id),
@@ -409,26 +417,19 @@ def _emit(
             "apprentice_locality_code": apprentice.locality_code,
             "kind": mentorship.kind.value,
             "status": mentorship.status.value,
-        },
-    )
-
-
-def _audit(
-    session: AsyncSession,
-    principal: Principal,
-    action: str,
-    mentorship: Mentorship,
-    before: dict[str, Any],
-) -> None:
-    audit.record(
+        }
+    timeline.record_change(
         session,
-        service="registry",
-        principal=principal,
+        principal,
+        notes=notes or [],
         action=action,
         entity_type="mentorship",
         entity_id=mentorship.id,
         before=before,
         after=_snapshot(mentorship),
+        event=event,
+        subject=f"mentorships/{mentorship.id}",
+        event_data=data,
     )
 
 
@@ -475,18 +476,25 @@ async def activate(
             f"与 {apprentice.name} 结对帮扶（帮扶人）",
             f"与 {mentor.name} 结对帮扶（受帮扶人）",
         )
-    _record_on_files(
-        session,
+    notes = _notes(
         mentorship,
         mentor,
         apprentice,
         kind=TimelineKind.mentorship_started,
         summaries=summaries,
         occurred_on=started_on,
-        principal=principal,
     )
-    _emit(session, "mentorship.started", mentorship, mentor, apprentice)
-    _audit(session, principal, "mentorship.activate", mentorship, before)
+    _record_change(
+        session,
+        principal,
+        "mentorship.activate",
+        mentorship,
+        before,
+        notes=notes,
+        event="mentorship.started",
+        mentor=mentor,
+        apprentice=apprentice,
+    )
     return await get(session, mentorship.id)
 
 
@@ -516,19 +524,26 @@ async def complete(
     await session.flush()
     rating = data.evaluation.rating.value
     label = f"{_pair_word(mentorship)}期满结业（评价：{RATING_LABELS[rating]}）"
-    _record_on_files(
-        session,
+    notes = _notes(
         mentorship,
         mentor,
         apprentice,
         kind=TimelineKind.mentorship_ended,
         summaries=(f"与 {apprentice.name} 的{label}", f"与 {mentor.name} 的{label}"),
         occurred_on=ended_on,
-        principal=principal,
         extra={"rating": rating},
     )
-    _emit(session, "mentorship.ended", mentorship, mentor, apprentice)
-    _audit(session, principal, "mentorship.complete", mentorship, before)
+    _record_change(
+        session,
+        principal,
+        "mentorship.complete",
+        mentorship,
+        before,
+        notes=notes,
+        event="mentorship.ended",
+        mentor=mentor,
+        apprentice=apprentice,
+    )
     return await get(session, mentorship.id)
 
 
@@ -554,19 +569,28 @@ async def terminate(
     mentorship.actual_end_date = ended_on
     mentorship.version += 1
     await session.flush()
-    if ended_on is not None:
+    if ended_on is None:
+        _record_change(session, principal, "mentorship.terminate", mentorship, before)
+    else:
         label = f"{_pair_word(mentorship)}提前终止：{data.reason}"
-        _record_on_files(
-            session,
+        notes = _notes(
             mentorship,
             mentor,
             apprentice,
             kind=TimelineKind.mentorship_ended,
             summaries=(f"与 {apprentice.name} 的{label}", f"与 {mentor.name} 的{label}"),
             occurred_on=ended_on,
-            principal=principal,
             extra={"reason": data.reason},
         )
-        _emit(session, "mentorship.ended", mentorship, mentor, apprentice)
-    _audit(session, principal, "mentorship.terminate", mentorship, before)
+        _record_change(
+            session,
+            principal,
+            "mentorship.terminate",
+            mentorship,
+            before,
+            notes=notes,
+            event="mentorship.ended",
+            mentor=mentor,
+            apprentice=apprentice,
+        )
     return await get(session, mentorship.id)

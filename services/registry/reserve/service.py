@@ -28,7 +28,7 @@ from services.registry.reserve import schemas
 from services.registry.reserve.access import ensure_province, load_member
 from services.registry.talent import timeline
 from services.registry.talent.access import WorkerScope, can_manage, can_view, reads_all
-from shared import audit, clock, outbox
+from shared import audit, clock
 from shared.auth.principal import Principal, Role
 from shared.concurrency import check_if_match, check_transition_if_match
 from shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, RuleViolation
@@ -101,33 +101,24 @@ def _snapshot(m: ReserveMember, programme_ids: list[uuid.UUID] | None = None) ->
     }
 
 
-def _audit(
+def _record_change(
     session: AsyncSession,
     principal: Principal,
     action: str,
     member: ReserveMember,
     before: dict[str, Any] | None,
     programme_ids: list[uuid.UUID] | None = None,
+    *,
+    event: str | None = None,
+    worker: Worker | None = None,
+    notes: list[timeline.Note] | None = None,
 ) -> None:
-    audit.record(
-        session,
-        service="registry",
-        principal=principal,
-        action=action,
-        entity_type="reserve_member",
-        entity_id=member.id,
-        before=before,
-        after=_snapshot(member, programme_ids),
-    )
-
-
-def _emit(session: AsyncSession, event: str, member: ReserveMember, worker: Worker) -> None:
-    outbox.emit(
-        session,
-        service="registry",
-        type=event,
-        subject=f"reserve-members/{member.id}",
-        data={
+    """A change of a membership: on the talent file (`notes`), in the audit log and, with
+    `event`, in the outbox (for `worker`, the member)."""
+    data = None
+    if event is not None:
+        assert worker is not None
+        data = {
             "member_id": str(member.id),
             "worker_id": str(worker.id),
             # The worker's locality: a city's subscription hears of its workers' memberships.
@@ -139,7 +130,19 @@ def _emit(session: AsyncSession, event: str, member: ReserveMember, worker: Work
             "nominating_enterprise_id": (
                 str(member.nominating_enterprise_id) if member.nominating_enterprise_id else None
             ),
-        },
+        }
+    timeline.record_change(
+        session,
+        principal,
+        notes=notes or [],
+        action=action,
+        entity_type="reserve_member",
+        entity_id=member.id,
+        before=before,
+        after=_snapshot(member, programme_ids),
+        event=event,
+        subject=f"reserve-members/{member.id}",
+        event_data=data,
     )
 
 
@@ -274,8 +277,16 @@ async def nominate(
             "This worker already has an open reserve membership.", rule="one_open_membership"
         ) from exc
     member = await _reload(session, member.id)
-    _emit(session, "reserve.nominated", member, member.worker)
-    _audit(session, principal, "reserve.nominate", member, None, [])
+    _record_change(
+        session,
+        principal,
+        "reserve.nominate",
+        member,
+        None,
+        [],
+        event="reserve.nominated",
+        worker=member.worker,
+    )
     return member
 
 
@@ -307,8 +318,7 @@ async def confirm(
     member.decided_by = principal.sub
     member.version += 1
     await session.flush()
-    timeline.record(
-        session,
+    note = timeline.Note(
         worker_id=worker.id,
         kind=TimelineKind.reserve_joined,
         summary=f"入选{TRACK_NAMES[member.track]}（百万工匠后备人才库）",
@@ -316,10 +326,17 @@ async def confirm(
         occurred_at=_at(confirmed_on),
         source_type="reserve_member",
         source_id=member.id,
-        principal=principal,
     )
-    _emit(session, "reserve.confirmed", member, worker)
-    _audit(session, principal, "reserve.confirm", member, before)
+    _record_change(
+        session,
+        principal,
+        "reserve.confirm",
+        member,
+        before,
+        event="reserve.confirmed",
+        worker=worker,
+        notes=[note],
+    )
     return await _reload(session, member.id)
 
 
@@ -342,8 +359,15 @@ async def decline(
     member.decided_by = principal.sub
     member.version += 1
     await session.flush()
-    _emit(session, "reserve.declined", member, member.worker)
-    _audit(session, principal, "reserve.decline", member, before)
+    _record_change(
+        session,
+        principal,
+        "reserve.decline",
+        member,
+        before,
+        event="reserve.declined",
+        worker=member.worker,
+    )
     return await _reload(session, member.id)
 
 
@@ -367,8 +391,7 @@ async def leave(
     member.left_by = principal.sub
     member.version += 1
     await session.flush()
-    timeline.record(
-        session,
+    note = timeline.Note(
         worker_id=member.worker_id,
         kind=TimelineKind.reserve_left,
         summary=f"退出百万工匠后备人才库：{data.reason}",
@@ -376,10 +399,17 @@ async def leave(
         occurred_at=_at(left_on),
         source_type="reserve_member",
         source_id=member.id,
-        principal=principal,
     )
-    _emit(session, "reserve.left", member, member.worker)
-    _audit(session, principal, "reserve.leave", member, before)
+    _record_change(
+        session,
+        principal,
+        "reserve.leave",
+        member,
+        before,
+        event="reserve.left",
+        worker=member.worker,
+        notes=[note],
+    )
     return await _reload(session, member.id)
 
 
@@ -492,7 +522,7 @@ async def put_plan(
             ReservePlanProgramme(member_id=member.id, programme_id=programme_id, position=position)
         )
     await session.flush()
-    _audit(session, principal, "reserve.plan", member, before, list(data.programme_ids))
+    _record_change(session, principal, "reserve.plan", member, before, list(data.programme_ids))
     return await _reload(session, member.id)
 
 

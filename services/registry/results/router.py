@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from services.registry.results import schemas, service
 from services.registry.talent.access import ManagedWorker
-from services.registry.workers.schemas import TimelineEntry
+from services.registry.talent.schemas import TimelineEntry
 from shared import examples as ex
 from shared.auth.deps import AdminOrOrganiser
 from shared.db import SessionDep

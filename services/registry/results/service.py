@@ -25,7 +25,7 @@ from services.registry.honours import schemas as honour_schemas
 from services.registry.honours import service as honours
 from services.registry.results import schemas
 from services.registry.talent import timeline
-from shared import audit, clock, outbox
+from shared import clock
 from shared.auth.principal import Principal
 from shared.errors import FieldError, InvalidInput, NotFound
 from shared.models.competitions import CompetitionLevel
@@ -159,12 +159,17 @@ async def record_national_result(
     winner = data.prize in WINNING_PRIZES or (
         data.prize is None and data.rank is not None and data.rank <= WINNING_RANK
     )
-    outbox.emit(
+    # The entry is written (and flushed) first: the audit row and the event name its id.
+    timeline.record_change(
         session,
-        service=SERVICE,
-        type="worker.national_result_recorded",
+        principal,
+        action="worker.national_result",
+        entity_type="worker",
+        entity_id=worker.id,
+        after={**body, "timeline_entry_id": entry.id},
+        event="worker.national_result_recorded",
         subject=f"worker:{worker.id}",
-        data={
+        event_data={
             "worker_id": str(worker.id),
             "locality_code": worker.locality_code,
             "timeline_entry_id": entry.id,
@@ -175,15 +180,6 @@ async def record_national_result(
             "honour_code": data.honour_code,
             "national_winner": winner,
         },
-    )
-    audit.record(
-        session,
-        service=SERVICE,
-        principal=principal,
-        action="worker.national_result",
-        entity_type="worker",
-        entity_id=worker.id,
-        after={**body, "timeline_entry_id": entry.id},
     )
     return entry
 

@@ -287,6 +287,7 @@ async def complete_programme(
         )
     ).all()
     completed_at = programme.completed_at or datetime.now(UTC)
+    notes = []
     for enrolment, hours in rows:
         hours = Decimal(hours)
         enrolment.hours_credited = hours
@@ -295,28 +296,27 @@ async def complete_programme(
             # Enrolled but attended no session: nothing to credit, and the file must not claim
             # a training the worker did not take.
             continue
-        timeline.record(
-            session,
-            worker_id=enrolment.worker_id,
-            kind=TimelineKind.training_completed,
-            summary=f"完成培训《{programme.title}》，计 {format_hours(hours)} 学时",
-            data={
-                "programme_id": str(programme.id),
-                "enrolment_id": str(enrolment.id),
-                "kind": programme.kind.value,
-                "title": programme.title,
-                "hours": float(hours),
-            },
-            occurred_at=completed_at,
-            source_type="training_programme",
-            source_id=programme.id,
-            principal=principal,
+        notes.append(
+            timeline.Note(
+                worker_id=enrolment.worker_id,
+                kind=TimelineKind.training_completed,
+                summary=f"完成培训《{programme.title}》，计 {format_hours(hours)} 学时",
+                data={
+                    "programme_id": str(programme.id),
+                    "enrolment_id": str(enrolment.id),
+                    "kind": programme.kind.value,
+                    "title": programme.title,
+                    "hours": float(hours),
+                },
+                occurred_at=completed_at,
+                source_type="training_programme",
+                source_id=programme.id,
+            )
         )
-    await session.flush()
-    audit.record(
+    timeline.record_change(
         session,
-        service=SERVICE,
-        principal=principal,
+        principal,
+        notes=notes,
         action="training_programme.credit_hours",
         entity_type="training_programme",
         entity_id=programme.id,
@@ -324,6 +324,7 @@ async def complete_programme(
             "credited": {str(e.worker_id): float(Decimal(h)) for e, h in rows},
         },
     )
+    await session.flush()
     return programme
 
 

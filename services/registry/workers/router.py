@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from services.registry.talent import schemas as talent_schemas
 from services.registry.talent.access import ManagedWorker, VisibleWorker, WorkerScopeDep
 from services.registry.workers import schemas, service
 from shared.auth.deps import (
@@ -325,7 +326,7 @@ async def set_file_status(
 @router.get(
     "/workers/{worker_id}/timeline",
     operation_id="getWorkerTimeline",
-    response_model=Page[schemas.TimelineEntry],
+    response_model=Page[talent_schemas.TimelineEntry],
     summary="Talent-file timeline",
     responses=error_responses(401, 403, 404, 422),
 )
@@ -336,7 +337,7 @@ async def timeline(
     kind: Annotated[str | None, Query(max_length=48, description="Only this kind.")] = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
-) -> Page[schemas.TimelineEntry]:
+) -> Page[talent_schemas.TimelineEntry]:
     """The file's history in order: registration, grade changes, moves, training, competition
     results, honours, mentoring. Append-only."""
     return await service.list_timeline(session, worker, kind=kind, limit=limit, cursor=cursor)
@@ -370,11 +371,11 @@ async def promote_for_competition(
 @router.put(
     "/internal/competition-results/{source_ref}",
     operation_id="putCompetitionResult",
-    response_model=schemas.TimelineEntry,
+    response_model=talent_schemas.TimelineEntry,
     summary="Record a competition result in the file (idempotent)",
     responses={
         **error_responses(401, 403, 404, 422),
-        201: {"description": "Result recorded.", "model": schemas.TimelineEntry},
+        201: {"description": "Result recorded.", "model": talent_schemas.TimelineEntry},
     },
     tags=["internal"],
 )
@@ -388,7 +389,7 @@ async def record_competition_result(
     a `competition_result` entry. Repeating the call with the same `source_ref` returns the
     entry already made (200)."""
     entry, created = await service.record_competition_result(session, source_ref, data, principal)
-    body = schemas.TimelineEntry.model_validate(entry).model_dump(mode="json")
+    body = talent_schemas.TimelineEntry.model_validate(entry).model_dump(mode="json")
     return JSONResponse(body, status_code=201 if created else 200)
 
 

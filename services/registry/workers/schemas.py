@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from typing_extensions import TypedDict
@@ -112,7 +111,8 @@ class WorkerFile(Worker):
 
 class WorkerItem(TypedDict):
     """`Worker` as a plain dict, for pages built straight from database rows (see
-    `WORKER_PAGE`): the same fields, types and JSON."""
+    `WORKER_PAGE`): the same fields, types and JSON, which tests/architecture/test_shapes.py
+    checks (as for every TypedDict copy of a shape)."""
 
     id: uuid.UUID
     name: str
@@ -358,19 +358,6 @@ class CompetitionResult(BaseModel):
     prize: str | None = Field(None, pattern="^(first|second|third|merit)$")
     score: Rounded3 | None = Field(None, ge=0)
     published_at: datetime
-
-
-class TimelineEntry(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    occurred_at: datetime
-    kind: str = Field(examples=["grade_changed"])
-    summary: str = Field(examples=["晋升为技师（二级）"])
-    data: dict[str, Any]
-    source_type: str | None
-    source_id: str | None
-    recorded_at: datetime
 
 
 # A field named `date` below would shadow the type inside the class body.

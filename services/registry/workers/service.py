@@ -27,6 +27,7 @@ from services.registry.results.service import (
     results_by_level,
 )
 from services.registry.search import name_matches, name_rank
+from services.registry.talent import schemas as talent_schemas
 from services.registry.talent import timeline
 from services.registry.talent.access import (
     WorkerScope,
@@ -35,7 +36,7 @@ from services.registry.talent.access import (
     load_worker,
 )
 from services.registry.workers import schemas
-from shared import audit, clock, outbox
+from shared import audit, clock
 from shared.auth.principal import Principal, Role
 from shared.concurrency import check_if_match
 from shared.crypto import PersonalDataCipher, mask_id_number, mask_phone
@@ -233,36 +234,30 @@ async def create(
     )
     if enterprise:
         session.add(Employment(worker_id=worker.id, enterprise_id=enterprise.id, started_on=today))
-    timeline.record(
+    timeline.record_change(
         session,
-        worker_id=worker.id,
-        kind=TimelineKind.registered,
-        summary=f"建立{'学徒' if worker.file_type is FileType.apprentice else '技术工人'}档案，"
-        f"等级：{GRADE_NAMES[worker.grade]}",
-        data={
-            "grade": worker.grade.value,
-            "file_type": worker.file_type.value,
-            "enterprise_id": str(worker.enterprise_id) if worker.enterprise_id else None,
-        },
-        source_type="worker",
-        source_id=worker.id,
-        principal=principal,
-    )
-    audit.record(
-        session,
-        service="registry",
-        principal=principal,
+        principal,
+        notes=[
+            timeline.Note(
+                worker_id=worker.id,
+                kind=TimelineKind.registered,
+                summary=f"建立{'学徒' if worker.file_type is FileType.apprentice else '技术工人'}"
+                f"档案，等级：{GRADE_NAMES[worker.grade]}",
+                data={
+                    "grade": worker.grade.value,
+                    "file_type": worker.file_type.value,
+                    "enterprise_id": str(worker.enterprise_id) if worker.enterprise_id else None,
+                },
+                source_type="worker",
+                source_id=worker.id,
+            )
+        ],
         action="worker.create",
         entity_type="worker",
         entity_id=worker.id,
         after=_audit_view(worker),
-    )
-    outbox.emit(
-        session,
-        service="registry",
-        type="worker.created",
-        subject=f"worker:{worker.id}",
-        data={
+        event="worker.created",
+        event_data={
             "worker_id": str(worker.id),
             "grade": worker.grade.value,
             "enterprise_id": str(worker.enterprise_id) if worker.enterprise_id else None,
@@ -507,40 +502,33 @@ async def _apply_grade(
     await session.flush()
     await session.refresh(change)
     verb = "晋升为" if to_grade.rank > old.rank else "等级更正为"
-    timeline.record(
+    timeline.record_change(
         session,
-        worker_id=worker.id,
-        kind=TimelineKind.grade_changed,
-        summary=f"{verb}{GRADE_NAMES[to_grade]}",
-        data={
-            "from_grade": old.value,
-            "to_grade": to_grade.value,
-            "source": source.value,
-            "certificate_no": certificate_no,
-            "issuing_body": issuing_body,
-            "source_ref": source_ref,
-        },
-        occurred_at=None,
-        source_type="grade_change",
-        source_id=change.id,
-        principal=principal,
-    )
-    audit.record(
-        session,
-        service="registry",
-        principal=principal,
+        principal,
+        notes=[
+            timeline.Note(
+                worker_id=worker.id,
+                kind=TimelineKind.grade_changed,
+                summary=f"{verb}{GRADE_NAMES[to_grade]}",
+                data={
+                    "from_grade": old.value,
+                    "to_grade": to_grade.value,
+                    "source": source.value,
+                    "certificate_no": certificate_no,
+                    "issuing_body": issuing_body,
+                    "source_ref": source_ref,
+                },
+                source_type="grade_change",
+                source_id=change.id,
+            )
+        ],
         action="worker.grade_change",
         entity_type="worker",
         entity_id=worker.id,
         before=before,
         after=_audit_view(worker),
-    )
-    outbox.emit(
-        session,
-        service="registry",
-        type="worker.grade_changed",
-        subject=f"worker:{worker.id}",
-        data={
+        event="worker.grade_changed",
+        event_data={
             "worker_id": str(worker.id),
             "from_grade": old.value,
             "to_grade": to_grade.value,
@@ -707,37 +695,31 @@ async def transfer(
     worker.version += 1
     await session.flush()
     await session.refresh(worker)
-    timeline.record(
+    timeline.record_change(
         session,
-        worker_id=worker.id,
-        kind=TimelineKind.transferred,
-        summary=f"调入 {target.name}",
-        data={
-            "from_enterprise_id": str(old_enterprise) if old_enterprise else None,
-            "to_enterprise_id": str(target.id),
-            "date": data.date.isoformat(),
-            "reason": data.reason,
-        },
-        source_type="enterprise",
-        source_id=target.id,
-        principal=principal,
-    )
-    audit.record(
-        session,
-        service="registry",
-        principal=principal,
+        principal,
+        notes=[
+            timeline.Note(
+                worker_id=worker.id,
+                kind=TimelineKind.transferred,
+                summary=f"调入 {target.name}",
+                data={
+                    "from_enterprise_id": str(old_enterprise) if old_enterprise else None,
+                    "to_enterprise_id": str(target.id),
+                    "date": data.date.isoformat(),
+                    "reason": data.reason,
+                },
+                source_type="enterprise",
+                source_id=target.id,
+            )
+        ],
         action="worker.transfer",
         entity_type="worker",
         entity_id=worker.id,
         before=before,
         after=_audit_view(worker),
-    )
-    outbox.emit(
-        session,
-        service="registry",
-        type="worker.transferred",
-        subject=f"worker:{worker.id}",
-        data={
+        event="worker.transferred",
+        event_data={
             "worker_id": str(worker.id),
             "from_enterprise_id": str(old_enterprise) if old_enterprise else None,
             "to_enterprise_id": str(target.id),
@@ -766,18 +748,17 @@ async def set_file_status(
     worker.version += 1
     await session.flush()
     await session.refresh(worker)
-    timeline.record(
+    timeline.record_change(
         session,
-        worker_id=worker.id,
-        kind=TimelineKind.status_changed,
-        summary=f"档案状态：{old.value} → {data.status.value}（{data.reason}）",
-        data={"from": old.value, "to": data.status.value, "reason": data.reason},
-        principal=principal,
-    )
-    audit.record(
-        session,
-        service="registry",
-        principal=principal,
+        principal,
+        notes=[
+            timeline.Note(
+                worker_id=worker.id,
+                kind=TimelineKind.status_changed,
+                summary=f"档案状态：{old.value} → {data.status.value}（{data.reason}）",
+                data={"from": old.value, "to": data.status.value, "reason": data.reason},
+            )
+        ],
         action="worker.file_status",
         entity_type="worker",
         entity_id=worker.id,
@@ -794,7 +775,7 @@ async def list_timeline(
     kind: str | None,
     limit: int,
     cursor: str | None,
-) -> Page[schemas.TimelineEntry]:
+) -> Page[talent_schemas.TimelineEntry]:
     """`worker`: checked by the route (`VisibleWorker`)."""
     stmt = select(TimelineEntry).where(TimelineEntry.worker_id == worker.id)
     if kind:
@@ -805,7 +786,7 @@ async def list_timeline(
         order_by=[TimelineEntry.occurred_at, TimelineEntry.id],
         limit=limit,
         cursor=cursor,
-        transform=schemas.TimelineEntry.model_validate,
+        transform=talent_schemas.TimelineEntry.model_validate,
     )
 
 

@@ -21,8 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.auth.principal import Role
 from shared.models.base import Base, created_at, str_enum, updated_at, uuid_pk
+from shared.models.registry.enums import Role
 
 
 class LocalityLevel(enum.StrEnum):

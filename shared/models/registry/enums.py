@@ -5,6 +5,16 @@ from __future__ import annotations
 import enum
 
 
+# Who a person or machine client is to the system (DESIGN.md section 5). A comment, not a
+# docstring: the docstring would become the schema's description in every OpenAPI document.
+class Role(enum.StrEnum):
+    admin = "admin"  # the province
+    organiser = "organiser"  # scoped to a locality or an enterprise
+    judge = "judge"  # scoped to assigned stages
+    worker = "worker"  # own data
+    integration = "integration"  # machine client, scoped by granted scopes
+
+
 class SkillGrade(enum.StrEnum):
     """The national eight-level ladder, lowest first (list order is the rank)."""
 

@@ -1,12 +1,11 @@
-"""Appeals against a provisional result: filed by the competitor (the team's leader for a team)
-within the appeal window, decided by the arbitration panel; an upheld appeal reopens the named
-scores for re-scoring (`scoring.service.unlock_scores`), after which the judges lock them again
-and the organisers recompute and publish a new provisional version.
+"""The appeal flows: a competitor files an appeal against a provisional result within the appeal
+window; the arbitration panel decides it; an upheld appeal reopens the named scores for
+re-scoring (`scoring.service.unlock_scores`), after which the panel locks them again
+(`relock`) and the organisers recompute and publish a new provisional version.
 
-Who arbitrates: there is no separate arbiter role in the registry (adding one would touch every
-service's role checks and the accounts table); admins (the province's arbitration committee)
-always may, and organisers covering the stage may when the stage's result rules name their
-account in `arbiters` (an explicit, per-stage arbitration flag, audited with the rules).
+Each step takes the stage's results lock first (`results.service.lock_stage_results`), so an
+appeal and a publication or finalisation of the same stage never interleave. Finalising checks
+that no appeal is pending (results/service.py).
 """
 
 from __future__ import annotations
@@ -15,11 +14,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.judging.access import check_stage_manager, covers
-from services.judging.results import schemas
+from services.judging.appeals import schemas, service
 from services.judging.results.service import SERVICE, latest_result, lock_stage_results
 from services.judging.scoring.service import lock_marks, unlock_scores
 from services.judging.upstream import StageInfo
@@ -32,7 +30,6 @@ from shared.errors import (
     FieldError,
     Forbidden,
     InvalidInput,
-    NotFound,
     RuleViolation,
 )
 from shared.models.judging import (
@@ -40,39 +37,9 @@ from shared.models.judging import (
     AppealStatus,
     MarkingAspect,
     ResultEntry,
-    ResultRules,
     ResultStatus,
     Score,
 )
-from shared.pagination import Page, paginate
-
-
-def view(appeal: Appeal) -> schemas.Appeal:
-    return schemas.Appeal.model_validate(appeal)
-
-
-def _snapshot(appeal: Appeal) -> dict[str, object]:
-    return view(appeal).model_dump(mode="json")
-
-
-async def count(session: AsyncSession, stage_id: uuid.UUID, *, pending: bool) -> int:
-    stmt = select(func.count()).select_from(Appeal).where(Appeal.stage_id == stage_id)
-    if pending:
-        stmt = stmt.where(Appeal.status == AppealStatus.pending)
-    return int(await session.scalar(stmt) or 0)
-
-
-async def upheld_since(session: AsyncSession, stage_id: uuid.UUID, since: datetime) -> bool:
-    found = await session.scalar(
-        select(Appeal.id)
-        .where(
-            Appeal.stage_id == stage_id,
-            Appeal.status == AppealStatus.upheld,
-            Appeal.decided_at >= since,
-        )
-        .limit(1)
-    )
-    return found is not None
 
 
 async def file(
@@ -143,7 +110,7 @@ async def file(
         principal=principal,
         action="appeal.file",
         entity_type="appeal",
-        after=lambda: _snapshot(appeal),
+        after=lambda: service.snapshot(appeal),
     )
     outbox.emit(
         session,
@@ -198,68 +165,6 @@ async def _named_aspects(
     return [found[n] for n in dict.fromkeys(named)]
 
 
-async def list_appeals(
-    session: AsyncSession,
-    stage: StageInfo,
-    principal: Principal,
-    *,
-    status: AppealStatus | None,
-    limit: int,
-    cursor: str | None,
-) -> Page[schemas.Appeal]:
-    """Stage managers (and arbiters) see every appeal; a competitor their own."""
-    stmt = select(Appeal).where(Appeal.stage_id == stage.id)
-    if principal.role is Role.worker:
-        stmt = stmt.where(Appeal.filed_by == principal.sub)
-    else:
-        await check_arbiter_or_manager(session, stage, principal)
-    if status is not None:
-        stmt = stmt.where(Appeal.status == status)
-    return await paginate(
-        session,
-        stmt,
-        order_by=[Appeal.created_at, Appeal.id],
-        limit=limit,
-        cursor=cursor,
-        transform=view,
-    )
-
-
-async def read(
-    session: AsyncSession, appeal_id: uuid.UUID, stage: StageInfo, principal: Principal
-) -> Appeal:
-    """One appeal: for the competitor who filed it (404 for any other worker, so an appeal's
-    existence is not revealed), the stage's managers and its arbiters."""
-    appeal = await get_or_404(session, Appeal, appeal_id, "appeal")
-    if principal.role is Role.worker:
-        if appeal.filed_by != principal.sub:
-            raise NotFound(f"No appeal with id {appeal_id}.")
-    else:
-        await check_arbiter_or_manager(session, stage, principal)
-    return appeal
-
-
-async def _is_arbiter(session: AsyncSession, stage: StageInfo, principal: Principal) -> bool:
-    if principal.role is Role.admin:
-        return True
-    if principal.role is not Role.organiser:
-        return False
-    rules = await session.get(ResultRules, stage.id)
-    return (
-        rules is not None
-        and principal.sub in rules.arbiters
-        and covers(principal, stage.organiser_locality_code, stage.organiser_enterprise_id)
-    )
-
-
-async def check_arbiter_or_manager(
-    session: AsyncSession, stage: StageInfo, principal: Principal
-) -> None:
-    if await _is_arbiter(session, stage, principal):
-        return
-    check_stage_manager(principal, stage)
-
-
 async def decide(
     session: AsyncSession,
     appeal_id: uuid.UUID,
@@ -268,7 +173,7 @@ async def decide(
     if_match: str | None,
     principal: Principal,
 ) -> Appeal:
-    if not await _is_arbiter(session, stage, principal):
+    if not await service.is_arbiter(session, stage, principal):
         raise Forbidden(
             "Appeals are decided by admins and by organisers on the stage's arbitration panel "
             "(result rules `arbiters`)."
@@ -278,7 +183,7 @@ async def decide(
     check_transition_if_match(if_match, appeal.version)
     if appeal.status is not AppealStatus.pending:
         raise Conflict(f"Appeal {appeal.id} was already decided ({appeal.status.value}).")
-    before = _snapshot(appeal)
+    before = service.snapshot(appeal)
     appeal.status = AppealStatus(data.outcome)
     appeal.decision_reason = data.reason
     appeal.decided_by = principal.sub
@@ -312,7 +217,7 @@ async def decide(
         entity_type="appeal",
         entity_id=appeal.id,
         before=before,
-        after=_snapshot(appeal),
+        after=service.snapshot(appeal),
     )
     outbox.emit(
         session,
@@ -335,7 +240,7 @@ async def relock(
 ) -> int:
     """Lock again the marks an upheld appeal reopened, once the judges have re-scored them
     (the stage's panel lock stays in place throughout; only these marks were open)."""
-    await check_arbiter_or_manager(session, stage, principal)
+    await service.check_arbiter_or_manager(session, stage, principal)
     await lock_stage_results(session, stage.id)
     appeal = await get_or_404(session, Appeal, appeal_id, "appeal", for_update=True)
     if appeal.status is not AppealStatus.upheld:

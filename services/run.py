@@ -1,4 +1,4 @@
-"""The one command that runs the whole system: `make run` (or `python -m shared.run`).
+"""The one command that runs the whole system: `make run` (or `python -m services.run`).
 
 - no DATABASE_URL: starts an embedded Postgres (pgserver) with its data in `var/pgdata`;
 - applies the migrations as the schema owner, then gives the services a login of their own
@@ -13,137 +13,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import ctypes
 import os
 import signal
-import subprocess
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 
+from services.demo import load_demo
+from services.registry.cli import provision_service_client
 from shared.config import PROJECT_ROOT, SERVICE_PORTS, Settings
 from shared.dblogin import UnsafeLogin, app_url_for, login_of
 from shared.migrate import upgrade_head
-
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def service_command(
-    service: str, host: str, port: int, workers: int = 1, extra: Sequence[str] = ()
-) -> list[str]:
-    """The command that runs one service: uvicorn through `shared.serve`, whose workers each
-    accept their own connections (SO_REUSEPORT) instead of sharing one socket."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "shared.serve",
-        service,
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--timeout-graceful-shutdown",
-        "5",
-        "--workers",
-        str(workers),
-    ]
-    return cmd + list(extra)
-
-
-def start_services(
-    env: dict[str, str],
-    host: str,
-    ports: dict[str, int],
-    workers: int = 1,
-    log_dir: Path | None = None,
-    extra: Sequence[str] = (),
-) -> dict[str, subprocess.Popen[bytes]]:
-    """Start one uvicorn process per service; with `log_dir`, each logs to `<service>.log`;
-    `extra` adds uvicorn options (e.g. `--loop uvloop`)."""
-    procs = {}
-    for service, port in ports.items():
-        output = open(log_dir / f"{service}.log", "ab") if log_dir else None  # noqa: SIM115
-        procs[service] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            service_command(service, host, port, workers, extra),
-            env=env,
-            cwd=PROJECT_ROOT,
-            stdout=output,
-            stderr=subprocess.STDOUT if output else None,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-        )
-        if output:
-            output.close()  # the child holds its own descriptor
-    return procs
-
-
-DISPATCHER_COMMAND = [sys.executable, "-m", "shared.webhooks"]
-
-
-def start_dispatcher(
-    env: dict[str, str], log_dir: Path | None = None, name: str = "dispatcher"
-) -> subprocess.Popen[bytes]:
-    """Start one webhook dispatcher process; with `log_dir`, it logs to `<name>.log`."""
-    output = open(log_dir / f"{name}.log", "ab") if log_dir else None  # noqa: SIM115
-    try:
-        return subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            DISPATCHER_COMMAND,
-            env=env,
-            cwd=PROJECT_ROOT,
-            stdout=output,
-            stderr=subprocess.STDOUT if output else None,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-        )
-    finally:
-        if output:
-            output.close()
-
-
-def wait_ready(
-    urls: dict[str, str], procs: dict[str, subprocess.Popen[bytes]], timeout: float = 60
-) -> None:
-    deadline = time.monotonic() + timeout
-    pending = dict(urls)
-    while pending:
-        for service, url in list(pending.items()):
-            if procs[service].poll() is not None:
-                raise RuntimeError(f"{service} exited with code {procs[service].returncode}")
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    del pending[service]
-            except httpx.HTTPError:
-                pass
-        if pending and time.monotonic() > deadline:
-            raise RuntimeError(f"not ready after {timeout:.0f}s: {', '.join(pending)}")
-        time.sleep(0.2)
-
-
-def stop_services(procs: dict[str, subprocess.Popen[bytes]]) -> None:
-    for proc in procs.values():
-        if proc.poll() is None:
-            proc.terminate()
-    deadline = time.monotonic() + 10
-    for proc in procs.values():
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+from shared.processes import start_dispatcher, start_services, stop_services, wait_ready
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m shared.run",
+        prog="python -m services.run",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -195,8 +84,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Services connect as database login {login_of(database_url)[0]!r} (app_writer).")
     if not (env.get("SERVICE_CLIENT_ID") and env.get("SERVICE_CLIENT_SECRET")):
         # Machine credentials for competitions and judging (fresh secret on every start).
-        from services.registry.cli import provision_service_client
-
         env["SERVICE_CLIENT_ID"], env["SERVICE_CLIENT_SECRET"] = asyncio.run(
             provision_service_client(database_url)
         )
@@ -225,8 +112,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {service:<13} {url}/docs")
         print(f"  {'dispatcher':<13} webhook deliveries (python -m shared.webhooks)")
         if args.demo:
-            from shared.demo import load_demo
-
             asyncio.run(load_demo(database_url, urls))
         else:
             print("\nNo account yet? Create the first admin with `make admin`, or try `make demo`.")

@@ -1,4 +1,4 @@
-"""`make demo`'s data set (shared/demo.py) against the three in-process services: it prints a
+"""`make demo`'s data set (services/demo.py) against the three in-process services: it prints a
 sign-in for every view of the API, each one obtains a token with the scope it claims, and a
 second run gives new credentials that work while the old ones no longer do.
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from shared.demo import DEMO_ADMIN, ENTERPRISE_ORGANISER, WORKER_ACCOUNT, load_demo
+from services.demo import DEMO_ADMIN, ENTERPRISE_ORGANISER, WORKER_ACCOUNT, load_demo
 from tests.conftest import Services, bearer
 
 URLS = {name: f"http://{name}" for name in ("registry", "competitions", "judging")}
