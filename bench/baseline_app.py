@@ -34,9 +34,9 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from pathlib import Path
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg

@@ -40,6 +40,8 @@ from shared.errors import NotFound
 from shared.models.judging import ResultEntry, ResultStatus, StageResult
 
 log = logging.getLogger(__name__)
+#: The cache's clock (a module attribute, so tests can move it without touching the event loop's).
+clock = time.monotonic
 
 DEFAULT_FRESHNESS = 1.0  # seconds (LEADERBOARD_FRESHNESS_SECONDS)
 MAX_BOARDS = 512  # cached pages kept per process (least recently used dropped)
@@ -85,7 +87,7 @@ class Board:
 class _Version:
     result_id: uuid.UUID | None
     key: tuple[int, str] | None
-    checked: float  # time.monotonic() when the read that found it started
+    checked: float  # clock() when the read that found it started
 
 
 class LeaderboardCache:
@@ -103,6 +105,7 @@ class LeaderboardCache:
         self.refreshing: dict[uuid.UUID, asyncio.Task[Any]] = {}
         self.builds = 0  # boards rebuilt (tests and benchmarks read it)
         self.version_reads = 0  # version queries run (tests and benchmarks read it)
+        self.fast_answers = 0  # requests answered by LeaderboardFastPath (the same)
 
     def invalidate(self, stage_id: uuid.UUID) -> None:
         self.generations[stage_id] = self.generations.get(stage_id, 0) + 1
@@ -131,7 +134,7 @@ class LeaderboardCache:
         self, factory: async_sessionmaker[AsyncSession], stage_id: uuid.UUID
     ) -> _Version:
         cached = self.versions.get(stage_id)
-        if cached is not None and time.monotonic() - cached.checked < self.freshness:
+        if cached is not None and clock() - cached.checked < self.freshness:
             return cached
         return await self._reread(factory, stage_id)
 
@@ -148,7 +151,7 @@ class LeaderboardCache:
     async def _read_version(
         self, factory: async_sessionmaker[AsyncSession], stage_id: uuid.UUID, generation: int
     ) -> _Version:
-        now = time.monotonic()  # before the query: the age bound counts from here
+        now = clock()  # before the query: the age bound counts from here
         self.version_reads += 1
         async with factory() as session:
             row = (
@@ -176,7 +179,7 @@ class LeaderboardCache:
         cached = self.versions.get(stage_id)
         if cached is None or cached.key is None:
             return None, False
-        age = time.monotonic() - cached.checked
+        age = clock() - cached.checked
         if age >= self.freshness:
             return None, False
         key = (stage_id, *cached.key, offset, limit)
@@ -372,6 +375,8 @@ class LeaderboardFastPath:
         board, stale_soon = cache.peek(stage_id, *page)
         if stale_soon:
             cache.refresh_soon(state.sessionmaker, stage_id)
+        if board is not None:
+            cache.fast_answers += 1
         return board
 
     @staticmethod
@@ -383,7 +388,11 @@ class LeaderboardFastPath:
                 break
         if etag_matches(if_none_match, board.etag):
             await send(
-                {"type": "http.response.start", "status": 304, "headers": list(board.raw_not_modified)}
+                {
+                    "type": "http.response.start",
+                    "status": 304,
+                    "headers": list(board.raw_not_modified),
+                }
             )
             await send({"type": "http.response.body", "body": b""})
             return
