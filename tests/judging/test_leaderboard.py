@@ -8,7 +8,6 @@ cache's clock is moved by hand: no test here waits on time."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -33,10 +32,10 @@ class Clock:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr(leaderboard, "clock", fake)
-    yield fake
+    return fake
 
 
 @pytest.fixture(params=["fast path", "route only"])
@@ -100,9 +99,9 @@ async def another_replica_writes(services: Services, stage_id: uuid.UUID, status
             text(
                 "INSERT INTO result_entries (result_id, stage_entry_id, rank, score, "
                 "component_scores, prize, medal, blind_code, entry_id, worker_id, team_name, "
-                "locality_code) SELECT :new, e.stage_entry_id, r.entry_count + 1 - e.rank, e.score, "
-                "e.component_scores, e.prize, e.medal, e.blind_code, e.entry_id, e.worker_id, "
-                "e.team_name, e.locality_code FROM result_entries e "
+                "locality_code) SELECT :new, e.stage_entry_id, r.entry_count + 1 - e.rank, "
+                "e.score, e.component_scores, e.prize, e.medal, e.blind_code, e.entry_id, "
+                "e.worker_id, e.team_name, e.locality_code FROM result_entries e "
                 "JOIN stage_results r ON r.id = e.result_id WHERE e.result_id = :old"
             ),
             {"new": new_id, "old": current.id},
