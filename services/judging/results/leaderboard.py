@@ -45,6 +45,9 @@ clock = time.monotonic
 
 DEFAULT_FRESHNESS = 1.0  # seconds (LEADERBOARD_FRESHNESS_SECONDS)
 MAX_BOARDS = 512  # cached pages kept per process (least recently used dropped)
+#: Stage versions kept before the expired ones are dropped (404s for made-up ids are cached
+#: too, for the freshness bound, so a crowd waiting for results costs one query a period).
+MAX_VERSIONS = 10_000
 #: The page parameters' bounds and default (the route declares the same).
 MAX_OFFSET = 10_000_000
 MAX_LIMIT = 1000
@@ -167,6 +170,10 @@ class LeaderboardCache:
             key=(row[1], row[2].value) if row else None,
             checked=now,
         )
+        if len(self.versions) >= MAX_VERSIONS:
+            expired = [k for k, v in self.versions.items() if now - v.checked >= self.freshness]
+            for k in expired:
+                del self.versions[k]
         if self.generations.get(stage_id, 0) == generation:
             current = self.versions.get(stage_id)
             if current is None or current.checked <= now:
