@@ -10,6 +10,11 @@ as JSON with `json.dumps`, binary columns left out.
 `GET /stage-results/{stage_id}` (the leaderboard benchmark's reference) reads one row: the
 stage's latest provisional or final result (bench/results.py ONE_ROW_SQL), as JSON.
 
+`GET /memory/{name}` (the leaderboard benchmark's no-database reference) answers bytes held in
+memory: at start the app reads every `<name>.json` in the directory named by
+BASELINE_MEMORY_DIR (the bench writes there the exact bodies our leaderboard serves) and answers
+each as `application/json`, no database, no headers of its own.
+
 `POST /events/{event_id}/entries` with `{"worker_id": ...}` (the registration burst) runs one
 INSERT of an entry row into `bench_entries` (created by ENTRIES_SETUP: `LIKE entries`, same
 columns and checks, plus a unique `(event_id, worker_id)` constraint standing in for "one entry
@@ -31,6 +36,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -160,6 +166,8 @@ def create_app() -> FastAPI:
         await app.state.pool.close()
 
     app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+    memory_dir = os.environ.get("BASELINE_MEMORY_DIR")
+    memory = {p.stem: p.read_bytes() for p in Path(memory_dir).glob("*.json")} if memory_dir else {}
 
     @app.get("/readyz")
     async def readyz() -> dict[str, str]:
@@ -200,6 +208,13 @@ def create_app() -> FastAPI:
         if row is None:
             return Response(b'{"detail":"no results"}', 404, media_type="application/json")
         return Response(json.dumps(dict(row), default=str).encode(), media_type="application/json")
+
+    @app.get("/memory/{name}")
+    async def from_memory(name: str) -> Response:
+        body = memory.get(name)
+        if body is None:
+            return Response(b'{"detail":"no such body"}', 404, media_type="application/json")
+        return Response(body, media_type="application/json")
 
     @app.post("/events/{event_id}/entries", status_code=201)
     async def register(request: Request, event_id: uuid.UUID) -> Response:

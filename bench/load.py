@@ -37,7 +37,8 @@ def percentile(sorted_values: list[float], p: float) -> float:
 
 
 class Connection:
-    """One keep-alive HTTP/1.1 connection; responses must carry a Content-Length."""
+    """One keep-alive HTTP/1.1 connection; responses must carry a Content-Length (but a 304
+    or 204, which has no body)."""
 
     def __init__(self, host: str, port: int, headers: dict[str, str]) -> None:
         self.host, self.port = host, port
@@ -65,7 +66,9 @@ class Connection:
             k.strip().lower(): v.strip()
             for k, _, v in (line.partition(":") for line in lines[1:] if line)
         }
-        body = await self.reader.readexactly(int(fields["content-length"]))
+        # A 304 (or 204) has no body and need not say so.
+        no_body = status in (204, 304) and "content-length" not in fields
+        body = b"" if no_body else await self.reader.readexactly(int(fields["content-length"]))
         if fields.get("connection", "").lower() == "close":
             await self.close()
         return status, body

@@ -194,8 +194,11 @@ def create_service_app(
     transport: httpx.AsyncBaseTransport | None = None,
     webhooks: Sequence[APIRouter] = (),
     background: Sequence[Callable[[FastAPI], Coroutine[Any, Any, None]]] = (),
+    fast_paths: Sequence[type[Any]] = (),
 ) -> FastAPI:
-    """Build a service. `transport` lets tests route outbound calls to in-process apps."""
+    """Build a service. `transport` lets tests route outbound calls to in-process apps.
+    `fast_paths`: ASGI middleware classes that answer some requests before routing; they run
+    inside the request id, security headers and CORS, outside the body checks."""
     configure_logging(service, settings.log_level, settings.log_json, settings.environment)
 
     @asynccontextmanager
@@ -272,6 +275,8 @@ def create_service_app(
         json_limit=settings.max_body_bytes,
         upload_limit=settings.import_max_bytes,
     )
+    for fast_path in reversed(fast_paths):
+        app.add_middleware(fast_path)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

@@ -161,6 +161,15 @@ class Settings(BaseSettings):
     service_client_secret: str | None = Field(
         None, description="Secret of SERVICE_CLIENT_ID.", repr=False
     )
+    leaderboard_freshness_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="How old each process's knowledge of a stage's published results version may "
+        "be: the public leaderboard shows a new version on every replica within this many "
+        "seconds (at once on the replica that published it). Each process re-reads the version "
+        "(one indexed one-row query) about twice per period per stage being viewed.",
+    )
     access_revocation_cache_seconds: float = Field(
         2.0,
         ge=0,

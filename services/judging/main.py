@@ -22,6 +22,7 @@ from services.judging.judges.router import router as judges_router
 from services.judging.marking.router import router as marking_router
 from services.judging.pairwise.router import router as pairwise_router
 from services.judging.recommendations.router import router as recommendations_router
+from services.judging.results.leaderboard import LeaderboardFastPath
 from services.judging.results.router import router as results_router
 from services.judging.results.router import webhooks as results_webhooks
 from services.judging.scoring.router import router as scoring_router
@@ -130,4 +131,5 @@ def create_app(
         ],
         transport=transport,
         background=[run_award_sweeper, fold_loop("judging")],
+        fast_paths=[LeaderboardFastPath],
     )

@@ -305,28 +305,25 @@ async def verify(
 async def get_leaderboard(
     request: Request,
     stage_id: uuid.UUID,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=leaderboard.MAX_OFFSET)] = 0,
+    limit: Annotated[int, Query(ge=1, le=leaderboard.MAX_LIMIT)] = leaderboard.DEFAULT_LIMIT,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
     """No sign-in needed. The latest provisional or final results (404 before publication;
     drafts are never shown), blind codes decoded, in rank order (`offset`/`limit`). Served from
-    an in-process cache keyed by the results version: the version is re-checked at most once a
-    second, so a new version shows within a second on every replica and at once on the one that
-    published it. Send the `ETag` back as `If-None-Match` for a 304."""
+    an in-process cache keyed by the results version: each process re-checks the version in the
+    background, so a new version shows within LEADERBOARD_FRESHNESS_SECONDS (1 s by default) on
+    every replica and at once on the one that published it. Send the `ETag` back as
+    `If-None-Match` for a 304. Final boards may be cached for an hour, provisional ones for a
+    second."""
+    # Cached and fresh boards are answered before routing (leaderboard.LeaderboardFastPath);
+    # this reads the version and builds the board when they are not.
     board = await leaderboard.cache_of(request.app.state).get(
         request.app.state.sessionmaker, stage_id, offset=offset, limit=limit
     )
-    headers = {
-        "ETag": board.etag,
-        # Final boards never change; provisional ones may at any moment.
-        "Cache-Control": "public, max-age=3600"
-        if board.status == ResultStatus.final.value
-        else "public, max-age=1, must-revalidate",
-    }
     if leaderboard.etag_matches(if_none_match, board.etag):
-        return Response(status_code=304, headers=headers)
-    return Response(content=board.body, media_type="application/json", headers=headers)
+        return Response(status_code=304, headers=board.headers)
+    return Response(content=board.body, media_type="application/json", headers=board.headers)
 
 
 @router.get(
