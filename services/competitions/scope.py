@@ -1,10 +1,6 @@
-"""Loader dependencies: a route's competition or entry, loaded and checked against the caller's
-scope in one place (the competitions-service twins of judging's `ManagedStage`).
+"""Loader dependencies of the entry routes: a route's entry, loaded and checked against the
+caller's scope in one place (a competition's: services/competitions/competitions/access.py).
 
-- `ManagedCompetition`: the route's `competition_id`, locked, for admins and the organisers
-  covering it (404 unknown, 403 outside the scope).
-- `ReadableCompetition`: the route's `competition_id` for any reader (competitions are public
-  to every signed-in reader; 404 unknown).
 - `VisibleEntry`: the route's `entry_id`, for those who may see it (`entries.access`).
 - `EntryScope`: the caller's scope as a query clause, for routes that take many entry ids.
 """
@@ -17,31 +13,12 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from services.competitions.access import check_organiser_scope
-from services.competitions.competitions.service import get_competition
 from services.competitions.entries import access as entry_access
-from shared.auth.deps import AdminOrOrganiser, CompetitionsReader, CurrentPrincipal, require
+from shared.auth.deps import CurrentPrincipal, require
 from shared.auth.principal import Principal, Role
 from shared.db import SessionDep
-from shared.models.competitions import Competition, Entry
+from shared.models.competitions import Entry
 from shared.scope import scope_loader
-
-
-@scope_loader("competition")
-async def managed_competition(
-    session: SessionDep, principal: AdminOrOrganiser, competition_id: uuid.UUID
-) -> Competition:
-    """The competition, locked until the request commits (writes follow), for its managers."""
-    competition = await get_competition(session, competition_id, for_update=True)
-    check_organiser_scope(principal, competition)
-    return competition
-
-
-@scope_loader("competition")
-async def readable_competition(
-    session: SessionDep, _: CompetitionsReader, competition_id: uuid.UUID
-) -> Competition:
-    return await get_competition(session, competition_id)
 
 
 def entry_loader(
@@ -68,7 +45,5 @@ async def entry_scope(principal: CurrentPrincipal) -> entry_access.EntryScope:
 #: our own services.
 ENTRY_READERS = require(Role.admin, Role.organiser, Role.worker, scopes=("internal",))
 
-ManagedCompetition = Annotated[Competition, Depends(managed_competition)]
-ReadableCompetition = Annotated[Competition, Depends(readable_competition)]
 VisibleEntry = Annotated[Entry, Depends(entry_loader(ENTRY_READERS))]
 EntryScopeDep = Annotated[entry_access.EntryScope, Depends(entry_scope)]

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from services.competitions.competitions.access import ManagedCompetition, ReadableCompetition
 from services.competitions.events import schemas, service
-from services.competitions.scope import ManagedCompetition, ReadableCompetition
 from shared.auth.deps import AdminOrOrganiser, CompetitionsReader
 from shared.concurrency import IfMatchHeader, etag
 from shared.db import SessionDep

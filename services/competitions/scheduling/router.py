@@ -8,8 +8,8 @@ import uuid
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from services.competitions.competitions.access import ManagedCompetition, ReadableCompetition
 from services.competitions.scheduling import exports, schemas, service
-from services.competitions.scope import ManagedCompetition, ReadableCompetition
 from shared.auth.deps import AdminOrOrganiser, CompetitionsReader
 from shared.concurrency import IfMatchHeader
 from shared.db import SessionDep
