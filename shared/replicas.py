@@ -146,7 +146,7 @@ def start(
     dispatchers: int = 0,
     haproxy: str = "haproxy",
     extra: tuple[str, ...] = (),
-    timeout: float = 90,
+    timeout: float = 180,
 ) -> Topology:
     """Start HAProxy, `replicas` processes of each service and `dispatchers` dispatchers; return
     once every replica answers /readyz directly and every frontend has reached every replica.

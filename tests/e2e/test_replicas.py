@@ -653,8 +653,8 @@ async def test_every_event_is_delivered_once_per_subscription_by_two_dispatchers
             events = set(
                 await session.scalars(
                     text(
-                        "SELECT id::text FROM outbox_events WHERE created_at >= "
-                        "(SELECT min(created_at) FROM webhook_subscriptions)"
+                        "SELECT id::text FROM outbox_events WHERE occurred_at >= "
+                        "(SELECT max(created_at) FROM webhook_subscriptions)"
                     )
                 )
             )

@@ -4,8 +4,9 @@ status, page), so that many viewers at once cost almost no database work.
 Invalidation: the public version of a stage is (version, status) of its latest provisional or
 final result. Each process re-reads that pair at most once per `VERSION_TTL` seconds per stage
 (one indexed one-row query) and rebuilds the board only when it changed; a process that
-publishes or finalises drops its own entry at once (after its commit), so its readers never see
-the old board, and every other replica sees the new one within `VERSION_TTL`.
+publishes or finalises drops its own entry as its transaction commits (before the response is
+sent), so its readers never see the old board, and every other replica sees the new one within
+`VERSION_TTL` (tests/e2e/test_replicas.py checks both behind HAProxy).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.judging.results import schemas
@@ -62,6 +63,14 @@ class LeaderboardCache:
     def invalidate(self, stage_id: uuid.UUID) -> None:
         self.generations[stage_id] = self.generations.get(stage_id, 0) + 1
         self.versions.pop(stage_id, None)
+
+    def invalidate_on_commit(self, session: AsyncSession, stage_id: uuid.UUID) -> None:
+        """`invalidate` as `session`'s transaction commits (not before: a version read in
+        between would see the old one and count as fresh; not later, after the response: the
+        caller's next request could still get the old board)."""
+        event.listen(
+            session.sync_session, "after_commit", lambda _s: self.invalidate(stage_id), once=True
+        )
 
     async def _once(self, key: object, make: Callable[[], Awaitable[Any]]) -> Any:
         """Run `make` once for concurrent callers with the same key; all get its result."""
