@@ -353,6 +353,35 @@ async def test_login_failure_limit_holds_across_replicas(
         assert int(answer.headers["retry-after"]) > 0
 
 
+async def test_concurrent_failed_logins_on_both_replicas_check_no_more_passwords_than_the_limit(
+    cluster: Lb, http: httpx.AsyncClient
+) -> None:
+    """A guesser sending many passwords at once, spread over the replicas, gets at most
+    LOGIN_MAX_FAILURES_PER_USERNAME of them checked; the others are refused (429) unread."""
+    limit = Settings.model_fields["login_max_failures_per_username"].default
+    username = f"target.{uuid.uuid4().hex[:8]}"
+    registries = [cluster.replica("registry", n) for n in "ab"]
+    answers = await asyncio.gather(
+        *(
+            http.post(
+                registries[n % 2] + "/v1/auth/token",
+                data={"grant_type": "password", "username": username, "password": f"guess-{n}"},
+                # Each from an address of its own: only the per-username limit applies.
+                headers={"x-forwarded-for": f"203.0.113.{n + 1}"},
+            )
+            for n in range(3 * limit)
+        )
+    )
+    statuses = Counter(a.status_code for a in answers)
+    assert set(statuses) <= {400, 429}, [a.text for a in answers]
+    assert statuses[400] <= limit, f"{statuses[400]} passwords checked, limit {limit}"
+    answer = await http.post(
+        cluster.lb["registry"] + "/v1/auth/token",
+        data={"grant_type": "password", "username": username, "password": "one-more"},
+    )
+    assert answer.status_code == 429, answer.text
+
+
 async def test_token_request_limit_per_address_holds_across_replicas(
     cluster: Lb, http: httpx.AsyncClient
 ) -> None:
