@@ -653,6 +653,12 @@ async def bench_replicas(run: Run) -> None:
     log(f"Replicas behind HAProxy: the registration burst ({n:,}), 1 then 2 replicas each...")
     await checkpoint(run.database_url)
     out = await replica_bench.run(run.database_url, run.work, n)
+    if out is None:
+        log(
+            "  [yellow]skipped: HAProxy is missing and could not be installed "
+            "(scripts/install_haproxy.sh needs apt-get and root)[/]"
+        )
+        return
     for label in ("one", "two"):
         side = out[label]
         log(
