@@ -46,7 +46,8 @@ from tests.factories import identity_number
 from tests.judging.results_helpers import two_aspect_scheme
 from tests.webhooks.receiver import Receiver
 
-pytestmark = pytest.mark.timeout(240)
+# The first test also pays for starting the topology (minutes on a loaded 2-core machine).
+pytestmark = pytest.mark.timeout(600)
 
 #: The documented bound of the access revocation cache (Settings.access_revocation_cache_seconds).
 REVOCATION_BOUND = Settings.model_fields["access_revocation_cache_seconds"].default
