@@ -674,6 +674,7 @@ async def bench_replicas(run: Run) -> None:
         ratio=ratio,
         met=out["ok"],
         target="correct with 2 replicas (2 cores: no speed-up expected)",
+        target_label="2 replicas / 1,\nSQL checks pass",
         verification={
             "ok": out["ok"],
             "checks": {
