@@ -120,11 +120,19 @@ async def cluster(
         DB_POOL_SIZE="6",
         **DISPATCHER_ENV,
     )
-    topology = await asyncio.to_thread(
-        replicas.start, env, log_dir, replicas=2, dispatchers=2, haproxy=haproxy
+    # The first admin is made while the processes start (both only need the database).
+    started, admin_made = await asyncio.gather(
+        asyncio.to_thread(replicas.start, env, log_dir, replicas=2, dispatchers=2, haproxy=haproxy),
+        asyncio.to_thread(create_admin, env),
+        return_exceptions=True,
     )
+    if isinstance(started, BaseException):
+        await pg_server.drop_database(name)
+        raise started
+    topology = started
     try:
-        create_admin(topology.env)
+        if isinstance(admin_made, BaseException):
+            raise admin_made
         lb = Lb(topology, database_url, receivers)
         # Two subscriptions to every event, before anything happens: each must get each once.
         async with httpx.AsyncClient(timeout=30) as http:
