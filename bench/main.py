@@ -31,12 +31,15 @@
    grade and a 36-month trend from the registry's summaries against the same figures as bare
    GROUP BYs over the base tables (target: >= 10x the req/s), both checked equal; and how long
    a newly registered worker takes to appear in the figures.
-11. One table on the terminal and `bench/results/<UTC timestamp>.json`.
+11. Replicas behind HAProxy (bench/replicas.py): the registration burst through a real load
+   balancer with one, then two replicas of each service (CPU per request summed over every
+   replica, HAProxy's apart), both checked with SQL.
+12. One table on the terminal and `bench/results/<UTC timestamp>.json`.
 
 `--only NAME[,NAME]` runs some of them: import, search, list, registration, scheduler,
-assignment, scoring, results, leaderboard, webhooks, statistics (search, list and statistics
-need the imported workers, so they import them too; the leaderboard needs the computed stage,
-so it computes it too).
+assignment, scoring, results, leaderboard, webhooks, statistics, replicas (search, list and
+statistics need the imported workers, so they import them too; the leaderboard needs the
+computed stage, so it computes it too).
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ from bench import (
     scoring,
     webhooks,
 )
+from bench import replicas as replica_bench
 from bench import results as judging_results
 from bench import statistics as programme_statistics
 from bench.accounts import create_admin_and_job, get_token
@@ -644,6 +648,45 @@ async def bench_registration(run: Run) -> None:
     )
 
 
+@benchmark("replicas")
+async def bench_replicas(run: Run) -> None:
+    n = run.sizes.registrations
+    log(f"Replicas behind HAProxy: the registration burst ({n:,}), 1 then 2 replicas each...")
+    await checkpoint(run.database_url)
+    out = await replica_bench.run(run.database_url, run.work, n)
+    if out is None:
+        log(
+            "  [yellow]skipped: HAProxy is missing and could not be installed "
+            "(scripts/install_haproxy.sh needs apt-get and root)[/]"
+        )
+        return
+    for label in ("one", "two"):
+        side = out[label]
+        log(
+            f"  {label}: {side['rps']:,.1f} req/s, services "
+            f"{side['service_cpu_ms_per_request']:.2f} ms CPU/request, HAProxy "
+            f"{side['haproxy_cpu_ms_per_request']:.2f} ms, statuses {side['statuses']}"
+        )
+    ratio = out["two"]["rps"] / out["one"]["rps"] if out["one"]["rps"] else 0.0
+    run.record(
+        "replicas 2 vs 1 (HAProxy)",
+        out["two"],
+        out["one"],
+        ratio=ratio,
+        met=out["ok"],
+        target="correct with 2 replicas (2 cores: no speed-up expected)",
+        target_label="2 replicas / 1,\nSQL checks pass",
+        verification={
+            "ok": out["ok"],
+            "checks": {
+                f"{label} replica(s): {check}": ok
+                for label in ("one", "two")
+                for check, ok in out[label]["verification"]["checks"].items()
+            },
+        },
+    )
+
+
 @benchmark("scheduler")
 async def bench_scheduler(run: Run) -> None:
     results, sizes = run.results, run.sizes
@@ -784,6 +827,15 @@ def main(argv: list[str] | None = None) -> int:
                 "[bold red]REGISTRATION BURST VERIFICATION FAILED: "
                 f"{burst['verification']['detail']}[/]"
             )
+            code = 1
+    behind = results.benchmarks.get("replicas 2 vs 1 (HAProxy)")
+    if behind:
+        console.print("Replicas behind HAProxy, checked with SQL after each burst:")
+        for check, ok in behind["verification"]["checks"].items():
+            console.print(
+                f"  [{'green' if ok else 'bold red'}]{'ok  ' if ok else 'FAIL'}[/] {check}"
+            )
+        if not behind["verification"]["ok"]:
             code = 1
     scores = results.benchmarks.get("score burst")
     if scores:

@@ -12,7 +12,9 @@ one-row query, single-flight), so under load the version is re-read about twice 
 no request waits for it; past the whole age nobody is served from the cache until the re-read
 has answered. Because the age counts from the start of the read, a version committed at time T
 is served by every process from T + LEADERBOARD_FRESHNESS_SECONDS at the latest, and at once
-by the process that published it (it drops its entry after its commit). A board, once built,
+by the process that published it (it drops its entry as its
+transaction commits, before the response is sent; tests/e2e/test_replicas.py checks both
+behind HAProxy). A board, once built,
 never changes: the drafts that get decoded are never public, and a status change (provisional
 to final) is a new key.
 """
@@ -30,7 +32,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -113,6 +115,14 @@ class LeaderboardCache:
     def invalidate(self, stage_id: uuid.UUID) -> None:
         self.generations[stage_id] = self.generations.get(stage_id, 0) + 1
         self.versions.pop(stage_id, None)
+
+    def invalidate_on_commit(self, session: AsyncSession, stage_id: uuid.UUID) -> None:
+        """`invalidate` as `session`'s transaction commits (not before: a version read in
+        between would see the old one and count as fresh; not later, after the response: the
+        caller's next request could still get the old board)."""
+        event.listen(
+            session.sync_session, "after_commit", lambda _s: self.invalidate(stage_id), once=True
+        )
 
     async def _once(self, key: object, make: Callable[[], Awaitable[Any]]) -> Any:
         """Run `make` once for concurrent callers with the same key; all get its result."""

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.judging.access import ManagedStage, check_stage_manager
 from services.judging.awards import flows as award_flows
@@ -31,10 +32,11 @@ STREAM_HEARTBEAT_SECONDS = 15.0
 Version = Annotated[int, Path(ge=1, le=1_000_000)]
 
 
-def _invalidate(request: Request, background: BackgroundTasks, stage_id: uuid.UUID) -> None:
-    """Drop the stage's cached board once the transaction has committed (background tasks run
-    after the response, and the session commits before it)."""
-    background.add_task(leaderboard.cache_of(request.app.state).invalidate, stage_id)
+def _invalidate(request: Request, session: AsyncSession, stage_id: uuid.UUID) -> None:
+    """Drop the stage's cached board as the transaction commits, before the response is sent:
+    the publisher's next request on this replica sees the new version (a background task ran
+    after the response, and a request sent right after it could still get the old board)."""
+    leaderboard.cache_of(request.app.state).invalidate_on_commit(session, stage_id)
 
 
 # -- rules and completion times ---------------------------------------------------------------
@@ -158,7 +160,6 @@ async def compute_results(
 )
 async def publish_provisional(
     request: Request,
-    background: BackgroundTasks,
     session: SessionDep,
     upstream: UpstreamDep,
     stage: ManagedStage,
@@ -171,7 +172,7 @@ async def publish_provisional(
     advancement yet: an appeal may still change it, and an advancement is final there, so it is
     sent once, at finalisation. 409 without a draft, or if a score was reopened since."""
     result = await service.publish_provisional(session, stage, upstream, principal)
-    _invalidate(request, background, stage.id)
+    _invalidate(request, session, stage.id)
     return service.summary(result)
 
 
@@ -200,7 +201,7 @@ async def finalise(
     the job is recorded with the final version, so if this process dies first or the registry
     is down, a sweeper completes it (and so does `POST /v1/stages/{id}/awards:send`)."""
     result = await service.finalise(session, stage, upstream, principal)
-    _invalidate(request, background, stage.id)
+    _invalidate(request, session, stage.id)
     background.add_task(
         award_flows.award_final_results,
         request.app.state.sessionmaker,

@@ -96,12 +96,10 @@ async def token(
                 *[n for n, v in (("username", username), ("password", password)) if not v]
             )
         name = username.strip().lower()
-        await service.check_rate_limit(session, settings, name, client_ip)
-        try:
-            principal = await service.authenticate_password(session, username, password)
-        except service.InvalidGrant:
-            await service.record_failed_attempt(session, settings, name, client_ip)
-            raise
+        attempt = await service.reserve_attempt(session, settings, name, client_ip)
+        # A wrong password leaves the reserved attempt counted as the failure.
+        principal = await service.authenticate_password(session, username, password)
+        await service.forgive_attempt(session, attempt)
         refresh, refresh_ttl = await service.issue_refresh_token(
             session, settings, uuid.UUID(principal.sub)
         )
@@ -123,15 +121,13 @@ async def token(
                     if not v
                 ]
             )
-        await service.check_rate_limit(session, settings, "client:" + client_id, client_ip)
+        attempt = await service.reserve_attempt(session, settings, "client:" + client_id, client_ip)
         refresh, refresh_ttl = None, None
-        try:
-            principal = await service.authenticate_client(
-                session, client_id, client_secret, set(scope.split())
-            )
-        except service.InvalidClient:
-            await service.record_failed_attempt(session, settings, "client:" + client_id, client_ip)
-            raise
+        # Refused (a wrong secret, or scopes not granted): the reserved attempt stays counted.
+        principal = await service.authenticate_client(
+            session, client_id, client_secret, set(scope.split())
+        )
+        await service.forgive_attempt(session, attempt)
     else:
         raise DomainError(
             f"grant_type {grant_type!r} is not supported; use password, refresh_token or "

@@ -7,7 +7,7 @@ import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth.passwords import verify_password
@@ -39,45 +39,63 @@ class TooManyAttempts(DomainError):
         )
 
 
-async def check_rate_limit(
+async def reserve_attempt(
     session: AsyncSession, settings: Settings, username: str, client_ip: str
-) -> None:
-    """Refuse before any password is checked when this username, or this client address, has
-    failed too often within the window. Counted in the database, so it holds across replicas."""
-    since = datetime.now(UTC) - timedelta(seconds=settings.login_window_seconds)
-    row = (
-        await session.execute(
-            select(
-                func.count().filter(LoginAttempt.username == username),
-                func.count().filter(LoginAttempt.client_ip == client_ip),
-            ).where(
-                LoginAttempt.at >= since,
-                or_(LoginAttempt.username == username, LoginAttempt.client_ip == client_ip),
-            )
-        )
-    ).one()
-    by_user, by_ip = int(row[0]), int(row[1])
+) -> int:
+    """Count this sign-in as a failure *before* any password is checked, then refuse it (429)
+    if that puts the username or the client address over its limit within the window; the
+    attempt's id, for `forgive_attempt` once the password proves right.
+
+    Counting first is what makes the limits hold under concurrency, across replicas too: the
+    attempt is committed before the count is read, so of any number of simultaneous attempts
+    the one committed k-th sees at least k, and at most the limit get a password checked.
+    (Checking first and recording after the password check let every attempt that arrived
+    together through: 30 guesses at once on two replicas, 30 passwords checked.)"""
     window = settings.login_window_seconds
-    if by_user >= settings.login_max_failures_per_username:
-        raise TooManyAttempts(
-            f"Too many failed sign-ins for this username in the last {window} s; try later.",
-            window,
-        )
-    if by_ip >= settings.login_max_failures_per_ip:
-        raise TooManyAttempts(
-            f"Too many failed sign-ins from your address in the last {window} s; try later.",
-            window,
-        )
-
-
-async def record_failed_attempt(
-    session: AsyncSession, settings: Settings, username: str, client_ip: str
-) -> None:
-    # Its own transaction: the request's is rolled back by the error that follows.
+    username, client_ip = username[:128], client_ip[:64]
     async with AsyncSession(bind=session.bind) as own, own.begin():
-        own.add(LoginAttempt(username=username[:128], client_ip=client_ip[:64]))
-        cutoff = datetime.now(UTC) - timedelta(seconds=settings.login_window_seconds * 2)
+        attempt_id = await own.scalar(
+            insert(LoginAttempt)
+            .values(username=username, client_ip=client_ip)
+            .returning(LoginAttempt.id)
+        )
+        cutoff = datetime.now(UTC) - timedelta(seconds=window * 2)
         await own.execute(delete(LoginAttempt).where(LoginAttempt.at < cutoff))
+    assert attempt_id is not None
+    since = datetime.now(UTC) - timedelta(seconds=window)
+    async with AsyncSession(bind=session.bind) as own:
+        row = (
+            await own.execute(
+                select(
+                    func.count().filter(LoginAttempt.username == username),
+                    func.count().filter(LoginAttempt.client_ip == client_ip),
+                ).where(
+                    LoginAttempt.at >= since,
+                    or_(LoginAttempt.username == username, LoginAttempt.client_ip == client_ip),
+                )
+            )
+        ).one()
+    by_user, by_ip = int(row[0]), int(row[1])  # this attempt included
+    refusal = None
+    if by_user > settings.login_max_failures_per_username:
+        refusal = f"Too many failed sign-ins for this username in the last {window} s; try later."
+    elif by_ip > settings.login_max_failures_per_ip:
+        refusal = f"Too many failed sign-ins from your address in the last {window} s; try later."
+    if refusal is not None:
+        await _forget(session, attempt_id)  # refused unread: no password was checked
+        raise TooManyAttempts(refusal, window)
+    return attempt_id
+
+
+async def forgive_attempt(session: AsyncSession, attempt_id: int) -> None:
+    """The attempt reserved by `reserve_attempt` was no failure (the password was right): gone
+    when the request's transaction commits."""
+    await session.execute(delete(LoginAttempt).where(LoginAttempt.id == attempt_id))
+
+
+async def _forget(session: AsyncSession, attempt_id: int) -> None:
+    async with AsyncSession(bind=session.bind) as own, own.begin():
+        await own.execute(delete(LoginAttempt).where(LoginAttempt.id == attempt_id))
 
 
 class InvalidClient(DomainError):
@@ -100,9 +118,18 @@ def account_principal(account: Account) -> Principal:
 
 
 async def authenticate_password(session: AsyncSession, username: str, password: str) -> Principal:
-    account = await session.scalar(
-        select(Account).where(Account.username == username.strip().lower())
-    )
+    """The account's principal if the password is right (its failure count reset in the
+    caller's transaction), else `InvalidGrant` with the failure counted for the lockout.
+
+    The account is read on a short connection of its own and the password checked holding
+    none: the request's connection is taken only on success. (Holding it through the Argon2
+    check and then taking a second one to record the failure deadlocked the pool: ten
+    concurrent wrong passwords on one process held all ten connections, each waiting for an
+    eleventh, until the pool timeout answered everyone 503.)"""
+    async with AsyncSession(bind=session.bind) as own:
+        account = await own.scalar(
+            select(Account).where(Account.username == username.strip().lower())
+        )
     now = datetime.now(UTC)
     if account is not None and account.locked_until and account.locked_until > now:
         raise InvalidGrant(
@@ -116,9 +143,11 @@ async def authenticate_password(session: AsyncSession, username: str, password: 
         raise InvalidGrant("Wrong username or password.")
     if not account.is_active:
         raise InvalidGrant("This account is disabled.")
-    account.failed_logins = 0
-    account.locked_until = None
-    account.last_login_at = now
+    await session.execute(
+        update(Account)
+        .where(Account.id == account.id)
+        .values(failed_logins=0, locked_until=None, last_login_at=now)
+    )
     return account_principal(account)
 
 
