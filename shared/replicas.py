@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 
 from shared.config import PROJECT_ROOT, SERVICE_PORTS
-from shared.run import _die_with_parent, service_command, start_dispatcher, stop_services
+from shared.processes import die_with_parent, service_command, start_dispatcher, stop_services
 
 INSTALL_SCRIPT = PROJECT_ROOT / "scripts" / "install_haproxy.sh"
 #: The response header HAProxy adds: which replica (server name) answered.
@@ -134,7 +134,7 @@ def _spawn(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
             cwd=PROJECT_ROOT,
             stdout=output,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
 
 
