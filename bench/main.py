@@ -69,6 +69,7 @@ from bench import (
     scoring,
     webhooks,
 )
+from bench import memory as bench_memory
 from bench import results as judging_results
 from bench import statistics as programme_statistics
 from bench.accounts import create_admin_and_job, get_token
@@ -793,6 +794,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = asyncio.run(_run(args))
     console.print(render(results))
+    if (memory := bench_memory.table(results.benchmarks)) is not None:
+        console.print(memory)
     for name in ("search", "list") if results.explain else ():
         plans = results.explain[name]
         times = ", ".join(

@@ -161,6 +161,13 @@ class Settings(BaseSettings):
     service_client_secret: str | None = Field(
         None, description="Secret of SERVICE_CLIENT_ID.", repr=False
     )
+    score_fast_path: bool = Field(
+        True,
+        description="Judging: answer a judge's usual mark and submission writes with one SQL "
+        "function call (`judging_put_sheet`, `judging_submit_sheet`) instead of the general path "
+        "(the same rules; anything unusual falls back to the general path). False: always the "
+        "general path. The tests run the scoring suites both ways.",
+    )
     access_revocation_cache_seconds: float = Field(
         2.0,
         ge=0,
