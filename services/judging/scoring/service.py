@@ -78,9 +78,8 @@ class HistoryAction(StrEnum):
     unlocked = "unlocked"
 
 
-#: The audit actions and entity type of a judge's sheet.
-UPSERT = {"action": "scores.upsert", "entity_type": "score_sheet"}
-SUBMIT = {"action": "scores.submit", "entity_type": "score_sheet"}
+#: The audit actions and entity type of a judge's sheet (both paths).
+UPSERT, SUBMIT, SHEET = "scores.upsert", "scores.submit", "score_sheet"
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -420,7 +419,8 @@ async def _fast_call(
             # Straight to asyncpg (its prepared statement, one round trip): SQLAlchemy's
             # statement and result layers cost more CPU here than the function call itself.
             raw = await conn.get_raw_connection()
-            row = await raw.driver_connection.fetchrow(sql, *params)
+            driver: Any = raw.driver_connection
+            row = await driver.fetchrow(sql, *params)
         if row is None or row[0] != "worker":
             break
         # A worker judge this process did not know: their mentorships first, then again.
@@ -530,7 +530,8 @@ async def put_sheet_fast(
             audit.entry(
                 service=SERVICE,
                 principal=principal,
-                **UPSERT,
+                action=UPSERT,
+                entity_type=SHEET,
                 entity_id=None,
                 after={m.aspect_code: _fmt(m.value) for m in data.marks},
             )
@@ -582,7 +583,8 @@ async def submit_sheet_fast(
             audit.entry(
                 service=SERVICE,
                 principal=principal,
-                **SUBMIT,
+                action=SUBMIT,
+                entity_type=SHEET,
                 entity_id=None,
                 after={"blind_code": blind_code},
             )
@@ -679,7 +681,8 @@ async def put_sheet(
             session,
             service=SERVICE,
             principal=principal,
-            **UPSERT,
+            action=UPSERT,
+            entity_type=SHEET,
             entity_id=assignment.id,
             before=before or None,
             after={m.aspect_code: _fmt(m.value) for m in data.marks}
@@ -721,7 +724,8 @@ async def submit_sheet(
         session,
         service=SERVICE,
         principal=principal,
-        **SUBMIT,
+        action=SUBMIT,
+        entity_type=SHEET,
         entity_id=assignment.id,
         after={"blind_code": blind_code, "version": assignment.sheet_version},
     )
