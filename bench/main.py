@@ -699,7 +699,7 @@ async def bench_results(
     await judging_results.compute_baseline(database_url, stage_id)  # warm the buffers
     base = await judging_results.compute_baseline(database_url, stage_id)
     log(f"  {base['seconds']:.2f} s, {base['entries']:,} entries")
-    log("  ours: compute_results (COPY out, NumPy, COPY in, commit), mean...")
+    log("  ours: compute_results (scores out, NumPy, COPY in, commit), mean...")
     ours = await judging_results.compute_ours(database_url, stage_id)
     log(f"  {ours['seconds']:.2f} s (load {ours['load_seconds']:.2f} s)")
     agreement = await judging_results.agree(database_url, ours["result_id"], base.pop("scores"))
