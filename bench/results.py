@@ -3,10 +3,10 @@
 (a) Result computation for one stage of N entries x 5 judges x 10 aspects (100,000 entries:
     5,000,000 scores): ours is the service's own `compute_results` (the scores read with one
     SQL aggregation into NumPy arrays, the vectorised computation, the ranked entries written
-    back with one COPY, committed) against a hand-written single SQL aggregation of the same data (mean
-    per entry and aspect, marks, component scores, weighted stage score, `rank()` window),
-    its rows fetched by the client. Both use the `mean` rule, so their scores must agree: the
-    run checks every entry. Ours is also timed with `trimmed_mean` and with `zscore`.
+    back with one COPY, committed) against a hand-written single SQL aggregation of the same
+    data (mean per entry and aspect, marks, component scores, weighted stage score, `rank()`
+    window), its rows fetched by the client. Both use the `mean` rule, so their scores must
+    agree: the run checks every entry. Ours is also timed with `trimmed_mean` and with `zscore`.
 
 (b) Leaderboard reads: the judging service (2 uvicorn workers, production settings) serving
     `GET /v1/stages/{id}/leaderboard?limit=10` (a top-ten screen) from its cache, against the
