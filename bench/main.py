@@ -73,6 +73,7 @@ from bench import (
     scoring,
     webhooks,
 )
+from bench import memory as bench_memory
 from bench import replicas as replica_bench
 from bench import results as judging_results
 from bench import statistics as programme_statistics
@@ -742,7 +743,7 @@ async def bench_results(
     await judging_results.compute_baseline(database_url, stage_id)  # warm the buffers
     base = await judging_results.compute_baseline(database_url, stage_id)
     log(f"  {base['seconds']:.2f} s, {base['entries']:,} entries")
-    log("  ours: compute_results (COPY out, NumPy, COPY in, commit), mean...")
+    log("  ours: compute_results (scores out, NumPy, COPY in, commit), mean...")
     ours = await judging_results.compute_ours(database_url, stage_id)
     log(f"  {ours['seconds']:.2f} s (load {ours['load_seconds']:.2f} s)")
     agreement = await judging_results.agree(database_url, ours["result_id"], base.pop("scores"))
@@ -802,6 +803,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = asyncio.run(_run(args))
     console.print(render(results))
+    if (memory := bench_memory.table(results.benchmarks)) is not None:
+        console.print(memory)
     for name in ("search", "list") if results.explain else ():
         plans = results.explain[name]
         times = ", ".join(

@@ -1,12 +1,12 @@
 """Judging results benchmarks.
 
 (a) Result computation for one stage of N entries x 5 judges x 10 aspects (100,000 entries:
-    5,000,000 scores): ours is the service's own `compute_results` (one binary COPY of the
-    scores into NumPy arrays, the vectorised computation, the ranked entries written back with
-    one COPY, committed) against a hand-written single SQL aggregation of the same data (mean
-    per entry and aspect, marks, component scores, weighted stage score, `rank()` window),
-    its rows fetched by the client. Both use the `mean` rule, so their scores must agree: the
-    run checks every entry. Ours is also timed with `trimmed_mean` and with `zscore`.
+    5,000,000 scores): ours is the service's own `compute_results` (the scores read with one
+    SQL aggregation into NumPy arrays, the vectorised computation, the ranked entries written
+    back with one COPY, committed) against a hand-written single SQL aggregation of the same
+    data (mean per entry and aspect, marks, component scores, weighted stage score, `rank()`
+    window), its rows fetched by the client. Both use the `mean` rule, so their scores must
+    agree: the run checks every entry. Ours is also timed with `trimmed_mean` and with `zscore`.
 
 (b) Leaderboard reads (`bench_leaderboard`), at two realistic sizes: the final leaderboard of
     a stage of 30 entries (`GET /v1/stages/{id}/leaderboard`, all 30), and a page of 100 of

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -121,24 +122,88 @@ def stop(procs: dict[str, subprocess.Popen[bytes]]) -> None:
 
 
 class RssSampler:
-    """Peak of the summed RSS of processes and all their children (psutil, every 100 ms)."""
+    """The summed RSS of processes and all their children (psutil, every 100 ms): at rest (the
+    first sample), at its peak, and the CPU seconds they used meanwhile.
 
-    def __init__(self, *pids: int, interval: float = 0.1) -> None:
+    With `database`, also the Postgres backends serving that database (found by their process
+    title, `postgres: ... <user> <database> <client> <state>`), counted apart: their private
+    resident memory (RSS less its shared part: the shared buffers are the server's, mapped by
+    every backend, and would otherwise be counted once per backend) and their CPU seconds."""
+
+    def __init__(self, *pids: int, interval: float = 0.1, database: str | None = None) -> None:
         self.roots = [psutil.Process(pid) for pid in pids]
         self.interval = interval
-        self.peak = 0
+        self.database = database
+        self.rest = self.peak = self.processes = 0
+        self.pg_rest = self.pg_peak = self.pg_backends = 0
+        self._cpu: dict[int, tuple[float, float]] = {}  # pid -> (first, last) CPU seconds
+        self._pg_cpu: dict[int, tuple[float, float]] = {}
+        self._first = True
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    @staticmethod
+    def _track(seen: dict[int, tuple[float, float]], proc: psutil.Process) -> None:
+        times = proc.cpu_times()
+        cpu = times.user + times.system
+        seen[proc.pid] = (seen.get(proc.pid, (cpu, cpu))[0], cpu)
+
+    def _backends(self) -> list[psutil.Process]:
+        marker = f" {self.database} "
+        found = []
+        for proc in psutil.process_iter(["cmdline"]):
+            title = " ".join(proc.info["cmdline"] or ())
+            if title.startswith("postgres:") and marker in title:
+                found.append(proc)
+        return found
+
     def _sample(self) -> None:
-        total = 0
+        total = count = 0
         procs = [p for root in self.roots for p in (root, *root.children(recursive=True))]
         for proc in procs:
             try:
                 total += proc.memory_info().rss
+                self._track(self._cpu, proc)
+                count += 1
             except psutil.Error:
                 continue
-        self.peak = max(self.peak, total)
+        pg = backends = 0
+        if self.database:
+            for proc in self._backends():
+                try:
+                    info = proc.memory_info()
+                    pg += info.rss - info.shared
+                    self._track(self._pg_cpu, proc)
+                    backends += 1
+                except psutil.Error:
+                    continue
+        if self._first:
+            self.rest, self.pg_rest, self._first = total, pg, False
+        if total + pg > self.peak + self.pg_peak:
+            self.peak, self.processes, self.pg_peak, self.pg_backends = total, count, pg, backends
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU seconds (user + system) the processes used while sampled."""
+        return sum(last - first for first, last in self._cpu.values())
+
+    @property
+    def pg_cpu_seconds(self) -> float:
+        """The same for the Postgres backends (a backend seen only once counts nothing)."""
+        return sum(last - first for first, last in self._pg_cpu.values())
+
+    def summary(self) -> dict[str, Any]:
+        """The figures in KiB and seconds, for the results file and the memory table."""
+        return {
+            "rest_kib": self.rest // 1024,
+            "peak_kib": self.peak // 1024,
+            "processes": self.processes,
+            "pg_rest_kib": self.pg_rest // 1024 if self.database else None,
+            "pg_peak_kib": self.pg_peak // 1024 if self.database else None,
+            "pg_backends": self.pg_backends if self.database else None,
+            "cpu_seconds": round(self.cpu_seconds, 3),
+            "pg_cpu_seconds": round(self.pg_cpu_seconds, 3) if self.database else None,
+        }
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -50,6 +50,32 @@ def _redact(data: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: _clean(k, v) for k, v in data.items()}
 
 
+def entry(
+    *,
+    service: str,
+    principal: Principal | None,
+    action: str,
+    entity_type: str,
+    entity_id: object,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An audit row's columns, redacted: the one place every audit row is built, whether the
+    ORM adds it (`record`) or a SQL fast path inserts it as given (as jsonb, see migration
+    0058's `judging_audit`). `entity_id` None: the SQL fills it in."""
+    return {
+        "service": service,
+        "actor_sub": principal.sub if principal else None,
+        "actor_role": principal.role.value if principal else None,
+        "request_id": current_request_id(),
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": str(entity_id) if entity_id is not None else None,
+        "before": _redact(before),
+        "after": _redact(after),
+    }
+
+
 def record(
     session: AsyncSession,
     *,
@@ -64,15 +90,15 @@ def record(
     """Add an audit row to the current transaction: it commits or rolls back with the change."""
     session.add(
         AuditLog(
-            service=service,
-            actor_sub=principal.sub if principal else None,
-            actor_role=principal.role.value if principal else None,
-            request_id=current_request_id(),
-            action=action,
-            entity_type=entity_type,
-            entity_id=str(entity_id),
-            before=_redact(before),
-            after=_redact(after),
+            **entry(
+                service=service,
+                principal=principal,
+                action=action,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                before=before,
+                after=after,
+            )
         )
     )
 

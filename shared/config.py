@@ -170,6 +170,13 @@ class Settings(BaseSettings):
         "seconds (at once on the replica that published it). Each process re-reads the version "
         "(one indexed one-row query) about twice per period per stage being viewed.",
     )
+    score_fast_path: bool = Field(
+        True,
+        description="Judging: answer a judge's usual mark and submission writes with one SQL "
+        "function call (`judging_put_sheet`, `judging_submit_sheet`) instead of the general path "
+        "(the same rules; anything unusual falls back to the general path). False: always the "
+        "general path. The tests run the scoring suites both ways.",
+    )
     access_revocation_cache_seconds: float = Field(
         2.0,
         ge=0,

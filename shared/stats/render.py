@@ -15,10 +15,8 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
-from matplotlib.figure import Figure as MplFigure
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Font
@@ -27,7 +25,26 @@ from openpyxl.worksheet.worksheet import Worksheet
 from shared import clock
 from shared.stats import schemas
 
-matplotlib.use("Agg")  # no display on servers
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure as MplFigure
+
+
+@functools.cache
+def _matplotlib() -> Any:
+    """matplotlib, imported on the first chart: it costs every worker process of every service
+    about 35 MiB of memory, and few of them ever draw one."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers
+    return matplotlib
+
+
+def new_figure(**options: Any) -> MplFigure:
+    from matplotlib.figure import Figure
+
+    _matplotlib()
+    return Figure(**options)
+
 
 MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -116,19 +133,19 @@ _DRAWING = threading.Lock()
 
 
 def figure_chart(data: schemas.Figure, fmt: str = "png") -> bytes:
-    with _DRAWING, matplotlib.rc_context(_fonts()):
+    with _DRAWING, _matplotlib().rc_context(_fonts()):
         return _figure_chart(data, fmt)
 
 
 def trend_chart(data: schemas.Trend, fmt: str = "png") -> bytes:
-    with _DRAWING, matplotlib.rc_context(_fonts()):
+    with _DRAWING, _matplotlib().rc_context(_fonts()):
         return _trend_chart(data, fmt)
 
 
 def _figure_chart(data: schemas.Figure, fmt: str) -> bytes:
     """Bars for each value of the first dimension (totals left out), grouped by the second."""
     cjk = cjk_family() is not None
-    fig = MplFigure(figsize=(10, 5.5))
+    fig = new_figure(figsize=(10, 5.5))
     ax = fig.subplots()
     by = data.by
     cells = [c for c in data.cells if all(c.dims.get(d) is not None for d in by)]
@@ -180,7 +197,7 @@ def _figure_chart(data: schemas.Figure, fmt: str) -> bytes:
 def _trend_chart(data: schemas.Trend, fmt: str) -> bytes:
     """One line per series (the total thicker); suppressed points are gaps."""
     cjk = cjk_family() is not None
-    fig = MplFigure(figsize=(11, 5.5))
+    fig = new_figure(figsize=(11, 5.5))
     ax = fig.subplots()
     xs = list(range(len(data.periods)))
     for series in data.series:

@@ -7,13 +7,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from services.judging.marking.schemas import SCHEME_EXAMPLE
+from services.judging.scoring import service as scoring_service
 from services.judging.scoring.service import unlock_scores
-from shared.models.infra import OutboxEvent
+from shared.models.infra import AuditLog, OutboxEvent
 from shared.models.judging import Score, ScoreHistory
 from tests.conftest import ADMIN_PASSWORD, Services, assert_problem
+from tests.judging.fast_paths import settings  # noqa: F401 - every test both ways
 from tests.judging.helpers import Panel, audit_count, declare, login, panel, solve
 
 FULL = [
@@ -371,3 +374,82 @@ async def test_organiser_locks_the_panel(services: Services, admin_headers: dict
     assert_problem(await services.judging.post(lock_url, json={}, headers=jinan), 409)
     stage = await services.competitions.get(f"/v1/stages/{p.stage_id}", headers=admin_headers)
     assert stage.json()["status"] == "judged"
+
+
+async def test_both_paths_write_the_same_rows(
+    services: Services,
+    admin_headers: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same marks give the same audit rows (one redaction, in Python), history and answer
+    on the fast path and on the general path; with the fast path off, the general one answers
+    every write, and with it on, it answers none of the usual ones."""
+    general: list[str] = []
+    for name in ("put_sheet", "submit_sheet"):
+        real = getattr(scoring_service, name)
+
+        async def spy(*args: Any, _real: Any = real, _name: str = name, **kw: Any) -> Any:
+            general.append(_name)
+            return await _real(*args, **kw)
+
+        monkeypatch.setattr(scoring_service, name, spy)
+    p = await scored_panel(services, admin_headers)
+    entry = p.stage.entries[0]
+    first = await put(services, p, 0, entry, FULL)
+    assert first.status_code == 200, first.text
+    second = await put(services, p, 0, entry, [{"aspect_code": "A1.1", "value": 20}], '"1"')
+    assert second.status_code == 200, second.text
+    submitted = await services.judging.post(
+        url(p, entry, ":submit"), headers={**p.headers[0], "if-match": '"2"'}
+    )
+    assert submitted.status_code == 200, submitted.text
+    assert submitted.headers["etag"] == '"3"'
+    fast = services.apps["judging"].state.settings.score_fast_path
+    assert general == ([] if fast else ["put_sheet", "put_sheet", "submit_sheet"])
+    async with services.apps["judging"].state.sessionmaker() as s:
+        rows = (
+            await s.execute(
+                select(AuditLog.action, AuditLog.actor_role, AuditLog.before, AuditLog.after)
+                .where(
+                    AuditLog.action.in_(["scores.upsert", "scores.submit", "marking_scheme.freeze"])
+                )
+                .order_by(AuditLog.id)
+            )
+        ).all()
+        history = (
+            await s.execute(
+                select(ScoreHistory.action, ScoreHistory.old_value, ScoreHistory.new_value)
+                .where(ScoreHistory.stage_id == p.stage_id)
+                .order_by(ScoreHistory.at, ScoreHistory.action, ScoreHistory.new_value)
+            )
+        ).all()
+    code = p.codes[entry]
+    assert [tuple(r) for r in rows] == [
+        (
+            "marking_scheme.freeze",
+            "judge",
+            {"version": 1, "frozen": False},
+            {"version": 1, "frozen": True},
+        ),
+        ("scores.upsert", "judge", None, {"A1.1": "24.5", "B1.1": "60", "B2.1": "2", "version": 1}),
+        (
+            "scores.upsert",
+            "judge",
+            {"A1.1": "24.5", "B1.1": "60", "B2.1": "2"},
+            {"A1.1": "20", "version": 2},
+        ),
+        ("scores.submit", "judge", None, {"blind_code": code, "version": 3}),
+    ]
+    assert sorted(
+        (a, float(o) if o is not None else None, float(n)) for a, o, n in history
+    ) == sorted(
+        [
+            ("created", None, 24.5),
+            ("created", None, 60.0),
+            ("created", None, 2.0),
+            ("changed", 24.5, 20.0),
+            ("submitted", 20.0, 20.0),
+            ("submitted", 60.0, 60.0),
+            ("submitted", 2.0, 2.0),
+        ]
+    )

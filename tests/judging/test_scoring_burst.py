@@ -14,6 +14,7 @@ from services.judging.marking.schemas import SCHEME_EXAMPLE
 from shared.models.judging import JudgeAssignment, ScoreHistory
 from shared.models.registry.mentoring import MentorshipStatus
 from tests.conftest import Services, assert_problem
+from tests.judging.fast_paths import settings  # noqa: F401 - every test both ways
 from tests.judging.helpers import (
     audit_count,
     create_judge,

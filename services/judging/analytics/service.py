@@ -15,16 +15,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import krippendorff
-import matplotlib
 import numpy as np
-from matplotlib.figure import Figure
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.judging.analytics import schemas
 from shared.models.judging import AspectType, Judge, MarkingAspect, Score
-
-matplotlib.use("Agg")  # no display on servers
+from shared.stats import render
 
 TENDENCY_THRESHOLD = 0.25
 JUDGEMENT_MAX = Decimal(3)
@@ -191,7 +188,8 @@ def box_plot(marks: list[Mark], names: dict[uuid.UUID, str]) -> bytes:
     for m in marks:
         per_judge[m.judge_id].append(m.percent)
     order = sorted(per_judge, key=lambda j: (names.get(j, ""), str(j)))
-    figure = Figure(figsize=(max(6.0, 0.9 * len(order) + 2), 4.5), dpi=100)
+    # matplotlib on first use (the chart module's): every worker would otherwise carry ~35 MiB.
+    figure = render.new_figure(figsize=(max(6.0, 0.9 * len(order) + 2), 4.5), dpi=100)
     axes = figure.add_subplot()
     if order:
         axes.boxplot([per_judge[j] for j in order], showmeans=True)

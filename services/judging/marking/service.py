@@ -399,14 +399,19 @@ async def freeze(session: AsyncSession, stage: StageInfo, principal: Principal) 
     latest.frozen_at = datetime.now(UTC)
     latest.frozen_by = principal.sub
     await session.flush()
-    audit.record(
-        session,
-        service=SERVICE,
-        principal=principal,
-        action="marking_scheme.freeze",
-        entity_type="marking_scheme",
-        entity_id=latest.id,
-        before={"version": latest.version, "frozen": False},
-        after={"version": latest.version, "frozen": True},
-    )
+    audit.record(session, **freeze_audit(latest.id, latest.version, principal))
     return latest
+
+
+def freeze_audit(scheme_id: uuid.UUID, version: int, principal: Principal) -> dict[str, Any]:
+    """The audit of a scheme's freeze, as `audit.record` and `audit.entry` take it (the score
+    writes' fast path freezes in SQL and inserts the row `audit.entry` builds from this)."""
+    return {
+        "service": SERVICE,
+        "principal": principal,
+        "action": "marking_scheme.freeze",
+        "entity_type": "marking_scheme",
+        "entity_id": scheme_id,
+        "before": {"version": version, "frozen": False},
+        "after": {"version": version, "frozen": True},
+    }

@@ -1,15 +1,13 @@
 """Results of a stage: rules, completion times, computation into versions, publication and
 finalisation (the lifecycle draft -> provisional -> final), reproducibility checks.
 
-Scores are loaded with one binary `COPY` of the stage's score rows straight into NumPy arrays
-(fixed-width rows parsed with a structured dtype): no per-row Python objects, so 5 million
-scores load in about a second. The arithmetic lives in `compute.py`; the ranked entries are
-written back with one `COPY` too.
+Scores are loaded with one SQL aggregation that returns each column as one bytea of
+fixed-width values, read whole into NumPy: no per-row Python objects. The
+arithmetic lives in `compute.py`; the ranked entries are written back with one `COPY`.
 """
 
 from __future__ import annotations
 
-import io
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -51,33 +49,18 @@ COMPUTE_TIMEOUT_MS = 300_000
 PUBLIC = (ResultStatus.provisional, ResultStatus.final)
 
 
-def _row_dtype(with_judges: bool) -> np.dtype[Any]:
-    """A binary COPY row: (stage_entry_id uuid, aspect_id uuid, value x 100 int4[, judge_id
-    uuid]), every field preceded by its int32 length and the row by its int16 field count."""
-    fields = [
-        ("n", ">i2"),
-        ("l1", ">i4"),
-        ("ehi", ">u8"),
-        ("elo", ">u8"),
-        ("l2", ">i4"),
-        ("ahi", ">u8"),
-        ("alo", ">u8"),
-        ("l3", ">i4"),
-        ("centi", ">i4"),
-    ]
-    if with_judges:
-        fields += [("l4", ">i4"), ("jhi", ">u8"), ("jlo", ">u8")]
-    return np.dtype(fields)
-
-
-_COPY_HEADER = 19  # signature 11, flags 4, extension length 4
-_COPY_TRAILER = 2
-
-#: Run by asyncpg as `COPY (<this>) TO STDOUT (FORMAT binary)`. Each field costs COPY time, so
-#: the judge is read only when standardisation needs it (no other rule depends on who scored).
-_SCORES_COPY = (
-    "SELECT stage_entry_id, aspect_id, (value * 100)::int4{judge} FROM scores WHERE stage_id = $1"
-)
+#: The stage's scores in one aggregation, each column as one bytea of fixed-width big-endian
+#: values (`uuid_send`, `int4send`) that NumPy reads whole: the entry's and the judge's id, the
+#: aspect's index in `$2` (the scheme's aspects by code; scores of other aspects are ignored)
+#: and the value x 100. The aggregates read the rows in the same order, so position i of each
+#: belongs to the same score. No per-row Python object.
+_SCORES_SQL = """
+SELECT string_agg(uuid_send(stage_entry_id), ''::bytea),
+    string_agg(uuid_send({judge}), ''::bytea),
+    string_agg(int4send(array_position($2::uuid[], aspect_id) - 1), ''::bytea),
+    string_agg(int4send((value * 100)::int4), ''::bytea)
+FROM scores WHERE stage_id = $1 AND aspect_id = ANY ($2::uuid[])
+"""
 
 
 async def lock_stage_results(session: AsyncSession, stage_id: uuid.UUID) -> None:
@@ -256,16 +239,18 @@ class Loaded:
 
 
 def _index(
-    hi: npt.NDArray[np.uint64], lo: npt.NDArray[np.uint64]
+    ids: bytes | None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
-    """Dense indices of 128-bit ids given as (hi, lo) halves, and the distinct halves (sorted).
+    """Dense indices of ids given as 16 bytes each, and the distinct ids' high and low 64-bit
+    halves (sorted, so in the database's uuid order), plus each row's halves.
 
     The high half alone identifies a random UUID among a stage's ids (checked; a collision
     falls back to sorting both halves)."""
+    pairs = np.frombuffer(ids or b"", dtype=">u8").reshape(-1, 2).astype(np.uint64)
+    hi, lo = pairs[:, 0], pairs[:, 1]
     uniq, first, inverse = np.unique(hi, return_index=True, return_inverse=True)
     if np.array_equal(lo, lo[first][inverse]):
         return inverse.astype(np.int64), uniq, lo[first]
-    pairs = np.stack([hi, lo], axis=1)
     uniq2, inverse2 = np.unique(pairs, axis=0, return_inverse=True)
     return inverse2.reshape(-1).astype(np.int64), uniq2[:, 0].copy(), uniq2[:, 1].copy()
 
@@ -293,8 +278,8 @@ async def load(
     *,
     with_judges: bool = True,
 ) -> Loaded:
-    """The stage's scores (one binary COPY), aspects and completion times as arrays. Scores
-    of aspects outside the stage's current scheme are ignored."""
+    """The stage's scores (one statement, see `_SCORES_SQL`), aspects and completion times as
+    arrays. Scores of aspects outside the stage's current scheme are ignored."""
     scheme = await latest_scheme(session, stage_id)
     aspect_rows = list(
         await session.scalars(
@@ -312,32 +297,18 @@ async def load(
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
-    buffer = io.BytesIO()
-    query = _SCORES_COPY.format(judge=", judge_id" if with_judges else "")
-    await driver.copy_from_query(query, stage_id, output=buffer, format="binary")
-    body = buffer.getbuffer()[_COPY_HEADER:-_COPY_TRAILER]
-    rows = np.frombuffer(body, dtype=_row_dtype(with_judges))
-    # Aspects by index: their ids' halves, sorted, looked up with searchsorted.
-    ids = [(a.id.int >> 64, a.id.int & (2**64 - 1)) for a in aspect_rows]
-    order = sorted(range(len(ids)), key=lambda i: ids[i])
-    his = np.array([ids[i][0] for i in order], dtype=np.uint64)
-    los = np.array([ids[i][1] for i in order], dtype=np.uint64)
-    ahi, alo = rows["ahi"].astype(np.uint64), rows["alo"].astype(np.uint64)
-    slot = np.minimum(np.searchsorted(his, ahi), max(len(his) - 1, 0))
-    known = (his[slot] == ahi) & (los[slot] == alo) if len(his) else np.zeros(len(rows), bool)
-    if not known.all():
-        rows, slot = rows[known], slot[known]
-    aspect = np.array(order, dtype=np.int64)[slot] if len(order) else slot.astype(np.int64)
-    entry, ehi, elo = _index(rows["ehi"].astype(np.uint64), rows["elo"].astype(np.uint64))
+    query = _SCORES_SQL.format(judge="judge_id" if with_judges else "NULL::uuid")
+    row = await driver.fetchrow(query, stage_id, [a.id for a in aspect_rows])
+    entry, ehi_u, elo_u = _index(row[0])
+    aspect = np.frombuffer(row[2] or b"", dtype=">i4").astype(np.int64)
+    centi = np.frombuffer(row[3] or b"", dtype=">i4").astype(np.int64)
     if with_judges:
-        jhi_all, jlo_all = rows["jhi"].astype(np.uint64), rows["jlo"].astype(np.uint64)
-        judge, _, _ = _index(jhi_all, jlo_all)
-        judge_key = compute._mix(jhi_all) ^ jlo_all
+        judge, jhi_u, jlo_u = _index(row[1])
+        judge_key = compute._mix(jhi_u[judge]) ^ jlo_u[judge]
     else:
-        judge = np.zeros(len(rows), dtype=np.int64)
-        judge_key = np.zeros(len(rows), dtype=np.uint64)
-    centi = rows["centi"].astype(np.int64)
-    entry_ids = [_uuid(h, lo) for h, lo in zip(ehi.tolist(), elo.tolist(), strict=True)]
+        judge = np.zeros(len(entry), dtype=np.int64)
+        judge_key = np.zeros(len(entry), dtype=np.uint64)
+    entry_ids = [_uuid(h, lo) for h, lo in zip(ehi_u.tolist(), elo_u.tolist(), strict=True)]
     position = {e: i for i, e in enumerate(entry_ids)}
     completion = np.full(len(entry_ids), np.nan)
     completion_list: list[list[str]] = []
@@ -350,8 +321,8 @@ async def load(
         if stage_entry_id in position:
             completion[position[stage_entry_id]] = float(seconds)
     fingerprint = compute.scores_fingerprint(
-        rows["ehi"].astype(np.uint64),
-        rows["elo"].astype(np.uint64),
+        ehi_u[entry],
+        elo_u[entry],
         judge_key,
         aspect.astype(np.uint64),
         centi,

@@ -102,6 +102,8 @@ async def put_sheet(
     reopen them. Every change is kept in the score history."""
     stage = await upstream.stage(stage_id, max_age=STAGE_MAX_AGE)
     try:
+        if not request.app.state.settings.score_fast_path:
+            raise service.Fallback
         sheet = await service.put_sheet_fast(
             request.app.state.autocommit_engine,
             upstream,
@@ -141,6 +143,8 @@ async def submit_sheet(
     still be corrected until they are locked."""
     stage = await upstream.stage(stage_id, max_age=STAGE_MAX_AGE)
     try:
+        if not request.app.state.settings.score_fast_path:
+            raise service.Fallback
         sheet = await service.submit_sheet_fast(
             request.app.state.autocommit_engine, upstream, stage, blind_code, if_match, principal
         )

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import any_, func, insert, select, text, update
@@ -67,6 +68,20 @@ LOCKED = "locked; only an appeal can reopen it"
 JUDGEMENT_MAX = Decimal(3)
 
 
+class HistoryAction(StrEnum):
+    """What a `score_history` row records (the fast path's SQL receives these as arguments)."""
+
+    created = "created"
+    changed = "changed"
+    submitted = "submitted"
+    locked = "locked"
+    unlocked = "unlocked"
+
+
+#: The audit actions and entity type of a judge's sheet (both paths).
+UPSERT, SUBMIT, SHEET = "scores.upsert", "scores.submit", "score_sheet"
+
+
 # --- helpers ---------------------------------------------------------------------------------
 
 
@@ -100,6 +115,7 @@ class AspectInfo:
 @dataclass(frozen=True)
 class SchemeInfo:
     id: uuid.UUID
+    version: int
     frozen: bool
     by_code: dict[str, AspectInfo]
     by_id: dict[uuid.UUID, AspectInfo]
@@ -141,6 +157,7 @@ async def _scheme(session: AsyncSession, stage_id: uuid.UUID) -> SchemeInfo:
         aspects.append(AspectInfo(a.id, a.code, a.type, a.max_mark, allowed, text_))
     info = SchemeInfo(
         id=scheme.id,
+        version=scheme.version,
         frozen=scheme.frozen_at is not None,
         by_code={a.code: a for a in aspects},
         by_id={a.id: a for a in aspects},
@@ -351,10 +368,11 @@ _WORKER_OF: dict[str, uuid.UUID | None] = {}
 
 _PUT_SQL = (
     "SELECT * FROM judging_put_sheet($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
-    "$14, $15, $16, $17, $18)"
+    "$14, $15, $16, $17, $18, $19, $20)"
 )
 _SUBMIT_SQL = (
-    "SELECT * FROM judging_submit_sheet($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    "SELECT * FROM judging_submit_sheet($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+    "$14)"
 )
 _ETAG = re.compile(r'"(0|[1-9][0-9]{0,8})"')
 
@@ -398,7 +416,11 @@ async def _fast_call(
         related = list(await upstream.relations(worker_id)) if worker_id is not None else []
         params = (stage.id, sub, blind_code, worker_id, known, related, local, *rest)
         async with engine.connect() as conn:
-            row = (await conn.exec_driver_sql(sql, params)).first()
+            # Straight to asyncpg (its prepared statement, one round trip): SQLAlchemy's
+            # statement and result layers cost more CPU here than the function call itself.
+            raw = await conn.get_raw_connection()
+            driver: Any = raw.driver_connection
+            row = await driver.fetchrow(sql, *params)
         if row is None or row[0] != "worker":
             break
         # A worker judge this process did not know: their mentorships first, then again.
@@ -501,9 +523,27 @@ async def put_sheet_fast(
         [scheme.by_code[m.aspect_code].id for m in data.marks],
         [m.value for m in data.marks],
         data.reason,
-        principal.role.value,
         current_request_id(),
-        json.dumps({m.aspect_code: _fmt(m.value) for m in data.marks}),
+        # The audit rows as `audit.entry` builds (and redacts) them; the function adds the
+        # sheet's id and version and the marks before.
+        json.dumps(
+            audit.entry(
+                service=SERVICE,
+                principal=principal,
+                action=UPSERT,
+                entity_type=SHEET,
+                entity_id=None,
+                after={m.aspect_code: _fmt(m.value) for m in data.marks},
+            )
+        ),
+        None
+        if scheme.frozen
+        else json.dumps(
+            audit.entry(**marking.freeze_audit(scheme.id, scheme.version, principal)),
+            default=str,
+        ),
+        HistoryAction.created.value,
+        HistoryAction.changed.value,
     )
     _check_outcome(row, blind_code, if_match)
     if not scheme.frozen:
@@ -538,8 +578,18 @@ async def submit_sheet_fast(
         any_,
         versions,
         list(scheme.by_id),
-        principal.role.value,
         current_request_id(),
+        json.dumps(
+            audit.entry(
+                service=SERVICE,
+                principal=principal,
+                action=SUBMIT,
+                entity_type=SHEET,
+                entity_id=None,
+                after={"blind_code": blind_code},
+            )
+        ),
+        HistoryAction.submitted.value,
     )
     _check_outcome(row, blind_code, if_match)
     return _fast_sheet(row, stage, blind_code, scheme)
@@ -611,7 +661,9 @@ async def put_sheet(
                 updated_at=now,
             )
             session.add(score)
-            session.add(_history(score, "created", principal.sub, old=None, reason=data.reason))
+            session.add(
+                _history(score, HistoryAction.created, principal.sub, old=None, reason=data.reason)
+            )
             current.append((score, aspect))
             changed += 1
         elif score.value != mark.value:
@@ -619,7 +671,9 @@ async def put_sheet(
             score.value = mark.value
             score.version += 1
             score.updated_at = now
-            session.add(_history(score, "changed", principal.sub, old=old, reason=data.reason))
+            session.add(
+                _history(score, HistoryAction.changed, principal.sub, old=old, reason=data.reason)
+            )
             changed += 1
     if changed:
         assignment.sheet_version += 1
@@ -627,8 +681,8 @@ async def put_sheet(
             session,
             service=SERVICE,
             principal=principal,
-            action="scores.upsert",
-            entity_type="score_sheet",
+            action=UPSERT,
+            entity_type=SHEET,
             entity_id=assignment.id,
             before=before or None,
             after={m.aspect_code: _fmt(m.value) for m in data.marks}
@@ -665,13 +719,13 @@ async def submit_sheet(
     for score, _ in marks:
         score.submitted_at = now
         score.updated_at = now
-        session.add(_history(score, "submitted", principal.sub, old=score.value))
+        session.add(_history(score, HistoryAction.submitted, principal.sub, old=score.value))
     audit.record(
         session,
         service=SERVICE,
         principal=principal,
-        action="scores.submit",
-        entity_type="score_sheet",
+        action=SUBMIT,
+        entity_type=SHEET,
         entity_id=assignment.id,
         after={"blind_code": blind_code, "version": assignment.sheet_version},
     )
@@ -851,7 +905,7 @@ async def lock_marks(
                     "id": uuid.uuid4(),
                     "score_id": sid,
                     "stage_id": stage_id,
-                    "action": "locked",
+                    "action": HistoryAction.locked,
                     "old_value": value,
                     "new_value": value,
                     "version": version,
@@ -1064,6 +1118,6 @@ async def unlock_scores(
         if row.locked_at is None:
             continue
         row.locked_at = None
-        session.add(_history(row, "unlocked", actor, old=row.value, reason=reason))
+        session.add(_history(row, HistoryAction.unlocked, actor, old=row.value, reason=reason))
     await session.flush()
     return rows

@@ -349,8 +349,7 @@ async def list_workers(
     return {"items": [present_row(r, cipher, principal) for r in rows], "next_cursor": next_cursor}
 
 
-#: What a list shows of a worker, and the encrypted numbers for clear views (`present_row`
-#: reads them by position: keep the order).
+#: What a list shows of a worker, and the encrypted numbers for clear views.
 LIST_COLUMNS = (
     Worker.id,
     Worker.name,
@@ -373,33 +372,32 @@ SECRET_COLUMNS = (Worker.id_number_enc, Worker.phone_enc)
 
 def present_row(row: Any, cipher: PersonalDataCipher, principal: Principal) -> schemas.WorkerItem:
     """`present` for a row of LIST_COLUMNS (+ SECRET_COLUMNS when the caller may see them), as
-    a plain dict: the values come typed from the database, nothing to validate again."""
-    (id_, name, id_masked, sex, birth, phone_masked, occupation, enterprise_id, locality) = row[:9]
+    a plain dict: the values come typed from the database, nothing to validate again. Columns
+    are read by name."""
     clear = principal.role is Role.admin or (
-        principal.role is Role.worker and principal.worker_id == id_
+        principal.role is Role.worker and principal.worker_id == row.id
     )
-    id_number, phone = id_masked, phone_masked
+    id_number, phone = row.id_number_masked, row.phone_masked
     if clear:
-        id_number_enc, phone_enc = row[15], row[16]
-        id_number = cipher.decrypt(id_number_enc)
-        if phone_enc is not None:
-            phone = cipher.decrypt(phone_enc)
+        id_number = cipher.decrypt(row.id_number_enc)
+        if row.phone_enc is not None:
+            phone = cipher.decrypt(row.phone_enc)
     return {
-        "id": id_,
-        "name": name,
+        "id": row.id,
+        "name": row.name,
         "id_number": id_number,
-        "sex": sex,
-        "birth_date": birth,
+        "sex": row.sex,
+        "birth_date": row.birth_date,
         "phone": phone,
-        "occupation": occupation,
-        "enterprise_id": enterprise_id,
-        "locality_code": locality,
-        "grade": row[9],
-        "file_type": row[10],
-        "file_status": row[11],
-        "version": row[12],
-        "created_at": row[13],
-        "updated_at": row[14],
+        "occupation": row.occupation,
+        "enterprise_id": row.enterprise_id,
+        "locality_code": row.locality_code,
+        "grade": row.grade,
+        "file_type": row.file_type,
+        "file_status": row.file_status,
+        "version": row.version,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
     }
 
 
