@@ -26,6 +26,7 @@ from shared.auth.deps import (
 )
 from shared.auth.principal import Principal, Role
 from shared.concurrency import etag
+from shared.config import Settings
 from shared.db import AutocommitSessionDep, SessionDep
 from shared.errors import FieldError, InvalidInput, error_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent_create
@@ -110,6 +111,10 @@ async def _register(
     data: schemas.EntryCreate,
     idempotency_key: str | None,
 ) -> Response:
+    settings: Settings = request.app.state.settings
+    # A registration with an Idempotency-Key commits with its stored answer, in the request's
+    # own transaction: it cannot share the batcher's.
+    batch = settings.registration_batching and not idempotency_key
     loaded = await service.load_for_registration(session, event_id)
     candidate = service.candidate_from(loaded[0], data)
 
@@ -121,8 +126,9 @@ async def _register(
             event_id,
             [candidate],
             principal,
-            batcher=None if idempotency_key else _place_batcher(request),
+            batcher=_place_batcher(request) if batch else None,
             loaded=loaded,
+            read_model=settings.eligibility_read_model,
         )
         if done.failures or done.entry is None:
             raise service.failures_problem(done)

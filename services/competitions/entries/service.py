@@ -56,12 +56,15 @@ from shared.models.competitions import (
     EventMode,
     EventPathway,
 )
+from shared.models.registry.eligibility import worker_eligibility
 from shared.models.registry.enums import SkillGrade
 from shared.pagination import Page, keyset_rows
 from shared.scope import covers, locality_clause, locality_covers
 from shared.tabular import TableLimits, TableProblem, UnreadableRow, cell_problem, read_rows
 
 LIVE = (*HOLDING_PLACE, EntryStatus.waitlisted)
+#: The roles of an entry's members (`entry_members.role`).
+LEADER, MEMBER = "leader", "member"
 #: The failure for a worker id the caller may not use: unknown, or out of the caller's scope
 #: (the same words for both, see `hide_unreadable`).
 NO_SUCH_WORKER = ("worker_exists", "no such worker in the registry")
@@ -297,6 +300,32 @@ async def fetch_facts(
     return found, set(missing)
 
 
+async def read_facts(
+    session: AsyncSession, candidates: list[Candidate]
+) -> tuple[dict[uuid.UUID, dict[str, Any]], set[uuid.UUID]]:
+    """`fetch_facts` from the registry's `worker_eligibility` read model (migration 0056) in one
+    query on this service's own connection, instead of a call to the registry: the same facts
+    in the same shape (as `workers:batch-get` answers them), so the same rules run on them."""
+    ids = list(dict.fromkeys(w for c in candidates for w in c.members))
+    rows = await session.execute(
+        select(worker_eligibility).where(worker_eligibility.c.worker_id.in_(ids))
+    )
+    found = {
+        r.worker_id: {
+            "id": str(r.worker_id),
+            "birth_date": r.birth_date.isoformat(),
+            "grade": r.grade,
+            "locality_code": r.locality_code,
+            "enterprise_id": str(r.enterprise_id) if r.enterprise_id else None,
+            "file_status": r.file_status,
+            "national_winner": r.national_winner,
+            "national_wins": list(r.national_wins or []),
+        }
+        for r in rows
+    }
+    return found, {i for i in ids if i not in found}
+
+
 async def _check_achievements(
     registry: RegistryClient, token: str, candidates: list[Candidate]
 ) -> None:
@@ -368,12 +397,15 @@ async def register(
     principal: Principal,
     batcher: PlaceBatcher | None = None,
     loaded: tuple[Event, Competition] | None = None,
+    read_model: bool = False,
 ) -> tuple[Event, list[Candidate]]:
     """Register candidates; each gets an entry or its failures. Remote reads first, then the
     places under the event lock (a registry failure leaves nothing behind). With `batcher`
     (only for a session outside a transaction) the places are taken together with other
     requests' registrations for the event. `loaded`: the event and its competition, when the
-    caller has them (`load_for_registration`)."""
+    caller has them (`load_for_registration`). `read_model`: the workers' facts from the
+    registry's read model (`read_facts`) rather than from `workers:batch-get` (setting
+    ELIGIBILITY_READ_MODEL; the same rules run on both)."""
     if loaded is not None:
         event, competition = loaded
     else:
@@ -381,8 +413,11 @@ async def register(
         competition = await get_competition(session, event.competition_id)
     _open_for_registration(competition)
     await _check_open_registration(session, event)
+    if read_model:
+        facts, missing = await read_facts(session, candidates)
     await release_if_autocommit(session)  # no connection held while the registry answers
-    facts, missing = await fetch_facts(registry, token, candidates)
+    if not read_model:
+        facts, missing = await fetch_facts(registry, token, candidates)
     await _check_achievements(registry, token, candidates)
     approve: dict[int, bool] = {}
     for i, candidate in enumerate(candidates):
@@ -429,49 +464,65 @@ def _place_item(
     leader: dict[str, Any],
     principal: Principal,
 ) -> dict[str, Any]:
-    """One element of take_entry_places' argument (migration 0034) for a candidate."""
+    """One element of take_entry_places' argument (migration 0056) for a candidate: the entry,
+    and its audit and outbox rows as `shared.audit` and `shared.outbox` would write them (the
+    function adds only the status it decides to the audit snapshot)."""
     entry_id = uuid.uuid4()
     enterprise_id = leader.get("enterprise_id") or None
     quota = event.enterprise_quota if event.enterprise_quota and enterprise_id else None
-    # Sent only if the entry is approved at once (take_entry_places decides); the data as
-    # `event_data` gives it for an approved entry.
-    data = {
-        "entry_id": str(entry_id),
-        **outbox.competition_scope(
-            competition_id=competition.id,
-            organiser_locality_code=competition.organiser_locality_code,
-            event_id=event.id,
-        ),
-        "locality_code": leader["locality_code"],
-        "worker_id": str(candidate.leader),
-        "status": EntryStatus.approved.value,
-        "reason": None,
-    }
-    payload = {
-        "type": EVENT_TYPES[EntryStatus.approved],
-        "timestamp": datetime.now(UTC).isoformat(),
-        "data": data,
-    }
+    wanted = EntryStatus.approved if approve else EntryStatus.pending
+    outbox_row = None
+    if wanted is EntryStatus.approved:
+        # Sent only if the entry gets its place at once (not when waitlisted): the data as
+        # `event_data` gives it for an approved entry.
+        data = {
+            "entry_id": str(entry_id),
+            **outbox.competition_scope(
+                competition_id=competition.id,
+                organiser_locality_code=competition.organiser_locality_code,
+                event_id=event.id,
+            ),
+            "locality_code": leader["locality_code"],
+            "worker_id": str(candidate.leader),
+            "status": EntryStatus.approved.value,
+            "reason": None,
+        }
+        outbox_row = {
+            "id": str(uuid.uuid4()),
+            "service": SERVICE,
+            "type": EVENT_TYPES[EntryStatus.approved],
+            "subject": f"entry:{entry_id}",
+            "payload": {
+                "type": EVENT_TYPES[EntryStatus.approved],
+                "timestamp": datetime.now(UTC).isoformat(),
+                "data": data,
+            },
+        }
+    members = [str(m) for m in candidate.members]
     return {
         "id": str(entry_id),
         "event_id": str(event.id),
         "competition_id": str(competition.id),
-        "members": [str(m) for m in candidate.members],
+        "members": members,
+        "roles": [LEADER, *(MEMBER for _ in members[1:])],
         "team_name": candidate.team_name,
         "achievement_id": str(candidate.achievement_id) if candidate.achievement_id else None,
         "enterprise_id": str(enterprise_id) if enterprise_id else None,
         "locality_code": leader["locality_code"],
         "registered_by": principal.sub,
-        "wanted": (EntryStatus.approved if approve else EntryStatus.pending).value,
+        "wanted": wanted.value,
+        "approved_when_placed": wanted is EntryStatus.approved,
         "quota": quota,
-        "service": SERVICE,
-        "actor_sub": principal.sub,
-        "actor_role": principal.role.value,
-        "request_id": current_request_id(),
-        "audit_after": {"event_id": str(event.id), "members": [str(m) for m in candidate.members]},
-        "outbox_id": str(uuid.uuid4()),
-        "outbox_type": EVENT_TYPES[EntryStatus.approved],
-        "payload": payload,
+        "audit": {
+            "service": SERVICE,
+            "actor_sub": principal.sub,
+            "actor_role": principal.role.value,
+            "request_id": current_request_id(),
+            "action": "entry.create",
+            "entity_type": "entry",
+            "after": audit.redact({"event_id": str(event.id), "members": members}),
+        },
+        "outbox": outbox_row,
     }
 
 
@@ -506,7 +557,7 @@ def _apply_place(
         locality_code=item["locality_code"],
         status=EntryStatus(row.status),
         status_reason=None,
-        approved_when_placed=item["wanted"] == EntryStatus.approved.value,
+        approved_when_placed=item["approved_when_placed"],
         registered_by=principal.sub,
         version=row.version,
         created_at=row.created_at,
@@ -527,8 +578,8 @@ def present_registered(candidate: Candidate) -> schemas.Entry:
         team_name=e.team_name,
         achievement_id=e.achievement_id,
         members=[
-            schemas.Member(worker_id=candidate.leader, role="leader"),
-            *(schemas.Member(worker_id=w, role="member") for w in sorted(candidate.members[1:])),
+            schemas.Member(worker_id=candidate.leader, role=LEADER),
+            *(schemas.Member(worker_id=w, role=MEMBER) for w in sorted(candidate.members[1:])),
         ],
         enterprise_id=e.enterprise_id,
         locality_code=e.locality_code,
@@ -595,7 +646,7 @@ async def present_many(session: AsyncSession, entries: list[Entry]) -> list[sche
     rows = await session.execute(
         select(EntryMember.entry_id, EntryMember.worker_id, EntryMember.role)
         .where(EntryMember.entry_id.in_(ids))
-        .order_by(EntryMember.entry_id, EntryMember.role != "leader", EntryMember.worker_id)
+        .order_by(EntryMember.entry_id, EntryMember.role != LEADER, EntryMember.worker_id)
     )
     for entry_id, worker_id, role in rows:
         members.setdefault(entry_id, []).append(schemas.Member(worker_id=worker_id, role=role))
