@@ -15,7 +15,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -342,20 +342,29 @@ async def _check_achievements(
             candidate.fail("achievement_team", "not in the achievement's team", worker_id)
 
 
-async def load_for_registration(
-    session: AsyncSession, event_id: uuid.UUID
-) -> tuple[Event, Competition]:
-    """The event and its competition in one query (pass them on to `register`), or a 404."""
+class Loaded(NamedTuple):
+    """What registration reads about the event before anything else, in one query."""
+
+    event: Event
+    competition: Competition
+    #: The event's pathway allows open registration (None: the event has no pathway).
+    open_registration: bool | None
+
+
+async def load_for_registration(session: AsyncSession, event_id: uuid.UUID) -> Loaded:
+    """The event, its competition and whether its pathway takes registrations, in one query
+    (pass them on to `register`), or a 404."""
     found = (
         await session.execute(
-            select(Event, Competition)
+            select(Event, Competition, EventPathway.open_registration)
             .join(Competition, Competition.id == Event.competition_id)
+            .outerjoin(EventPathway, EventPathway.event_id == Event.id)
             .where(Event.id == event_id)
         )
     ).first()
     if found is None:
         raise NotFound(f"No event with id {event_id}.")
-    return found[0], found[1]
+    return Loaded(found[0], found[1], found[2])
 
 
 def _open_for_registration(competition: Competition) -> None:
@@ -372,12 +381,9 @@ def _open_for_registration(competition: Competition) -> None:
         raise Conflict(f"Registration closed at {closes.isoformat()}.")
 
 
-async def _check_open_registration(session: AsyncSession, event: Event) -> None:
-    """An event whose pathway does not allow open registration is filled only through it
-    (nominations from its qualifiers, direct places)."""
-    allowed = await session.scalar(
-        select(EventPathway.open_registration).where(EventPathway.event_id == event.id)
-    )
+def _check_open_registration(allowed: bool | None) -> None:
+    """An event whose pathway does not allow open registration (`allowed` false) is filled
+    only through it (nominations from its qualifiers, direct places)."""
     if allowed is False:
         raise Conflict(
             "Places in this event come through its pathway (nominations from its qualifiers, "
@@ -396,7 +402,7 @@ async def register(
     candidates: list[Candidate],
     principal: Principal,
     batcher: PlaceBatcher | None = None,
-    loaded: tuple[Event, Competition] | None = None,
+    loaded: Loaded | None = None,
     read_model: bool = False,
 ) -> tuple[Event, list[Candidate]]:
     """Register candidates; each gets an entry or its failures. Remote reads first, then the
@@ -406,13 +412,16 @@ async def register(
     caller has them (`load_for_registration`). `read_model`: the workers' facts from the
     registry's read model (`read_facts`) rather than from `workers:batch-get` (setting
     ELIGIBILITY_READ_MODEL; the same rules run on both)."""
-    if loaded is not None:
-        event, competition = loaded
-    else:
+    if loaded is None:
         event = await load_event(session, event_id)
         competition = await get_competition(session, event.competition_id)
+        open_registration = await session.scalar(
+            select(EventPathway.open_registration).where(EventPathway.event_id == event.id)
+        )
+    else:
+        event, competition, open_registration = loaded
     _open_for_registration(competition)
-    await _check_open_registration(session, event)
+    _check_open_registration(open_registration)
     if read_model:
         facts, missing = await read_facts(session, candidates)
     await release_if_autocommit(session)  # no connection held while the registry answers
