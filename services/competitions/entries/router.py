@@ -115,7 +115,11 @@ async def _register(
     # A registration with an Idempotency-Key commits with its stored answer, in the request's
     # own transaction: it cannot share the batcher's.
     batch = settings.registration_batching and not idempotency_key
-    loaded = await service.load_for_registration(session, event_id)
+    # With the read model, the workers' facts come with the event, in the same query.
+    named = [data.worker_id] if data.worker_id else list(data.members or [])
+    loaded = await service.load_for_registration(
+        session, event_id, named if settings.eligibility_read_model else None
+    )
     candidate = service.candidate_from(loaded[0], data)
 
     async def create() -> schemas.Entry:

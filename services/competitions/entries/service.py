@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import JSON, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.competitions.access import organiser_covers
@@ -300,30 +300,44 @@ async def fetch_facts(
     return found, set(missing)
 
 
-async def read_facts(
-    session: AsyncSession, candidates: list[Candidate]
-) -> tuple[dict[uuid.UUID, dict[str, Any]], set[uuid.UUID]]:
-    """`fetch_facts` from the registry's `worker_eligibility` read model (migration 0056) in one
-    query on this service's own connection, instead of a call to the registry: the same facts
-    in the same shape (as `workers:batch-get` answers them), so the same rules run on them."""
-    ids = list(dict.fromkeys(w for c in candidates for w in c.members))
-    rows = await session.execute(
-        select(worker_eligibility).where(worker_eligibility.c.worker_id.in_(ids))
-    )
-    found = {
-        r.worker_id: {
-            "id": str(r.worker_id),
-            "birth_date": r.birth_date.isoformat(),
-            "grade": r.grade,
-            "locality_code": r.locality_code,
-            "enterprise_id": str(r.enterprise_id) if r.enterprise_id else None,
-            "file_status": r.file_status,
-            "national_winner": r.national_winner,
-            "national_wins": list(r.national_wins or []),
-        }
-        for r in rows
-    }
+def _facts_json(ids: list[uuid.UUID]) -> Any:
+    """SQL: the read model's rows for these workers as one JSON array, each shaped as
+    `workers:batch-get` answers (ids and dates as strings), so the same rules run on them."""
+    we = worker_eligibility.c
+    return (
+        select(
+            func.json_agg(
+                func.json_build_object(
+                    "id", we.worker_id,
+                    "birth_date", we.birth_date,
+                    "grade", we.grade,
+                    "locality_code", we.locality_code,
+                    "enterprise_id", we.enterprise_id,
+                    "file_status", we.file_status,
+                    "national_winner", we.national_winner,
+                    "national_wins", we.national_wins,
+                ),
+                type_=JSON,
+            )
+        )
+        .where(we.worker_id.in_(ids))
+        .scalar_subquery()
+    )  # fmt: skip
+
+
+Facts = tuple[dict[uuid.UUID, dict[str, Any]], set[uuid.UUID]]
+
+
+def _facts_of(ids: list[uuid.UUID], rows: list[dict[str, Any]] | None) -> Facts:
+    found = {uuid.UUID(r["id"]): r for r in rows or []}
     return found, {i for i in ids if i not in found}
+
+
+async def read_facts(session: AsyncSession, candidates: list[Candidate]) -> Facts:
+    """`fetch_facts` from the registry's `worker_eligibility` read model (migration 0056) in one
+    query on this service's own connection, instead of a call to the registry."""
+    ids = list(dict.fromkeys(w for c in candidates for w in c.members))
+    return _facts_of(ids, await session.scalar(select(_facts_json(ids))))
 
 
 async def _check_achievements(
@@ -343,20 +357,30 @@ async def _check_achievements(
 
 
 class Loaded(NamedTuple):
-    """What registration reads about the event before anything else, in one query."""
+    """What registration reads before anything else, in one query."""
 
     event: Event
     competition: Competition
     #: The event's pathway allows open registration (None: the event has no pathway).
     open_registration: bool | None
+    #: The facts of the workers named in the request, from the registry's read model, when
+    #: they were asked for (`read_facts`' answer).
+    facts: tuple[list[uuid.UUID], Facts] | None = None
 
 
-async def load_for_registration(session: AsyncSession, event_id: uuid.UUID) -> Loaded:
-    """The event, its competition and whether its pathway takes registrations, in one query
-    (pass them on to `register`), or a 404."""
+async def load_for_registration(
+    session: AsyncSession, event_id: uuid.UUID, worker_ids: list[uuid.UUID] | None = None
+) -> Loaded:
+    """The event, its competition, whether its pathway takes registrations and, with
+    `worker_ids`, those workers' facts from the registry's read model: one round trip (pass
+    it on to `register`), or a 404."""
+    columns: list[Any] = [Event, Competition, EventPathway.open_registration]
+    ids = list(dict.fromkeys(worker_ids)) if worker_ids is not None else None
+    if ids is not None:
+        columns.append(_facts_json(ids))
     found = (
         await session.execute(
-            select(Event, Competition, EventPathway.open_registration)
+            select(*columns)
             .join(Competition, Competition.id == Event.competition_id)
             .outerjoin(EventPathway, EventPathway.event_id == Event.id)
             .where(Event.id == event_id)
@@ -364,7 +388,8 @@ async def load_for_registration(session: AsyncSession, event_id: uuid.UUID) -> L
     ).first()
     if found is None:
         raise NotFound(f"No event with id {event_id}.")
-    return Loaded(found[0], found[1], found[2])
+    facts = (ids, _facts_of(ids, found[3])) if ids is not None else None
+    return Loaded(found[0], found[1], found[2], facts)
 
 
 def _open_for_registration(competition: Competition) -> None:
@@ -419,11 +444,15 @@ async def register(
             select(EventPathway.open_registration).where(EventPathway.event_id == event.id)
         )
     else:
-        event, competition, open_registration = loaded
+        event, competition, open_registration, _ = loaded
     _open_for_registration(competition)
     _check_open_registration(open_registration)
     if read_model:
-        facts, missing = await read_facts(session, candidates)
+        wanted = {w for c in candidates for w in c.members}
+        if loaded is not None and loaded.facts is not None and wanted <= set(loaded.facts[0]):
+            facts, missing = loaded.facts[1]  # read with the event
+        else:
+            facts, missing = await read_facts(session, candidates)
     await release_if_autocommit(session)  # no connection held while the registry answers
     if not read_model:
         facts, missing = await fetch_facts(registry, token, candidates)
