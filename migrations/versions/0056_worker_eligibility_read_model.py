@@ -73,7 +73,7 @@ FROM workers w
 #: a place; `p_waitlisted`: the status of an entry waiting for one. One result row per element,
 #: `ord` its 1-based position: `status` null with `clash` (members already entered) or
 #: `quota_used` (the enterprise's live entries, at or over `quota`) when it was refused, else
-#: the new entry's status (`p_waitlisted` when the event is full; an outbox row only then not
+#: the new entry's status (`p_waitlisted` when the event is full, and then no outbox row is
 #: written), version, timestamps and waitlist position.
 PLACES = """
 CREATE FUNCTION take_entry_places(p_items jsonb, p_holding text[], p_waitlisted text)
