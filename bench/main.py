@@ -625,6 +625,7 @@ async def bench_registration(run: Run) -> None:
     await checkpoint(database_url)
     ours = await asyncio.to_thread(registration.run_ours, env, work, setup)
     log(f"  {ours['rps']:,.1f} req/s, statuses {ours['statuses']}")
+    log(f"  CPU ms per request: {ours['cpu_ms_per_request']}")
     for service, errors in ours["server_errors"].items():
         if errors["count"]:
             last = errors["last"][-1]
@@ -633,6 +634,7 @@ async def bench_registration(run: Run) -> None:
     await checkpoint(database_url)
     base = await registration.run_baseline(database_url, env, work, setup)
     log(f"  {base['rps']:,.1f} req/s, statuses {base['statuses']}")
+    log(f"  CPU ms per request: {base['cpu_ms_per_request']}")
     verdict = await registration.verify(database_url, setup, ours, base)
     ratio = ours["rps"] / base["rps"] if base["rps"] else 0.0
     run.record(

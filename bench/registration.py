@@ -27,12 +27,14 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import psutil
 from sqlalchemy import select
 
 from bench import baseline_app, imports
@@ -127,6 +129,95 @@ def post_load(
     return data
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and all its children (uvicorn's workers)."""
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    for proc in procs:
+        try:
+            t = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system
+    return total
+
+
+def _database_backends(database_url: str) -> list[int]:
+    """The Postgres backends connected to the benchmark's database (the services' pools, open
+    after the warm-up): their CPU is the database's share of a registration."""
+
+    async def fetch() -> list[int]:
+        conn = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            rows = await conn.fetch(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await conn.close()
+        return [r["pid"] for r in rows]
+
+    return asyncio.run(fetch())
+
+
+class CpuMeter:
+    """CPU milliseconds per request, per process group, over a timed burst (psutil): the
+    robust figure on a shared machine, where req/s moves with the neighbours' load. `net`
+    subtracts what the processes burn idle (background loops: statistics folding, purges),
+    measured for `idle_seconds` before the burst: at a few dozen requests a second on a busy
+    machine that share would otherwise be charged to the requests."""
+
+    def __init__(
+        self, services: dict[str, int], database_url: str | None, idle_seconds: float = 3.0
+    ) -> None:
+        self.services = services
+        self.database_url = database_url
+        self.idle_seconds = idle_seconds
+        self.start: dict[str, float] = {}
+        self.idle_rate: dict[str, float] = {}
+        self.started_at = 0.0
+        self.backends: list[int] = []
+
+    def _now(self) -> dict[str, float]:
+        out = {name: _cpu_seconds(pid) for name, pid in self.services.items()}
+        if self.backends:
+            out["postgres"] = sum(_cpu_seconds(pid) for pid in self.backends)
+        return out
+
+    def __enter__(self) -> CpuMeter:
+        if self.database_url:
+            self.backends = _database_backends(self.database_url)
+        if self.idle_seconds:
+            before = self._now()
+            time.sleep(self.idle_seconds)
+            after = self._now()
+            self.idle_rate = {k: (after[k] - before[k]) / self.idle_seconds for k in after}
+        self.start = self._now()
+        self.started_at = time.monotonic()
+        return self
+
+    def per_request_ms(self, requests: int) -> dict[str, Any]:
+        end, elapsed = self._now(), time.monotonic() - self.started_at
+        raw = {k: (end[k] - self.start.get(k, 0.0)) * 1000 / requests for k in end}
+        net = {
+            k: max(0.0, v - self.idle_rate.get(k, 0.0) * elapsed * 1000 / requests)
+            for k, v in raw.items()
+        }
+        out: dict[str, Any] = {k: round(v, 3) for k, v in raw.items()}
+        out["total"] = round(sum(raw.values()), 3)
+        out["net"] = {k: round(v, 3) for k, v in net.items()} | {
+            "total": round(sum(net.values()), 3)
+        }
+        return out
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
 def burst(
     base: str,
     path: str,
@@ -135,16 +226,19 @@ def burst(
     headers: dict[str, str],
     pids: list[int],
     concurrency: int = CONCURRENCY,
+    services: dict[str, int] | None = None,
+    database_url: str | None = None,
 ) -> dict[str, Any]:
     if setup.warmup:  # untimed: connection pools, the JWKS and token caches, plans
         warm = write_bodies(work / "warmup.jsonl", setup.worker_ids[: setup.warmup])
         warmup_url = f"{base}{path.format(event_id=setup.warmup_event_id)}"
         post_load(warmup_url, warm, headers, concurrency)
     bodies = write_bodies(work / "bodies.jsonl", setup.worker_ids)
-    with RssSampler(*pids) as rss:
+    with RssSampler(*pids) as rss, CpuMeter(services or {}, database_url) as cpu:
         result = post_load(
             f"{base}{path.format(event_id=setup.event_id)}", bodies, headers, concurrency
         )
+        result["cpu_ms_per_request"] = cpu.per_request_ms(len(setup.worker_ids))
     result["peak_rss_kib"] = rss.peak // 1024
     return result
 
@@ -163,7 +257,15 @@ def run_ours(
         headers = {"authorization": f"Bearer {get_token(registry)}"}
         pids = [p.pid for p in procs.values()]
         result = burst(
-            competitions, "/v1/events/{event_id}/entries", setup, work, headers, pids, concurrency
+            competitions,
+            "/v1/events/{event_id}/entries",
+            setup,
+            work,
+            headers,
+            pids,
+            concurrency,
+            services={name: p.pid for name, p in procs.items()},
+            database_url=env.get("DATABASE_URL"),
         )
     finally:
         stop(procs)
@@ -204,7 +306,16 @@ async def run_baseline(
     try:
         pids = [p.pid for p in procs.values()]
         return await asyncio.to_thread(
-            burst, url, "/events/{event_id}/entries", setup, work, {}, pids, concurrency
+            burst,
+            url,
+            "/events/{event_id}/entries",
+            setup,
+            work,
+            {},
+            pids,
+            concurrency,
+            {name: p.pid for name, p in procs.items()},
+            database_url,
         )
     finally:
         await asyncio.to_thread(stop, procs)

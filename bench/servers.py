@@ -68,7 +68,8 @@ def start_registry_and_competitions(
     }
     procs = start_services(env, "127.0.0.1", ports, workers, log_dir=log_dir, extra=UVICORN_OPTIONS)
     try:
-        wait_ready(urls, procs, timeout=60)
+        # 180 s: on a 2-core machine shared with other benchmarks, imports alone took 60 s.
+        wait_ready(urls, procs, timeout=180)
     except RuntimeError as exc:
         stop_services(procs)
         logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in log_dir.glob("*.log"))

@@ -274,6 +274,18 @@ class Settings(BaseSettings):
     mentor_max_apprentices: int = Field(
         5, ge=1, description="The most active mentorships one mentor may have at a time."
     )
+    eligibility_read_model: bool = Field(
+        True,
+        description="Competitions: read a registering worker's eligibility facts from the "
+        "registry's `worker_eligibility` read model in SQL (true) rather than through the "
+        "registry's `workers:batch-get` (false). The same rules run on both; the tests run both.",
+    )
+    registration_batching: bool = Field(
+        True,
+        description="Competitions: registrations without an Idempotency-Key arriving together "
+        "for one event take their places in one call (one lock, one commit; true), or one call "
+        "each (false). The tests run both.",
+    )
 
     judge_local_conflict_levels: Annotated[list[CompetitionLevel], NoDecode] = Field(
         default_factory=lambda: [CompetitionLevel.provincial],

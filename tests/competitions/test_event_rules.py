@@ -8,8 +8,16 @@ from typing import Any
 
 import pytest
 
+from shared.config import Settings
 from tests.competitions.test_entries import COMPETITION, enter, open_event, worker
 from tests.conftest import Services, assert_problem, matching
+
+
+@pytest.fixture
+def settings(registration_settings: Settings) -> Settings:
+    """Every test here runs with registration's fast paths on and off (tests/competitions/
+    conftest.py)."""
+    return registration_settings
 
 
 async def _competition(services: Services, headers: dict[str, str], kind: str) -> dict[str, Any]:

@@ -7,7 +7,9 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from shared import examples as ex
 from shared.models.infra import AuditLog, OutboxEvent
@@ -163,3 +165,54 @@ async def test_national_competitions_are_not_organised_here(
         422,
     )
     assert "level" in str(problem["errors"])
+
+
+async def test_the_read_model_and_the_announcement_agree_on_who_won(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    """ "National winner" is written once in SQL (the `worker_eligibility` read model, which
+    `workers:batch-get` and registration read) and once in Python for the announcement of one
+    result (`WINNING_PRIZES`, `WINNING_RANK`): for every kind of result both say the same."""
+    shapes = [{"prize": p, "rank": 5} for p in ("first", "second", "third", "merit")] + [
+        {"prize": None, "rank": r} for r in (1, 3, 4, 10)
+    ]
+    workers = [await worker(services) for _ in shapes]
+    for worker_id, shape in zip(workers, shapes, strict=True):
+        made = await _record(services, admin_headers, worker_id, **shape)
+        assert made.status_code == 201, made.text
+    facts = await services.registry.post(
+        "/v1/workers:batch-get", json={"ids": [str(w) for w in workers]}, headers=admin_headers
+    )
+    read_model = {w["id"]: w["national_winner"] for w in facts.json()["items"]}
+    async with services.apps["registry"].state.sessionmaker() as s:
+        announced = {
+            p["data"]["worker_id"]: p["data"]["national_winner"]
+            for p in await s.scalars(
+                select(OutboxEvent.payload).where(
+                    OutboxEvent.type == "worker.national_result_recorded"
+                )
+            )
+        }
+    assert read_model == announced
+    assert sorted(read_model.values()) == [False] * 3 + [True] * 5
+
+
+async def test_the_services_may_read_the_read_model_but_not_write_it(
+    services: Services,
+) -> None:
+    """`worker_eligibility` is the registry's: the services' database role (the competitions
+    service's included) may select from it and nothing else."""
+    champion = await worker(services)
+    app = services.apps["competitions"]
+    async with app.state.sessionmaker() as s:
+        grade = await s.scalar(
+            text("SELECT grade FROM worker_eligibility WHERE worker_id = :w"), {"w": champion}
+        )
+    assert grade is not None
+    for statement in (
+        "UPDATE worker_eligibility SET grade = 'chief_technician' WHERE worker_id = :w",
+        "DELETE FROM worker_eligibility WHERE worker_id = :w",
+    ):
+        async with app.state.sessionmaker() as s:
+            with pytest.raises(DBAPIError, match="permission denied"):
+                await s.execute(text(statement), {"w": champion})

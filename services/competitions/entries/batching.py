@@ -1,5 +1,5 @@
 """Group commit for registrations: the places asked for in one event while a call for that
-event is running go together in the next call of `take_entry_places` (migration 0034).
+event is running go together in the next call of `take_entry_places` (migrations 0034, 0056).
 
 Places are counted under a lock on the event row, held until the commit, and each commit waits
 for the disk. Taken one registration per transaction, an event could not go faster than one
@@ -27,13 +27,24 @@ from typing import Any
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-TAKE_PLACES = text("SELECT * FROM take_entry_places(CAST(:items AS jsonb)) ORDER BY ord")
+from shared.models.competitions import HOLDING_PLACE, EntryStatus
+
+TAKE_PLACES = text(
+    "SELECT * FROM take_entry_places(CAST(:items AS jsonb), CAST(:holding AS text[]), "
+    "CAST(:waitlisted AS text)) ORDER BY ord"
+)
+#: The vocabularies take_entry_places works with, from their one definition (never copied into
+#: the function).
+VOCABULARY = {
+    "holding": [s.value for s in HOLDING_PLACE],
+    "waitlisted": EntryStatus.waitlisted.value,
+}
 
 
 async def take_places(session: AsyncSession, items: list[dict[str, Any]]) -> list[Row[Any]]:
-    """Take places for these registrations (the elements migration 0034 describes), in order,
+    """Take places for these registrations (the elements migration 0056 describes), in order,
     in one statement: one result row each, in the same order."""
-    rows = list(await session.execute(TAKE_PLACES, {"items": json.dumps(items)}))
+    rows = list(await session.execute(TAKE_PLACES, {"items": json.dumps(items), **VOCABULARY}))
     if len(rows) != len(items):  # pragma: no cover - the function returns one row per item
         raise RuntimeError(f"take_entry_places answered {len(rows)} rows for {len(items)}")
     return rows

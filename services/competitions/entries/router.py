@@ -26,6 +26,7 @@ from shared.auth.deps import (
 )
 from shared.auth.principal import Principal, Role
 from shared.concurrency import etag
+from shared.config import Settings
 from shared.db import AutocommitSessionDep, SessionDep
 from shared.errors import FieldError, InvalidInput, error_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent_create
@@ -110,7 +111,15 @@ async def _register(
     data: schemas.EntryCreate,
     idempotency_key: str | None,
 ) -> Response:
-    loaded = await service.load_for_registration(session, event_id)
+    settings: Settings = request.app.state.settings
+    # A registration with an Idempotency-Key commits with its stored answer, in the request's
+    # own transaction: it cannot share the batcher's.
+    batch = settings.registration_batching and not idempotency_key
+    # With the read model, the workers' facts come with the event, in the same query.
+    named = [data.worker_id] if data.worker_id else list(data.members or [])
+    loaded = await service.load_for_registration(
+        session, event_id, named if settings.eligibility_read_model else None
+    )
     candidate = service.candidate_from(loaded[0], data)
 
     async def create() -> schemas.Entry:
@@ -121,8 +130,9 @@ async def _register(
             event_id,
             [candidate],
             principal,
-            batcher=None if idempotency_key else _place_batcher(request),
+            batcher=_place_batcher(request) if batch else None,
             loaded=loaded,
+            read_model=settings.eligibility_read_model,
         )
         if done.failures or done.entry is None:
             raise service.failures_problem(done)

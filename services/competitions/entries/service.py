@@ -15,9 +15,9 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import JSON, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.competitions.access import organiser_covers
@@ -56,12 +56,15 @@ from shared.models.competitions import (
     EventMode,
     EventPathway,
 )
+from shared.models.registry.eligibility import worker_eligibility
 from shared.models.registry.enums import SkillGrade
 from shared.pagination import Page, keyset_rows
 from shared.scope import covers, locality_clause, locality_covers
 from shared.tabular import TableLimits, TableProblem, UnreadableRow, cell_problem, read_rows
 
 LIVE = (*HOLDING_PLACE, EntryStatus.waitlisted)
+#: The roles of an entry's members (`entry_members.role`).
+LEADER, MEMBER = "leader", "member"
 #: The failure for a worker id the caller may not use: unknown, or out of the caller's scope
 #: (the same words for both, see `hide_unreadable`).
 NO_SUCH_WORKER = ("worker_exists", "no such worker in the registry")
@@ -297,6 +300,46 @@ async def fetch_facts(
     return found, set(missing)
 
 
+def _facts_json(ids: list[uuid.UUID]) -> Any:
+    """SQL: the read model's rows for these workers as one JSON array, each shaped as
+    `workers:batch-get` answers (ids and dates as strings), so the same rules run on them."""
+    we = worker_eligibility.c
+    return (
+        select(
+            func.json_agg(
+                func.json_build_object(
+                    "id", we.worker_id,
+                    "birth_date", we.birth_date,
+                    "grade", we.grade,
+                    "locality_code", we.locality_code,
+                    "enterprise_id", we.enterprise_id,
+                    "file_status", we.file_status,
+                    "national_winner", we.national_winner,
+                    "national_wins", we.national_wins,
+                ),
+                type_=JSON,
+            )
+        )
+        .where(we.worker_id.in_(ids))
+        .scalar_subquery()
+    )  # fmt: skip
+
+
+Facts = tuple[dict[uuid.UUID, dict[str, Any]], set[uuid.UUID]]
+
+
+def _facts_of(ids: list[uuid.UUID], rows: list[dict[str, Any]] | None) -> Facts:
+    found = {uuid.UUID(r["id"]): r for r in rows or []}
+    return found, {i for i in ids if i not in found}
+
+
+async def read_facts(session: AsyncSession, candidates: list[Candidate]) -> Facts:
+    """`fetch_facts` from the registry's `worker_eligibility` read model (migration 0056) in one
+    query on this service's own connection, instead of a call to the registry."""
+    ids = list(dict.fromkeys(w for c in candidates for w in c.members))
+    return _facts_of(ids, await session.scalar(select(_facts_json(ids))))
+
+
 async def _check_achievements(
     registry: RegistryClient, token: str, candidates: list[Candidate]
 ) -> None:
@@ -313,20 +356,40 @@ async def _check_achievements(
             candidate.fail("achievement_team", "not in the achievement's team", worker_id)
 
 
+class Loaded(NamedTuple):
+    """What registration reads before anything else, in one query."""
+
+    event: Event
+    competition: Competition
+    #: The event's pathway allows open registration (None: the event has no pathway).
+    open_registration: bool | None
+    #: The facts of the workers named in the request, from the registry's read model, when
+    #: they were asked for (`read_facts`' answer).
+    facts: tuple[list[uuid.UUID], Facts] | None = None
+
+
 async def load_for_registration(
-    session: AsyncSession, event_id: uuid.UUID
-) -> tuple[Event, Competition]:
-    """The event and its competition in one query (pass them on to `register`), or a 404."""
+    session: AsyncSession, event_id: uuid.UUID, worker_ids: list[uuid.UUID] | None = None
+) -> Loaded:
+    """The event, its competition, whether its pathway takes registrations and, with
+    `worker_ids`, those workers' facts from the registry's read model: one round trip (pass
+    it on to `register`), or a 404."""
+    columns: list[Any] = [Event, Competition, EventPathway.open_registration]
+    ids = list(dict.fromkeys(worker_ids)) if worker_ids is not None else None
+    if ids is not None:
+        columns.append(_facts_json(ids))
     found = (
         await session.execute(
-            select(Event, Competition)
+            select(*columns)
             .join(Competition, Competition.id == Event.competition_id)
+            .outerjoin(EventPathway, EventPathway.event_id == Event.id)
             .where(Event.id == event_id)
         )
     ).first()
     if found is None:
         raise NotFound(f"No event with id {event_id}.")
-    return found[0], found[1]
+    facts = (ids, _facts_of(ids, found[3])) if ids is not None else None
+    return Loaded(found[0], found[1], found[2], facts)
 
 
 def _open_for_registration(competition: Competition) -> None:
@@ -343,12 +406,9 @@ def _open_for_registration(competition: Competition) -> None:
         raise Conflict(f"Registration closed at {closes.isoformat()}.")
 
 
-async def _check_open_registration(session: AsyncSession, event: Event) -> None:
-    """An event whose pathway does not allow open registration is filled only through it
-    (nominations from its qualifiers, direct places)."""
-    allowed = await session.scalar(
-        select(EventPathway.open_registration).where(EventPathway.event_id == event.id)
-    )
+def _check_open_registration(allowed: bool | None) -> None:
+    """An event whose pathway does not allow open registration (`allowed` false) is filled
+    only through it (nominations from its qualifiers, direct places)."""
     if allowed is False:
         raise Conflict(
             "Places in this event come through its pathway (nominations from its qualifiers, "
@@ -367,22 +427,35 @@ async def register(
     candidates: list[Candidate],
     principal: Principal,
     batcher: PlaceBatcher | None = None,
-    loaded: tuple[Event, Competition] | None = None,
+    loaded: Loaded | None = None,
+    read_model: bool = False,
 ) -> tuple[Event, list[Candidate]]:
     """Register candidates; each gets an entry or its failures. Remote reads first, then the
     places under the event lock (a registry failure leaves nothing behind). With `batcher`
     (only for a session outside a transaction) the places are taken together with other
     requests' registrations for the event. `loaded`: the event and its competition, when the
-    caller has them (`load_for_registration`)."""
-    if loaded is not None:
-        event, competition = loaded
-    else:
+    caller has them (`load_for_registration`). `read_model`: the workers' facts from the
+    registry's read model (`read_facts`) rather than from `workers:batch-get` (setting
+    ELIGIBILITY_READ_MODEL; the same rules run on both)."""
+    if loaded is None:
         event = await load_event(session, event_id)
         competition = await get_competition(session, event.competition_id)
+        open_registration = await session.scalar(
+            select(EventPathway.open_registration).where(EventPathway.event_id == event.id)
+        )
+    else:
+        event, competition, open_registration, _ = loaded
     _open_for_registration(competition)
-    await _check_open_registration(session, event)
+    _check_open_registration(open_registration)
+    if read_model:
+        wanted = {w for c in candidates for w in c.members}
+        if loaded is not None and loaded.facts is not None and wanted <= set(loaded.facts[0]):
+            facts, missing = loaded.facts[1]  # read with the event
+        else:
+            facts, missing = await read_facts(session, candidates)
     await release_if_autocommit(session)  # no connection held while the registry answers
-    facts, missing = await fetch_facts(registry, token, candidates)
+    if not read_model:
+        facts, missing = await fetch_facts(registry, token, candidates)
     await _check_achievements(registry, token, candidates)
     approve: dict[int, bool] = {}
     for i, candidate in enumerate(candidates):
@@ -429,49 +502,65 @@ def _place_item(
     leader: dict[str, Any],
     principal: Principal,
 ) -> dict[str, Any]:
-    """One element of take_entry_places' argument (migration 0034) for a candidate."""
+    """One element of take_entry_places' argument (migration 0056) for a candidate: the entry,
+    and its audit and outbox rows as `shared.audit` and `shared.outbox` would write them (the
+    function adds only the status it decides to the audit snapshot)."""
     entry_id = uuid.uuid4()
     enterprise_id = leader.get("enterprise_id") or None
     quota = event.enterprise_quota if event.enterprise_quota and enterprise_id else None
-    # Sent only if the entry is approved at once (take_entry_places decides); the data as
-    # `event_data` gives it for an approved entry.
-    data = {
-        "entry_id": str(entry_id),
-        **outbox.competition_scope(
-            competition_id=competition.id,
-            organiser_locality_code=competition.organiser_locality_code,
-            event_id=event.id,
-        ),
-        "locality_code": leader["locality_code"],
-        "worker_id": str(candidate.leader),
-        "status": EntryStatus.approved.value,
-        "reason": None,
-    }
-    payload = {
-        "type": EVENT_TYPES[EntryStatus.approved],
-        "timestamp": datetime.now(UTC).isoformat(),
-        "data": data,
-    }
+    wanted = EntryStatus.approved if approve else EntryStatus.pending
+    outbox_row = None
+    if wanted is EntryStatus.approved:
+        # Sent only if the entry gets its place at once (not when waitlisted): the data as
+        # `event_data` gives it for an approved entry.
+        data = {
+            "entry_id": str(entry_id),
+            **outbox.competition_scope(
+                competition_id=competition.id,
+                organiser_locality_code=competition.organiser_locality_code,
+                event_id=event.id,
+            ),
+            "locality_code": leader["locality_code"],
+            "worker_id": str(candidate.leader),
+            "status": EntryStatus.approved.value,
+            "reason": None,
+        }
+        outbox_row = {
+            "id": str(uuid.uuid4()),
+            "service": SERVICE,
+            "type": EVENT_TYPES[EntryStatus.approved],
+            "subject": f"entry:{entry_id}",
+            "payload": {
+                "type": EVENT_TYPES[EntryStatus.approved],
+                "timestamp": datetime.now(UTC).isoformat(),
+                "data": data,
+            },
+        }
+    members = [str(m) for m in candidate.members]
     return {
         "id": str(entry_id),
         "event_id": str(event.id),
         "competition_id": str(competition.id),
-        "members": [str(m) for m in candidate.members],
+        "members": members,
+        "roles": [LEADER, *(MEMBER for _ in members[1:])],
         "team_name": candidate.team_name,
         "achievement_id": str(candidate.achievement_id) if candidate.achievement_id else None,
         "enterprise_id": str(enterprise_id) if enterprise_id else None,
         "locality_code": leader["locality_code"],
         "registered_by": principal.sub,
-        "wanted": (EntryStatus.approved if approve else EntryStatus.pending).value,
+        "wanted": wanted.value,
+        "approved_when_placed": wanted is EntryStatus.approved,
         "quota": quota,
-        "service": SERVICE,
-        "actor_sub": principal.sub,
-        "actor_role": principal.role.value,
-        "request_id": current_request_id(),
-        "audit_after": {"event_id": str(event.id), "members": [str(m) for m in candidate.members]},
-        "outbox_id": str(uuid.uuid4()),
-        "outbox_type": EVENT_TYPES[EntryStatus.approved],
-        "payload": payload,
+        "audit": {
+            "service": SERVICE,
+            "actor_sub": principal.sub,
+            "actor_role": principal.role.value,
+            "request_id": current_request_id(),
+            "action": "entry.create",
+            "entity_type": "entry",
+            "after": audit.redact({"event_id": str(event.id), "members": members}),
+        },
+        "outbox": outbox_row,
     }
 
 
@@ -506,7 +595,7 @@ def _apply_place(
         locality_code=item["locality_code"],
         status=EntryStatus(row.status),
         status_reason=None,
-        approved_when_placed=item["wanted"] == EntryStatus.approved.value,
+        approved_when_placed=item["approved_when_placed"],
         registered_by=principal.sub,
         version=row.version,
         created_at=row.created_at,
@@ -527,8 +616,8 @@ def present_registered(candidate: Candidate) -> schemas.Entry:
         team_name=e.team_name,
         achievement_id=e.achievement_id,
         members=[
-            schemas.Member(worker_id=candidate.leader, role="leader"),
-            *(schemas.Member(worker_id=w, role="member") for w in sorted(candidate.members[1:])),
+            schemas.Member(worker_id=candidate.leader, role=LEADER),
+            *(schemas.Member(worker_id=w, role=MEMBER) for w in sorted(candidate.members[1:])),
         ],
         enterprise_id=e.enterprise_id,
         locality_code=e.locality_code,
@@ -595,7 +684,7 @@ async def present_many(session: AsyncSession, entries: list[Entry]) -> list[sche
     rows = await session.execute(
         select(EntryMember.entry_id, EntryMember.worker_id, EntryMember.role)
         .where(EntryMember.entry_id.in_(ids))
-        .order_by(EntryMember.entry_id, EntryMember.role != "leader", EntryMember.worker_id)
+        .order_by(EntryMember.entry_id, EntryMember.role != LEADER, EntryMember.worker_id)
     )
     for entry_id, worker_id, role in rows:
         members.setdefault(entry_id, []).append(schemas.Member(worker_id=worker_id, role=role))

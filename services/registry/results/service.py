@@ -8,17 +8,19 @@ worker's path (enterprise 1st → city 2nd → provincial 5th → national).
 
 A **national winner** is a worker with a recorded national result that won a first, second or
 third prize (or, without a prize, ranked 1 to 3), or who holds a national-level honour: the
-workers the events' "national winners excluded" rule refuses (`national_winner_clause`, read by
-`workers:batch-get`).
+workers the events' "national winners excluded" rule refuses. The rule is written once, in SQL, in
+the registry's `worker_eligibility` read model (migration 0056, `shared/models/registry/
+eligibility.py`), which `workers:batch-get` and the competitions' registration read;
+`WINNING_PRIZES` and `WINNING_RANK` say the same for the outbox event of one result (a test
+checks that both agree).
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime, time
-from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, exists, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.honours import schemas as honour_schemas
@@ -30,8 +32,6 @@ from shared.auth.principal import Principal
 from shared.errors import FieldError, InvalidInput, NotFound
 from shared.models.competitions import CompetitionLevel
 from shared.models.registry import (
-    Honour,
-    HonourGrant,
     HonourLevel,
     HonourSource,
     TimelineEntry,
@@ -45,37 +45,6 @@ PRIZE_NAMES = {"first": "一等奖", "second": "二等奖", "third": "三等奖"
 WINNING_PRIZES = ("first", "second", "third")
 WINNING_RANK = 3
 RESULT_KINDS = (TimelineKind.competition_result.value, TimelineKind.national_result.value)
-
-
-def _is_national_win() -> ColumnElement[bool]:
-    prize = TimelineEntry.data["prize"].astext
-    rank = TimelineEntry.data["rank"].astext.cast(Integer)
-    return and_(
-        TimelineEntry.kind == TimelineKind.national_result.value,
-        or_(prize.in_(WINNING_PRIZES), and_(prize.is_(None), rank <= WINNING_RANK)),
-    )
-
-
-def national_winner_clause(worker_id: Any) -> ColumnElement[bool]:
-    """SQL: the worker (`worker_id`: a column) won a national result or holds a national
-    honour. One rule, used by every reader (eligibility facts)."""
-    won = exists().where(TimelineEntry.worker_id == worker_id, _is_national_win())
-    honoured = exists().where(
-        HonourGrant.worker_id == worker_id,
-        HonourGrant.revoked_at.is_(None),
-        HonourGrant.honour_code == Honour.code,
-        Honour.level == HonourLevel.national,
-    )
-    return or_(won, honoured)
-
-
-def national_wins_column(worker_id: Any) -> Any:
-    """SQL: the summaries of the worker's winning national results (for a rule's reason)."""
-    return (
-        select(func.array_agg(TimelineEntry.summary))
-        .where(TimelineEntry.worker_id == worker_id, _is_national_win())
-        .scalar_subquery()
-    )
 
 
 def _title(rank: int | None, prize: str | None) -> str:

@@ -21,11 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.identifiers import id_number_facts, validate_id_number
-from services.registry.results.service import (
-    national_winner_clause,
-    national_wins_column,
-    results_by_level,
-)
+from services.registry.results.service import results_by_level
 from services.registry.search import name_matches, name_rank
 from services.registry.talent import schemas as talent_schemas
 from services.registry.talent import timeline
@@ -56,6 +52,7 @@ from shared.models.registry import (
     TimelineKind,
     Worker,
 )
+from shared.models.registry.eligibility import worker_eligibility
 from shared.models.registry.enums import SKILL_GRADE_NAMES
 from shared.pagination import Page, keyset_rows, paginate
 from shared.scope import locality_clause
@@ -824,8 +821,9 @@ async def record_competition_result(
 async def batch_get(
     session: AsyncSession, ids: list[uuid.UUID], scope: WorkerScope
 ) -> schemas.BatchGetResult:
-    """One query: the eligibility columns and each worker's current honours. Workers the
-    caller may not read are `missing`, exactly like ids that do not exist."""
+    """One query: the eligibility columns, each worker's current honours and, from the
+    `worker_eligibility` read model, whether they are a national winner. Workers the caller
+    may not read are `missing`, exactly like ids that do not exist."""
     unique = list(dict.fromkeys(ids))
     live = and_(HonourGrant.worker_id == Worker.id, HonourGrant.revoked_at.is_(None))
     honours = select(func.array_agg(HonourGrant.honour_code)).where(live).scalar_subquery()
@@ -834,9 +832,11 @@ async def batch_get(
             select(
                 *ELIGIBILITY_COLUMNS,
                 honours.label("honours"),
-                national_winner_clause(Worker.id).label("national_winner"),
-                national_wins_column(Worker.id).label("national_wins"),
-            ).where(Worker.id.in_(unique), scope.clause())
+                worker_eligibility.c.national_winner,
+                worker_eligibility.c.national_wins,
+            )
+            .join(worker_eligibility, worker_eligibility.c.worker_id == Worker.id)
+            .where(Worker.id.in_(unique), scope.clause())
         )
     )
     by_id = {w.id: w for w in rows}

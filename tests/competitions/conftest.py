@@ -1,0 +1,27 @@
+"""Registration's fast paths, on and off: test modules that cover registration take their
+`settings` from `registration_settings`, so every test of theirs runs with both fast paths on
+(production), with the eligibility facts from the registry's `workers:batch-get` instead of its
+read model, and with one place-taking call per registration instead of the batcher."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.config import Settings
+from tests.conftest import make_settings
+
+REGISTRATION_PATHS: dict[str, dict[str, Any]] = {
+    "fast": {},
+    "registry-call": {"eligibility_read_model": False},
+    "one-call-each": {"registration_batching": False},
+}
+
+
+@pytest.fixture(params=list(REGISTRATION_PATHS))
+def registration_settings(
+    request: pytest.FixtureRequest, database_url: str, key_dir: Path
+) -> Settings:
+    return make_settings(database_url, key_dir, **REGISTRATION_PATHS[request.param])
