@@ -5,8 +5,8 @@ the registry's `GET /v1/workers` (see `services.registry.workers.service.list_wo
 `services.registry.search`): the same columns; for a name, exact matches, then prefixes (both
 read in the order of the `lower(name) COLLATE "C", id` btree), then `name_tokens @> ... AND
 lower(name) LIKE ...`, one limited UNION ALL branch each; the same city prefix and grade filter
-ordered by `created_at, id`; LIMIT 51 (a page of 50 plus one to know there is a next page). Rows go out
-as JSON with `json.dumps`, binary columns left out.
+ordered by `created_at, id`; LIMIT 51 (a page of 50 plus one to know there is a next page).
+Rows go out as JSON with `json.dumps`, binary columns left out.
 
 `GET /stage-results/{stage_id}` (the leaderboard benchmark's reference) reads one row: the
 stage's latest provisional or final result (bench/results.py ONE_ROW_SQL), as JSON.

@@ -32,6 +32,10 @@
    a newly registered worker takes to appear in the figures.
 11. One table on the terminal and `bench/results/<UTC timestamp>.json`.
 
+`--size 50k|1m|10m` sets the number of workers (50k = the --quick sizes); `--only scale` or
+`--sizes 50k,1m,10m` runs import, search and list once per size and prints the scale curve
+(bench/scale.py).
+
 `--only NAME[,NAME]` runs some of them: import, search, list, registration, scheduler,
 assignment, scoring, results, leaderboard, webhooks, statistics (search, list and statistics
 need the imported workers, so they import them too; the leaderboard needs the computed stage,
@@ -65,6 +69,7 @@ from bench import (
     assignment,
     baseline_app,
     registration,
+    scale,
     scheduler,
     scoring,
     webhooks,
@@ -434,7 +439,9 @@ def render(results: Results) -> Table:
 
 
 async def _run(args: argparse.Namespace) -> Results:
-    sizes = Sizes.of(args.quick)
+    sizes = Sizes.of(args.quick or args.size == scale.SIZES["50k"])
+    if args.size:
+        sizes.rows = args.size
     if args.rows:
         sizes.rows = args.rows
     if args.duration:
@@ -780,6 +787,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="small sizes: 50,000 workers, 3 s load runs, 1,000 registrations, 2,000 entries",
     )
+    parser.add_argument(
+        "--size",
+        type=scale.parse_size,
+        help="workers: 50k (the --quick sizes), 1m (default) or 10m (bench/scale.py)",
+    )
+    parser.add_argument(
+        "--sizes",
+        type=scale.parse_sizes,
+        metavar="SIZE[,SIZE]",
+        help="the scale curve: import, search and list once per size, one table "
+        "(--only scale: 50k,1m,10m)",
+    )
     parser.add_argument("--rows", type=int, help="override the number of workers")
     parser.add_argument("--duration", type=float, help="override the load duration, seconds")
     parser.add_argument("--registrations", type=int, help="override the registration burst's N")
@@ -791,6 +810,10 @@ def main(argv: list[str] | None = None) -> int:
         help=f"run only these benchmarks: {', '.join(REGISTERED)}",
     )
     args = parser.parse_args(argv)
+    if "scale" in args.only or args.sizes:
+        args.sizes = args.sizes or list(scale.SIZES.values())
+        args.only = scale.expand_only(args.only)
+        return scale.main(args, _run, console)
     results = asyncio.run(_run(args))
     console.print(render(results))
     for name in ("search", "list") if results.explain else ():
@@ -853,7 +876,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _only(value: str) -> set[str]:
     names = {n.strip() for n in value.split(",") if n.strip()}
-    unknown = names - set(REGISTERED)
+    unknown = names - set(REGISTERED) - {"scale"}
     if unknown or not names:
         raise argparse.ArgumentTypeError(
             f"unknown benchmark(s) {', '.join(sorted(unknown)) or '(none)'}; "
