@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 
@@ -61,11 +62,17 @@ async def create_admin_and_job(
 
 
 def get_token(url: str) -> str:
-    response = httpx.post(
-        url + "/v1/auth/token",
-        data={"grant_type": "password", "username": ADMIN, "password": ADMIN_PASSWORD},
-        timeout=30,
-    )
+    # A few tries: on a machine loaded by other work, the first sign-in of a fresh server (its
+    # pool opening, argon2) has been answered 503.
+    for attempt in range(5):
+        response = httpx.post(
+            url + "/v1/auth/token",
+            data={"grant_type": "password", "username": ADMIN, "password": ADMIN_PASSWORD},
+            timeout=30,
+        )
+        if response.status_code != 503:
+            break
+        time.sleep(1 + attempt)
     response.raise_for_status()
     token: str = response.json()["access_token"]
     return token
