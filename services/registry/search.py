@@ -11,22 +11,26 @@ class in index order and stop when the page is full (`search_page`, below).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import IntEnum
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
     ColumnElement,
+    CompoundSelect,
     Integer,
     Select,
     Uuid,
     and_,
+    bindparam,
     case,
     column,
     func,
     literal,
+    literal_column,
     or_,
-    select,
     tuple_,
     union_all,
 )
@@ -98,30 +102,21 @@ def name_key(name_col: Any) -> ColumnElement[str]:
     return func.lower(name_col).collate(SEARCH_COLLATION)
 
 
-def prefix_upper_bound(q: str) -> str | None:
+#: Above every name (at most 64 characters) that starts with a string of U+10FFFF: the upper
+#: bound of such a prefix, which has no next string of its length.
+BEYOND_ALL_NAMES = chr(0x10FFFF) * 65
+
+
+def prefix_upper_bound(q: str) -> str:
     """The smallest string above every string starting with `q`, in code point order (`q` with
-    its last character incremented), or None when there is none."""
+    its last character incremented), or BEYOND_ALL_NAMES when there is none."""
     for cut in range(len(q) - 1, -1, -1):
         code = ord(q[cut]) + 1
         if 0xD800 <= code <= 0xDFFF:  # surrogates cannot be sent: skip to the next scalar value
             code = 0xE000
         if code <= 0x10FFFF:
             return q[:cut] + chr(code)
-    return None
-
-
-def class_condition(
-    match: MatchClass, name_col: Any, tokens_col: Any, q: str
-) -> ColumnElement[bool]:
-    """The rows of one match class for the normalised term `q` (see `normalise`)."""
-    key = name_key(name_col)
-    upper = prefix_upper_bound(q)
-    if match is MatchClass.exact:
-        return key == q
-    if match is MatchClass.prefix:
-        return and_(key > q, key < upper) if upper is not None else key > q
-    not_prefix = or_(key < q, key >= upper) if upper is not None else key < q
-    return and_(name_matches(name_col, tokens_col, q), not_prefix)
+    return BEYOND_ALL_NAMES
 
 
 def normalise(q: str) -> str:
@@ -136,36 +131,92 @@ SEARCH_CURSOR_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """The parts of a search over one table, built once: the class conditions take the term
+    through named bind parameters (`search_params`), so a request only assembles them (building
+    the expressions per request cost more CPU than the query itself)."""
+
+    key: ColumnElement[str]
+    columns: dict[MatchClass, tuple[ColumnElement[Any], ColumnElement[Any]]]
+    conditions: dict[MatchClass, ColumnElement[bool]]
+    after: ColumnElement[bool]
+    order_by: tuple[ColumnElement[Any], Any]
+
+
+@lru_cache(maxsize=8)
+def _shape(name_col: Any, tokens_col: Any, id_col: Any) -> _Shape:
+    key = name_key(name_col)
+    q = bindparam("search_q", type_=Text())
+    upper = bindparam("search_upper", type_=Text())
+    tokens = bindparam("search_tokens", type_=ARRAY(Text()))
+    like = bindparam("search_like", type_=Text())
+    return _Shape(
+        key=key,
+        columns={
+            m: (literal_column(str(int(m)), Integer()).label("rank"), key.label("name_key"))
+            for m in MatchClass
+        },
+        conditions={
+            MatchClass.exact: key == q,
+            MatchClass.prefix: and_(key > q, key < upper),
+            MatchClass.elsewhere: and_(
+                tokens_col.op("@>", return_type=Boolean)(tokens),
+                func.lower(name_col).like(like, escape="\\"),
+                or_(key < q, key >= upper),
+            ),
+        },
+        after=tuple_(key, id_col)
+        > tuple_(
+            bindparam("search_after_key", type_=Text()).collate(SEARCH_COLLATION),
+            bindparam("search_after_id", type_=Uuid()),
+        ),
+        order_by=(key, id_col),
+    )
+
+
+def search_params(q: str, after: Sequence[Any] | None = None) -> dict[str, Any]:
+    """The bind values of `search_statement` for the term `q` (and the cursor's values)."""
+    q = normalise(q)
+    params: dict[str, Any] = {
+        "search_q": q,
+        "search_upper": prefix_upper_bound(q),
+        "search_tokens": query_tokens(q),
+        "search_like": f"%{_escape_like(q)}%",
+    }
+    if after is not None:
+        params |= {"search_after_key": after[1], "search_after_id": after[2]}
+    return params
+
+
 def search_statement(
     base: Select[Any],
     name_col: Any,
     tokens_col: Any,
     id_col: Any,
-    q: str,
     *,
     limit: int,
-    after: Sequence[Any] | None = None,
-) -> Select[Any]:
-    """`base` (the columns and filters of a list, no ORDER BY) restricted to names matching `q`,
-    one UNION ALL branch per match class from the cursor's class on, each in index order, with
-    `rank` and `name_key` columns added; at most `limit` rows."""
-    q = normalise(q)
-    key = name_key(name_col)
+    after_class: int | None = None,
+) -> Select[Any] | CompoundSelect:
+    """`base` (the columns and filters of a list, no ORDER BY) restricted to names matching the
+    term of `search_params`: one UNION ALL branch per match class from the cursor's class on,
+    each in index order and limited, with `rank` and `name_key` columns added; at most `limit`
+    rows. Exact: `name_key = q`; prefix: `q < name_key < upper`; elsewhere: the tokens and
+    `LIKE %q%`, outside the prefix range."""
+    shape = _shape(name_col, tokens_col, id_col)
     branches = []
     for match in MatchClass:
-        if after is not None and match < after[0]:
+        if after_class is not None and match < after_class:
             continue
-        branch = base.add_columns(
-            literal(int(match), Integer()).label("rank"), key.label("name_key")
-        ).where(class_condition(match, name_col, tokens_col, q))
-        if after is not None and match == after[0]:
-            branch = branch.where(
-                tuple_(key, id_col)
-                > tuple_(literal(after[1], Text()).collate(SEARCH_COLLATION), literal(after[2]))
-            )
-        branches.append(branch.order_by(key, id_col).limit(limit))
-    union = union_all(*branches).subquery("matches")
-    return select(union).limit(limit)
+        branch = base.add_columns(*shape.columns[match]).where(shape.conditions[match])
+        if after_class is not None and match == after_class:
+            branch = branch.where(shape.after)
+        branches.append(branch.order_by(*shape.order_by).limit(limit))
+    if len(branches) == 1:  # a cursor in the last class (one SELECT cannot take two LIMITs)
+        return branches[0]
+    # The LIMIT on the UNION itself, not on a SELECT around it as a subquery: the same plan,
+    # without building a proxy of every column per request.
+    return union_all(*branches).limit(limit)
 
 
 async def search_page(
@@ -184,8 +235,16 @@ async def search_page(
     after = decode_cursor(cursor, SEARCH_CURSOR_COLUMNS) if cursor else None
     if after is not None and not 0 <= after[0] <= max(MatchClass):
         raise bad_cursor_problem()
-    stmt = search_statement(base, name_col, tokens_col, id_col, q, limit=limit + 1, after=after)
-    rows = list((await (await session.connection()).execute(stmt)).all())
+    stmt = search_statement(
+        base,
+        name_col,
+        tokens_col,
+        id_col,
+        limit=limit + 1,
+        after_class=None if after is None else after[0],
+    )
+    params = search_params(q, after)
+    rows = list((await (await session.connection()).execute(stmt, params)).all())
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
