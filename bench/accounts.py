@@ -46,7 +46,9 @@ async def create_admin_and_job(
     """The admin account and an import job row holding the file, encrypted with the data key
     in `key_dir` (as `POST /v1/imports/workers` does through `create_job`)."""
     cipher = load_cipher(Settings().data_key, key_dir)
-    engine = make_engine(Settings(database_url=database_url), pool_size=1, max_overflow=0)
+    # No statement timeout: at 10,000,000 workers the file is a 550 MB row.
+    settings = Settings(database_url=database_url, db_statement_timeout_ms=0)
+    engine = make_engine(settings, pool_size=1, max_overflow=0)
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
             account = await ensure_admin(session)
