@@ -109,6 +109,8 @@ class Sizes:
     result_entries: int = 100_000
     max_requests: int = 500_000
     webhook_events: int = 10_000
+    #: fill the workers table in SQL instead of importing it (bench/scale.py, --generate)
+    generate: bool = False
 
     @classmethod
     def of(cls, quick: bool) -> Sizes:
@@ -444,6 +446,7 @@ async def _run(args: argparse.Namespace) -> Results:
         sizes.rows = args.size
     if args.rows:
         sizes.rows = args.rows
+    sizes.generate = args.generate
     if args.duration:
         sizes.duration = args.duration
     if args.registrations:
@@ -505,14 +508,15 @@ async def _webhooks(run: Run) -> None:
 
 @benchmark("import", "search", "list")
 async def bench_workers(run: Run) -> None:
-    results, sizes, database_url, work, only = (
-        run.results,
-        run.sizes,
-        run.database_url,
-        run.work,
-        run.only,
-    )
+    results, sizes, database_url, work = run.results, run.sizes, run.database_url, run.work
     key_dir = work / "keys"
+    if sizes.generate:
+        log(f"Generating {sizes.rows:,} workers in SQL (no import figures, bench/scale.py)...")
+        made = await scale.generate_workers(database_url, sizes.rows, key_dir)
+        results.notes["generated"] = f"{made['rows']:,} workers in {made['seconds']:.0f} s"
+        log(f"  {results.notes['generated']}")
+        await bench_worker_reads(run)
+        return
     csv_path = work / "workers.csv"
     log(f"Writing {sizes.rows:,} workers to a CSV...")
     start = time.perf_counter()
@@ -548,6 +552,19 @@ async def bench_workers(run: Run) -> None:
         kind="import",
     )
 
+    await bench_worker_reads(run)
+
+
+async def bench_worker_reads(run: Run) -> None:
+    """Name search and the filtered list over the workers table, ours and the baseline."""
+    results, sizes, database_url, work, only = (
+        run.results,
+        run.sizes,
+        run.database_url,
+        run.work,
+        run.only,
+    )
+    key_dir = work / "keys"
     log("VACUUM ANALYZE (as autovacuum would after a bulk load; untimed)...")
     await sql(database_url, "VACUUM ANALYZE")
     results.explain = await explain(database_url, "建国")
@@ -798,6 +815,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SIZE[,SIZE]",
         help="the scale curve: import, search and list once per size, one table "
         "(--only scale: 50k,1m,10m)",
+    )
+    parser.add_argument(
+        "--generate",
+        action="store_true",
+        help="fill the workers table in SQL instead of importing it: search and list figures "
+        "only (bench/scale.py)",
     )
     parser.add_argument("--rows", type=int, help="override the number of workers")
     parser.add_argument("--duration", type=float, help="override the load duration, seconds")

@@ -145,3 +145,80 @@ def main(
     )
     console.print(f"Scale curve saved to {path}")
     return 0
+
+
+# -- generated workers (read-side points) --------------------------------------------------------
+#
+# Importing 10,000,000 workers twice (ours and COPY) is the long part of the 10m point: at 1m on
+# this shared 2-core machine each side took about 8 minutes. `--generate` fills the table in SQL
+# instead (INSERT ... SELECT generate_series with the secondary indexes dropped and rebuilt by
+# sorting), with the distributions of bench/data.py (same surnames and given names, 1 or 2 given
+# characters, 16 cities, 6 grades, 8 occupations): the search and list figures need the rows,
+# not the import. Every row shares one encrypted identity number (the admin's list decrypts
+# them), the keyed hashes are distinct. No import figures for such a point.
+
+
+def _sql_text(values: list[str]) -> str:
+    return "ARRAY[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+
+
+async def generate_workers(database_url: str, rows: int, key_dir: Any) -> dict[str, Any]:
+    import time
+
+    import asyncpg
+
+    from bench.accounts import ensure_admin
+    from bench.data import CITY_CODES, GRADES, OCCUPATIONS
+    from shared.config import Settings
+    from shared.crypto import load_cipher
+    from shared.db import make_engine, make_sessionmaker
+    from shared.dbserver import asyncpg_dsn
+    from tests.factories import GIVEN, SURNAMES
+
+    cipher = load_cipher(Settings().data_key, key_dir)
+    blob = cipher.encrypt("370102198506151234")
+    start = time.perf_counter()
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        await conn.execute("SET session_replication_role = replica")  # no statistics triggers
+        await conn.execute("SET maintenance_work_mem = '512MB'")
+        indexes = await conn.fetch(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'workers' "
+            "AND indexname NOT IN (SELECT conname FROM pg_constraint "
+            "WHERE conrelid = 'workers'::regclass)"
+        )
+        for index in indexes:
+            await conn.execute(f'DROP INDEX "{index["indexname"]}"')
+
+        def pick(values: list[str]) -> str:
+            return f"({_sql_text(values)})[1 + floor(random() * {len(values)})::int]"
+
+        given = pick(list(GIVEN))
+        statement = f"""
+        INSERT INTO workers (id, name, id_number_hash, id_number_enc, id_number_masked, sex,
+            birth_date, occupation, locality_code, grade, file_type, created_at, updated_at)
+        SELECT gen_random_uuid(),
+            {pick(list(SURNAMES))} || {given} || CASE WHEN random() < 0.5 THEN {given} ELSE '' END,
+            sha256(int8send(i)), $1, '3701**********123X',
+            CASE WHEN random() < 0.5 THEN 'male' ELSE 'female' END,
+            date '1970-01-01' + floor(random() * 12775)::int,
+            {pick(OCCUPATIONS)}, {pick(CITY_CODES)},
+            grade, CASE WHEN grade = 'apprentice' THEN 'apprentice' ELSE 'technician' END,
+            timestamptz '2026-01-01' + i * interval '1 millisecond', now()
+        FROM (SELECT i, {pick(GRADES)} AS grade
+              FROM generate_series($2::bigint, $3::bigint) AS i) AS g
+        """  # noqa: S608 - constant vocabularies of bench/data.py
+        step = 1_000_000
+        for first in range(1, rows + 1, step):
+            await conn.execute(statement, blob, first, min(first + step - 1, rows))
+        for index in indexes:
+            await conn.execute(index["indexdef"])
+    finally:
+        await conn.close()
+    engine = make_engine(Settings(database_url=database_url), pool_size=1, max_overflow=0)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            await ensure_admin(session)  # the account the HTTP benchmarks sign in with
+    finally:
+        await engine.dispose()
+    return {"rows": rows, "seconds": time.perf_counter() - start}
