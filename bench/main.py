@@ -335,9 +335,13 @@ def drive(
         check = httpx.get(urls[0], headers=headers, timeout=30)
         check.raise_for_status()
         load(urls, sizes, sizes.warmup, headers)  # warm caches and connection pools
+        cpu = scale.tree_cpu_seconds(pid)
         with RssSampler(pid) as rss:
             result = load(urls, sizes, sizes.duration, headers)
         result["peak_rss_kib"] = rss.peak // 1024
+        # The robust figure on a shared machine: the server's CPU per request (Postgres apart).
+        cpu = scale.tree_cpu_seconds(pid) - cpu
+        result["server_cpu_ms_per_request"] = cpu * 1000 / max(result["requests"], 1)
         result["first_page_items"] = len(check.json()["items"])
         out[name] = result
     return out

@@ -76,7 +76,10 @@ def point(rows: int, benchmarks: dict[str, dict[str, Any]]) -> dict[str, Any]:
         bench = benchmarks.get(name)
         if bench:
             out[key] = {
-                side: {k: bench[side][k] for k in ("rps", "p50_ms", "p99_ms")}
+                side: {
+                    k: bench[side].get(k)
+                    for k in ("rps", "p50_ms", "p99_ms", "server_cpu_ms_per_request")
+                }
                 for side in ("ours", "baseline")
             } | {"ratio_rps": bench["ratio"]}
     return out
@@ -88,7 +91,11 @@ def render(points: list[dict[str, Any]], server: str) -> Table:
         table.add_column(column, justify="right")
 
     def http(side: dict[str, Any]) -> str:
-        return f"{side['rps']:,.0f} req/s, p50 {side['p50_ms']:.0f} / p99 {side['p99_ms']:.0f} ms"
+        cpu = side.get("server_cpu_ms_per_request")
+        return (
+            f"{side['rps']:,.0f} req/s, p50 {side['p50_ms']:.0f} / p99 {side['p99_ms']:.0f} ms"
+            + (f", {cpu:.1f} ms CPU/req" if cpu is not None else "")
+        )
 
     for p in points:
         cells = [f"{p['rows']:,}"]
@@ -222,3 +229,18 @@ async def generate_workers(database_url: str, rows: int, key_dir: Any) -> dict[s
     finally:
         await engine.dispose()
     return {"rows": rows, "seconds": time.perf_counter() - start}
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a server process and its children (uvicorn's workers)."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for proc in (root, *root.children(recursive=True)):
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
