@@ -18,7 +18,7 @@ import argparse
 import asyncio
 import copy
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -123,7 +123,7 @@ def render(points: list[dict[str, Any]], server: str) -> Table:
 
 def main(
     args: argparse.Namespace,
-    run: Callable[[argparse.Namespace], Awaitable[Any]],
+    run: Callable[[argparse.Namespace], Coroutine[Any, Any, Any]],
     console: Console,
 ) -> int:
     """Run `run` (bench.main's one-size run) once per size in `args.sizes`, then the curve."""
@@ -131,7 +131,9 @@ def main(
     from bench.main import render as render_run
 
     only = (set(args.only) & set(PARTS)) or set(PARTS)
-    points, runs, server = [], [], ""
+    points: list[dict[str, Any]] = []
+    runs: list[dict[str, Any]] = []
+    server = ""
     for rows in args.sizes:
         one = copy.copy(args)
         one.rows, one.size, one.only = rows, rows, only
