@@ -27,7 +27,7 @@ migrate: $(STAMP)
 
 # Benchmarks against bare baselines (README "Performance"); QUICK=1 for the small size.
 bench: $(STAMP) haproxy
-	$(BIN)/python -m bench $(if $(QUICK),--quick,)
+	$(BIN)/python -m bench $(if $(QUICK),--quick,) $(if $(SIZE),--size $(SIZE),) $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 
@@ -45,7 +46,9 @@ async def create_admin_and_job(
     """The admin account and an import job row holding the file, encrypted with the data key
     in `key_dir` (as `POST /v1/imports/workers` does through `create_job`)."""
     cipher = load_cipher(Settings().data_key, key_dir)
-    engine = make_engine(Settings(database_url=database_url), pool_size=1, max_overflow=0)
+    # No statement timeout: at 10,000,000 workers the file is a 550 MB row.
+    settings = Settings(database_url=database_url, db_statement_timeout_ms=0)
+    engine = make_engine(settings, pool_size=1, max_overflow=0)
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
             account = await ensure_admin(session)
@@ -61,11 +64,17 @@ async def create_admin_and_job(
 
 
 def get_token(url: str) -> str:
-    response = httpx.post(
-        url + "/v1/auth/token",
-        data={"grant_type": "password", "username": ADMIN, "password": ADMIN_PASSWORD},
-        timeout=30,
-    )
+    # A few tries: on a machine loaded by other work, the first sign-in of a fresh server (its
+    # pool opening, argon2) has been answered 503.
+    for attempt in range(5):
+        response = httpx.post(
+            url + "/v1/auth/token",
+            data={"grant_type": "password", "username": ADMIN, "password": ADMIN_PASSWORD},
+            timeout=30,
+        )
+        if response.status_code != 503:
+            break
+        time.sleep(1 + attempt)
     response.raise_for_status()
     token: str = response.json()["access_token"]
     return token

@@ -2,10 +2,11 @@
 
 `GET /workers?q=...` and `GET /workers?locality_code=370100&grade=senior` run the same SQL as
 the registry's `GET /v1/workers` (see `services.registry.workers.service.list_workers` and
-`services.registry.search`): the same columns, the same `name_tokens @> ... AND lower(name)
-LIKE ...` filter ranked exact/prefix/other, the same city prefix and grade filter, ordered by
-`created_at, id`, LIMIT 51 (a page of 50 plus one to know there is a next page). Rows go out
-as JSON with `json.dumps`, binary columns left out.
+`services.registry.search`): the same columns; for a name, exact matches, then prefixes (both
+read in the order of the `lower(name) COLLATE "C", id` btree), then `name_tokens @> ... AND
+lower(name) LIKE ...`, one limited UNION ALL branch each; the same city prefix and grade filter
+ordered by `created_at, id`; LIMIT 51 (a page of 50 plus one to know there is a next page).
+Rows go out as JSON with `json.dumps`, binary columns left out.
 
 `GET /stage-results/{stage_id}` (the leaderboard benchmark's reference) reads one row: the
 stage's latest provisional or final result (bench/results.py ONE_ROW_SQL), as JSON.
@@ -42,7 +43,7 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI, Request, Response
 
-from services.registry.search import query_tokens
+from services.registry.search import normalise, prefix_upper_bound, query_tokens
 from shared.config import Settings
 from shared.dbserver import asyncpg_dsn
 
@@ -51,13 +52,22 @@ COLUMNS = (
     "phone_enc, phone_masked, occupation, enterprise_id, locality_code, grade, file_type, "
     "file_status, version, created_at, updated_at"
 )
+#: One branch per match class (exact, prefix, elsewhere), each in the order of an index and
+#: limited, under one LIMIT: the registry's query shape (services/registry/search.py).
+_KEY = 'lower(name) COLLATE "C"'
 SEARCH_SQL = f"""
-SELECT {COLUMNS},
-       CASE WHEN lower(name) = $1 THEN 0 WHEN lower(name) LIKE $2 ESCAPE '\\' THEN 1 ELSE 2 END
-       AS rank
-FROM workers
-WHERE name_tokens @> $3::text[] AND lower(name) LIKE $4 ESCAPE '\\'
-ORDER BY rank, created_at, id
+SELECT * FROM (
+    (SELECT {COLUMNS}, 0 AS rank, {_KEY} AS name_key FROM workers
+     WHERE {_KEY} = $1 ORDER BY {_KEY}, id LIMIT 51)
+    UNION ALL
+    (SELECT {COLUMNS}, 1 AS rank, {_KEY} AS name_key FROM workers
+     WHERE {_KEY} > $1 AND {_KEY} < $2 ORDER BY {_KEY}, id LIMIT 51)
+    UNION ALL
+    (SELECT {COLUMNS}, 2 AS rank, {_KEY} AS name_key FROM workers
+     WHERE name_tokens @> $3::text[] AND lower(name) LIKE $4 ESCAPE '\\'
+       AND ({_KEY} < $1 OR {_KEY} >= $2)
+     ORDER BY {_KEY}, id LIMIT 51)
+) AS matches
 LIMIT 51
 """  # noqa: S608 - constant column list
 LIST_SQL = f"""
@@ -138,8 +148,8 @@ def _escape_like(q: str) -> str:
 
 def search_args(q: str) -> tuple[str, str, list[str], str]:
     """Bind values of SEARCH_SQL for a search term, as the registry computes them."""
-    q = q.strip().lower()
-    return q, _escape_like(q) + "%", query_tokens(q), f"%{_escape_like(q)}%"
+    q = normalise(q)
+    return q, prefix_upper_bound(q), query_tokens(q), f"%{_escape_like(q)}%"
 
 
 def list_args(locality_code: str, grade: str) -> tuple[str, str]:

@@ -36,6 +36,10 @@
    replica, HAProxy's apart), both checked with SQL.
 12. One table on the terminal and `bench/results/<UTC timestamp>.json`.
 
+`--size 50k|1m|10m` sets the number of workers (50k = the --quick sizes); `--only scale` or
+`--sizes 50k,1m,10m` runs import, search and list once per size and prints the scale curve
+(bench/scale.py).
+
 `--only NAME[,NAME]` runs some of them: import, search, list, registration, scheduler,
 assignment, scoring, results, leaderboard, webhooks, statistics, replicas (search, list and
 statistics need the imported workers, so they import them too; the leaderboard needs the
@@ -69,6 +73,7 @@ from bench import (
     assignment,
     baseline_app,
     registration,
+    scale,
     scheduler,
     scoring,
     webhooks,
@@ -110,6 +115,8 @@ class Sizes:
     result_entries: int = 100_000
     max_requests: int = 500_000
     webhook_events: int = 10_000
+    #: fill the workers table in SQL instead of importing it (bench/scale.py, --generate)
+    generate: bool = False
 
     @classmethod
     def of(cls, quick: bool) -> Sizes:
@@ -334,9 +341,13 @@ def drive(
         check = httpx.get(urls[0], headers=headers, timeout=30)
         check.raise_for_status()
         load(urls, sizes, sizes.warmup, headers)  # warm caches and connection pools
+        cpu = scale.tree_cpu_seconds(pid)
         with RssSampler(pid) as rss:
             result = load(urls, sizes, sizes.duration, headers)
         result["peak_rss_kib"] = rss.peak // 1024
+        # The robust figure on a shared machine: the server's CPU per request (Postgres apart).
+        cpu = scale.tree_cpu_seconds(pid) - cpu
+        result["server_cpu_ms_per_request"] = cpu * 1000 / max(result["requests"], 1)
         result["first_page_items"] = len(check.json()["items"])
         out[name] = result
     return out
@@ -440,9 +451,12 @@ def render(results: Results) -> Table:
 
 
 async def _run(args: argparse.Namespace) -> Results:
-    sizes = Sizes.of(args.quick)
+    sizes = Sizes.of(args.quick or args.size == scale.SIZES["50k"])
+    if args.size:
+        sizes.rows = args.size
     if args.rows:
         sizes.rows = args.rows
+    sizes.generate = args.generate
     if args.duration:
         sizes.duration = args.duration
     if args.registrations:
@@ -504,14 +518,15 @@ async def _webhooks(run: Run) -> None:
 
 @benchmark("import", "search", "list")
 async def bench_workers(run: Run) -> None:
-    results, sizes, database_url, work, only = (
-        run.results,
-        run.sizes,
-        run.database_url,
-        run.work,
-        run.only,
-    )
+    results, sizes, database_url, work = run.results, run.sizes, run.database_url, run.work
     key_dir = work / "keys"
+    if sizes.generate:
+        log(f"Generating {sizes.rows:,} workers in SQL (no import figures, bench/scale.py)...")
+        made = await scale.generate_workers(database_url, sizes.rows, key_dir)
+        results.notes["generated"] = f"{made['rows']:,} workers in {made['seconds']:.0f} s"
+        log(f"  {results.notes['generated']}")
+        await bench_worker_reads(run)
+        return
     csv_path = work / "workers.csv"
     log(f"Writing {sizes.rows:,} workers to a CSV...")
     start = time.perf_counter()
@@ -547,6 +562,19 @@ async def bench_workers(run: Run) -> None:
         kind="import",
     )
 
+    await bench_worker_reads(run)
+
+
+async def bench_worker_reads(run: Run) -> None:
+    """Name search and the filtered list over the workers table, ours and the baseline."""
+    results, sizes, database_url, work, only = (
+        run.results,
+        run.sizes,
+        run.database_url,
+        run.work,
+        run.only,
+    )
+    key_dir = work / "keys"
     log("VACUUM ANALYZE (as autovacuum would after a bulk load; untimed)...")
     await sql(database_url, "VACUUM ANALYZE")
     results.explain = await explain(database_url, "建国")
@@ -792,6 +820,24 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="small sizes: 50,000 workers, 3 s load runs, 1,000 registrations, 2,000 entries",
     )
+    parser.add_argument(
+        "--size",
+        type=scale.parse_size,
+        help="workers: 50k (the --quick sizes), 1m (default) or 10m (bench/scale.py)",
+    )
+    parser.add_argument(
+        "--sizes",
+        type=scale.parse_sizes,
+        metavar="SIZE[,SIZE]",
+        help="the scale curve: import, search and list once per size, one table "
+        "(--only scale: 50k,1m,10m)",
+    )
+    parser.add_argument(
+        "--generate",
+        action="store_true",
+        help="fill the workers table in SQL instead of importing it: search and list figures "
+        "only (bench/scale.py)",
+    )
     parser.add_argument("--rows", type=int, help="override the number of workers")
     parser.add_argument("--duration", type=float, help="override the load duration, seconds")
     parser.add_argument("--registrations", type=int, help="override the registration burst's N")
@@ -803,6 +849,10 @@ def main(argv: list[str] | None = None) -> int:
         help=f"run only these benchmarks: {', '.join(REGISTERED)}",
     )
     args = parser.parse_args(argv)
+    if "scale" in args.only or args.sizes:
+        args.sizes = args.sizes or list(scale.SIZES.values())
+        args.only = scale.expand_only(args.only)
+        return scale.main(args, _run, console)
     results = asyncio.run(_run(args))
     console.print(render(results))
     if (memory := bench_memory.table(results.benchmarks)) is not None:
@@ -876,7 +926,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _only(value: str) -> set[str]:
     names = {n.strip() for n in value.split(",") if n.strip()}
-    unknown = names - set(REGISTERED)
+    unknown = names - set(REGISTERED) - {"scale"}
     if unknown or not names:
         raise argparse.ArgumentTypeError(
             f"unknown benchmark(s) {', '.join(sorted(unknown)) or '(none)'}; "

@@ -19,12 +19,13 @@ from shared.models.registry import SkillGrade
 
 class _Capture:
     statement: Any = None
+    params: dict[str, Any] | None = None
 
     async def connection(self) -> _Capture:
         return self
 
-    async def execute(self, statement: Any) -> Any:
-        self.statement = statement
+    async def execute(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
+        self.statement, self.params = statement, params
 
         class _Empty:
             def all(self) -> list[Any]:
@@ -54,7 +55,7 @@ async def list_workers_sql(
         cursor=None,
     )
     compiled = capture.statement.compile(dialect=pg_asyncpg.dialect())
-    params = compiled.construct_params()
+    params = compiled.construct_params(capture.params)
     processors = compiled._bind_processors
     assert compiled.positiontup is not None
     values = [

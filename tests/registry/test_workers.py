@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Text, func, select
 from stdnum.cn import ric
 
-from shared import clock
+from shared import clock, pagination
 from shared.models.infra import AuditLog, OutboxEvent
 from shared.models.registry import Sex, Worker
 from tests.conftest import (
@@ -179,19 +179,110 @@ async def test_search_by_chinese_name_and_filters(
         return [w["name"] for w in response.json()["items"]]
 
     assert await names(q="王建") == ["王建", "王建国"]
-    assert await names(q="建国") == ["王建国", "李建国"] or await names(q="建国") == [
-        "李建国",
-        "王建国",
-    ]
+    # Within a match class by name (code point order): 李 U+674E before 王 U+738B.
+    assert await names(q="建国") == ["李建国", "王建国"]
     assert await names(q="伟") == ["张伟"]
     assert await names(q="赵") == []
     assert await names(min_grade="technician") == ["王建", "张伟"]
     assert await names(grade="junior") == ["李建国"]
-    assert await names(enterprise_id=enterprise_id, q="国") == ["王建国", "李建国"]
+    assert await names(enterprise_id=enterprise_id, q="国") == ["李建国", "王建国"]
     # An organiser of another city sees none of them.
     await create_account(services, "qd.org", "organiser", locality_code="370200")
     qd = bearer(await get_token(services, "qd.org"))
     assert (await services.registry.get("/v1/workers", headers=qd)).json()["items"] == []
+
+
+#: Names around the term 王建 and their match class (0 exact, 1 prefix, 2 elsewhere).
+SEARCH_NAMES = {
+    "王建": 0,
+    "王建国": 1,
+    "王建华": 1,
+    "王建军": 1,
+    "李王建": 2,
+    "陈王建明": 2,
+    "欧阳王建": 2,
+}
+NEAR_MISSES = ["王国建", "建王", "王"]
+
+
+async def test_search_ranks_classes_and_pages_across_their_boundaries(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    """Exact matches first (by id), then prefixes, then the rest (each by name, code point
+    order); every page size gives the same sequence, cursors crossing the class boundaries."""
+    ids: dict[str, list[str]] = {}
+    for city in ("370100", "370200"):
+        for name in [*SEARCH_NAMES, *NEAR_MISSES, "王建"]:  # two called 王建 in each city
+            response = await services.registry.post(
+                "/v1/workers",
+                json=worker_body(name=name, locality_code=city, id_number=identity_number()),
+                headers=admin_headers,
+            )
+            assert response.status_code == 201, response.text
+            ids.setdefault(city, []).append(response.json()["id"])
+
+    async def pages(headers: dict[str, str], limit: int) -> list[tuple[str, str]]:
+        seen: list[tuple[str, str]] = []
+        cursor: str | None = None
+        for _ in range(50):
+            params: dict[str, str | int] = {"q": "王建", "limit": limit}
+            if cursor:
+                params["cursor"] = cursor
+            response = await services.registry.get("/v1/workers", params=params, headers=headers)
+            assert response.status_code == 200, response.text
+            body = response.json()
+            assert len(body["items"]) <= limit
+            seen += [(w["name"], w["id"]) for w in body["items"]]
+            cursor = body["next_cursor"]
+            if cursor is None:
+                return seen
+        raise AssertionError("pagination did not end")
+
+    def expected(cities: tuple[str, ...]) -> list[tuple[str, str]]:
+        rows = []
+        for city in cities:
+            names = [*SEARCH_NAMES, *NEAR_MISSES, "王建"]
+            rows += [(n, i) for n, i in zip(names, ids[city], strict=True)]
+        matching = [(n, i) for n, i in rows if n in SEARCH_NAMES]
+        # Exact ones by id (their names are equal), the others by name then id.
+        return sorted(matching, key=lambda r: (SEARCH_NAMES[r[0]], r[0], r[1]))
+
+    everyone = expected(("370100", "370200"))
+    assert [n for n, _ in everyone][:4] == ["王建"] * 4
+    assert [SEARCH_NAMES[n] for n, _ in everyone] == sorted(SEARCH_NAMES[n] for n, _ in everyone)
+    for limit in (1, 3, 4, 5, 200):
+        assert await pages(admin_headers, limit) == everyone, limit
+
+    # An organiser of Qingdao finds only Qingdao's workers, in the same order, page by page.
+    await create_account(services, "qd.search", "organiser", locality_code="370200")
+    qd = bearer(await get_token(services, "qd.search"))
+    for limit in (2, 5):
+        assert await pages(qd, limit) == expected(("370200",)), limit
+
+
+async def test_search_refuses_cursors_it_did_not_issue(
+    services: Services, admin_headers: dict[str, str]
+) -> None:
+    for _ in range(3):
+        response = await services.registry.post(
+            "/v1/workers",
+            json=worker_body(name="王芳", id_number=identity_number()),
+            headers=admin_headers,
+        )
+        assert response.status_code == 201
+    # A cursor of the plain listing (created_at, id) is not a search cursor, nor the reverse.
+    listing = await services.registry.get("/v1/workers", params={"limit": 1}, headers=admin_headers)
+    search = await services.registry.get(
+        "/v1/workers", params={"q": "王", "limit": 1}, headers=admin_headers
+    )
+    for params in (
+        {"q": "王", "cursor": listing.json()["next_cursor"]},
+        {"cursor": search.json()["next_cursor"]},
+        {"q": "王", "cursor": pagination.encode_cursor([7, "王芳", str(uuid.uuid4())])},
+    ):
+        assert_problem(
+            await services.registry.get("/v1/workers", params=params, headers=admin_headers), 422
+        )
 
 
 async def test_grade_ladder_rules_and_history(

@@ -118,7 +118,9 @@ async def list_workers(
     cursor: CursorQuery = None,
 ) -> Response:
     """Workers in your scope (organisers: their locality or enterprise), in registration order;
-    with `q`, exact name matches first, then names starting with it, then the rest."""
+    with `q`, exact name matches first, then names starting with it, then names containing it
+    elsewhere, each group in name order (Unicode code point order, then id). A `next_cursor`
+    continues the same listing: a search cursor only with the same `q`."""
     page = await service.list_workers(
         session,
         _cipher(request),

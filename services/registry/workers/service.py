@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.identifiers import id_number_facts, validate_id_number
 from services.registry.results.service import results_by_level
-from services.registry.search import name_matches, name_rank
+from services.registry.search import search_page
 from services.registry.talent import schemas as talent_schemas
 from services.registry.talent import timeline
 from services.registry.talent.access import (
@@ -300,17 +300,14 @@ async def list_workers(
     limit: int,
     cursor: str | None,
 ) -> schemas.WorkerPage:
-    rank = name_rank(Worker.name, q) if q else None
     # Columns, not entities: no ORM object per row. The encrypted numbers are read only for
     # callers who may see them in clear (admins, a worker their own file).
     clear = principal.role is Role.admin or principal.role is Role.worker
     columns = [*LIST_COLUMNS, *(SECRET_COLUMNS if clear else ())]
-    stmt = select(*columns, (rank if rank is not None else literal(0)).label("rank"))
+    stmt = select(*columns)
     if principal.role not in (Role.admin, Role.integration, Role.organiser, Role.worker):
         raise Forbidden(f"Role {principal.role.value} may not list workers.")
     stmt = stmt.where(WorkerScope(principal).clause())
-    if q:
-        stmt = stmt.where(name_matches(Worker.name, Worker.name_tokens, q))
     if enterprise_id:
         stmt = stmt.where(Worker.enterprise_id == enterprise_id)
     if locality_code:
@@ -331,18 +328,28 @@ async def list_workers(
                 HonourGrant.revoked_at.is_(None),
             )
         )
-    order_by: list[Any] = [Worker.created_at, Worker.id]
-    if rank is not None:
-        order_by.insert(0, rank)
-    rows, next_cursor = await keyset_rows(
-        session,
-        stmt,
-        order_by=order_by,
-        limit=limit,
-        cursor=cursor,
-        key=lambda r: ((r.rank,) if rank is not None else ()) + (r.created_at, r.id),
-        core=True,
-    )
+    if q:
+        # Exact, then prefix, then elsewhere; by name within each (services.registry.search).
+        rows, next_cursor = await search_page(
+            session,
+            stmt,
+            Worker.name,
+            Worker.name_tokens,
+            Worker.id,
+            q,
+            limit=limit,
+            cursor=cursor,
+        )
+    else:
+        rows, next_cursor = await keyset_rows(
+            session,
+            stmt,
+            order_by=[Worker.created_at, Worker.id],
+            limit=limit,
+            cursor=cursor,
+            key=lambda r: (r.created_at, r.id),
+            core=True,
+        )
     return {"items": [present_row(r, cipher, principal) for r in rows], "next_cursor": next_cursor}
 
 

@@ -75,6 +75,10 @@ class Worker(Base):
         Index("ix_workers_enterprise", "enterprise_id", "created_at", "id"),
         Index("ix_workers_locality", "locality_code", "created_at", "id"),
         Index("ix_workers_grade", "grade", "created_at", "id"),
+        # Name search in index order (services/registry/search.py). Migration 0057 builds it
+        # on `lower(name) COLLATE "C"`; reflection does not report an index's collation, so
+        # the model names the expression without it (alembic check compares the two).
+        Index("ix_workers_name_key", text("lower(name)"), "id"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
