@@ -52,9 +52,10 @@ COLUMNS = (
     "phone_enc, phone_masked, occupation, enterprise_id, locality_code, grade, file_type, "
     "file_status, version, created_at, updated_at"
 )
-#: One branch per match class (exact, prefix, elsewhere), each in the order of an index and
+#: One branch per match class (exact, prefix, suffix, elsewhere), each in the order of an index and
 #: limited, under one LIMIT: the registry's query shape (services/registry/search.py).
 _KEY = 'lower(name) COLLATE "C"'
+_RKEY = 'reverse(lower(name)) COLLATE "C"'
 SEARCH_SQL = f"""
 SELECT * FROM (
     (SELECT {COLUMNS}, 0 AS rank, {_KEY} AS name_key FROM workers
@@ -63,9 +64,13 @@ SELECT * FROM (
     (SELECT {COLUMNS}, 1 AS rank, {_KEY} AS name_key FROM workers
      WHERE {_KEY} > $1 AND {_KEY} < $2 ORDER BY {_KEY}, id LIMIT 51)
     UNION ALL
-    (SELECT {COLUMNS}, 2 AS rank, {_KEY} AS name_key FROM workers
+    (SELECT {COLUMNS}, 2 AS rank, {_RKEY} AS name_key FROM workers
+     WHERE {_RKEY} > $5 AND {_RKEY} < $6 AND ({_KEY} < $1 OR {_KEY} >= $2)
+     ORDER BY {_RKEY}, id LIMIT 51)
+    UNION ALL
+    (SELECT {COLUMNS}, 3 AS rank, {_KEY} AS name_key FROM workers
      WHERE name_tokens @> $3::text[] AND lower(name) LIKE $4 ESCAPE '\\'
-       AND ({_KEY} < $1 OR {_KEY} >= $2)
+       AND ({_KEY} < $1 OR {_KEY} >= $2) AND ({_RKEY} < $5 OR {_RKEY} >= $6)
      ORDER BY {_KEY}, id LIMIT 51)
 ) AS matches
 LIMIT 51
@@ -146,10 +151,18 @@ def _escape_like(q: str) -> str:
     return q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def search_args(q: str) -> tuple[str, str, list[str], str]:
+def search_args(q: str) -> tuple[str, str, list[str], str, str, str]:
     """Bind values of SEARCH_SQL for a search term, as the registry computes them."""
     q = normalise(q)
-    return q, prefix_upper_bound(q), query_tokens(q), f"%{_escape_like(q)}%"
+    r = q[::-1]
+    return (
+        q,
+        prefix_upper_bound(q),
+        query_tokens(q),
+        f"%{_escape_like(q)}%",
+        r,
+        prefix_upper_bound(r),
+    )
 
 
 def list_args(locality_code: str, grade: str) -> tuple[str, str]:

@@ -78,10 +78,14 @@ def name_rank(name_col: Any, q: str) -> ColumnElement[int]:
 #   0 exact      lower(name) = q                      btree (name_key, id): equality, by id
 #   1 prefix     q < name_key < q with its last        the same btree: one range scan, in order
 #                character + 1 (C collation)
-#   2 elsewhere  name_tokens @> tokens AND LIKE %q%    GIN bitmap + top-N sort for rare terms, or
-#                and not a prefix                      the btree in order with a filter for common
+#   2 suffix     the same on reverse(lower(name)):     btree (suffix_key, id): one range scan, in
+#                names ending in q, not a prefix        order (a given name: 建国 finds 王建国)
+#   3 elsewhere  name_tokens @> tokens AND LIKE %q%    GIN bitmap + top-N sort for rare terms, or
+#                and neither a prefix nor a suffix      the btree in order with a filter for common
 #                                                      ones (the planner picks from the statistics)
-# Within a class rows are ordered by (name_key, id); the classes are UNION ALL branches, each
+# Within a class rows are ordered by (key, id): the name for exact, prefix and elsewhere, the
+# reversed name for suffixes (for 王建国 under 建国: by what comes before the term, read from
+# its end, i.e. by surname for a three-character name); the classes are UNION ALL branches, each
 # ORDER BY ... LIMIT page + 1, under one outer LIMIT. A non-parallel Append returns its branches
 # one after the other and stops pulling when the LIMIT is met, so a branch after a full page is
 # never executed (a per-branch LIMIT cannot be a partial path, so the Append is never parallel).
@@ -94,12 +98,19 @@ SEARCH_COLLATION = "C"
 class MatchClass(IntEnum):
     exact = 0
     prefix = 1
-    elsewhere = 2
+    suffix = 2
+    elsewhere = 3
 
 
 def name_key(name_col: Any) -> ColumnElement[str]:
     """`lower(name) COLLATE "C"`: the expression of the `ix_workers_name_key` btree."""
     return func.lower(name_col).collate(SEARCH_COLLATION)
+
+
+def suffix_key(name_col: Any) -> ColumnElement[str]:
+    """`reverse(lower(name)) COLLATE "C"`: the expression of the `ix_workers_name_suffix` btree
+    (names ending in a term are one range of it: those starting with the reversed term)."""
+    return func.reverse(func.lower(name_col)).collate(SEARCH_COLLATION)
 
 
 #: Above every name (at most 64 characters) that starts with a string of U+10FFFF: the upper
@@ -123,7 +134,7 @@ def normalise(q: str) -> str:
     return q.strip().lower()
 
 
-#: Types of the cursor values of a search page: (class, name_key, id).
+#: Types of the cursor values of a search page: (class, key in the class's order, id).
 SEARCH_CURSOR_COLUMNS = (
     column("rank", Integer()),
     column("name_key", Text()),
@@ -137,41 +148,44 @@ class _Shape:
     through named bind parameters (`search_params`), so a request only assembles them (building
     the expressions per request cost more CPU than the query itself)."""
 
-    key: ColumnElement[str]
     columns: dict[MatchClass, tuple[ColumnElement[Any], ColumnElement[Any]]]
     conditions: dict[MatchClass, ColumnElement[bool]]
-    after: ColumnElement[bool]
-    order_by: tuple[ColumnElement[Any], Any]
+    after: dict[MatchClass, ColumnElement[bool]]
+    order_by: dict[MatchClass, tuple[ColumnElement[Any], Any]]
 
 
 @lru_cache(maxsize=8)
 def _shape(name_col: Any, tokens_col: Any, id_col: Any) -> _Shape:
     key = name_key(name_col)
+    rkey = suffix_key(name_col)
     q = bindparam("search_q", type_=Text())
     upper = bindparam("search_upper", type_=Text())
+    rq = bindparam("search_rq", type_=Text())
+    rupper = bindparam("search_rupper", type_=Text())
     tokens = bindparam("search_tokens", type_=ARRAY(Text()))
     like = bindparam("search_like", type_=Text())
+    keys = {m: rkey if m is MatchClass.suffix else key for m in MatchClass}
+    not_prefix = or_(key < q, key >= upper)
+    after_key = bindparam("search_after_key", type_=Text()).collate(SEARCH_COLLATION)
+    after_id = bindparam("search_after_id", type_=Uuid())
     return _Shape(
-        key=key,
         columns={
-            m: (literal_column(str(int(m)), Integer()).label("rank"), key.label("name_key"))
+            m: (literal_column(str(int(m)), Integer()).label("rank"), keys[m].label("name_key"))
             for m in MatchClass
         },
         conditions={
             MatchClass.exact: key == q,
             MatchClass.prefix: and_(key > q, key < upper),
+            MatchClass.suffix: and_(rkey > rq, rkey < rupper, not_prefix),
             MatchClass.elsewhere: and_(
                 tokens_col.op("@>", return_type=Boolean)(tokens),
                 func.lower(name_col).like(like, escape="\\"),
-                or_(key < q, key >= upper),
+                not_prefix,
+                or_(rkey < rq, rkey >= rupper),
             ),
         },
-        after=tuple_(key, id_col)
-        > tuple_(
-            bindparam("search_after_key", type_=Text()).collate(SEARCH_COLLATION),
-            bindparam("search_after_id", type_=Uuid()),
-        ),
-        order_by=(key, id_col),
+        after={m: tuple_(keys[m], id_col) > tuple_(after_key, after_id) for m in MatchClass},
+        order_by={m: (keys[m], id_col) for m in MatchClass},
     )
 
 
@@ -181,6 +195,8 @@ def search_params(q: str, after: Sequence[Any] | None = None) -> dict[str, Any]:
     params: dict[str, Any] = {
         "search_q": q,
         "search_upper": prefix_upper_bound(q),
+        "search_rq": q[::-1],
+        "search_rupper": prefix_upper_bound(q[::-1]),
         "search_tokens": query_tokens(q),
         "search_like": f"%{_escape_like(q)}%",
     }
@@ -201,8 +217,8 @@ def search_statement(
     """`base` (the columns and filters of a list, no ORDER BY) restricted to names matching the
     term of `search_params`: one UNION ALL branch per match class from the cursor's class on,
     each in index order and limited, with `rank` and `name_key` columns added; at most `limit`
-    rows. Exact: `name_key = q`; prefix: `q < name_key < upper`; elsewhere: the tokens and
-    `LIKE %q%`, outside the prefix range."""
+    rows. Exact: `name_key = q`; prefix: `q < name_key < upper`; suffix: the same range on the
+    reversed name, outside the prefix range; elsewhere: the tokens and `LIKE %q%`, outside both."""
     shape = _shape(name_col, tokens_col, id_col)
     branches = []
     for match in MatchClass:
@@ -210,8 +226,8 @@ def search_statement(
             continue
         branch = base.add_columns(*shape.columns[match]).where(shape.conditions[match])
         if after_class is not None and match == after_class:
-            branch = branch.where(shape.after)
-        branches.append(branch.order_by(*shape.order_by).limit(limit))
+            branch = branch.where(shape.after[match])
+        branches.append(branch.order_by(*shape.order_by[match]).limit(limit))
     if len(branches) == 1:  # a cursor in the last class (one SELECT cannot take two LIMITs)
         return branches[0]
     # The LIMIT on the UNION itself, not on a SELECT around it as a subquery: the same plan,

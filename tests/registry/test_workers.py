@@ -199,8 +199,9 @@ SEARCH_NAMES = {
     "王建华": 1,
     "王建军": 1,
     "李王建": 2,
-    "陈王建明": 2,
+    "陈王建明": 3,
     "欧阳王建": 2,
+    "王建王建": 1,
 }
 NEAR_MISSES = ["王国建", "建王", "王"]
 
@@ -208,8 +209,9 @@ NEAR_MISSES = ["王国建", "建王", "王"]
 async def test_search_ranks_classes_and_pages_across_their_boundaries(
     services: Services, admin_headers: dict[str, str]
 ) -> None:
-    """Exact matches first (by id), then prefixes, then the rest (each by name, code point
-    order); every page size gives the same sequence, cursors crossing the class boundaries."""
+    """Exact matches first (by id), then prefixes (by name, code point order), then names
+    ending in the term (by the reversed name), then the rest (by name); every page size gives
+    the same sequence, cursors crossing the class boundaries."""
     ids: dict[str, list[str]] = {}
     for city in ("370100", "370200"):
         for name in [*SEARCH_NAMES, *NEAR_MISSES, "王建"]:  # two called 王建 in each city
@@ -244,8 +246,14 @@ async def test_search_ranks_classes_and_pages_across_their_boundaries(
             names = [*SEARCH_NAMES, *NEAR_MISSES, "王建"]
             rows += [(n, i) for n, i in zip(names, ids[city], strict=True)]
         matching = [(n, i) for n, i in rows if n in SEARCH_NAMES]
-        # Exact ones by id (their names are equal), the others by name then id.
-        return sorted(matching, key=lambda r: (SEARCH_NAMES[r[0]], r[0], r[1]))
+
+        # Exact ones by id (their names are equal), suffixes by the reversed name, the others
+        # by name; then by id.
+        def key(row: tuple[str, str]) -> tuple[int, str, str]:
+            match = SEARCH_NAMES[row[0]]
+            return (match, row[0][::-1] if match == 2 else row[0], row[1])
+
+        return sorted(matching, key=key)
 
     everyone = expected(("370100", "370200"))
     assert [n for n, _ in everyone][:4] == ["王建"] * 4

@@ -118,9 +118,11 @@ async def list_workers(
     cursor: CursorQuery = None,
 ) -> Response:
     """Workers in your scope (organisers: their locality or enterprise), in registration order;
-    with `q`, exact name matches first, then names starting with it, then names containing it
-    elsewhere, each group in name order (Unicode code point order, then id). A `next_cursor`
-    continues the same listing: a search cursor only with the same `q`."""
+    with `q`, exact name matches first, then names starting with it, then names ending in it
+    (王建国 for 建国), then names containing it elsewhere; each group in name order (Unicode
+    code point order, then id), names ending in it by the name read backwards (王建国 and
+    李建国 by 王 and 李). A `next_cursor` continues the same listing: a search cursor only with
+    the same `q`."""
     page = await service.list_workers(
         session,
         _cipher(request),

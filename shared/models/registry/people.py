@@ -79,6 +79,7 @@ class Worker(Base):
         # on `lower(name) COLLATE "C"`; reflection does not report an index's collation, so
         # the model names the expression without it (alembic check compares the two).
         Index("ix_workers_name_key", text("lower(name)"), "id"),
+        Index("ix_workers_name_suffix", text("reverse(lower(name))"), "id"),  # 0059, "C" too
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
