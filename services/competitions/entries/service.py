@@ -44,7 +44,6 @@ from shared.errors import (
     PreconditionFailed,
     RuleViolation,
 )
-from shared.middleware import current_request_id
 from shared.models.competitions import (
     HOLDING_PLACE,
     Competition,
@@ -59,6 +58,7 @@ from shared.models.competitions import (
 from shared.models.registry.eligibility import worker_eligibility
 from shared.models.registry.enums import SkillGrade
 from shared.pagination import Page, keyset_rows
+from shared.request_id import current_request_id
 from shared.scope import covers, locality_clause, locality_covers
 from shared.tabular import TableLimits, TableProblem, UnreadableRow, cell_problem, read_rows
 

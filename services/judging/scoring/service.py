@@ -48,7 +48,6 @@ from shared.errors import (
     PreconditionRequired,
     RuleViolation,
 )
-from shared.middleware import current_request_id
 from shared.models.judging import (
     AspectType,
     DeclaredConflict,
@@ -62,6 +61,7 @@ from shared.models.judging import (
     StageScoreLock,
 )
 from shared.pagination import Page, keyset_rows
+from shared.request_id import current_request_id
 
 SERVICE = "judging"
 LOCKED = "locked; only an appeal can reopen it"
