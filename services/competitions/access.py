@@ -1,7 +1,8 @@
 """Who may manage what in the competitions service (shared by its domain areas).
 
 The rule itself is `shared.scope.covers`, the same in every service; the loader dependencies
-that apply it to a route's object are in `services.competitions.scope`."""
+that apply it to a route's object are in each area (`competitions/access.py`,
+`entries/deps.py`)."""
 
 from __future__ import annotations
 

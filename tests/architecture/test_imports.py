@@ -14,24 +14,9 @@ import pytest
 
 from tests.architecture.imports import Violation, area_of, check
 
-#: Known violations, each to be removed (not added to). The competitions core waits for the
-#: transaction-mode change of the entries area (issue 18). The way out: `entries.service` stops
-#: importing `events` (load the event row itself; `TEAM_SIZE_DEFAULTS` beside the event
-#: vocabulary in shared/models), so only events -> entries remains and the deferred
-#: `promote_waitlist` import becomes a plain one; the entry loaders of
-#: `services/competitions/scope.py` move into the entries area (`entries/access.py`). The
-#: test fails when one of these is fixed, so that it is taken off the list.
-KNOWN = {
-    (
-        "cycle between areas",
-        "services.competitions.entries <-> services.competitions.events <-> "
-        "services.competitions.scope",
-    ),
-    (
-        "cycle between modules",
-        "services.competitions.entries.service <-> services.competitions.events.service",
-    ),
-}
+#: Known violations, each to be removed (never added to): none left. The test fails when one
+#: listed here is fixed, so that it is taken off the list.
+KNOWN: set[tuple[str, str]] = set()
 
 
 def test_the_code_keeps_the_import_rules() -> None:

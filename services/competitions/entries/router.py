@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.competitions.entries import schemas, service
 from services.competitions.entries.batching import PlaceBatcher
-from services.competitions.scope import (
+from services.competitions.entries.deps import (
     ENTRY_READERS,
     EntryScopeDep,
     VisibleEntry,

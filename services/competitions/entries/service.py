@@ -28,8 +28,6 @@ from services.competitions.competitions.service import (
 from services.competitions.entries import schemas
 from services.competitions.entries.access import EntryScope, reads_all
 from services.competitions.entries.batching import PlaceBatcher, take_places
-from services.competitions.events.schemas import TEAM_SIZE_DEFAULTS
-from services.competitions.events.service import load_event
 from shared import audit, clock, outbox
 from shared.auth.principal import Principal, Role
 from shared.clients import RegistryClient
@@ -46,6 +44,7 @@ from shared.errors import (
 )
 from shared.models.competitions import (
     HOLDING_PLACE,
+    TEAM_SIZE_DEFAULTS,
     Competition,
     CompetitionStatus,
     Entry,
@@ -438,7 +437,7 @@ async def register(
     registry's read model (`read_facts`) rather than from `workers:batch-get` (setting
     ELIGIBILITY_READ_MODEL; the same rules run on both)."""
     if loaded is None:
-        event = await load_event(session, event_id)
+        event = await get_or_404(session, Event, event_id, "event")
         competition = await get_competition(session, event.competition_id)
         open_registration = await session.scalar(
             select(EventPathway.open_registration).where(EventPathway.event_id == event.id)
@@ -874,7 +873,7 @@ async def act(
 ) -> Entry:
     entry = await load_entry(session, entry_id)
     # Lock order: event, then entry (as registration does), so the two never deadlock.
-    event = await load_event(session, entry.event_id, for_update=True)
+    event = await get_or_404(session, Event, entry.event_id, "event", for_update=True)
     entry = await get_or_404(session, Entry, entry_id, "entry", for_update=True)
     competition = await get_competition(session, entry.competition_id)
     if await _transition(session, entry, competition, action, reason, principal):
@@ -913,7 +912,7 @@ async def act_many(
         raise InvalidInput("An entry is given twice; give each once.", errors=twice)
     # Lock order as in `act` and registration: the event, then its entries (by id, so that two
     # bulk actions on overlapping entries cannot deadlock either).
-    event = await load_event(session, event_id, for_update=True)
+    event = await get_or_404(session, Event, event_id, "event", for_update=True)
     competition = await get_competition(session, event.competition_id)
     ids = [item.entry_id for item in data.items]
     found = {
@@ -991,7 +990,7 @@ async def list_entries(
     limit: int,
     cursor: str | None,
 ) -> Page[schemas.Entry]:
-    event = await load_event(session, event_id)
+    event = await get_or_404(session, Event, event_id, "event")
     competition = await get_competition(session, event.competition_id)
     stmt = select(Entry).where(Entry.event_id == event_id)
     if not _manages(principal, competition):
@@ -1095,7 +1094,7 @@ async def import_entries(
     principal: Principal,
 ) -> schemas.ImportReport:
     """Register one worker per spreadsheet row (individual events), each row reported."""
-    event = await load_event(session, event_id)
+    event = await get_or_404(session, Event, event_id, "event")
     if event.mode is not EventMode.individual:
         raise Conflict(
             "Spreadsheet registration is for individual events; register teams one by one."

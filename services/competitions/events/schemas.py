@@ -7,15 +7,11 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from shared.models.competitions import EventMode
+from shared.models.competitions import TEAM_SIZE_DEFAULTS, EventMode
 from shared.models.registry.enums import SkillGrade
 
 #: The legal working age: the registry registers no one younger, so no event admits them.
 MIN_WORKING_AGE = 16
-#: Team sizes when an event does not give them: a team event's teams have 2 to 20 members, an
-#: innovation event's as many as an innovation achievement's team (1 to 15: a lone innovator
-#: may enter).
-TEAM_SIZE_DEFAULTS = {EventMode.team: (2, 20), EventMode.innovation: (1, 15)}
 AGE_DESCRIPTION = (
     f"Age on the competition's start day, {MIN_WORKING_AGE} (the legal working age: the registry "
     f"registers no one younger) to 80."

@@ -14,6 +14,7 @@ from services.competitions.competitions.service import (
     SERVICE,
     get_competition,
 )
+from services.competitions.entries.service import promote_waitlist
 from services.competitions.events import schemas
 from shared import audit
 from shared.auth.principal import Principal
@@ -192,8 +193,5 @@ async def update_event(
         after=schemas.Event.model_validate(event).model_dump(mode="json"),
     )
     if "capacity" in changes:
-        # Imported here: the entries module builds on this one.
-        from services.competitions.entries.service import promote_waitlist
-
         await promote_waitlist(session, event, principal)
     return await get_event(session, event.id)

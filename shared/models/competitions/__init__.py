@@ -4,6 +4,7 @@ from shared.models.competitions.core import Competition, Event
 from shared.models.competitions.entries import Entry, EntryMember
 from shared.models.competitions.enums import (
     HOLDING_PLACE,
+    TEAM_SIZE_DEFAULTS,
     AdvancementRule,
     CompetitionKind,
     CompetitionLevel,
@@ -40,6 +41,7 @@ from shared.models.competitions.stages import (
 
 __all__ = [
     "HOLDING_PLACE",
+    "TEAM_SIZE_DEFAULTS",
     "Advancement",
     "AdvancementOverride",
     "AdvancementRule",

@@ -43,6 +43,12 @@ class EventMode(enum.StrEnum):
     innovation = "innovation"  # an achievement and its team
 
 
+#: Team sizes when an event does not give them: a team event's teams have 2 to 20 members, an
+#: innovation event's as many as an innovation achievement's team (1 to 15: a lone innovator
+#: may enter).
+TEAM_SIZE_DEFAULTS = {EventMode.team: (2, 20), EventMode.innovation: (1, 15)}
+
+
 class EntryStatus(enum.StrEnum):
     pending = "pending"
     approved = "approved"
