@@ -557,8 +557,8 @@ async def bench_workers(run: Run) -> None:
         ours,
         base,
         ratio=ratio,
-        met=ratio <= 2.0,
-        target="ours/baseline seconds <= 2.0",
+        met=ratio <= 1.5,
+        target="ours/baseline seconds <= 1.5",
         kind="import",
     )
 
@@ -591,7 +591,7 @@ async def bench_worker_reads(run: Run) -> None:
     for name in http["ours"]:
         o, b = http["ours"][name], http["baseline"][name]
         ratio = o["rps"] / b["rps"] if b["rps"] else 0.0
-        run.record(name, o, b, ratio=ratio, met=ratio >= 0.7, target="ours/baseline req/s >= 0.7")
+        run.record(name, o, b, ratio=ratio, met=ratio >= 0.8, target="ours/baseline req/s >= 0.8")
 
 
 @benchmark("statistics")
@@ -792,8 +792,8 @@ async def bench_results(
         "ours": ours,
         "baseline": base,
         "ratio": ratio,
-        "target": "ours/baseline seconds <= 1.5",
-        "meets_target": ratio <= 1.5 and agreement["ok"],
+        "target": "ours/baseline seconds <= 1.3",
+        "meets_target": ratio <= 1.3 and agreement["ok"],
         "agreement": agreement,
         "other_rules_seconds": others,
     }
