@@ -149,17 +149,27 @@ async def test_services_survive_a_postgres_restart_and_outage(
         stop_services(procs)
 
 
+@pytest.mark.parametrize("read_model", [False, True], ids=["registry-call", "read-model"])
 async def test_registration_with_the_registry_down_is_503_then_the_retry_completes(
-    e2e_database: str, tmp_path: Path, http: httpx.AsyncClient
+    e2e_database: str, tmp_path: Path, http: httpx.AsyncClient, read_model: bool
 ) -> None:
+    """Through the registry's HTTP API (ELIGIBILITY_READ_MODEL=false) a registration needs the
+    registry: 503 naming it, nothing written, the retry completes. With the read model (the
+    default) registration does not call the registry at all, so it goes on while it is down."""
     ports = {"registry": free_port(), "competitions": free_port()}
     urls = {s: f"http://127.0.0.1:{p}" for s, p in ports.items()}
     urls["judging"] = "http://127.0.0.1:9"
-    env = service_env(e2e_database, tmp_path / "keys", urls)
+    env = service_env(
+        e2e_database,
+        tmp_path / "keys",
+        urls,
+        ELIGIBILITY_READ_MODEL=str(read_model).lower(),
+    )
     procs = await launch(env, ports, tmp_path)
     try:
-        create_admin(env, "retry.admin")
-        headers = bearer(await token(http, urls["registry"], "retry.admin"))
+        admin = f"retry.admin.{'model' if read_model else 'call'}"
+        create_admin(env, admin)
+        headers = bearer(await token(http, urls["registry"], admin))
         worker = await http.post(
             urls["registry"] + "/v1/workers",
             json={
@@ -199,6 +209,11 @@ async def test_registration_with_the_registry_down_is_503_then_the_retry_complet
         key = {"Idempotency-Key": f"retry-{uuid.uuid4()}"}
 
         stop_services({"registry": procs.pop("registry")})
+        if read_model:
+            done = await http.post(entries_url, json=body, headers={**headers, **key})
+            assert done.status_code == 201, done.text
+            assert done.json()["status"] == "approved"
+            return
         failed = await http.post(entries_url, json=body, headers={**headers, **key})
         problem = assert_problem(failed, 503)
         assert problem["service"] == "registry"
