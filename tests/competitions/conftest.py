@@ -1,7 +1,8 @@
 """Registration's fast paths, on and off: test modules that cover registration take their
-`settings` from `registration_settings`, so every test of theirs runs with both fast paths on
-(production), with the eligibility facts from the registry's `workers:batch-get` instead of its
-read model, and with one place-taking call per registration instead of the batcher."""
+`settings` from `registration_settings`, so every test of theirs runs twice: with both fast
+paths on (production), and with both off: the eligibility facts from the registry's
+`workers:batch-get` instead of its read model, and one place-taking call per registration
+instead of the batcher. (Each switch alone changes nothing the other one's rules depend on.)"""
 
 from __future__ import annotations
 
@@ -14,9 +15,8 @@ from shared.config import Settings
 from tests.conftest import make_settings
 
 REGISTRATION_PATHS: dict[str, dict[str, Any]] = {
-    "fast": {},
-    "registry-call": {"eligibility_read_model": False},
-    "one-call-each": {"registration_batching": False},
+    "fast-paths": {},
+    "general-paths": {"eligibility_read_model": False, "registration_batching": False},
 }
 
 
