@@ -394,7 +394,7 @@ def render(results: Results) -> Table:
                 f"{ours['seconds']:.1f} s\n{ours['rows_per_s']:,.0f} rows/s",
                 f"{base['seconds']:.1f} s\n{base['rows_per_s']:,.0f} rows/s",
             ]
-            target = "≤ 2.0 (time)"
+            target = "≤ 1.5 (time)"
         elif bench["kind"] == "assignment":
             cells = [
                 f"{ours['seconds']:.1f} s ({ours['entries']:,} x {ours['judges']:,}, k "
@@ -412,7 +412,7 @@ def render(results: Results) -> Table:
                 f"NumPy {ours['numpy_seconds']:.2f} s)",
                 f"{base['seconds']:.2f} s (one SQL\naggregation + rank)",
             ]
-            target = "≤ 1.5 (time)"
+            target = "≤ 1.3 (time)"
         elif bench["kind"] == "webhooks":
             cells = [
                 f"{ours['deliveries_per_s']:,.0f} deliveries/s\n{ours['deliveries']:,} in "
@@ -438,7 +438,7 @@ def render(results: Results) -> Table:
                 f"{s['rps']:,.0f} req/s\np50 {s['p50_ms']:.1f} / p99 {s['p99_ms']:.1f} ms"
                 for s in (ours, base)
             ]
-            target = bench.get("target_label") or f"≥ {bench.get('target_ratio', 0.7)} (req/s)"
+            target = bench.get("target_label") or f"≥ {bench.get('target_ratio', 0.8)} (req/s)"
         memory = f"{_mib(ours.get('peak_rss_kib'))}\n{_mib(base.get('peak_rss_kib'))}"
         met = "[green]yes[/]" if ok else "[bold red]NO[/]"
         table.add_row(name, *cells, ratio, target, met, memory)
