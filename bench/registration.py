@@ -84,6 +84,13 @@ async def prepare(
         done = await imports.run_ours(database_url, key_dir, job_id)
         if done["status"] != "completed":
             raise RuntimeError(f"importing the workers failed: {done}")
+        # The import ran without the registry's statistics folder: fold its deltas now
+        # (untimed), not in the background of the burst.
+        conn = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            await conn.execute("SELECT stats_fold_registry()")
+        finally:
+            await conn.close()
     engine = make_engine(Settings(database_url=database_url), pool_size=1, max_overflow=0)
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
