@@ -42,7 +42,7 @@ def serve(env: dict[str, str], port: int, workers: int, log: Path) -> subprocess
 
 def healthz(port: int, sock: socket.socket | None = None) -> bytes:
     """GET /healthz on a (kept-alive) connection: the status line."""
-    conn = sock or socket.create_connection(("127.0.0.1", port), timeout=5)
+    conn = sock or socket.create_connection(("127.0.0.1", port), timeout=30)
     conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
     reply = b""
     while b"\r\n\r\n" not in reply:
@@ -94,7 +94,7 @@ async def test_workers_share_connections_restart_and_stop(
         # 32 kept-alive connections opened at once: each worker gets some (with one shared
         # socket, one worker used to take them all). The chance that the kernel's hash puts
         # all 32 on one worker by luck is 2**-31.
-        conns = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(32)]
+        conns = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(32)]
         try:
             assert all(healthz(port, c).endswith(b"200 OK") for c in conns)
             counts = [established(w, port) for w in workers]
