@@ -155,6 +155,14 @@ class Services:
         return client
 
 
+def from_address(services: Services, name: str, address: str) -> httpx.AsyncClient:
+    """A client of one in-process app whose requests come from `address`: tests that count
+    per-address limits use their own address, apart from the services' own calls (their
+    machine-token warm-up comes from the default test address at start)."""
+    transport = httpx.ASGITransport(app=services.apps[name], client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url=f"http://{name}")
+
+
 @asynccontextmanager
 async def running_services(settings: Settings) -> AsyncIterator[Services]:
     """The three apps with their lifespans running, talking HTTP to each other in-process."""

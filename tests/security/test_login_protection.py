@@ -16,14 +16,16 @@ from tests.conftest import (
     assert_problem,
     bearer,
     create_account,
+    from_address,
     make_settings,
 )
 
 PER_USERNAME = 3
-#: Room above PER_USERNAME + 1: an attempt counts from before its password is checked until a
-#: success forgives it, and the other in-process services' machine-token requests come from the
-#: same test address (seen under two test processes: a success refused at 6).
-PER_IP = 10
+PER_IP = 5
+#: The tests' own client address: the services' machine-token warm-up at start comes from the
+#: default test address and is counted there, never here (sharing it, a slow run refused the
+#: ninth of ten sprays at a limit of 10: three warm-ups were in flight).
+ADDRESS = "203.0.113.21"
 
 
 @pytest.fixture
@@ -38,10 +40,11 @@ def settings(database_url: str, key_dir: Path) -> Settings:
 
 
 async def sign_in(services: Services, username: str, password: str) -> int:
-    response = await services.registry.post(
-        "/v1/auth/token",
-        data={"grant_type": "password", "username": username, "password": password},
-    )
+    async with from_address(services, "registry", ADDRESS) as client:
+        response = await client.post(
+            "/v1/auth/token",
+            data={"grant_type": "password", "username": username, "password": password},
+        )
     return response.status_code
 
 
@@ -49,10 +52,11 @@ async def test_failures_for_one_username_are_rate_limited(services: Services) ->
     # An unknown username too: the limit must not tell which usernames exist.
     for _ in range(PER_USERNAME):
         assert await sign_in(services, "nobody", "Wrong-Passw0rd!") == 400
-    response = await services.registry.post(
-        "/v1/auth/token",
-        data={"grant_type": "password", "username": "nobody", "password": "Wrong-Passw0rd!"},
-    )
+    async with from_address(services, "registry", ADDRESS) as client:
+        response = await client.post(
+            "/v1/auth/token",
+            data={"grant_type": "password", "username": "nobody", "password": "Wrong-Passw0rd!"},
+        )
     body = assert_problem(response, 429)
     assert int(response.headers["retry-after"]) == 60
     assert body["retry_after"] == 60
@@ -69,6 +73,12 @@ async def test_failures_from_one_address_are_rate_limited_across_usernames(
         assert await sign_in(services, f"spray{i}", "Wrong-Passw0rd!") == 400
     # Even the right password is refused now: the limit is checked before any password.
     assert await sign_in(services, "admin", ADMIN_PASSWORD) == 429
+    # Another address is not affected.
+    response = await services.registry.post(
+        "/v1/auth/token",
+        data={"grant_type": "password", "username": "admin", "password": ADMIN_PASSWORD},
+    )
+    assert response.status_code == 200, response.text
 
 
 async def test_the_limit_holds_across_replicas(services: Services, settings: Settings) -> None:

@@ -17,6 +17,7 @@ from tests.conftest import (
     Services,
     assert_problem,
     create_account,
+    from_address,
     make_settings,
     running_services,
 )
@@ -43,11 +44,6 @@ async def replica(settings: Settings) -> AsyncIterator[Services]:
     """A second instance of the three apps on the same database (another replica)."""
     async with running_services(settings) as second:
         yield second
-
-
-def from_address(services: Services, name: str, address: str) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=services.apps[name], client=(address, 40000))
-    return httpx.AsyncClient(transport=transport, base_url=f"http://{name}")
 
 
 async def sign_in(client: httpx.AsyncClient, password: str = ADMIN_PASSWORD) -> httpx.Response:
