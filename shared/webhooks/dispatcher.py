@@ -201,11 +201,12 @@ _RECORD = text(
     SELECT id, attempted, code, latency, body, error FROM v
     """
 )
-#: Fan-out's deliveries, from arrays (a batch of events times the subscriptions).
+#: Fan-out's deliveries, from arrays (a batch of events times the subscriptions); time-ordered
+#: ids (migration 0060): a bulk write's new keys are neighbours in the primary key's index.
 _FAN_OUT = text(
     """
     INSERT INTO webhook_deliveries (id, subscription_id, event_seq, event_id, event_type, subject)
-    SELECT gen_random_uuid(), * FROM unnest(
+    SELECT uuid_v7(), * FROM unnest(
         CAST(:subscriptions AS uuid[]), CAST(:seqs AS bigint[]), CAST(:event_ids AS uuid[]),
         CAST(:types AS text[]), CAST(:subjects AS text[])
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import time
+import uuid
 from datetime import date
 from typing import Any
 
@@ -153,6 +155,64 @@ async def test_broken_rows_reported_good_rows_land_nothing_twice(
         await services.registry.get("/v1/workers", params={"limit": 200}, headers=admin_headers)
     ).json()["items"]
     assert len(everyone) == 3
+
+
+async def test_imported_records_get_time_ordered_ids(
+    services: Services, admin_headers: dict[str, str], database_url: str
+) -> None:
+    """Bulk-written keys are UUID version 7 (migration 0060): their first 48 bits are the
+    creation time in milliseconds, so a batch's keys are neighbours in every index that leads
+    with them (and a later import's keys sort after an earlier one's)."""
+    header = [
+        "姓名",
+        "身份证号",
+        "手机号",
+        "职业（工种）",
+        "统一社会信用代码",
+        "行政区划代码",
+        "技能等级",
+    ]
+    ids: list[list[uuid.UUID]] = []
+    for name in ("早", "晚"):
+        started = time.time()
+        rows = [
+            [f"{name}{i}", identity_number(), "", "焊工", "", "370200", "中级工"] for i in range(3)
+        ]
+        job = await upload(services, admin_headers, csv_bytes([header, *rows]))
+        assert job["inserted_rows"] == 3, job
+        found = (
+            await services.registry.get("/v1/workers", params={"q": name}, headers=admin_headers)
+        ).json()["items"]
+        batch = [uuid.UUID(w["id"]) for w in found]
+        assert len(batch) == 3
+        for key in batch:
+            assert key.version == 7, key
+            millis = key.int >> 80
+            assert started - 5 <= millis / 1000 <= time.time() + 5, (key, started)
+        ids.append(batch)
+        await asyncio.sleep(0.01)
+    assert max(ids[0]) < min(ids[1])
+    # The talent file's first grade change and the outbox event are keyed by time too.
+    async with owner_sessionmaker(database_url) as make, make() as session:
+        versions = (
+            (
+                await session.execute(
+                    text(
+                        "SELECT DISTINCT get_byte(uuid_send(g.id), 6) >> 4 FROM grade_changes g "
+                        "WHERE g.worker_id = ANY(:ids) UNION "
+                        "SELECT DISTINCT get_byte(uuid_send(o.id), 6) >> 4 FROM outbox_events o "
+                        "WHERE o.subject = ANY(:subjects)"
+                    ),
+                    {
+                        "ids": [*ids[0], *ids[1]],
+                        "subjects": [f"worker:{k}" for k in (*ids[0], *ids[1])],
+                    },
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert set(versions) == {7}
 
 
 async def test_xlsx_with_numeric_cells_and_gb18030_csv(

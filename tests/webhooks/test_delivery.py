@@ -131,6 +131,8 @@ async def test_receiver_down_then_up_loses_nothing(
         f"/v1/webhook-subscriptions/{sub['id']}/deliveries", headers=admin_headers
     )
     assert any(d["attempts"] >= 1 and d["last_error"] for d in log.json()["items"])
+    # Fan-out writes its deliveries with time-ordered keys (UUID version 7, migration 0060).
+    assert {uuid.UUID(d["id"]).version for d in log.json()["items"]} == {7}
     receiver.start()
     await run_until(dispatcher, lambda: receiver.accepted_ids() >= set(ids))
     assert receiver.accepted_ids() == set(ids)
