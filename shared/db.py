@@ -1,7 +1,9 @@
 """Engine, sessions and the unit of work: the one kit for holding a database session.
 
-Which mode is for what (the service picks; routers only take `SessionDep` or `UnitOfWorkDep`
-and never open sessions, transactions or connections themselves: tests/architecture checks it):
+Which mode is for what. An endpoint takes one of the three dependencies below and never opens
+sessions, transactions or connections itself (tests/architecture/test_router_sessions.py);
+where the mode depends on the request (a fast path and its fallback, an Idempotency-Key, a flow
+that commits step by step) the endpoint takes `UnitOfWorkDep` and the service chooses.
 
 - `SessionDep`: one session and one transaction per request, committed when the endpoint
   returns and before the response is sent (rolled back if it raises). Most endpoints: every
