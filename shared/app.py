@@ -24,7 +24,7 @@ from shared.clients import CompetitionsClient, JudgingClient, RegistryClient
 from shared.clients.base import make_http_client
 from shared.clients.service_token import ServiceToken
 from shared.config import ServiceName, Settings
-from shared.db import autocommit_engine, make_engine, make_sessionmaker, ping
+from shared.db import UnitOfWork, autocommit_engine, make_engine, make_sessionmaker, ping
 from shared.docs import apply_conventions, install_docs, operation_id
 from shared.errors import (
     ProblemResponse,
@@ -209,6 +209,9 @@ def create_service_app(
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.autocommit_engine = autocommit_engine(engine)
         app.state.autocommit_sessionmaker = make_sessionmaker(app.state.autocommit_engine)
+        app.state.uow = UnitOfWork(
+            app.state.sessionmaker, app.state.autocommit_sessionmaker, app.state.autocommit_engine
+        )
         app.state.http = http
         app.state.clients = Clients(
             registry=RegistryClient(http, settings.registry_url, retries=settings.http_retries),

@@ -1,14 +1,50 @@
-"""Engine, sessions and the one-transaction-per-request dependency."""
+"""Engine, sessions and the unit of work: the one kit for holding a database session.
+
+Which mode is for what. An endpoint takes one of the three dependencies below and never opens
+sessions, transactions or connections itself (tests/architecture/test_router_sessions.py);
+where the mode depends on the request (a fast path and its fallback, an Idempotency-Key, a flow
+that commits step by step) the endpoint takes `UnitOfWorkDep` and the service chooses.
+
+- `SessionDep`: one session and one transaction per request, committed when the endpoint
+  returns and before the response is sent (rolled back if it raises). Most endpoints: every
+  write of more than one statement, and reads that need one snapshot.
+- `AutocommitSessionDep`: one session per request outside any transaction (each statement
+  commits on its own, no BEGIN/COMMIT round trips) for plain read endpoints (lists, search,
+  batch reads, statistics). Its connection goes back to the pool as the endpoint returns.
+- `UnitOfWorkDep`: a `UnitOfWork`, for a service that chooses its transaction mode itself or
+  needs more than one of them in a request. It hands out
+  - `uow.transaction()`: a fresh session in its own short transaction, committed when the
+    block ends: the general path of a write whose fast path declined, a write that must commit
+    with its stored Idempotency-Key answer, and each step of a multi-step flow that commits
+    between calls to another service (awards delivery: one award per transaction, so what the
+    registry recorded is marked at once and no connection is held while it answers);
+  - `uow.autocommit()`: a fresh session outside any transaction: reads, and one-statement
+    writes (registration's `take_entry_places`). A service that calls another service between
+    statements closes it first (one `async with` per step), so no connection is held across
+    the call;
+  - `uow.connection()`: a connection outside any transaction, for the fast paths that go
+    straight to asyncpg (a judge's `judging_put_sheet` / `judging_submit_sheet`).
+  A service function that runs either inside the caller's transaction or outside any takes
+  `Sessions` (each step `async with sessions() as session`): `uow.autocommit` for short
+  autocommit steps, `same_session(session)` to run every step in the caller's transaction.
+
+Every block opened in an endpoint ends before the endpoint returns, so what a request commits
+is committed before its response is sent, as with `SessionDep`. Background work (sweepers, job
+runners, tasks run after the response) uses the app's `UnitOfWork` (`app.state.uow`) the
+same way.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import event, exc, text
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -106,8 +142,8 @@ def autocommit_engine(engine: AsyncEngine) -> AsyncEngine:
     """The engine (same pool) without transactions: each statement commits on its own, and
     there are no BEGIN/COMMIT round trips. For reads (lists, search, batch reads: each
     statement is its own snapshot) and for writes that are one statement (registration's
-    `take_entry_places`, a judge's `judging_put_sheet`). Sessions on it:
-    `app.state.autocommit_sessionmaker`."""
+    `take_entry_places`, a judge's `judging_put_sheet`). Used through `UnitOfWork` and
+    `AutocommitSessionDep` (sessions on it: `app.state.autocommit_sessionmaker`)."""
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
@@ -123,13 +159,57 @@ async def get_autocommit_session(request: Request) -> AsyncIterator[AsyncSession
 AutocommitSessionDep = Annotated[AsyncSession, Depends(get_autocommit_session, scope="function")]
 
 
-async def release_if_autocommit(session: AsyncSession) -> None:
-    """Give an autocommit session's connection back to the pool (before a slow call to another
-    service, say): nothing is lost, every statement has committed already. A session in a
-    transaction keeps it. Loaded objects stay usable (`expire_on_commit=False`)."""
-    options = session.get_bind().get_execution_options()
-    if options.get("isolation_level") == "AUTOCOMMIT":
-        await session.commit()
+#: Sessions a service function opens step by step (`async with sessions() as session`).
+Sessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+def same_session(session: AsyncSession) -> Sessions:
+    """`Sessions` that are all `session` (in the caller's transaction, which stays open)."""
+    return lambda: nullcontext(session)
+
+
+class UnitOfWork:
+    """The database modes a service may choose from (see the module docstring). One per app
+    (`app.state.uow`, made with the engine); it holds no per-request state."""
+
+    __slots__ = ("_autocommit_engine", "_autocommit_sessions", "_sessions")
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        autocommit_sessions: async_sessionmaker[AsyncSession],
+        autocommit_engine: AsyncEngine,
+    ) -> None:
+        self._sessions = sessions
+        self._autocommit_sessions = autocommit_sessions
+        self._autocommit_engine = autocommit_engine
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A fresh session in its own transaction: committed when the block ends, rolled back
+        if it raises."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    def autocommit(self) -> AsyncSession:
+        """A fresh session outside any transaction (`async with uow.autocommit() as session`):
+        each statement commits on its own; the connection goes back to the pool when the block
+        ends. Loaded objects stay usable after it (`expire_on_commit=False`)."""
+        return self._autocommit_sessions()
+
+    def connection(self) -> AsyncConnection:
+        """A connection outside any transaction (`async with uow.connection() as conn`), for
+        fast paths that talk to the driver directly."""
+        return self._autocommit_engine.connect()
+
+
+async def get_unit_of_work(request: Request) -> UnitOfWork:
+    uow: UnitOfWork = request.app.state.uow
+    return uow
+
+
+#: Nothing to close at the end: every session the service opens is closed by its own block.
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
 
 
 async def ping(engine: AsyncEngine) -> None:

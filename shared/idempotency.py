@@ -132,7 +132,7 @@ def _in_transaction(session: AsyncSession) -> bool:
 
 
 async def idempotent_create(
-    session: AsyncSession,
+    session: AsyncSession | None,
     request: Request,
     principal: Principal,
     key: str | None,
@@ -144,13 +144,14 @@ async def idempotent_create(
 ) -> Response:
     """Run `create` once per (service, caller, key) and answer its result (`status_code`, the
     body, `Location` from `location(result)`); a repeat gets the first answer. `session` must
-    be in the transaction that `create` writes in (the claim commits with the resource)."""
+    be in the transaction that `create` writes in (the claim commits with the resource); it
+    may be None when there is no key (nothing is stored then)."""
     if not key:
         result = await create()
         code = status_code() if callable(status_code) else status_code
         headers = {"Location": location(result)} if location else {}
         return JSONResponse(result.model_dump(mode="json"), status_code=code, headers=headers)
-    if not _in_transaction(session):
+    if session is None or not _in_transaction(session):
         # An autocommit session would commit the claim on its own, before the answer exists.
         raise RuntimeError("idempotent_create needs a session in a transaction")
     service: str = request.app.state.service

@@ -568,7 +568,7 @@ async def test_a_burst_shares_database_and_registry_calls_and_keeps_arrival_orde
     if not settings.registration_batching:
         pytest.skip("the batcher's own test")
     app = services.apps["competitions"]
-    batcher = app.state.place_batcher = PlaceBatcher(app.state.autocommit_sessionmaker)
+    batcher = app.state.place_batcher = PlaceBatcher(app.state.uow.autocommit)
     place_calls: list[int] = []
     take = batcher._call
 
@@ -640,7 +640,7 @@ async def test_a_batch_that_fails_as_a_whole_is_retried_one_registration_at_a_ti
     if not settings.registration_batching:
         pytest.skip("the batcher's own test")
     app = services.apps["competitions"]
-    batcher = app.state.place_batcher = PlaceBatcher(app.state.autocommit_sessionmaker)
+    batcher = app.state.place_batcher = PlaceBatcher(app.state.uow.autocommit)
     take = batcher._call
     failed: list[int] = []
 

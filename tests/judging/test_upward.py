@@ -188,7 +188,7 @@ async def test_recommended_honours_wait_for_an_organisers_confirmation(
     )
     app = services.apps["judging"]
     upstream = upstream_for(app)
-    await award_flows.run_job(app.state.sessionmaker, upstream, stage_id, 1, None, 1.0)
+    await award_flows.run_job(app.state.uow, upstream, stage_id, 1, None, 1.0)
     assert flaky.award_calls == 3
 
     # Only organisers of the competition decide, with a reason.
@@ -274,7 +274,7 @@ async def test_confirmed_awards_reach_the_registry_after_an_outage(
         from shared.models.judging import AwardJob
 
         assert await s.scalar(select(func.count()).select_from(AwardJob)) == 1
-    await award_flows.run_job(app.state.sessionmaker, upstream_for(app), stage_id, 1, None, 1.0)
+    await award_flows.run_job(app.state.uow, upstream_for(app), stage_id, 1, None, 1.0)
     states = {a["id"]: a["state"] for a in await _awards(services, admin_headers, stage_id)}
     assert states[waiting[0]["id"]] == "sent"
     assert states[waiting[1]["id"]] == "awaiting_confirmation"

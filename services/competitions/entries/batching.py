@@ -22,10 +22,11 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Row, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models.competitions import HOLDING_PLACE, EntryStatus
 
@@ -53,9 +54,8 @@ async def take_places(session: AsyncSession, items: list[dict[str, Any]]) -> lis
 class PlaceBatcher:
     """One per process (app.state.place_batcher); see the module docstring."""
 
-    def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], max_batch: int = 100
-    ) -> None:
+    def __init__(self, sessionmaker: Callable[[], AsyncSession], max_batch: int = 100) -> None:
+        """`sessionmaker`: sessions outside any transaction (`UnitOfWork.autocommit`)."""
         self.sessionmaker = sessionmaker
         self.max_batch = max_batch
         self._waiting: dict[uuid.UUID, list[tuple[dict[str, Any], asyncio.Future[Row[Any]]]]] = {}

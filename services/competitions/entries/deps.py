@@ -3,17 +3,19 @@ caller's scope in one place (a competition's: services/competitions/competitions
 
 - `VisibleEntry`: the route's `entry_id`, for those who may see it (`entries.access`).
 - `EntryScope`: the caller's scope as a query clause, for routes that take many entry ids.
+- `place_batcher`: the process's registration batcher.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends
 
 from services.competitions.entries import access as entry_access
+from services.competitions.entries.batching import PlaceBatcher
 from shared.auth.deps import CurrentPrincipal, require
 from shared.auth.principal import Principal, Role
 from shared.db import SessionDep
@@ -47,3 +49,12 @@ ENTRY_READERS = require(Role.admin, Role.organiser, Role.worker, scopes=("intern
 
 VisibleEntry = Annotated[Entry, Depends(entry_loader(ENTRY_READERS))]
 EntryScopeDep = Annotated[entry_access.EntryScope, Depends(entry_scope)]
+
+
+def place_batcher(state: Any) -> PlaceBatcher:
+    """The process's registration batcher (`app.state.place_batcher`, made on first use, on the
+    app's autocommit sessions)."""
+    batcher: PlaceBatcher | None = getattr(state, "place_batcher", None)
+    if batcher is None:
+        batcher = state.place_batcher = PlaceBatcher(state.uow.autocommit)
+    return batcher

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from functools import partial
 from typing import Annotated
 
 import anyio.to_thread
@@ -11,12 +13,12 @@ from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFi
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.competitions.entries import schemas, service
-from services.competitions.entries.batching import PlaceBatcher
 from services.competitions.entries.deps import (
     ENTRY_READERS,
     EntryScopeDep,
     VisibleEntry,
     entry_loader,
+    place_batcher,
 )
 from shared.auth.deps import (
     AdminOrganiserOrWorker,
@@ -27,7 +29,7 @@ from shared.auth.deps import (
 from shared.auth.principal import Principal, Role
 from shared.concurrency import etag
 from shared.config import Settings
-from shared.db import AutocommitSessionDep, SessionDep
+from shared.db import SessionDep, UnitOfWorkDep
 from shared.errors import FieldError, InvalidInput, error_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent_create
 from shared.models.competitions import Entry, EntryStatus
@@ -57,16 +59,6 @@ async def _token(request: Request) -> str:
     return token
 
 
-def _place_batcher(request: Request) -> PlaceBatcher:
-    """The process's registration batcher (made on first use, on the app's autocommit
-    sessions)."""
-    state = request.app.state
-    batcher: PlaceBatcher | None = getattr(state, "place_batcher", None)
-    if batcher is None:
-        batcher = state.place_batcher = PlaceBatcher(state.autocommit_sessionmaker)
-    return batcher
-
-
 @router.post(
     "/events/{event_id}/entries",
     operation_id="registerEntry",
@@ -77,7 +69,7 @@ def _place_batcher(request: Request) -> PlaceBatcher:
 )
 async def register(
     request: Request,
-    autocommit: AutocommitSessionDep,
+    uow: UnitOfWorkDep,
     principal: AdminOrganiserOrWorker,
     event_id: uuid.UUID,
     data: schemas.EntryCreate,
@@ -92,60 +84,32 @@ async def register(
     locality, file status, national winners, one entry per worker per event and the enterprise
     quota. **Every** failed rule is listed in the 422 (`rules`). When the event is full the
     entry is `waitlisted` and gets a place, oldest first, as soon as one frees."""
-    if idempotency_key:
-        # The stored answer must commit with the entry: one transaction for both, committed
-        # before the response goes out (as SessionDep does).
-        async with request.app.state.sessionmaker() as session, session.begin():
-            return await _register(request, session, principal, event_id, data, idempotency_key)
-    # Without a key nothing else is written, so the registration runs outside a transaction
-    # and takes its place through the batcher, together with the others arriving for the
-    # event (one lock and one commit for all of them).
-    return await _register(request, autocommit, principal, event_id, data, None)
-
-
-async def _register(
-    request: Request,
-    session: AsyncSession,
-    principal: Principal,
-    event_id: uuid.UUID,
-    data: schemas.EntryCreate,
-    idempotency_key: str | None,
-) -> Response:
     settings: Settings = request.app.state.settings
-    # A registration with an Idempotency-Key commits with its stored answer, in the request's
-    # own transaction: it cannot share the batcher's.
-    batch = settings.registration_batching and not idempotency_key
-    # With the read model, the workers' facts come with the event, in the same query.
-    named = [data.worker_id] if data.worker_id else list(data.members or [])
-    loaded = await service.load_for_registration(
-        session, event_id, named if settings.eligibility_read_model else None
-    )
-    candidate = service.candidate_from(loaded[0], data)
 
-    async def create() -> schemas.Entry:
-        _, [done] = await service.register(
+    def respond(
+        session: AsyncSession | None, create: Callable[[], Awaitable[schemas.Entry]]
+    ) -> Awaitable[Response]:
+        return idempotent_create(
             session,
-            request.app.state.clients.registry,
-            await _token(request),
-            event_id,
-            [candidate],
+            request,
             principal,
-            batcher=_place_batcher(request) if batch else None,
-            loaded=loaded,
-            read_model=settings.eligibility_read_model,
+            idempotency_key,
+            data,
+            create,
+            location=lambda e: f"/v1/entries/{e.id}",
         )
-        if done.failures or done.entry is None:
-            raise service.failures_problem(done)
-        return service.present_registered(done)
 
-    return await idempotent_create(
-        session,
-        request,
-        principal,
-        idempotency_key,
+    return await service.register_entry(
+        uow,
+        request.app.state.clients.registry,
+        partial(_token, request),
+        event_id,
         data,
-        create,
-        location=lambda e: f"/v1/entries/{e.id}",
+        principal,
+        respond,
+        idempotent=bool(idempotency_key),
+        batcher=place_batcher(request.app.state) if settings.registration_batching else None,
+        read_model=settings.eligibility_read_model,
     )
 
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import JSON, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,7 +32,7 @@ from services.competitions.entries.batching import PlaceBatcher, take_places
 from shared import audit, clock, outbox
 from shared.auth.principal import Principal, Role
 from shared.clients import RegistryClient
-from shared.db import get_or_404, release_if_autocommit
+from shared.db import Sessions, UnitOfWork, get_or_404, same_session
 from shared.errors import (
     Conflict,
     DomainError,
@@ -418,8 +419,96 @@ def _check_open_registration(allowed: bool | None) -> None:
         )
 
 
+R = TypeVar("R")
+#: Runs a registration's `create` and shapes the answer (the router's `idempotent_create`), on
+#: the session in whose transaction a stored answer commits (None: no transaction, no key).
+Respond = Callable[[AsyncSession | None, Callable[[], Awaitable[schemas.Entry]]], Awaitable[R]]
+
+
+async def register_entry(
+    uow: UnitOfWork,
+    registry: RegistryClient,
+    token: Callable[[], Awaitable[str]],
+    event_id: uuid.UUID,
+    data: schemas.EntryCreate,
+    principal: Principal,
+    respond: Respond[R],
+    *,
+    idempotent: bool,
+    batcher: PlaceBatcher | None = None,
+    read_model: bool = False,
+) -> R:
+    """One registration (a worker, or a team), answered by `respond`: the entry, or a
+    `RuleViolation` naming every failed rule.
+
+    `idempotent` (an Idempotency-Key): the stored answer must commit with the entry, so all of
+    it runs in one transaction, committed before the response goes out. Without, nothing else
+    is written: it runs outside any transaction, each step on its own short session (none is
+    held while the registry answers), and the place is taken through `batcher` (setting
+    REGISTRATION_BATCHING) together with the others arriving for the event: one lock and one
+    commit for all of them. `read_model`: as for `register`."""
+    # With the read model, the workers' facts come with the event, in the same query.
+    named = [data.worker_id] if data.worker_id else list(data.members or [])
+    wanted = named if read_model else None
+    if idempotent:
+        async with uow.transaction() as session:
+            loaded = await load_for_registration(session, event_id, wanted)
+            candidate = candidate_from(loaded.event, data)
+            steps = same_session(session)
+            return await respond(
+                session,
+                lambda: _create(
+                    steps, registry, token, event_id, loaded, candidate, principal, None, read_model
+                ),
+            )
+    async with uow.autocommit() as session:
+        loaded = await load_for_registration(session, event_id, wanted)
+    candidate = candidate_from(loaded.event, data)
+    return await respond(
+        None,
+        lambda: _create(
+            uow.autocommit,
+            registry,
+            token,
+            event_id,
+            loaded,
+            candidate,
+            principal,
+            batcher,
+            read_model,
+        ),
+    )
+
+
+async def _create(
+    sessions: Sessions,
+    registry: RegistryClient,
+    token: Callable[[], Awaitable[str]],
+    event_id: uuid.UUID,
+    loaded: Loaded,
+    candidate: Candidate,
+    principal: Principal,
+    batcher: PlaceBatcher | None,
+    read_model: bool,
+) -> schemas.Entry:
+    _, [done] = await register(
+        sessions,
+        registry,
+        await token(),
+        event_id,
+        [candidate],
+        principal,
+        batcher=batcher,
+        loaded=loaded,
+        read_model=read_model,
+    )
+    if done.failures or done.entry is None:
+        raise failures_problem(done)
+    return present_registered(done)
+
+
 async def register(
-    session: AsyncSession,
+    sessions: Sessions,
     registry: RegistryClient,
     token: str,
     event_id: uuid.UUID,
@@ -430,18 +519,21 @@ async def register(
     read_model: bool = False,
 ) -> tuple[Event, list[Candidate]]:
     """Register candidates; each gets an entry or its failures. Remote reads first, then the
-    places under the event lock (a registry failure leaves nothing behind). With `batcher`
-    (only for a session outside a transaction) the places are taken together with other
-    requests' registrations for the event. `loaded`: the event and its competition, when the
-    caller has them (`load_for_registration`). `read_model`: the workers' facts from the
-    registry's read model (`read_facts`) rather than from `workers:batch-get` (setting
-    ELIGIBILITY_READ_MODEL; the same rules run on both)."""
+    places under the event lock (a registry failure leaves nothing behind). Each step runs on
+    `sessions()`: the caller's transaction (`same_session`), or short sessions outside any
+    (`UnitOfWork.autocommit`: no connection is held while the registry answers). With
+    `batcher` (only outside a transaction) the places are taken together with other requests'
+    registrations for the event. `loaded`: the event and its competition, when the caller has
+    them (`load_for_registration`). `read_model`: the workers' facts from the registry's read
+    model (`read_facts`) rather than from `workers:batch-get` (setting ELIGIBILITY_READ_MODEL;
+    the same rules run on both)."""
     if loaded is None:
-        event = await get_or_404(session, Event, event_id, "event")
-        competition = await get_competition(session, event.competition_id)
-        open_registration = await session.scalar(
-            select(EventPathway.open_registration).where(EventPathway.event_id == event.id)
-        )
+        async with sessions() as session:
+            event = await get_or_404(session, Event, event_id, "event")
+            competition = await get_competition(session, event.competition_id)
+            open_registration = await session.scalar(
+                select(EventPathway.open_registration).where(EventPathway.event_id == event.id)
+            )
     else:
         event, competition, open_registration, _ = loaded
     _open_for_registration(competition)
@@ -451,9 +543,9 @@ async def register(
         if loaded is not None and loaded.facts is not None and wanted <= set(loaded.facts[0]):
             facts, missing = loaded.facts[1]  # read with the event
         else:
-            facts, missing = await read_facts(session, candidates)
-    await release_if_autocommit(session)  # no connection held while the registry answers
-    if not read_model:
+            async with sessions() as session:
+                facts, missing = await read_facts(session, candidates)
+    else:
         facts, missing = await fetch_facts(registry, token, candidates)
     await _check_achievements(registry, token, candidates)
     approve: dict[int, bool] = {}
@@ -471,25 +563,24 @@ async def register(
     # Everything that can happen outside the event lock has happened (the registry call, the
     # rules); what is left is one call of `take_entry_places` (migration 0034), which
     # locks the event row and, for each candidate in turn, counts the places and writes the
-    # entry, its members, its audit row and its outbox event. Run outside a transaction (see
-    # the router), registrations arriving together share that call through `batcher`: one
-    # lock, one commit. Inside a transaction the lock is held until the request commits.
+    # entry, its members, its audit row and its outbox event. Outside a transaction
+    # (`register_entry`), registrations arriving together share that call through `batcher`:
+    # one lock, one commit. Inside a transaction the lock is held until the request commits.
     ready = [(i, c) for i, c in enumerate(candidates) if not c.failures]
     items = [
         _place_item(event, competition, c, approve.get(i, False), facts[c.leader], principal)
         for i, c in ready
     ]
     if items and batcher is not None:
-        await release_if_autocommit(session)
         rows = list(await asyncio.gather(*(batcher.take(event.id, item) for item in items)))
     elif items:
-        rows = await take_places(session, items)
+        async with sessions() as session:
+            rows = await take_places(session, items)
     else:
         rows = []
     for (_, candidate), item, row in zip(ready, items, rows, strict=True):
         _apply_place(event, competition, candidate, item, row, principal)
         hide_unreadable(principal, candidate, facts)
-    await release_if_autocommit(session)
     return event, candidates
 
 
@@ -1132,7 +1223,9 @@ async def import_entries(
         else:
             candidates.append(Candidate(members=[worker_id], row=row))
     if candidates:
-        _, done = await register(session, registry, token, event_id, candidates, principal)
+        _, done = await register(
+            same_session(session), registry, token, event_id, candidates, principal
+        )
         for candidate in done:
             assert candidate.row is not None
             if candidate.entry is None:

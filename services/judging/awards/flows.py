@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.judging.awards import jobs, schemas, service
 from services.judging.awards.results import final_results
 from services.judging.upstream import StageInfo, Upstream
 from shared import audit, outbox
 from shared.auth.principal import Principal
+from shared.db import UnitOfWork, get_or_404
 from shared.errors import Conflict, DomainError, DownstreamError, NotFound, PreconditionFailed
 from shared.models.judging import NOT_SENDABLE, Award, DeliveryState
 
@@ -140,7 +141,7 @@ async def _send_one(
 
 
 async def deliver(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    uow: UnitOfWork,
     upstream: Upstream,
     stage: StageInfo,
     principal: Principal | None,
@@ -149,7 +150,7 @@ async def deliver(
 ) -> Delivery:
     """Send every unsent award of the stage (or only `award_ids`), oldest first. Raises the
     registry's outage (a 503 problem) after recording it; what was sent stays sent."""
-    async with sessionmaker() as session:
+    async with uow.autocommit() as session:
         stmt = select(Award.id).where(Award.stage_id == stage.id, Award.state.not_in(NOT_SENDABLE))
         if award_ids is not None:
             stmt = stmt.where(Award.id.in_(award_ids))
@@ -159,7 +160,7 @@ async def deliver(
         return delivery
     token = await upstream.token()
     for award_id in ids:
-        async with sessionmaker() as session, session.begin():
+        async with uow.transaction() as session:
             outage = await _send_one(session, upstream, stage, award_id, token, principal, delivery)
         if outage is not None:
             raise DownstreamError(
@@ -174,7 +175,7 @@ async def deliver(
 
 
 async def decide(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    uow: UnitOfWork,
     upstream: Upstream,
     stage: StageInfo,
     award_id: uuid.UUID,
@@ -187,7 +188,7 @@ async def decide(
 
     The decision commits first, with the stage's award job, so a confirmed award reaches the
     registry even if the send below fails or this process dies: the sweeper completes it."""
-    async with sessionmaker() as session, session.begin():
+    async with uow.transaction() as session:
         award = await session.scalar(select(Award).where(Award.id == award_id).with_for_update())
         if award is None:
             raise NotFound(f"No award with id {award_id}.")
@@ -224,7 +225,7 @@ async def decide(
             await jobs.schedule(session, stage.id)
     if confirm:
         try:
-            await deliver(sessionmaker, upstream, stage, principal, award_ids=[award_id])
+            await deliver(uow, upstream, stage, principal, award_ids=[award_id])
         except DownstreamError:
             # Confirmed and recorded as failed; the award job sends it once the registry is back.
             log.warning("confirmed award left to the sweeper", extra={"award_id": str(award_id)})
@@ -234,8 +235,59 @@ def present(award: Award) -> schemas.Award:
     return schemas.Award.model_validate(award)
 
 
+async def send_stage(
+    uow: UnitOfWork, upstream: Upstream, stage: StageInfo, principal: Principal
+) -> schemas.SendReport:
+    """Plan the stage's awards from its final results (412 before; once per rule), committed
+    first, then send every unsent one (`deliver`), and report."""
+    async with uow.transaction() as session:
+        results = await final_results(session, stage.id)
+        plan = await service.plan_awards(session, upstream, stage, results, principal)
+    delivery = await deliver(uow, upstream, stage, principal)
+    async with uow.autocommit() as session:
+        awards = await session.scalars(
+            select(Award).where(Award.stage_id == stage.id).order_by(Award.created_at, Award.id)
+        )
+        return schemas.SendReport(
+            stage_id=stage.id,
+            planned=plan.created,
+            sent=delivery.sent,
+            failed=delivery.failed,
+            totals=await service.totals(session, stage.id),
+            skipped=plan.skipped,
+            awards=[present(a) for a in awards],
+        )
+
+
+async def load_award(uow: UnitOfWork, award_id: uuid.UUID) -> Award:
+    """The award, or a 404 (read outside a transaction: no connection is held afterwards)."""
+    async with uow.autocommit() as session:
+        return await get_or_404(session, Award, award_id, "award")
+
+
+async def current(uow: UnitOfWork, award_id: uuid.UUID) -> schemas.Award:
+    """The award as it is now."""
+    return present(await load_award(uow, award_id))
+
+
+async def retry(
+    uow: UnitOfWork, upstream: Upstream, stage: StageInfo, award: Award, principal: Principal
+) -> schemas.Award:
+    """Send one failed (or pending) award again; a sent one is answered as it is, one awaiting
+    confirmation or declined is a 409. The award as it is afterwards."""
+    if award.state in (DeliveryState.awaiting_confirmation, DeliveryState.declined):
+        raise Conflict(
+            f"Award {award.id} is {award.state.value}: it is sent only once an organiser "
+            "confirms it (POST /v1/awards/{award_id}:confirm).",
+            state=award.state.value,
+        )
+    if award.state is not DeliveryState.sent:
+        await deliver(uow, upstream, stage, principal, award_ids=[award.id])
+    return await current(uow, award.id)
+
+
 async def award_final_results(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    uow: UnitOfWork,
     upstream: Upstream,
     stage: StageInfo,
     principal: Principal | None,
@@ -248,20 +300,18 @@ async def award_final_results(
     sweeper (`services/judging/awards/sweeper.py`) completes it; so does
     `POST /v1/stages/{id}/awards:send`."""
     try:
-        async with sessionmaker() as session, session.begin():
+        async with uow.transaction() as session:
             attempts = await jobs.claim_stage(session, stage.id)
     except Exception:
         log.exception("award job left to the sweeper", extra={"stage_id": str(stage.id)})
         return None
     if attempts is None:
         return None  # another process holds it (it will run it)
-    return await run_job(
-        sessionmaker, upstream, stage.id, attempts, principal, retry_seconds, stage=stage
-    )
+    return await run_job(uow, upstream, stage.id, attempts, principal, retry_seconds, stage=stage)
 
 
 async def run_job(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    uow: UnitOfWork,
     upstream: Upstream,
     stage_id: uuid.UUID,
     attempts: int,
@@ -281,23 +331,23 @@ async def run_job(
                 stage = await upstream.stage(stage_id)
             except NotFound:
                 log.warning("award job dropped: the stage is gone", extra=context)
-                await _finish(sessionmaker, stage_id, attempts)
+                await _finish(uow, stage_id, attempts)
                 return None
         try:
-            async with sessionmaker() as session, session.begin():
+            async with uow.transaction() as session:
                 results = await final_results(session, stage_id)
                 await service.plan_awards(session, upstream, stage, results, principal)
         except PreconditionFailed:
             log.warning("award job dropped: the results are not final", extra=context)
-            await _finish(sessionmaker, stage_id, attempts)
+            await _finish(uow, stage_id, attempts)
             return None
-        delivery = await deliver(sessionmaker, upstream, stage, principal)
+        delivery = await deliver(uow, upstream, stage, principal)
     except Exception as exc:
         error = exc.detail if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"
         if not isinstance(exc, DomainError):
             log.exception("award job failed", extra=context)
         try:
-            async with sessionmaker() as session, session.begin():
+            async with uow.transaction() as session:
                 delay = await jobs.retry_later(session, stage_id, attempts, error, retry_seconds)
             log.warning(
                 "awards not all sent; retried later",
@@ -306,12 +356,10 @@ async def run_job(
         except Exception:  # the lease runs out and the job comes back anyway
             log.exception("could not reschedule the award job", extra=context)
         return None
-    await _finish(sessionmaker, stage_id, attempts)
+    await _finish(uow, stage_id, attempts)
     return delivery
 
 
-async def _finish(
-    sessionmaker: async_sessionmaker[AsyncSession], stage_id: uuid.UUID, attempts: int
-) -> None:
-    async with sessionmaker() as session, session.begin():
+async def _finish(uow: UnitOfWork, stage_id: uuid.UUID, attempts: int) -> None:
+    async with uow.transaction() as session:
         await jobs.finish(session, stage_id, attempts)

@@ -9,15 +9,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.judging.access import ManagedStage, check_stage_manager
 from services.judging.awards import flows, schemas, service
-from services.judging.awards.results import final_results
 from services.judging.upstream import StageInfo, UpstreamDep
 from shared.auth.deps import Admin, AdminOrOrganiser
-from shared.db import SessionDep, get_or_404
-from shared.errors import Conflict, Forbidden, error_responses
+from shared.db import SessionDep, UnitOfWorkDep
+from shared.errors import Forbidden, error_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent_create
 from shared.models.competitions import CompetitionLevel
 from shared.models.judging import Award, DeliveryState
@@ -25,15 +23,6 @@ from shared.pagination import CursorQuery, LimitQuery, Page, paginate
 from shared.scope import scope_loader
 
 router = APIRouter(prefix="/v1", tags=["awards"])
-
-
-def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
-    factory: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    return factory
-
-
-#: For flows that commit step by step (each award in its own transaction).
-SessionMakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessionmaker)]
 
 
 @router.post(
@@ -115,29 +104,6 @@ async def delete_rule(
     return Response(status_code=204)
 
 
-async def _report(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    stage_id: uuid.UUID,
-    *,
-    planned: int,
-    delivery: flows.Delivery,
-    skipped: list[schemas.Skipped],
-) -> schemas.SendReport:
-    async with sessionmaker() as session:
-        awards = await session.scalars(
-            select(Award).where(Award.stage_id == stage_id).order_by(Award.created_at, Award.id)
-        )
-        return schemas.SendReport(
-            stage_id=stage_id,
-            planned=planned,
-            sent=delivery.sent,
-            failed=delivery.failed,
-            totals=await service.totals(session, stage_id),
-            skipped=skipped,
-            awards=[flows.present(a) for a in awards],
-        )
-
-
 @router.post(
     "/stages/{stage_id}/awards:send",
     response_model=schemas.SendReport,
@@ -145,7 +111,7 @@ async def _report(
     responses=error_responses(401, 403, 404, 412, 422, 502, 503, 504),
 )
 async def send_awards(
-    sessionmaker: SessionMakerDep,
+    uow: UnitOfWorkDep,
     upstream: UpstreamDep,
     principal: AdminOrOrganiser,
     stage: ManagedStage,
@@ -158,13 +124,7 @@ async def send_awards(
     `failed` with the reason. Registry down: 503 problem; what was sent before stays `sent`,
     the failing award is `failed`, the rest `pending`; call again to complete. Each award sent
     emits `award.granted`."""
-    async with sessionmaker() as session, session.begin():
-        results = await final_results(session, stage.id)
-        plan = await service.plan_awards(session, upstream, stage, results, principal)
-    delivery = await flows.deliver(sessionmaker, upstream, stage, principal)
-    return await _report(
-        sessionmaker, stage.id, planned=plan.created, delivery=delivery, skipped=plan.skipped
-    )
+    return await flows.send_stage(uow, upstream, stage, principal)
 
 
 @router.get(
@@ -204,28 +164,20 @@ class AwardContext:
 
 @scope_loader("award")
 async def _managed_award(
-    sessionmaker: SessionMakerDep,
+    uow: UnitOfWorkDep,
     upstream: UpstreamDep,
     principal: AdminOrOrganiser,
     award_id: uuid.UUID,
 ) -> AwardContext:
     """The route's award and its stage, for admins and organisers of the stage's competition
     (404 unknown, 403 otherwise)."""
-    async with sessionmaker() as session:
-        award = await get_or_404(session, Award, award_id, "award")
+    award = await flows.load_award(uow, award_id)
     stage = await upstream.stage(award.stage_id)
     check_stage_manager(principal, stage)
     return AwardContext(award, stage)
 
 
 ManagedAward = Annotated[AwardContext, Depends(_managed_award)]
-
-
-async def _current(
-    sessionmaker: async_sessionmaker[AsyncSession], award_id: uuid.UUID
-) -> schemas.Award:
-    async with sessionmaker() as session:
-        return flows.present(await get_or_404(session, Award, award_id, "award"))
 
 
 @router.post(
@@ -235,7 +187,7 @@ async def _current(
     responses=error_responses(401, 403, 404, 409, 422, 502, 503, 504),
 )
 async def retry_award(
-    sessionmaker: SessionMakerDep,
+    uow: UnitOfWorkDep,
     upstream: UpstreamDep,
     principal: AdminOrOrganiser,
     managed: ManagedAward,
@@ -244,16 +196,7 @@ async def retry_award(
     recorded once). A `sent` award is answered as it is. An award awaiting confirmation, or
     declined, is never sent: 409 (confirm it first). Registry down: 503 problem, the award
     stays `failed`."""
-    award, stage = managed.award, managed.stage
-    if award.state in (DeliveryState.awaiting_confirmation, DeliveryState.declined):
-        raise Conflict(
-            f"Award {award.id} is {award.state.value}: it is sent only once an organiser "
-            "confirms it (POST /v1/awards/{award_id}:confirm).",
-            state=award.state.value,
-        )
-    if award.state is not DeliveryState.sent:
-        await flows.deliver(sessionmaker, upstream, stage, principal, award_ids=[award.id])
-    return await _current(sessionmaker, award.id)
+    return await flows.retry(uow, upstream, managed.stage, managed.award, principal)
 
 
 @router.post(
@@ -264,7 +207,7 @@ async def retry_award(
     responses=error_responses(401, 403, 404, 409, 422, 502, 503, 504),
 )
 async def confirm_award(
-    sessionmaker: SessionMakerDep,
+    uow: UnitOfWorkDep,
     upstream: UpstreamDep,
     principal: AdminOrOrganiser,
     managed: ManagedAward,
@@ -276,7 +219,7 @@ async def confirm_award(
     at once (state `sent`, `award.granted`); if the registry is down it stays `failed` and the
     awards sweeper sends it later. Sends `award.confirmed`. 409 unless awaiting confirmation."""
     await flows.decide(
-        sessionmaker,
+        uow,
         upstream,
         managed.stage,
         managed.award.id,
@@ -284,7 +227,7 @@ async def confirm_award(
         reason=data.reason,
         principal=principal,
     )
-    return await _current(sessionmaker, managed.award.id)
+    return await flows.current(uow, managed.award.id)
 
 
 @router.post(
@@ -295,7 +238,7 @@ async def confirm_award(
     responses=error_responses(401, 403, 404, 409, 422, 502, 503, 504),
 )
 async def decline_award(
-    sessionmaker: SessionMakerDep,
+    uow: UnitOfWorkDep,
     upstream: UpstreamDep,
     principal: AdminOrOrganiser,
     managed: ManagedAward,
@@ -304,7 +247,7 @@ async def decline_award(
     """Refuse an award awaiting confirmation, with the reason: it becomes `declined` and is
     never sent to the registry. Sends `award.declined`. 409 unless awaiting confirmation."""
     await flows.decide(
-        sessionmaker,
+        uow,
         upstream,
         managed.stage,
         managed.award.id,
@@ -312,7 +255,7 @@ async def decline_award(
         reason=data.reason,
         principal=principal,
     )
-    return await _current(sessionmaker, managed.award.id)
+    return await flows.current(uow, managed.award.id)
 
 
 # -- standing rules of a level ---------------------------------------------------------------

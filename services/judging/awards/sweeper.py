@@ -13,10 +13,10 @@ import asyncio
 import logging
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.judging.awards import flows, jobs
 from services.judging.upstream import Upstream, upstream_for
+from shared.db import UnitOfWork
 
 log = logging.getLogger("judging.awards.sweeper")
 
@@ -24,16 +24,14 @@ log = logging.getLogger("judging.awards.sweeper")
 BATCH = 10
 
 
-async def sweep(
-    sessionmaker: async_sessionmaker[AsyncSession], upstream: Upstream, retry_seconds: float
-) -> int:
+async def sweep(uow: UnitOfWork, upstream: Upstream, retry_seconds: float) -> int:
     """Run every due award job once; the number of jobs run."""
     done = 0
     while True:
-        async with sessionmaker() as session, session.begin():
+        async with uow.transaction() as session:
             claimed = await jobs.claim_due(session, BATCH)
         for stage_id, attempts in claimed:
-            await flows.run_job(sessionmaker, upstream, stage_id, attempts, None, retry_seconds)
+            await flows.run_job(uow, upstream, stage_id, attempts, None, retry_seconds)
         done += len(claimed)
         if len(claimed) < BATCH:
             return done
@@ -51,6 +49,6 @@ async def run(app: FastAPI) -> None:
         except TimeoutError:
             pass
         try:
-            await sweep(app.state.sessionmaker, upstream_for(app), settings.award_retry_seconds)
+            await sweep(app.state.uow, upstream_for(app), settings.award_retry_seconds)
         except Exception:  # the database away: try again next round
             log.exception("award sweep failed")

@@ -33,11 +33,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.judging.results import schemas
 from services.judging.results.service import PUBLIC
+from shared.db import UnitOfWork
 from shared.errors import NotFound
 from shared.models.judging import ResultEntry, ResultStatus, StageResult
 
@@ -143,30 +144,26 @@ class LeaderboardCache:
         finally:
             del self.pending[key]
 
-    async def _version(
-        self, factory: async_sessionmaker[AsyncSession], stage_id: uuid.UUID
-    ) -> _Version:
+    async def _version(self, uow: UnitOfWork, stage_id: uuid.UUID) -> _Version:
         cached = self.versions.get(stage_id)
         if cached is not None and clock() - cached.checked < self.freshness:
             return cached
-        return await self._reread(factory, stage_id)
+        return await self._reread(uow, stage_id)
 
-    async def _reread(
-        self, factory: async_sessionmaker[AsyncSession], stage_id: uuid.UUID
-    ) -> _Version:
+    async def _reread(self, uow: UnitOfWork, stage_id: uuid.UUID) -> _Version:
         generation = self.generations.get(stage_id, 0)
         found: _Version = await self._once(
             ("version", stage_id, generation),
-            lambda: self._read_version(factory, stage_id, generation),
+            lambda: self._read_version(uow, stage_id, generation),
         )
         return found
 
     async def _read_version(
-        self, factory: async_sessionmaker[AsyncSession], stage_id: uuid.UUID, generation: int
+        self, uow: UnitOfWork, stage_id: uuid.UUID, generation: int
     ) -> _Version:
         now = clock()  # before the query: the age bound counts from here
         self.version_reads += 1
-        async with factory() as session:
+        async with uow.autocommit() as session:
             row = (
                 await session.execute(
                     select(StageResult.id, StageResult.version, StageResult.status)
@@ -205,11 +202,11 @@ class LeaderboardCache:
             self.boards.move_to_end(key)
         return board, age >= self.freshness / 2
 
-    def refresh_soon(self, factory: async_sessionmaker[AsyncSession], stage_id: uuid.UUID) -> None:
+    def refresh_soon(self, uow: UnitOfWork, stage_id: uuid.UUID) -> None:
         """Re-read the stage's version in the background (once at a time per stage)."""
         if stage_id in self.refreshing:
             return
-        task = asyncio.get_running_loop().create_task(self._reread(factory, stage_id))
+        task = asyncio.get_running_loop().create_task(self._reread(uow, stage_id))
         self.refreshing[stage_id] = task
 
         def done(t: asyncio.Task[Any]) -> None:
@@ -226,13 +223,13 @@ class LeaderboardCache:
 
     async def get(
         self,
-        factory: async_sessionmaker[AsyncSession],
+        uow: UnitOfWork,
         stage_id: uuid.UUID,
         *,
         offset: int,
         limit: int,
     ) -> Board:
-        current = await self._version(factory, stage_id)
+        current = await self._version(uow, stage_id)
         if current.key is None or current.result_id is None:
             raise NotFound(f"Stage {stage_id} has no published results yet.")
         key = (stage_id, *current.key, offset, limit)
@@ -241,9 +238,7 @@ class LeaderboardCache:
             self.boards.move_to_end(key)
             return board
         result_id = current.result_id
-        board = await self._once(
-            key, lambda: _build(factory, result_id, offset=offset, limit=limit)
-        )
+        board = await self._once(key, lambda: _build(uow, result_id, offset=offset, limit=limit))
         if key not in self.boards:
             self.builds += 1
         self.boards[key] = board
@@ -252,10 +247,8 @@ class LeaderboardCache:
         return board
 
 
-async def _build(
-    factory: async_sessionmaker[AsyncSession], result_id: uuid.UUID, *, offset: int, limit: int
-) -> Board:
-    async with factory() as session:
+async def _build(uow: UnitOfWork, result_id: uuid.UUID, *, offset: int, limit: int) -> Board:
+    async with uow.autocommit() as session:
         result = await session.get(StageResult, result_id)
         if result is None:  # pragma: no cover - versions are never deleted
             raise NotFound(f"Result {result_id} vanished.")
@@ -391,7 +384,7 @@ class LeaderboardFastPath:
         cache = cache_of(state)
         board, stale_soon = cache.peek(stage_id, *page)
         if stale_soon:
-            cache.refresh_soon(state.sessionmaker, stage_id)
+            cache.refresh_soon(state.uow, stage_id)
         if board is not None:
             cache.fast_answers += 1
         return board

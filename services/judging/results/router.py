@@ -18,7 +18,7 @@ from services.judging.results import leaderboard, schemas, service
 from services.judging.upstream import StageInfo, UpstreamDep
 from shared.auth.deps import AdminOrOrganiser, CurrentPrincipal
 from shared.concurrency import IfMatchHeader, etag
-from shared.db import SessionDep
+from shared.db import SessionDep, UnitOfWorkDep
 from shared.errors import Forbidden, NotFound, error_responses
 from shared.models.judging import ResultStatus
 from shared.pagination import CursorQuery, LimitQuery, Page
@@ -187,6 +187,7 @@ async def finalise(
     request: Request,
     background: BackgroundTasks,
     session: SessionDep,
+    uow: UnitOfWorkDep,
     upstream: UpstreamDep,
     stage: ManagedStage,
     principal: AdminOrOrganiser,
@@ -204,7 +205,7 @@ async def finalise(
     _invalidate(request, session, stage.id)
     background.add_task(
         award_flows.award_final_results,
-        request.app.state.sessionmaker,
+        uow,
         upstream,
         stage,
         principal,
@@ -305,6 +306,7 @@ async def verify(
 )
 async def get_leaderboard(
     request: Request,
+    uow: UnitOfWorkDep,
     stage_id: uuid.UUID,
     offset: Annotated[int, Query(ge=0, le=leaderboard.MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=leaderboard.MAX_LIMIT)] = leaderboard.DEFAULT_LIMIT,
@@ -320,7 +322,7 @@ async def get_leaderboard(
     # Cached and fresh boards are answered before routing (leaderboard.LeaderboardFastPath);
     # this reads the version and builds the board when they are not.
     board = await leaderboard.cache_of(request.app.state).get(
-        request.app.state.sessionmaker, stage_id, offset=offset, limit=limit
+        uow, stage_id, offset=offset, limit=limit
     )
     if leaderboard.etag_matches(if_none_match, board.etag):
         return Response(status_code=304, headers=board.headers)
@@ -347,6 +349,7 @@ async def get_leaderboard(
 )
 async def stream_leaderboard(
     request: Request,
+    uow: UnitOfWorkDep,
     stage_id: uuid.UUID,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> StreamingResponse:
@@ -355,8 +358,7 @@ async def stream_leaderboard(
     keep proxies from closing the connection, and ends once the results are final. 404 before
     the results are published."""
     cache = leaderboard.cache_of(request.app.state)
-    factory = request.app.state.sessionmaker
-    first = await cache.get(factory, stage_id, offset=0, limit=limit)
+    first = await cache.get(uow, stage_id, offset=0, limit=limit)
 
     async def events() -> AsyncIterator[bytes]:
         board = first
@@ -382,7 +384,7 @@ async def stream_leaderboard(
                 return
             await asyncio.sleep(STREAM_POLL_SECONDS)
             quiet += STREAM_POLL_SECONDS
-            board = await cache.get(factory, stage_id, offset=0, limit=limit)
+            board = await cache.get(uow, stage_id, offset=0, limit=limit)
 
     return StreamingResponse(
         events(),

@@ -14,7 +14,7 @@ from services.judging.upstream import UpstreamDep
 from shared.auth.deps import AdminOrOrganiser, AdminOrOrganiserOrService, require
 from shared.auth.principal import Principal, Role
 from shared.concurrency import IfMatchHeader, TransitionIfMatchHeader, etag
-from shared.db import SessionDep
+from shared.db import SessionDep, UnitOfWorkDep
 from shared.errors import error_responses
 from shared.pagination import CursorQuery, LimitQuery, Page
 
@@ -84,6 +84,7 @@ async def get_sheet(
 )
 async def put_sheet(
     request: Request,
+    uow: UnitOfWorkDep,
     upstream: UpstreamDep,
     principal: JudgeSelf,
     stage_id: uuid.UUID,
@@ -101,24 +102,16 @@ async def put_sheet(
     blocks). 409 once the marks are locked by sign-off or the panel lock: only an appeal can
     reopen them. Every change is kept in the score history."""
     stage = await upstream.stage(stage_id, max_age=STAGE_MAX_AGE)
-    try:
-        if not request.app.state.settings.score_fast_path:
-            raise service.Fallback
-        sheet = await service.put_sheet_fast(
-            request.app.state.autocommit_engine,
-            upstream,
-            stage,
-            blind_code,
-            data,
-            if_match,
-            principal,
-        )
-    except service.Fallback:
-        # the general path, in one transaction (as SessionDep gives)
-        async with request.app.state.sessionmaker() as session, session.begin():
-            sheet = await service.put_sheet(
-                session, upstream, stage, blind_code, data, if_match, principal
-            )
+    sheet = await service.write_sheet(
+        uow,
+        upstream,
+        stage,
+        blind_code,
+        data,
+        if_match,
+        principal,
+        fast_path=request.app.state.settings.score_fast_path,
+    )
     return _json(sheet)
 
 
@@ -131,6 +124,7 @@ async def put_sheet(
 )
 async def submit_sheet(
     request: Request,
+    uow: UnitOfWorkDep,
     upstream: UpstreamDep,
     principal: JudgeSelf,
     stage_id: uuid.UUID,
@@ -142,18 +136,15 @@ async def submit_sheet(
     marks count for disagreement flags. Submitting again answers the sheet unchanged. Marks can
     still be corrected until they are locked."""
     stage = await upstream.stage(stage_id, max_age=STAGE_MAX_AGE)
-    try:
-        if not request.app.state.settings.score_fast_path:
-            raise service.Fallback
-        sheet = await service.submit_sheet_fast(
-            request.app.state.autocommit_engine, upstream, stage, blind_code, if_match, principal
-        )
-    except service.Fallback:
-        # the general path, in one transaction (as SessionDep gives)
-        async with request.app.state.sessionmaker() as session, session.begin():
-            sheet = await service.submit_sheet(
-                session, upstream, stage, blind_code, if_match, principal
-            )
+    sheet = await service.write_submission(
+        uow,
+        upstream,
+        stage,
+        blind_code,
+        if_match,
+        principal,
+        fast_path=request.app.state.settings.score_fast_path,
+    )
     return _json(sheet)
 
 

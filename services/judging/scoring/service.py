@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import any_, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.judging.conflicts.service import declared_conflicts, judge_relations, reasons_for
 from services.judging.judges.service import judge_of
@@ -40,6 +40,7 @@ from services.judging.upstream import EntryFacts, StageInfo, Upstream
 from shared import audit, outbox
 from shared.auth.principal import Principal
 from shared.concurrency import check_if_match, check_transition_if_match, etag
+from shared.db import UnitOfWork
 from shared.errors import (
     Conflict,
     FieldError,
@@ -397,7 +398,7 @@ def _if_match(if_match: str | None) -> tuple[bool, bool, list[int]]:
 
 
 async def _fast_call(
-    engine: AsyncEngine,
+    uow: UnitOfWork,
     upstream: Upstream,
     stage: StageInfo,
     principal: Principal,
@@ -405,8 +406,8 @@ async def _fast_call(
     sql: str,
     *rest: Any,
 ) -> Any:
-    """Run a sheet function for the caller (`engine` without transactions): its row, or
-    `Fallback` when it declines. No connection is held while the registry is asked."""
+    """Run a sheet function for the caller (outside any transaction): its row, or `Fallback`
+    when it declines. No connection is held while the registry is asked."""
     sub = principal.sub
     known = sub in _WORKER_OF
     worker_id = _WORKER_OF.get(sub)
@@ -415,7 +416,7 @@ async def _fast_call(
     for _ in range(2):
         related = list(await upstream.relations(worker_id)) if worker_id is not None else []
         params = (stage.id, sub, blind_code, worker_id, known, related, local, *rest)
-        async with engine.connect() as conn:
+        async with uow.connection() as conn:
             # Straight to asyncpg (its prepared statement, one round trip): SQLAlchemy's
             # statement and result layers cost more CPU here than the function call itself.
             raw = await conn.get_raw_connection()
@@ -481,19 +482,19 @@ def _check_outcome(row: Any, blind_code: str, if_match: str | None) -> None:
         raise Fallback
 
 
-async def _scheme_fast(engine: AsyncEngine, stage_id: uuid.UUID) -> SchemeInfo:
+async def _scheme_fast(uow: UnitOfWork, stage_id: uuid.UUID) -> SchemeInfo:
     """The stage's scheme: from this process's frozen ones, else read (outside a
     transaction: `judging_put_sheet` checks it is still the current version when it freezes
     it)."""
     cached = _FROZEN.get(stage_id)
     if cached is not None:
         return cached
-    async with AsyncSession(engine) as session:
+    async with uow.autocommit() as session:
         return await _scheme(session, stage_id)
 
 
 async def put_sheet_fast(
-    engine: AsyncEngine,
+    uow: UnitOfWork,
     upstream: Upstream,
     stage: StageInfo,
     blind_code: str,
@@ -502,14 +503,14 @@ async def put_sheet_fast(
     principal: Principal,
 ) -> schemas.ScoreSheet:
     try:
-        scheme = await _scheme_fast(engine, stage.id)
+        scheme = await _scheme_fast(uow, stage.id)
     except Conflict:
         raise Fallback from None  # no scheme: the general path answers in order
     if _validate(data.marks, scheme.by_code):
         raise Fallback  # bad marks get their 422 after the checks that come first
     given, any_, versions = _if_match(if_match)
     row = await _fast_call(
-        engine,
+        uow,
         upstream,
         stage,
         principal,
@@ -553,7 +554,7 @@ async def put_sheet_fast(
 
 
 async def submit_sheet_fast(
-    engine: AsyncEngine,
+    uow: UnitOfWork,
     upstream: Upstream,
     stage: StageInfo,
     blind_code: str,
@@ -561,14 +562,14 @@ async def submit_sheet_fast(
     principal: Principal,
 ) -> schemas.ScoreSheet:
     try:
-        scheme = await _scheme_fast(engine, stage.id)
+        scheme = await _scheme_fast(uow, stage.id)
     except Conflict:
         raise Fallback from None
     if not scheme.frozen:
         raise Fallback  # nothing marked yet: the general path names what is missing
     given, any_, versions = _if_match(if_match)
     row = await _fast_call(
-        engine,
+        uow,
         upstream,
         stage,
         principal,
@@ -593,6 +594,48 @@ async def submit_sheet_fast(
     )
     _check_outcome(row, blind_code, if_match)
     return _fast_sheet(row, stage, blind_code, scheme)
+
+
+async def write_sheet(
+    uow: UnitOfWork,
+    upstream: Upstream,
+    stage: StageInfo,
+    blind_code: str,
+    data: schemas.ScoreSheetUpdate,
+    if_match: str | None,
+    principal: Principal,
+    *,
+    fast_path: bool,
+) -> schemas.ScoreSheet:
+    """A judge's marks: by the fast path when it is on (setting SCORE_FAST_PATH) and applies,
+    else by `put_sheet` in one transaction, committed before the answer."""
+    if fast_path:
+        try:
+            return await put_sheet_fast(uow, upstream, stage, blind_code, data, if_match, principal)
+        except Fallback:
+            pass
+    async with uow.transaction() as session:
+        return await put_sheet(session, upstream, stage, blind_code, data, if_match, principal)
+
+
+async def write_submission(
+    uow: UnitOfWork,
+    upstream: Upstream,
+    stage: StageInfo,
+    blind_code: str,
+    if_match: str | None,
+    principal: Principal,
+    *,
+    fast_path: bool,
+) -> schemas.ScoreSheet:
+    """A judge's submission: as `write_sheet`, by the fast path or by `submit_sheet`."""
+    if fast_path:
+        try:
+            return await submit_sheet_fast(uow, upstream, stage, blind_code, if_match, principal)
+        except Fallback:
+            pass
+    async with uow.transaction() as session:
+        return await submit_sheet(session, upstream, stage, blind_code, if_match, principal)
 
 
 # --- a judge's sheet -------------------------------------------------------------------------
