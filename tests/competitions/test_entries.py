@@ -664,3 +664,30 @@ async def test_a_batch_that_fails_as_a_whole_is_retried_one_registration_at_a_ti
         f"/v1/events/{event['id']}/entries", params={"limit": 50}, headers=admin_headers
     )
     assert len(listed.json()["items"]) == 10  # each registration written exactly once
+
+
+async def test_with_the_read_model_registration_needs_no_service_token(
+    settings: Settings, admin_headers: dict[str, str], services: Services
+) -> None:
+    """The read model takes the registry off registration's path entirely: not even the
+    service's own token is fetched (it was, eagerly, so a registration right after a restart,
+    before the warm-up had the token, failed 503 with the registry down). Through the
+    registry's API (ELIGIBILITY_READ_MODEL=false) the token is needed: refused credentials
+    are a 502 naming the registry, and nothing is written."""
+    from tests.conftest import running_services
+
+    wrong = settings.model_copy(update={"service_client_secret": "not-the-service-secret"})
+    async with running_services(wrong) as refused:
+        event = await open_event(refused, admin_headers)
+        worker_id = await worker(refused)
+        response = await enter(refused, admin_headers, event, worker_id=str(worker_id))
+        if settings.eligibility_read_model:
+            assert response.status_code == 201, response.text
+            assert response.json()["status"] == "approved"
+            return
+        problem = assert_problem(response, 502)
+        assert problem["service"] == "registry"
+        listed = await refused.competitions.get(
+            f"/v1/events/{event['id']}/entries", headers=admin_headers
+        )
+        assert listed.json()["items"] == []

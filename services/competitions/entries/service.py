@@ -356,6 +356,10 @@ async def _check_achievements(
             candidate.fail("achievement_team", "not in the achievement's team", worker_id)
 
 
+async def _resolve(token: str | Callable[[], Awaitable[str]]) -> str:
+    return token if isinstance(token, str) else await token()
+
+
 class Loaded(NamedTuple):
     """What registration reads before anything else, in one query."""
 
@@ -494,7 +498,7 @@ async def _create(
     _, [done] = await register(
         sessions,
         registry,
-        await token(),
+        token,
         event_id,
         [candidate],
         principal,
@@ -510,7 +514,7 @@ async def _create(
 async def register(
     sessions: Sessions,
     registry: RegistryClient,
-    token: str,
+    token: str | Callable[[], Awaitable[str]],
     event_id: uuid.UUID,
     candidates: list[Candidate],
     principal: Principal,
@@ -526,7 +530,9 @@ async def register(
     registrations for the event. `loaded`: the event and its competition, when the caller has
     them (`load_for_registration`). `read_model`: the workers' facts from the registry's read
     model (`read_facts`) rather than from `workers:batch-get` (setting ELIGIBILITY_READ_MODEL;
-    the same rules run on both)."""
+    the same rules run on both). `token`: the service's token, or how to get it: asked for
+    only when the registry is called (with the read model and no achievement, never: a
+    registration then needs no registry at all, not even for a token)."""
     if loaded is None:
         async with sessions() as session:
             event = await get_or_404(session, Event, event_id, "event")
@@ -546,8 +552,9 @@ async def register(
             async with sessions() as session:
                 facts, missing = await read_facts(session, candidates)
     else:
-        facts, missing = await fetch_facts(registry, token, candidates)
-    await _check_achievements(registry, token, candidates)
+        facts, missing = await fetch_facts(registry, await _resolve(token), candidates)
+    if any(c.achievement_id is not None for c in candidates):
+        await _check_achievements(registry, await _resolve(token), candidates)
     approve: dict[int, bool] = {}
     for i, candidate in enumerate(candidates):
         try:
