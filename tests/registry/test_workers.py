@@ -421,6 +421,12 @@ async def test_competition_promotion_is_idempotent_and_needs_a_machine_scope(
         url, json={**body, "to_grade": "senior_technician"}, headers=bearer(token)
     )
     assert_problem(other, 409)
+    future = await services.registry.put(
+        "/v1/internal/grade-promotions/result:later-1",
+        json={**body, "effective_date": (clock.today() + timedelta(days=1)).isoformat()},
+        headers=bearer(token),
+    )
+    assert assert_problem(future, 422)["errors"][0]["field"] == "effective_date"
     skip = await services.registry.put(
         "/v1/internal/grade-promotions/result:def-456",
         json={**body, "to_grade": "principal_technician"},
@@ -474,6 +480,17 @@ async def test_transfer_status_and_timeline_in_order(
         headers=admin_headers,
     )
     assert assert_problem(bad_date, 422)["errors"][0]["field"] == "date"
+    # Nor in the future: the file would show now an employer the worker does not have yet.
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    future = await services.registry.post(
+        url + "/transfers",
+        json={"to_enterprise_id": other["id"], "date": tomorrow},
+        headers=admin_headers,
+    )
+    error = assert_problem(future, 422)["errors"][0]
+    assert (error["field"], error["message"]) == ("date", "in the future")
+    unchanged = (await services.registry.get(url, headers=admin_headers)).json()
+    assert unchanged["enterprise_id"] == worker["enterprise_id"]
     moved = await services.registry.post(
         url + "/transfers",
         json={"to_enterprise_id": other["id"], "date": clock.today().isoformat()},

@@ -247,7 +247,7 @@ class GradeChangeCreate(BaseModel):
     )
 
     to_grade: SkillGrade
-    effective_date: date
+    effective_date: date = Field(description="Today or earlier (Asia/Shanghai).")
     source: GradeSource = Field(
         description="`certification` (one level up, certificate required) or `correction` "
         "(admin only, any level, reason required). Competition promotions use the internal "
@@ -276,7 +276,7 @@ class CompetitionPromotion(BaseModel):
 
     worker_id: uuid.UUID
     to_grade: SkillGrade
-    effective_date: date
+    effective_date: date = Field(description="Today or earlier (Asia/Shanghai).")
     competition_id: uuid.UUID
     reason: str = Field(min_length=1, max_length=1000)
 
@@ -297,6 +297,10 @@ class GradeChange(BaseModel):
     created_at: datetime
 
 
+# A field named `date` below would shadow the type inside the class body.
+Day = date
+
+
 class Transfer(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -306,7 +310,7 @@ class Transfer(BaseModel):
     )
 
     to_enterprise_id: uuid.UUID
-    date: date
+    date: Day = Field(description="When the move took effect: today or earlier (Asia/Shanghai).")
     reason: str | None = Field(None, max_length=1000)
 
 
@@ -358,10 +362,6 @@ class CompetitionResult(BaseModel):
     prize: str | None = Field(None, pattern="^(first|second|third|merit)$")
     score: Rounded3 | None = Field(None, ge=0)
     published_at: datetime
-
-
-# A field named `date` below would shadow the type inside the class body.
-Day = date
 
 
 class WorkerEventData(BaseModel):

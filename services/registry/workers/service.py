@@ -553,11 +553,7 @@ async def change_grade(
     principal: Principal,
 ) -> GradeChange:
     """`worker`: locked and checked by the route (`ManagedWorker`)."""
-    if data.effective_date > clock.today():
-        raise InvalidInput(
-            "A grade change cannot take effect in the future.",
-            errors=[FieldError(field="effective_date", message="in the future")],
-        )
+    _not_in_future(data.effective_date, "effective_date", "A grade change")
     if data.to_grade == worker.grade:
         raise Conflict(f"The worker already holds grade {worker.grade.value}.")
     if data.source is GradeSource.certification:
@@ -613,10 +609,21 @@ async def change_grade(
     )
 
 
+def _not_in_future(day: date, field: str, what: str) -> None:
+    """The talent file records what has happened: a change dated after today (Asia/Shanghai)
+    would show now (the worker's grade or employer) what is not yet true."""
+    if day > clock.today():
+        raise InvalidInput(
+            f"{what} cannot take effect in the future; record it on or after {day}.",
+            errors=[FieldError(field=field, message="in the future")],
+        )
+
+
 async def promote_for_competition(
     session: AsyncSession, source_ref: str, data: schemas.CompetitionPromotion, principal: Principal
 ) -> tuple[GradeChange, bool]:
     """Idempotent: the same `source_ref` returns the promotion already made (created False)."""
+    _not_in_future(data.effective_date, "effective_date", "A promotion")
     existing = await session.scalar(
         select(GradeChange).where(
             GradeChange.source == GradeSource.competition, GradeChange.source_ref == source_ref
@@ -673,6 +680,7 @@ async def transfer(
     session: AsyncSession, worker: Worker, data: schemas.Transfer, principal: Principal
 ) -> Worker:
     """`worker`: locked and checked by the route (`ManagedWorker`)."""
+    _not_in_future(data.date, "date", "A move")
     target = await _enterprise(session, data.to_enterprise_id, "to_enterprise_id")
     if worker.enterprise_id == target.id:
         raise Conflict("The worker already works for this enterprise.")
