@@ -57,31 +57,31 @@ class DatabasePool:
 
     def _work(self) -> None:
         loop = asyncio.new_event_loop()
-        conn: asyncpg.Connection = loop.run_until_complete(
-            asyncpg.connect(asyncpg_dsn(self.server.admin_url))
-        )
+        conn: asyncpg.Connection | None = None
+
+        def run(sql: str) -> None:
+            nonlocal conn
+            if conn is None or conn.is_closed():  # first use, or the server closed it
+                conn = loop.run_until_complete(asyncpg.connect(asyncpg_dsn(self.server.admin_url)))
+            loop.run_until_complete(conn.execute(sql))
+
         try:
             while (job := self._jobs.get()) is not None:
                 action, name = job
                 try:
                     if action == "create":
-                        loop.run_until_complete(
-                            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
-                        )
+                        run(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
                         self._ready.put(name)
                     else:
-                        loop.run_until_complete(
-                            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                        )
+                        run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 except Exception as exc:  # handed to the test that waits for a copy
                     if action == "create":
                         self._ready.put(exc)
             while not self._ready.empty():  # made ahead, never taken
                 left = self._ready.get_nowait()
                 if isinstance(left, str):
-                    loop.run_until_complete(
-                        conn.execute(f'DROP DATABASE IF EXISTS "{left}" WITH (FORCE)')
-                    )
+                    run(f'DROP DATABASE IF EXISTS "{left}" WITH (FORCE)')
         finally:
-            loop.run_until_complete(conn.close())
+            if conn is not None:
+                loop.run_until_complete(conn.close())
             loop.close()

@@ -27,6 +27,17 @@ from tests.conftest import (
 )
 from tests.factories import credit_code, identity_number
 
+#: The worker import template's header row.
+HEADER = [
+    "姓名",
+    "身份证号",
+    "手机号",
+    "职业（工种）",
+    "统一社会信用代码",
+    "行政区划代码",
+    "技能等级",
+]
+
 
 async def wait_done(services: Services, headers: dict[str, str], job_id: str) -> dict[str, Any]:
     for _ in range(200):
@@ -91,15 +102,7 @@ async def test_broken_rows_reported_good_rows_land_nothing_twice(
     good = [identity_number() for _ in range(4)]
     bad_check = good[0][:-1] + ("0" if good[0][-1] != "0" else "1")
     rows = [
-        [
-            "姓名",
-            "身份证号",
-            "手机号",
-            "职业（工种）",
-            "统一社会信用代码",
-            "行政区划代码",
-            "技能等级",
-        ],
+        HEADER,
         ["张伟", good[0], "13805310001", "数控车工", company, "", "高级工"],  # row 2 ok
         ["李娜", good[1], "", "焊工", "", "370200", "technician"],  # row 3 ok
         ["王芳", bad_check, "", "焊工", "", "370200", "中级工"],  # row 4 check digit
@@ -163,22 +166,13 @@ async def test_imported_records_get_time_ordered_ids(
     """Bulk-written keys are UUID version 7 (migration 0060): their first 48 bits are the
     creation time in milliseconds, so a batch's keys are neighbours in every index that leads
     with them (and a later import's keys sort after an earlier one's)."""
-    header = [
-        "姓名",
-        "身份证号",
-        "手机号",
-        "职业（工种）",
-        "统一社会信用代码",
-        "行政区划代码",
-        "技能等级",
-    ]
     ids: list[list[uuid.UUID]] = []
     for name in ("早", "晚"):
         started = time.time()
         rows = [
             [f"{name}{i}", identity_number(), "", "焊工", "", "370200", "中级工"] for i in range(3)
         ]
-        job = await upload(services, admin_headers, csv_bytes([header, *rows]))
+        job = await upload(services, admin_headers, csv_bytes([HEADER, *rows]))
         assert job["inserted_rows"] == 3, job
         found = (
             await services.registry.get("/v1/workers", params={"q": name}, headers=admin_headers)
