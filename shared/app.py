@@ -16,6 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
+from shared import clock
 from shared.audit_router import router as audit_router
 from shared.auth.deps import CurrentPrincipal
 from shared.auth.revocations import AccessRevocations
@@ -33,7 +34,7 @@ from shared.errors import (
     install_error_handlers,
     problem,
 )
-from shared.examples import add_request_examples, add_response_examples
+from shared.examples import add_request_examples, add_response_examples, for_day
 from shared.idempotency import purge_expired
 from shared.logging import configure_logging
 from shared.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -299,9 +300,21 @@ def create_service_app(
     for events in webhooks:  # the OpenAPI `webhooks` section: events outside systems receive
         app.webhooks.routes.extend(events.routes)
 
+    built: dict[str, Any] = {}  # the document as built, on the day the examples were written
+
     def custom_openapi() -> dict[str, Any]:
-        if app.openapi_schema:
+        # Built once; served with its dated examples written for today (`examples.for_day`),
+        # rewritten when the day (Asia/Shanghai) changes under a running service.
+        today = clock.today()
+        if app.openapi_schema and built.get("day") == today:
             return app.openapi_schema
+        if "document" not in built:
+            built["document"] = build_openapi()
+        app.openapi_schema = for_day(built["document"], today)
+        built["day"] = today
+        return app.openapi_schema
+
+    def build_openapi() -> dict[str, Any]:
         schema = get_openapi(
             title=app.title,
             version=app.version,
@@ -321,7 +334,6 @@ def create_service_app(
         apply_conventions(schema)
         add_request_examples(schema)
         add_response_examples(schema)
-        app.openapi_schema = schema
         return schema
 
     app.openapi = custom_openapi  # type: ignore[method-assign]  # FastAPI's documented override

@@ -18,6 +18,7 @@ below. `response_example_gaps` lists the fields that had neither, for the test.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -125,14 +126,49 @@ COMPETITION_STARTS = TODAY + timedelta(days=38)
 YEAR = COMPETITION_STARTS.year
 
 
+#: Each dated example as written on `TODAY`, and how to write it on another day: the classes
+#: and routes hold the text (they are built once, at import), the served document is rewritten
+#: from here when the day changes (`for_day`).
+_DATED: dict[str, Callable[[date], str]] = {}
+
+
+def _dated(write: Callable[[date], str]) -> str:
+    text = write(TODAY)
+    _DATED.setdefault(text, write)
+    return text
+
+
 def day(offset: int = 0) -> str:
     """The date `offset` days from today, ISO 8601."""
-    return (TODAY + timedelta(days=offset)).isoformat()
+    return _dated(lambda today: (today + timedelta(days=offset)).isoformat())
 
 
 def at(offset: int, clock: str) -> str:
     """A time (`"09:00"`) on the day `offset` days from today, with Shanghai's offset."""
-    return f"{day(offset)}T{clock}:00+08:00"
+    return _dated(lambda today: f"{(today + timedelta(days=offset)).isoformat()}T{clock}:00+08:00")
+
+
+def for_day(document: Any, today: date) -> Any:
+    """`document` (an OpenAPI document, built on `TODAY`) with every dated example written for
+    `today`. A service runs for weeks: without this, its examples stayed on the day it started,
+    and "Try it out" sent a transfer dated before the employment of a worker created today, a
+    registration window that had closed. A string is rewritten only if it is exactly a value
+    `day` or `at` produced; the years in names and `year` fields stay as written (still valid
+    values, only no longer this year's after 1 January)."""
+    if today == TODAY:
+        return document
+
+    def write(value: Any) -> Any:
+        if isinstance(value, str):
+            dated = _DATED.get(value)
+            return value if dated is None else dated(today)
+        if isinstance(value, list):
+            return [write(item) for item in value]
+        if isinstance(value, dict):
+            return {key: write(item) for key, item in value.items()}
+        return value
+
+    return write(document)
 
 
 #: Offsets (days from today) of the documented competition.

@@ -10,7 +10,7 @@ through HTTP; a scan of the code keeps anyone from reading another clock for a d
 from __future__ import annotations
 
 import ast
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +120,61 @@ async def test_dates_of_today_are_shanghais_in_every_rule(
         headers=admin_headers,
     )
     assert granted.status_code == 201, granted.text
+
+
+def _strings(value: Any, path: str = "") -> dict[str, str]:
+    """Every string of a JSON document, by its path."""
+    found: dict[str, str] = {}
+    if isinstance(value, dict | list):
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            found.update(_strings(item, f"{path}/{key}"))
+    elif isinstance(value, str):
+        found[path] = value
+    return found
+
+
+def _moved(text: str, days: int) -> str | None:
+    """`text` (an ISO date, or an instant with its offset) `days` later; None if it is neither."""
+    try:
+        return (date.fromisoformat(text) + timedelta(days=days)).isoformat()
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return (moment + timedelta(days=days)).isoformat() if "T" in text else None
+
+
+@pytest.mark.parametrize("service", ["registry", "competitions", "judging"])
+async def test_the_documented_examples_follow_the_day(
+    services: Services, service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service that runs past midnight (Shanghai) documents today's dates, not the dates of
+    the day it started: a transfer "dated today" from yesterday's document was refused as
+    before the employment a worker created today began (a clean-clone run crossed midnight)."""
+    client = services.client(service)
+    written = (await client.get("/openapi.json")).json()
+    later = clock.now() + timedelta(days=3)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    served = (await client.get("/openapi.json")).json()
+
+    before, after = _strings(written), _strings(served)
+    assert before.keys() == after.keys()
+    changed = {p: (before[p], after[p]) for p in before if before[p] != after[p]}
+    # The documents have dated examples, and each one moved by exactly three days: a date
+    # stays a date, an instant keeps its time of day and offset.
+    assert changed, "no example moved with the day"
+    wrong = {p: pair for p, pair in changed.items() if _moved(pair[0], 3) != pair[1]}
+    assert not wrong
+    # No example date is left from the day the service started.
+    started = clock.today() - timedelta(days=3)
+    stale = {p: v for p, v in after.items() if "example" in p and v.startswith(started.isoformat())}
+    assert not stale
+    if service == "registry":
+        transfer = served["components"]["schemas"]["Transfer"]["examples"][0]
+        assert transfer["date"] == clock.today().isoformat()
 
 
 #: Reading a date from any clock but `shared.clock`: `date.today()`, `datetime.today()`,
