@@ -187,6 +187,12 @@ async def test_declared_conflicts_by_the_judge_and_an_organiser(
     assert found[str(w.entries["proposed"])] == ["declared"]
     listed = await services.judging.get(url, headers=w.judge_headers)
     assert [d["id"] for d in listed.json()] == [by_judge.json()["id"], by_organiser.json()["id"]]
+    # The judge learns that an organiser declared a conflict, and why, but not the entry: an
+    # entry id leads to the competitor behind a blind code. Its managers see it.
+    assert [d["entry_id"] for d in listed.json()] == [None, None]
+    assert listed.json()[1]["reason"] == "举报：曾为该选手赛前培训"
+    managed = await services.judging.get(url, headers=jinan)
+    assert [d["entry_id"] for d in managed.json()] == [None, str(w.entries["proposed"])]
 
     # Refusals change nothing.
     refusals = [

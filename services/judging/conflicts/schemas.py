@@ -88,8 +88,9 @@ class DeclaredConflict(BaseModel):
     judge_id: uuid.UUID
     worker_id: uuid.UUID | None
     entry_id: uuid.UUID | None = Field(
-        description="For a conflict declared by blind code, shown only to admins and our "
-        "services (the judge and organisers see the code)."
+        description="Shown to admins and our services, and to organisers for a conflict "
+        "declared by entry id; never to the judge (a conflict declared by blind code shows its "
+        "code and stage instead)."
     )
     stage_id: uuid.UUID | None = Field(None, description="Declared by blind code: the stage.")
     blind_code: str | None = Field(None, examples=["K7MXRA"])

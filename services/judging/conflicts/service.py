@@ -409,10 +409,14 @@ async def declare_conflict(
 
 
 def present_declared(row: DeclaredConflict, principal: Principal) -> schemas.DeclaredConflict:
-    """A declared conflict as the caller may see it: one declared by blind code keeps the entry
-    behind the code hidden except from admins and our services (as conflicts are listed)."""
+    """A declared conflict as the caller may see it. The entry behind a blind code is hidden
+    except from admins and our services (as conflicts are listed); an entry an organiser
+    declared by id is hidden from the judge (an entry id leads to the competitor), shown to
+    the judge's managers."""
     out = schemas.DeclaredConflict.model_validate(row)
-    if row.blind_code is not None and not (principal.role is Role.admin or is_internal(principal)):
+    if principal.role is Role.admin or is_internal(principal):
+        return out
+    if row.blind_code is not None or principal.role is not Role.organiser:
         out.entry_id = None
     return out
 
