@@ -6,7 +6,8 @@ organiser's locality 370100) from registration to awards, and the registry's own
 its workers (created, promoted, moved to Qingdao, mentored, honoured). The real dispatcher then
 delivers them to a receiver on loopback with two subscriptions of `["*"]`: one filtered by the
 competition, one by Jinan. Registry events about a person concern no competition (so a
-competition filter rightly drops them), except a grade promotion for a competition result.
+competition filter rightly drops them), except a grade promotion or an honour for a
+competition's result, which carry the competition.
 """
 
 from __future__ import annotations
@@ -584,6 +585,11 @@ async def test_every_event_type_reaches_competition_and_locality_subscriptions(
     assert [(d["from_locality_code"], d["locality_code"]) for d in moved] == [("370102", "370200")]
     promotions = [d for d in emitted["worker.grade_changed"] if d.get("competition_id")]
     assert [d["source"] for d in promotions] == ["competition"]
+    # The competition's honour (confirmed for one competitor) names it, and reaches the
+    # competition's subscription; the grant made in the registry without one names none.
+    honours = sorted(str(d.get("competition_id")) for d in emitted["honour.granted"])
+    assert honours == sorted(["None", competition_id])
+    assert "honour.granted" in received[by_competition["id"]]
     # Every event about the competition names its identifiers (a nomination into a provincial
     # competition names the Jinan one as its qualifier's, and Jinan as that organiser's).
     for event_type in catalogue - PERSON_EVENTS - {"worker.grade_changed"}:

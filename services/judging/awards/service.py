@@ -303,6 +303,7 @@ def _request(
                 "source": "competition_result",
                 "source_ref": ref,
                 "citation": reason,
+                "competition_id": str(stage.competition_id),
             },
         }, None
     if rule.kind is AwardKind.grade_promotion:

@@ -82,6 +82,12 @@ class HonourGrantCreate(BaseModel):
         "source and source_ref again returns the existing grant (200).",
     )
     citation: str | None = Field(None, max_length=2000, description="The citation, in Chinese.")
+    competition_id: uuid.UUID | None = Field(
+        None,
+        description="The competition the grant comes from (judging's awards send it): "
+        "`honour.granted` and `honour.revoked` carry it, so a subscription filtered by the "
+        "competition receives them.",
+    )
 
 
 class HonourGrantRevoke(BaseModel):
@@ -105,6 +111,9 @@ class HonourGrant(BaseModel):
     citation: str | None = Field(
         None, examples=[f"{ex.YEAR}年山东省职业技能大赛数控车工项目第一名"]
     )
+    competition_id: uuid.UUID | None = Field(
+        None, description="The competition the grant comes from, where it does."
+    )
     granted_by: str | None = Field(None, description="Account or machine client that granted.")
     revoked_at: datetime | None = None
     revoked_by: str | None = None
@@ -125,6 +134,9 @@ class HonourEventData(BaseModel):
     honour_code: str = Field(examples=["qilu_craftsman"])
     source: HonourSource
     source_ref: str | None = None
+    competition_id: uuid.UUID | None = Field(
+        None, description="The competition the grant comes from, where it does."
+    )
     granted_on: date | None = Field(None, description="In `honour.granted`.")
     revoked_at: datetime | None = Field(None, description="In `honour.revoked`.")
 

@@ -45,6 +45,7 @@ def _event_data(grant: HonourGrant) -> dict[str, object]:
         "honour_code": grant.honour_code,
         "source": grant.source.value,
         "source_ref": grant.source_ref,
+        **({"competition_id": str(grant.competition_id)} if grant.competition_id else {}),
     }
 
 
@@ -182,6 +183,7 @@ async def grant_honour(
         source=data.source,
         source_ref=data.source_ref,
         citation=data.citation,
+        competition_id=data.competition_id,
         granted_by=principal.sub,
     )
     session.add(grant)

@@ -127,6 +127,9 @@ class HonourGrant(Base):
     source: Mapped[HonourSource] = mapped_column(str_enum(HonourSource))
     source_ref: Mapped[str | None] = mapped_column(String(128))
     citation: Mapped[str | None] = mapped_column(Text)
+    #: The competition the grant comes from, as judging reports it (no foreign key: the
+    #: registry does not read the competitions service's tables); carried by its events.
+    competition_id: Mapped[uuid.UUID | None] = mapped_column()
     granted_by: Mapped[str | None] = mapped_column(String(64))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_by: Mapped[str | None] = mapped_column(String(64))
