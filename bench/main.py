@@ -52,12 +52,13 @@ import argparse
 import asyncio
 import contextlib
 import json
+import re
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -157,6 +158,8 @@ class Results:
     benchmarks: dict[str, dict[str, Any]] = field(default_factory=dict)
     explain: dict[str, Any] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    #: The server's settings that bound bulk writes, as the run found them (`SERVER_SETTINGS`).
+    settings: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -238,6 +241,61 @@ async def sql(database_url: str, statement: str) -> None:
         await conn.execute(statement)
     finally:
         await conn.close()
+
+
+#: Settings that decide how fast a bulk load is on a given server; saved with each run.
+SERVER_SETTINGS = ("shared_buffers", "max_wal_size", "checkpoint_timeout", "maintenance_work_mem")
+WAL_SIZE = re.compile(r"^[1-9][0-9]*(MB|GB)$")
+
+
+async def server_settings(database_url: str) -> dict[str, str]:
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        rows = await conn.fetch(
+            "SELECT name, setting, unit FROM pg_settings WHERE name = ANY($1::text[])",
+            list(SERVER_SETTINGS),
+        )
+    finally:
+        await conn.close()
+    return {r["name"]: f"{r['setting']}{' ' + r['unit'] if r['unit'] else ''}" for r in rows}
+
+
+@contextlib.asynccontextmanager
+async def wal_size(database_url: str, size: str | None) -> AsyncIterator[None]:
+    """`--max-wal-size`: the server's `max_wal_size` raised for the run and put back after
+    (ALTER SYSTEM and a reload: superuser). At 10,000,000 workers a server left at 1 GB
+    checkpoints every few seconds of the import, each checkpoint making the next change to
+    every index page write a whole-page image, and the run is the disk's, not the import's."""
+    if size is None:
+        yield
+        return
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        row = await conn.fetchrow(
+            "SELECT setting, unit, sourcefile FROM pg_settings WHERE name = 'max_wal_size'"
+        )
+        assert row is not None
+        before = f"{row['setting']}{row['unit'] or ''}"
+        restore = (
+            f"ALTER SYSTEM SET max_wal_size = '{before}'"
+            if (row["sourcefile"] or "").endswith("postgresql.auto.conf")
+            else "ALTER SYSTEM RESET max_wal_size"
+        )
+        await conn.execute(f"ALTER SYSTEM SET max_wal_size = '{size}'")  # checked: WAL_SIZE
+        await conn.execute("SELECT pg_reload_conf()")
+    finally:
+        await conn.close()
+    log(f"max_wal_size {before} -> {size} for this run")
+    try:
+        yield
+    finally:
+        conn = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            await conn.execute(restore)
+            await conn.execute("SELECT pg_reload_conf()")
+        finally:
+            await conn.close()
+        log(f"max_wal_size back to {before}")
 
 
 async def checkpoint(database_url: str) -> None:
@@ -471,10 +529,12 @@ async def _run(args: argparse.Namespace) -> Results:
     database_url = server.url_for(database)
     log(f"Database {database} on {server.kind}; migrating...")
     try:
-        with tempfile.TemporaryDirectory(prefix="skills-bench-") as tmp:
-            work = Path(tmp)
-            await asyncio.to_thread(upgrade_head, database_url)
-            await bench_all(results, sizes, database_url, work, args.only)
+        async with wal_size(database_url, args.max_wal_size):
+            results.settings = await server_settings(database_url)
+            with tempfile.TemporaryDirectory(prefix="skills-bench-") as tmp:
+                work = Path(tmp)
+                await asyncio.to_thread(upgrade_head, database_url)
+                await bench_all(results, sizes, database_url, work, args.only)
     finally:
         await server.drop_database(database)
         server.close()
@@ -817,6 +877,12 @@ def save(results: Results, directory: Path = RESULTS_DIR) -> Path:
     return path
 
 
+def _wal_size(text: str) -> str:
+    if not WAL_SIZE.match(text):
+        raise argparse.ArgumentTypeError(f"{text!r}: a size in MB or GB, such as 16GB")
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
@@ -842,6 +908,13 @@ def main(argv: list[str] | None = None) -> int:
         help="fill the workers table in SQL instead of importing it: search and list figures "
         "only (bench/scale.py)",
     )
+    parser.add_argument(
+        "--max-wal-size",
+        type=_wal_size,
+        metavar="SIZE",
+        help="raise the server's max_wal_size for the run, e.g. 16GB (ALTER SYSTEM, put back "
+        "after; superuser): the 10m import on a server left at 1 GB is bound by checkpoints",
+    )
     parser.add_argument("--rows", type=int, help="override the number of workers")
     parser.add_argument("--duration", type=float, help="override the load duration, seconds")
     parser.add_argument("--registrations", type=int, help="override the registration burst's N")
@@ -859,6 +932,7 @@ def main(argv: list[str] | None = None) -> int:
         return scale.main(args, _run, console)
     results = asyncio.run(_run(args))
     console.print(render(results))
+    console.print("Server: " + ", ".join(f"{k} {v}" for k, v in results.settings.items()))
     if (memory := bench_memory.table(results.benchmarks)) is not None:
         console.print(memory)
     for name in ("search", "list") if results.explain else ():

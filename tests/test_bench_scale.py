@@ -42,3 +42,29 @@ def test_the_curve_table_shows_each_size_and_missing_parts() -> None:
     text = console.export_text()
     for expected in ("10,000,000", "3.0 ms CPU/req", "time ratio 2.00"):
         assert expected in text
+
+
+async def test_max_wal_size_is_raised_for_the_run_and_put_back(database_url: str) -> None:
+    """`--max-wal-size`: the server's setting inside the run, and the one it had after."""
+    import asyncpg
+
+    from bench.main import _wal_size, server_settings, wal_size
+    from shared.dbserver import asyncpg_dsn
+
+    for bad in ("16", "1TB", "0GB", "16GB; DROP TABLE workers"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            _wal_size(bad)
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        if not await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"):
+            pytest.skip("ALTER SYSTEM needs a superuser")
+        before = await conn.fetchval("SHOW max_wal_size")
+    finally:
+        await conn.close()
+    async with wal_size(database_url, _wal_size("3GB")):
+        assert (await server_settings(database_url))["max_wal_size"] == "3072 MB"
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        assert await conn.fetchval("SHOW max_wal_size") == before
+    finally:
+        await conn.close()
