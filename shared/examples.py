@@ -138,14 +138,18 @@ def _dated(write: Callable[[date], str]) -> str:
     return text
 
 
+def _day_after(today: date, offset: int) -> str:
+    return (today + timedelta(days=offset)).isoformat()
+
+
 def day(offset: int = 0) -> str:
     """The date `offset` days from today, ISO 8601."""
-    return _dated(lambda today: (today + timedelta(days=offset)).isoformat())
+    return _dated(lambda today: _day_after(today, offset))
 
 
 def at(offset: int, clock: str) -> str:
     """A time (`"09:00"`) on the day `offset` days from today, with Shanghai's offset."""
-    return _dated(lambda today: f"{(today + timedelta(days=offset)).isoformat()}T{clock}:00+08:00")
+    return _dated(lambda today: f"{_day_after(today, offset)}T{clock}:00+08:00")
 
 
 def for_day(document: Any, today: date) -> Any:
