@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import random
+from itertools import islice
 from pathlib import Path
 
 from tests.factories import chinese_name, identity_number
@@ -60,3 +61,21 @@ def write_workers_csv(path: Path, rows: int, seed: int = 20261125) -> Path:
                 ]
             )
     return path
+
+
+def split_csv(path: Path, part_rows: int) -> list[Path]:
+    """The file cut into files of at most `part_rows` data rows, each with the header, as an
+    organiser uploads a register larger than one upload allows (`TABLE_MAX_ROWS`,
+    `IMPORT_MAX_BYTES`). A file that fits is returned as it is."""
+    parts: list[Path] = []
+    with path.open(encoding="utf-8", newline="") as fh:
+        header = fh.readline()
+        while lines := list(islice(fh, part_rows)):
+            if not parts and len(lines) < part_rows:
+                return [path]
+            part = path.with_name(f"{path.stem}.{len(parts) + 1:02d}{path.suffix}")
+            with part.open("w", encoding="utf-8", newline="") as out:
+                out.write(header)
+                out.writelines(lines)
+            parts.append(part)
+    return parts

@@ -81,7 +81,7 @@ async def prepare(
     if have < n:
         csv_path = write_workers_csv(work / "registration-workers.csv", n, seed=n)
         _, job_id = await create_admin_and_job(database_url, csv_path.read_bytes(), key_dir)
-        done = await imports.run_ours(database_url, key_dir, job_id)
+        done = await imports.run_ours(database_url, key_dir, [job_id])
         if done["status"] != "completed":
             raise RuntimeError(f"importing the workers failed: {done}")
         # The import ran without the registry's statistics folder: fold its deltas now
