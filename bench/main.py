@@ -602,7 +602,10 @@ async def bench_workers(run: Run) -> None:
     # One upload holds at most TABLE_MAX_ROWS rows and IMPORT_MAX_BYTES bytes: a larger
     # register goes in as several files, as an organiser would send it.
     job_ids = []
-    limit = Settings().import_max_bytes
+    settings = Settings()
+    limit = settings.import_max_bytes
+    if sizes.import_part_rows > settings.table_max_rows:
+        raise RuntimeError(f"--import-part-rows is over TABLE_MAX_ROWS ({settings.table_max_rows})")
     for part in await asyncio.to_thread(split_csv, csv_path, sizes.import_part_rows):
         content = await asyncio.to_thread(part.read_bytes)
         if len(content) > limit:

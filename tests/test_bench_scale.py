@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import csv
+from pathlib import Path
 
 import pytest
 from rich.console import Console
 
 from bench import scale
+from bench.data import COLUMNS, split_csv, write_workers_csv
 from bench.main import Sizes
 
 
@@ -68,3 +71,18 @@ async def test_max_wal_size_is_raised_for_the_run_and_put_back(database_url: str
         assert await conn.fetchval("SHOW max_wal_size") == before
     finally:
         await conn.close()
+
+
+def test_a_register_larger_than_one_upload_is_cut_into_files(tmp_path: Path) -> None:
+    """`--size 10m`: one 10,000,000-row file is over TABLE_MAX_ROWS and IMPORT_MAX_BYTES, so
+    the import sends it as files of `import_part_rows`, each with the header, none lost."""
+    whole = write_workers_csv(tmp_path / "workers.csv", 25)
+    assert split_csv(whole, 30) == [whole]  # fits: sent as it is
+    parts = split_csv(whole, 10)
+    assert [p.name for p in parts] == ["workers.01.csv", "workers.02.csv", "workers.03.csv"]
+    read = [list(csv.reader(p.open(encoding="utf-8"))) for p in parts]
+    assert all(rows[0] == COLUMNS for rows in read)
+    assert [len(rows) - 1 for rows in read] == [10, 10, 5]
+    original = list(csv.reader(whole.open(encoding="utf-8")))
+    assert [row for rows in read for row in rows[1:]] == original[1:]
+    assert Sizes.of(False).import_part_rows <= 1_048_576  # TABLE_MAX_ROWS' default
