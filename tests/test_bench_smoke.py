@@ -17,7 +17,7 @@ from bench import (
     statistics,
     webhooks,
 )
-from bench.data import SEARCH_TERMS, write_workers_csv
+from bench.data import SEARCH_TERMS, split_csv, write_workers_csv
 from bench.main import create_admin_and_job, explain, http_urls
 from bench.servers import server_env, start_baseline, stop
 
@@ -29,11 +29,17 @@ async def test_import_both_ways_then_load_the_baseline_app(
     database_url: str, tmp_path: Path
 ) -> None:
     csv_path = write_workers_csv(tmp_path / "workers.csv", ROWS)
-    _, job_id = await create_admin_and_job(database_url, csv_path.read_bytes(), tmp_path / "keys")
+    # Sent as two files, one job each, as the 10M point sends its register.
+    job_ids = [
+        (await create_admin_and_job(database_url, part.read_bytes(), tmp_path / "keys"))[1]
+        for part in split_csv(csv_path, ROWS // 2)
+    ]
 
-    ours = await imports.run_ours(database_url, tmp_path / "keys", job_id)
+    ours = await imports.run_ours(database_url, tmp_path / "keys", job_ids)
     assert ours["status"] == "completed"
     assert (ours["rows"], ours["errors"], ours["duplicates"]) == (ROWS, 0, 0)
+    assert ours["files"] == 2
+    assert len(ours["seconds_per_file"]) == 2
     assert ours["peak_rss_kib"] > 0
     baseline = await imports.run_baseline(database_url, csv_path)
     assert baseline["rows"] == ROWS
@@ -165,7 +171,7 @@ async def test_statistics_bench_sides_agree_and_a_new_worker_appears(
     monkeypatch.setenv("ARGON2_MEMORY_KIB", "1024")
     csv_path = write_workers_csv(tmp_path / "workers.csv", ROWS)
     _, job_id = await create_admin_and_job(database_url, csv_path.read_bytes(), tmp_path / "keys")
-    ours = await imports.run_ours(database_url, tmp_path / "keys", job_id)
+    ours = await imports.run_ours(database_url, tmp_path / "keys", [job_id])
     assert ours["rows"] == ROWS
     out = await statistics.run(database_url, tmp_path / "keys", tmp_path, 0.5, 0.2)
     assert out["figure"]["agreement"]["ok"], out["figure"]["agreement"]
