@@ -8,9 +8,8 @@ hash of every worker (a full index scan, seq scans being off for these functions
 import batch. Where nothing re-analyses the tables (autovacuum off, or between its runs during
 a bulk load) the cost of each statement grows with the table: the 10,000,000-worker import took
 90 s for its first million rows and 272 s for its fourth, 84 % of Postgres's time in this
-trigger's hash build (`perf`). An empty database plans even a one-row write this way (a merge
-join over full index scans of workers and enterprises), so on a fresh deployment without
-autovacuum each worker created read every worker.
+trigger's hash build (`perf`). A bulk update planned the same way read every grade change for
+each worker it moved (`tests/statistics/test_trigger_plans.py`).
 
 Each trigger statement now runs as dynamic SQL (`EXECUTE`), planned at each call with the
 transition table's real row count and the tables' real sizes: index lookups for a batch or a
@@ -58,17 +57,11 @@ def _planned_per_call(statement: str) -> str:
 
 
 def _replace(per_call: bool) -> None:
-    for (table, event), statements in _migration_0054().triggers().items():
-        fn = f"stats_{table}_{event.lower()}"
+    statistics = _migration_0054()
+    for (table, event), statements in statistics.triggers().items():
         if per_call:
             statements = [_planned_per_call(s) for s in statements]
-        body = "\n".join(statements)
-        # As in 0054: seq scans off, so that a small statement never reads a whole table.
-        op.execute(
-            f"CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql "
-            f"SET enable_seqscan = off AS $fn$\n"
-            f"BEGIN\n{body}\nRETURN NULL;\nEND\n$fn$"
-        )
+        op.execute(statistics.trigger_function(statistics.trigger_name(table, event), statements))
 
 
 def upgrade() -> None:
